@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The per-cgroup key every tracer program aggregates under.
+ *
+ * Userspace chooses the mode at start-up (see userspace/containers/cgroup_layout.*)
+ * and sets these read-only globals before load:
+ *  - CGROUP_KEY_DEFAULT: the task's cgroup in the v2 (default) hierarchy,
+ *    bpf_get_current_cgroup_id(). Right on pure cgroup v2 hosts.
+ *  - CGROUP_KEY_V1_SUBSYS: the task's cgroup in the v1 hierarchy that controller
+ *    `cgroup_v1_subsys_id` is bound to, read with CO-RE:
+ *    task->cgroups->subsys[id]->cgroup->kn->id. Right on v1 and hybrid hosts,
+ *    where containers are told apart in the controller hierarchies.
+ * Either way the key equals the inode number of the cgroup's directory, which is
+ * how userspace maps it back to a path.
+ */
+#ifndef TRACER_CGROUP_KEY_BPF_H
+#define TRACER_CGROUP_KEY_BPF_H
+
+#include "kernel_types.h"
+#include "cgroup_abi.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+const volatile __u32 cgroup_key_mode = CGROUP_KEY_DEFAULT;
+const volatile __u32 cgroup_v1_subsys_id = 0;
+
+static __always_inline __u64 current_cgroup_key(void)
+{
+	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
+		return bpf_get_current_cgroup_id();
+
+	__u32 ssid = cgroup_v1_subsys_id;
+	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	struct cgroup_subsys_state *css = NULL;
+	if (bpf_core_read(&css, sizeof(css), &cset->subsys[ssid]))
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+#endif /* TRACER_CGROUP_KEY_BPF_H */

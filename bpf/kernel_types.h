@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The few kernel types tracer's BPF programs read, declared by hand for CO-RE.
+ *
+ * This is deliberately NOT a `bpftool btf dump` of some vmlinux: the build must
+ * work on hosts without BTF (container builds). Each struct carries
+ * preserve_access_index, so only the *names* of the members we touch matter;
+ * libbpf relocates every access against the running kernel's BTF at load time.
+ * Add a member here only when a program reads it, and keep declarations minimal.
+ */
+#ifndef TRACER_KERNEL_TYPES_H
+#define TRACER_KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* uapi: map types, flags, bpf_raw_tracepoint_args */
+#include <stdbool.h>
+
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s32 s32;
+typedef __s64 s64;
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct kernfs_node {
+	u64 id; /* u64 since 5.5: equals the cgroupfs inode number on 64-bit */
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+};
+
+/* Array length is irrelevant for CO-RE (the member offset is relocated, the
+ * index is bounded by the program); 16 covers every controller that exists. */
+#define TRACER_CGROUP_SUBSYS_MAX 16
+struct css_set {
+	struct cgroup_subsys_state *subsys[TRACER_CGROUP_SUBSYS_MAX];
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct css_set *cgroups;
+};
+
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	unsigned long orig_ax;
+};
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+	s32 syscallno;
+};
+#else
+#error "tracer's BPF programs support x86 and arm64"
+#endif
+
+#pragma clang attribute pop
+
+#endif /* TRACER_KERNEL_TYPES_H */

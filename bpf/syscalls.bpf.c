@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Per-cgroup syscall accounting.
+ *
+ * raw_syscalls:sys_enter / sys_exit as raw tracepoints (no tracefs needed, no
+ * perf-buffer copy, available long before 5.8). Every syscall only updates a
+ * per-CPU hash keyed by (cgroup, syscall nr); userspace reads deltas once per
+ * interval. Nothing goes through a ring buffer here.
+ *
+ * Latency mode (default): sys_enter stamps the thread's in-flight slot,
+ * sys_exit turns it into latency. The slot is reused in place (no insert/delete
+ * per syscall) and removed when the thread exits (sched_process_exit), so
+ * threads that die mid-syscall leave nothing behind.
+ * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
+ * from pt_regs.
+ */
+#include "kernel_types.h"
+#include "syscalls.h"
+#include "cgroup_key.bpf.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile bool latency_enabled = true;
+
+/* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
+volatile __u64 max_epoch = 0;
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_EXIT 60
+#define NR_EXIT_GROUP 231
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_EXIT 93
+#define NR_EXIT_GROUP 94
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384); /* resized by userspace before load */
+	__type(key, struct syscall_key);
+	__type(value, struct syscall_stats);
+} syscall_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by userspace before load */
+	__type(key, __u32);
+	__type(value, struct syscall_inflight);
+} syscall_inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYSCALL_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_drops SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&syscall_drops, &reason);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = 0, shift;
+	/* branch-light integer log2, like libbpf-tools' bits.bpf.h */
+	shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r = shift;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	if (r >= SYSCALL_LATENCY_SLOTS)
+		r = SYSCALL_LATENCY_SLOTS - 1;
+	return r;
+}
+
+static __always_inline struct syscall_stats *stats_for(__u32 nr)
+{
+	struct syscall_key key = {
+		.cgroup_id = current_cgroup_key(),
+		.nr = nr < SYSCALL_NR_OTHER ? nr : SYSCALL_NR_OTHER,
+	};
+	struct syscall_stats *st = bpf_map_lookup_elem(&syscall_stats, &key);
+	if (st)
+		return st;
+	static const struct syscall_stats zero;
+	/* BPF_NOEXIST: another CPU may have inserted it meanwhile, which is fine. */
+	bpf_map_update_elem(&syscall_stats, &key, &zero, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&syscall_stats, &key);
+	if (!st)
+		count_drop(SYSCALL_DROP_STATS_FULL);
+	return st;
+}
+
+SEC("raw_tp/sys_enter")
+int tracer_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long nr = (long)ctx->args[1];
+
+	if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
+		/* never returns: count it here, it has no latency */
+		struct syscall_stats *st = stats_for((__u32)nr);
+		if (st)
+			st->count += 1;
+		return 0;
+	}
+
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+	struct syscall_inflight *in = bpf_map_lookup_elem(&syscall_inflight, &tid);
+	if (in) {
+		in->start_ns = now;
+		in->nr = (__u32)nr;
+		return 0;
+	}
+	struct syscall_inflight fresh = { .start_ns = now, .nr = (__u32)nr };
+	if (bpf_map_update_elem(&syscall_inflight, &tid, &fresh, BPF_ANY))
+		count_drop(SYSCALL_DROP_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int tracer_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	long ret = (long)ctx->args[1];
+	__u64 latency = 0;
+	__u32 nr;
+
+	if (latency_enabled) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct syscall_inflight *in = bpf_map_lookup_elem(&syscall_inflight, &tid);
+		if (!in || !in->start_ns)
+			return 0; /* entered before we attached */
+		latency = bpf_ktime_get_ns() - in->start_ns;
+		nr = in->nr;
+		in->start_ns = 0;
+	} else {
+		struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+#if defined(__TARGET_ARCH_x86)
+		nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+#else
+		nr = (__u32)BPF_CORE_READ(regs, syscallno);
+#endif
+	}
+
+	struct syscall_stats *st = stats_for(nr);
+	if (!st)
+		return 0;
+	st->count += 1;
+	if (ret < 0 && ret >= -4095)
+		st->errors += 1;
+	if (latency_enabled) {
+		__u64 epoch = max_epoch;
+		st->total_ns += latency;
+		if (st->max_epoch != epoch) {
+			st->max_epoch = epoch;
+			st->max_ns = latency;
+		} else if (latency > st->max_ns) {
+			st->max_ns = latency;
+		}
+		__u32 slot = log2_slot(latency);
+		if (slot < SYSCALL_LATENCY_SLOTS)
+			st->slots[slot] += 1;
+	}
+	return 0;
+}
+
+/* A thread that exits mid-syscall (or just exits) must not leave its slot behind. */
+SEC("raw_tp/sched_process_exit")
+int tracer_sys_thread_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&syscall_inflight, &tid);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * ABI between bpf/syscalls.bpf.c and userspace/probes/syscall_probe.cpp.
+ * Plain C, fixed-width types, explicit padding: both compilers must agree.
+ */
+#ifndef TRACER_SYSCALLS_H
+#define TRACER_SYSCALLS_H
+
+#include <linux/types.h>
+
+/* log2 latency histogram: slot i counts syscalls with latency in [2^i, 2^(i+1)) ns;
+ * the last slot also takes everything longer (2^35 ns ~ 34 s). */
+#define SYSCALL_LATENCY_SLOTS 36
+
+/* Syscall numbers at or above this are folded into it (x32 and bogus numbers
+ * must not blow up the key space). */
+#define SYSCALL_NR_OTHER 1023
+
+struct syscall_key {
+	__u64 cgroup_id;
+	__u32 nr;
+	__u32 pad;
+};
+
+struct syscall_stats {
+	__u64 count;
+	__u64 errors;   /* returns in [-4095, -1] */
+	__u64 total_ns; /* summed latency; only when latency tracking is on */
+	__u64 max_ns;   /* max latency within interval `max_epoch` */
+	__u64 max_epoch;
+	__u64 slots[SYSCALL_LATENCY_SLOTS];
+};
+
+/* In-flight syscall of one thread (latency mode). start_ns == 0: none. */
+struct syscall_inflight {
+	__u64 start_ns;
+	__u32 nr;
+	__u32 pad;
+};
+
+/* Indexes of the per-CPU `syscall_drops` array: every failed map update. */
+enum syscall_drop_reason {
+	SYSCALL_DROP_STATS_FULL = 0,    /* syscall_stats map full: event not counted */
+	SYSCALL_DROP_INFLIGHT_FULL = 1, /* syscall_inflight map full: latency not measured */
+	SYSCALL_DROP_REASONS = 2,
+};
+
+#endif /* TRACER_SYSCALLS_H */

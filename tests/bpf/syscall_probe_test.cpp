@@ -1,0 +1,224 @@
+// bpf/syscalls.bpf.c on the real kernel: the test makes its own cgroups in
+// every mounted hierarchy, moves a child into them and checks what the probe
+// reports, in every cgroup keying mode this host offers (cgroup v2, and v1
+// controller hierarchies on v1/hybrid hosts).
+#include "containers/cgroup_layout.h"
+#include "containers/cgroup_resolver.h"
+#include "probes/syscall_names.h"
+#include "probes/syscall_probe.h"
+#include "fixtures.h"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <thread>
+
+using namespace tracer;
+using tracer::fixtures::HeldChild;
+using tracer::fixtures::TestCgroup;
+
+namespace {
+
+// Every keying the host supports: "unified" and each v1 controller tracer can key on.
+std::vector<std::string> keyings() {
+    std::vector<std::string> out;
+    const auto& layout = fixtures::host_layout();
+    if (layout.unified()) out.push_back("unified");
+    for (const char* c : {"memory", "cpu", "pids"})
+        if (layout.v1_controller(c)) out.push_back(c);
+    return out;
+}
+
+class SyscallProbeTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (auto why = fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+        const auto& layout = fixtures::host_layout();
+        keying_ = containers::choose_cgroup_keying(layout, GetParam(), "/proc/cgroups");
+        mount_ = GetParam() == "unified" ? layout.unified() : layout.v1_controller(GetParam());
+        ASSERT_NE(mount_, nullptr);
+    }
+
+    std::unique_ptr<probes::SyscallProbe> open(bool latency = true) {
+        probes::SyscallProbeOptions o;
+        o.latency = latency;
+        o.keying = keying_;
+        return std::make_unique<probes::SyscallProbe>(o);
+    }
+
+    // Runs `work` in a child inside `cg` and waits for it.
+    void run_in(const TestCgroup& cg, std::function<void()> work) {
+        HeldChild child(std::move(work));
+        cg.add(child.pid());
+        child.release();
+        ASSERT_EQ(child.wait(), 0);
+    }
+
+    static probes::SyscallTotals totals(probes::SyscallProbe& p, uint64_t cgroup, const char* syscall) {
+        std::vector<probes::SyscallReading> r;
+        p.read(r);
+        auto nr = probes::syscall_number(syscall);
+        probes::SyscallTotals t;
+        for (const auto& e : r)
+            if (e.cgroup_id == cgroup && nr && e.nr == *nr) t = e.totals;
+        return t;
+    }
+
+    containers::CgroupKeying keying_;
+    const containers::CgroupMount* mount_ = nullptr;
+};
+
+TEST_P(SyscallProbeTest, CountsExactlyTheGetppidCallsOfItsCgroup) {
+    auto probe = open();
+    TestCgroup cg("getppid");
+    constexpr int N = 20000;
+    run_in(cg, [] {
+        for (int i = 0; i < N; ++i) syscall(SYS_getppid);
+    });
+    auto t = totals(*probe, cg.id(*mount_), "getppid");
+    EXPECT_GE(t.count, uint64_t(N));
+    EXPECT_LE(t.count, uint64_t(N + 5));
+    EXPECT_EQ(t.errors, 0u);
+}
+
+TEST_P(SyscallProbeTest, CountsFailingClosesAsErrors) {
+    auto probe = open();
+    TestCgroup cg("close");
+    constexpr int N = 3000;
+    run_in(cg, [] {
+        for (int i = 0; i < N; ++i) syscall(SYS_close, -1);
+    });
+    auto t = totals(*probe, cg.id(*mount_), "close");
+    EXPECT_GE(t.errors, uint64_t(N));
+    EXPECT_LE(t.errors, uint64_t(N + 5));
+    EXPECT_GE(t.count, t.errors);
+}
+
+TEST_P(SyscallProbeTest, NanosleepLatencySumsAndBuckets) {
+    auto probe = open();
+    TestCgroup cg("nanosleep");
+    // The child times each sleep itself (shared memory): on a busy machine a
+    // wake-up can be late, and the probe must report what really happened.
+    constexpr int N = 50;
+    auto* measured = static_cast<uint64_t*>(
+        mmap(nullptr, N * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(measured, MAP_FAILED);
+    run_in(cg, [measured] {
+        prctl(PR_SET_TIMERSLACK, 1UL);  // default 50 us slack would blur 1 ms sleeps
+        timespec ts{0, 1000000}, a{}, b{};
+        for (int i = 0; i < N; ++i) {
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            syscall(SYS_nanosleep, &ts, nullptr);
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            measured[i] = (b.tv_sec - a.tv_sec) * 1000000000ull + b.tv_nsec - a.tv_nsec;
+        }
+    });
+    uint64_t user_sum = 0, user_min = ~0ull, user_max = 0;
+    for (int i = 0; i < N; ++i) {
+        user_sum += measured[i];
+        user_min = std::min(user_min, measured[i]);
+        user_max = std::max(user_max, measured[i]);
+    }
+    munmap(measured, N * sizeof(uint64_t));
+
+    auto t = totals(*probe, cg.id(*mount_), "nanosleep");
+    ASSERT_EQ(t.count, uint64_t(N));
+    // Never less than what was asked for, and within 10% of the truth. On a quiet
+    // machine the truth is within 10% of 50 ms too; on a loaded one it is not.
+    EXPECT_GE(t.total_ns, uint64_t(N) * 1000000);
+    EXPECT_LE(t.total_ns, user_sum);
+    EXPECT_GE(double(t.total_ns), 0.9 * double(user_sum));
+    RecordProperty("nanosleep_sum_ms", std::to_string(t.total_ns / 1e6));
+    // Every sleep lands in a log2 slot covering [min, max] of what the child saw.
+    auto slot = [](uint64_t ns) { return 63 - __builtin_clzll(ns); };
+    uint64_t in_range = 0;
+    for (int s = slot(user_min - std::min<uint64_t>(user_min, 20000)); s <= slot(user_max); ++s)
+        in_range += t.slots[s];
+    EXPECT_EQ(in_range, uint64_t(N));
+    EXPECT_GE(t.max_ns, 1000000u);
+    EXPECT_LE(t.max_ns, user_max);
+}
+
+TEST_P(SyscallProbeTest, SiblingCgroupsNeverMix) {
+    auto probe = open();
+    TestCgroup a("sib-a"), b("sib-b");
+    run_in(a, [] {
+        for (int i = 0; i < 7000; ++i) syscall(SYS_getppid);
+    });
+    run_in(b, [] {
+        for (int i = 0; i < 3000; ++i) syscall(SYS_getppid);
+    });
+    auto ta = totals(*probe, a.id(*mount_), "getppid");
+    auto tb = totals(*probe, b.id(*mount_), "getppid");
+    EXPECT_GE(ta.count, 7000u);
+    EXPECT_LE(ta.count, 7005u);
+    EXPECT_GE(tb.count, 3000u);
+    EXPECT_LE(tb.count, 3005u);
+}
+
+TEST_P(SyscallProbeTest, CountOnlyModeCountsWithoutLatency) {
+    auto probe = open(/*latency=*/false);
+    TestCgroup cg("count-only");
+    run_in(cg, [] {
+        for (int i = 0; i < 5000; ++i) syscall(SYS_getppid);
+        for (int i = 0; i < 100; ++i) syscall(SYS_close, -1);
+    });
+    auto t = totals(*probe, cg.id(*mount_), "getppid");
+    EXPECT_GE(t.count, 5000u);
+    EXPECT_LE(t.count, 5005u);
+    EXPECT_EQ(t.total_ns, 0u);
+    auto c = totals(*probe, cg.id(*mount_), "close");
+    EXPECT_GE(c.errors, 100u);
+    EXPECT_LE(c.errors, 105u);
+}
+
+TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
+    auto probe = open();
+    size_t before = probe->inflight_entries();
+    TestCgroup cg("threads");
+    // 64 threads block in read() forever; the process is then SIGKILLed, so
+    // none of those syscalls ever completes normally.
+    HeldChild child([] {
+        int fds[2];
+        if (pipe(fds) != 0) _exit(2);
+        for (int i = 0; i < 64; ++i) {
+            std::thread([fd = fds[0]] {
+                char c;
+                (void)!read(fd, &c, 1);
+            }).detach();
+        }
+        pause();
+    });
+    cg.add(child.pid());
+    child.release();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_GE(probe->inflight_entries(), before + 64) << "blocked threads hold in-flight slots";
+    kill(child.pid(), SIGKILL);
+    child.wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_LE(probe->inflight_entries(), before + 2) << "killed threads' slots must be released";
+}
+
+TEST_P(SyscallProbeTest, ResolverNamesTheTestCgroup) {
+    TestCgroup cg("resolve");
+    containers::CgroupResolver resolver(keying_.mount_point, keying_.mount_root);
+    resolver.rescan();
+    auto path = resolver.lookup(cg.id(*mount_));
+    ASSERT_TRUE(path.has_value());
+    EXPECT_EQ(*path, cg.path(*mount_));
+    EXPECT_EQ(resolver.lookup(1).value_or("?"), keying_.mount_root == "/" ? "/" : keying_.mount_root);
+}
+
+INSTANTIATE_TEST_SUITE_P(Keyings, SyscallProbeTest, ::testing::ValuesIn(keyings()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SyscallProbeTest);
+
+}  // namespace

@@ -1,0 +1,235 @@
+#include "fixtures.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace tracer::fixtures {
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& data) {
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+    ssize_t n = ::write(fd, data.data(), data.size());
+    int err = errno;
+    close(fd);
+    if (n != static_cast<ssize_t>(data.size()))
+        throw std::runtime_error("write '" + data + "' to " + path + ": " + std::strerror(err));
+}
+
+// This process's cgroup in the hierarchy of `mount`, from /proc/self/cgroup.
+std::string own_cgroup(const containers::CgroupMount& mount) {
+    std::istringstream lines(read_file("/proc/self/cgroup"));
+    std::string line;
+    while (std::getline(lines, line)) {
+        auto a = line.find(':'), b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+        if (mount.v2) {
+            if (line.compare(0, 2, "0:") == 0 && ctrls.empty()) return path;
+            continue;
+        }
+        std::vector<std::string> names;
+        std::stringstream ss(ctrls);
+        std::string c;
+        while (std::getline(ss, c, ',')) names.push_back(c);
+        auto want = mount.controllers;
+        std::sort(names.begin(), names.end());
+        std::sort(want.begin(), want.end());
+        if (!names.empty() && names == want) return path;
+    }
+    return "/";
+}
+
+}  // namespace
+
+std::string root_skip_reason() {
+    if (geteuid() != 0) return "needs root (loads BPF programs and creates cgroups)";
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) return "kernel has no BTF (/sys/kernel/btf/vmlinux)";
+    return "";
+}
+
+const containers::CgroupLayout& host_layout() {
+    static const containers::CgroupLayout layout = containers::read_cgroup_layout("/proc/self/mountinfo");
+    return layout;
+}
+
+TestCgroup::TestCgroup(const std::string& name) {
+    std::string leaf = "tracer-test-" + std::to_string(getpid()) + "-" + name;
+    for (const auto& m : host_layout().mounts) {
+        std::string parent = own_cgroup(m);
+        if (parent.empty() || parent.back() != '/') parent += '/';
+        Entry e{m, parent + leaf};
+        std::string dir = m.mount_point + (m.root == "/" ? e.relative : e.relative.substr(m.root.size()));
+        if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+            throw std::runtime_error("mkdir " + dir + ": " + std::strerror(errno));
+        entries_.push_back(e);
+        if (std::find(m.controllers.begin(), m.controllers.end(), "cpuset") != m.controllers.end()) {
+            // a new cpuset cgroup takes no task until it has cpus and mems
+            std::string up = dir.substr(0, dir.rfind('/'));
+            for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+                std::string v = read_file(up + "/" + f);
+                while (!v.empty() && v.back() == '\n') v.pop_back();
+                write_file(dir + "/" + f, v);
+            }
+        }
+    }
+}
+
+TestCgroup::~TestCgroup() {
+    for (const auto& e : entries_) {
+        std::string d = dir(e.mount);
+        for (int i = 0; i < 50 && rmdir(d.c_str()) != 0 && errno == EBUSY; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));  // exiting tasks leave lazily
+    }
+}
+
+const TestCgroup::Entry& TestCgroup::entry(const containers::CgroupMount& mount) const {
+    for (const auto& e : entries_)
+        if (e.mount.mount_point == mount.mount_point) return e;
+    throw std::runtime_error("no test cgroup in " + mount.mount_point);
+}
+
+std::string TestCgroup::dir(const containers::CgroupMount& mount) const {
+    const auto& e = entry(mount);
+    return mount.mount_point + (mount.root == "/" ? e.relative : e.relative.substr(mount.root.size()));
+}
+
+uint64_t TestCgroup::id(const containers::CgroupMount& mount) const {
+    struct stat st {};
+    if (stat(dir(mount).c_str(), &st) != 0) return 0;
+    return st.st_ino;
+}
+
+std::string TestCgroup::path(const containers::CgroupMount& mount) const { return entry(mount).relative; }
+
+void TestCgroup::add(pid_t pid) const {
+    for (const auto& e : entries_) write_file(dir(e.mount) + "/cgroup.procs", std::to_string(pid));
+}
+
+HeldChild::HeldChild(std::function<void()> work) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        close(fds[1]);
+        char c;
+        if (read(fds[0], &c, 1) != 1) _exit(3);
+        work();
+        _exit(0);
+    }
+    close(fds[0]);
+    go_fd_ = fds[1];
+}
+
+HeldChild::~HeldChild() {
+    if (go_fd_ >= 0) close(go_fd_);
+    if (pid_ > 0 && !waited_) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+}
+
+void HeldChild::release() {
+    char c = 1;
+    if (write(go_fd_, &c, 1) != 1) throw std::runtime_error("release child");
+    close(go_fd_);
+    go_fd_ = -1;
+}
+
+int HeldChild::wait() {
+    int status = 0;
+    if (waitpid(pid_, &status, 0) != pid_) return -1;
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Subprocess::Subprocess(std::vector<std::string> argv, uid_t run_as) {
+    char tmpl[] = "/tmp/tracer-test-out-XXXXXX";
+    int out = mkstemp(tmpl);
+    if (out < 0) throw std::runtime_error("mkstemp");
+    out_path_ = tmpl;
+    if (run_as != static_cast<uid_t>(-1)) fchown(out, run_as, static_cast<gid_t>(-1));
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        dup2(out, 1);
+        dup2(out, 2);
+        if (run_as != static_cast<uid_t>(-1) && (setgid(run_as) != 0 || setuid(run_as) != 0)) _exit(126);
+        std::vector<char*> args;
+        for (auto& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    close(out);
+}
+
+Subprocess::~Subprocess() {
+    if (!done_ && pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    unlink(out_path_.c_str());
+}
+
+bool Subprocess::running() {
+    if (done_) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        done_ = true;
+        status_ = status;
+    }
+    return !done_;
+}
+
+void Subprocess::signal(int sig) const {
+    if (!done_) kill(pid_, sig);
+}
+
+int Subprocess::wait_for(std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (running()) {
+        if (std::chrono::steady_clock::now() >= end) return -1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+    if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
+    return -1;
+}
+
+std::string Subprocess::output() const { return read_file(out_path_); }
+
+uint16_t free_tcp_port() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+}  // namespace tracer::fixtures

@@ -1,0 +1,88 @@
+// Test fixtures shared by tests/bpf and tests/e2e: real cgroups, real child
+// processes, the tracer binary as a subprocess.
+#pragma once
+
+#include "containers/cgroup_layout.h"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tracer::fixtures {
+
+// "" when the test may load BPF programs and manage cgroups; else why not.
+std::string root_skip_reason();
+
+// This host's cgroup mounts.
+const containers::CgroupLayout& host_layout();
+
+// A cgroup of the test's own in EVERY mounted hierarchy (v1 controllers,
+// named v1 hierarchies, cgroup2), nested under the cgroup this process
+// already lives in there (/proc/self/cgroup), never moving the test itself.
+class TestCgroup {
+public:
+    explicit TestCgroup(const std::string& name);
+    ~TestCgroup();
+    TestCgroup(const TestCgroup&) = delete;
+    TestCgroup& operator=(const TestCgroup&) = delete;
+
+    // Moves `pid` into this cgroup in every hierarchy.
+    void add(pid_t pid) const;
+    // The directory / key / path relative to the hierarchy root, for `mount`.
+    std::string dir(const containers::CgroupMount& mount) const;
+    uint64_t id(const containers::CgroupMount& mount) const;  // inode = BPF cgroup key
+    std::string path(const containers::CgroupMount& mount) const;
+
+private:
+    struct Entry {
+        containers::CgroupMount mount;
+        std::string relative;  // path relative to the hierarchy root
+    };
+    std::vector<Entry> entries_;
+    const Entry& entry(const containers::CgroupMount& mount) const;
+};
+
+// A forked child that waits until release(), then runs `work` and _exit(0)s.
+// Lets the parent move it into cgroups before it does anything measured.
+class HeldChild {
+public:
+    explicit HeldChild(std::function<void()> work);
+    ~HeldChild();
+    pid_t pid() const { return pid_; }
+    void release();
+    // Waits for exit; returns the exit status (or -1).
+    int wait();
+
+private:
+    pid_t pid_ = -1;
+    int go_fd_ = -1;
+    bool waited_ = false;
+};
+
+// Runs `argv` with stdout+stderr captured into a file; kill/wait/read it.
+class Subprocess {
+public:
+    explicit Subprocess(std::vector<std::string> argv, uid_t run_as = static_cast<uid_t>(-1));
+    ~Subprocess();
+    pid_t pid() const { return pid_; }
+    bool running();
+    void signal(int sig) const;
+    // Waits up to `timeout`; returns the exit code, 128+signal, or -1 on timeout.
+    int wait_for(std::chrono::milliseconds timeout);
+    std::string output() const;
+
+private:
+    pid_t pid_ = -1;
+    std::string out_path_;
+    bool done_ = false;
+    int status_ = 0;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+uint16_t free_tcp_port();
+
+}  // namespace tracer::fixtures

@@ -1,0 +1,71 @@
+// tracer.yaml: the agent's own configuration.
+// Precedence (lowest first): built-in defaults < the YAML file < TRACER_<KEY>
+// environment variables < command-line flags (applied by the CLI).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tracer::config {
+
+// A user-caused configuration problem. what() is one line naming the file and
+// line (when known), the key and what to do, e.g.
+//   "/etc/tracer/tracer.yaml:7: unknown key 'intervall' (did you mean 'interval'?)"
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct SyscallsConfig {
+    // Measure per-syscall latency (histograms, sum, max). Off: counts and
+    // errors only, cheaper per syscall (one hook instead of two).
+    bool latency = true;
+    // Syscall names that get a latency histogram on /metrics. ["*"] = all.
+    std::vector<std::string> histogram_syscalls = {
+        "read", "write", "pread64", "pwrite64", "readv", "writev", "openat",
+        "close", "connect", "accept", "accept4", "sendto", "recvfrom", "sendmsg",
+        "recvmsg", "fsync", "fdatasync", "futex", "epoll_wait", "epoll_pwait",
+        "poll", "ppoll", "select", "pselect6", "nanosleep", "clock_nanosleep",
+        "wait4", "execve"};
+    // Kernel map sizes: (cgroup, syscall) pairs, and threads in a syscall at once.
+    uint32_t map_entries = 16384;
+    uint32_t max_threads = 32768;
+};
+
+struct AgentConfig {
+    std::string config_path;              // where it was loaded from ("" = built-in defaults)
+    double interval = 10.0;               // seconds between collections, > 0
+    std::string metrics_addr = "127.0.0.1:9464";  // HOST:PORT of /metrics; "" = off
+    // Which cgroup hierarchy keys per-cgroup data: "auto", "unified" (cgroup v2)
+    // or a v1 controller name ("memory", "cpu", "pids", ...). auto: unified on
+    // pure v2 hosts, else the first mounted of memory, cpu, cpuacct, pids, blkio.
+    std::string cgroup_hierarchy = "auto";
+    std::string host_root = "";           // prefix for /proc, /sys ("" = "/")
+    uint32_t max_cgroups = 1000;          // cgroups with their own series; more are folded into cgroup="<overflow>"
+    uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
+    std::string log_level = "info";       // error | warn | info | debug
+    SyscallsConfig syscalls;
+};
+
+// Loads `path`. If `path` does not exist and `required` is false, returns the
+// defaults (config_path = ""). Applies TRACER_<KEY> environment overrides
+// (TRACER_INTERVAL, TRACER_METRICS_ADDR, TRACER_SYSCALLS_LATENCY, ...: the key
+// path upper-cased, dots as underscores). Throws ConfigError on: YAML syntax
+// errors (file:line:col), unknown keys (file:line), wrong types or values
+// (file:line, key, expected), unreadable file, bad environment values (variable name).
+AgentConfig load_agent_config(const std::string& path, bool required);
+
+// Same, from a YAML string; `origin` names it in errors.
+AgentConfig parse_agent_config(const std::string& yaml_text, const std::string& origin);
+
+// Validates cross-field constraints (interval > 0, metrics_addr form, ...).
+// Throws ConfigError naming the key.
+void validate(const AgentConfig& cfg);
+
+// Splits "HOST:PORT" / "[v6]:PORT". Throws ConfigError naming `key` on bad input.
+std::pair<std::string, uint16_t> parse_host_port(const std::string& addr, const std::string& key);
+
+}  // namespace tracer::config

@@ -1,0 +1,44 @@
+// Maps cgroup keys (kernfs ids = inode numbers of cgroup directories) back to
+// paths relative to their hierarchy's root ("/", "/system.slice/foo.service",
+// "/docker/<id>"), by walking the mounted hierarchy. The agent re-scans when an
+// unknown id shows up; ids that vanish are kept for one more scan so the last
+// data point of a short-lived cgroup is still named.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace tracer::containers {
+
+class CgroupResolver {
+public:
+    // `mount_point`: where the hierarchy is mounted; `mount_root`: that mount's
+    // root inside the hierarchy (mountinfo's 4th field, "/" on the host).
+    CgroupResolver(std::string mount_point, std::string mount_root = "/");
+
+    // Path of a known id (live, or gone since the last scan); nullopt if unknown.
+    std::optional<std::string> lookup(uint64_t id) const;
+    bool is_live(uint64_t id) const { return live_.count(id) != 0; }
+
+    // Walks the hierarchy again. Ids that were live and are gone now move to
+    // the departed set (still resolvable until the next rescan) and are
+    // returned, so callers can release what they keep per cgroup.
+    std::vector<uint64_t> rescan();
+
+    size_t live_count() const { return live_.size(); }
+    uint64_t scans() const { return scans_; }
+
+private:
+    void walk(int dirfd, std::string& rel, std::unordered_map<uint64_t, std::string>& out, int depth);
+
+    std::string mount_point_;
+    std::string mount_root_;
+    std::unordered_map<uint64_t, std::string> live_;
+    std::unordered_map<uint64_t, std::string> departed_;
+    uint64_t scans_ = 0;
+};
+
+}  // namespace tracer::containers

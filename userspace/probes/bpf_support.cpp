@@ -1,0 +1,107 @@
+#include "probes/bpf_support.h"
+
+#include "log.h"
+
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+
+namespace tracer::probes {
+namespace {
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+bool has_cap(const __user_cap_data_struct data[2], int cap) {
+    return (data[cap / 32].effective >> (cap % 32)) & 1u;
+}
+
+std::mutex g_msgs_mu;
+std::deque<std::string> g_msgs;
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n <= 0) return 0;
+    std::string line(buf, std::min<size_t>(n, sizeof buf - 1));
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    if (level != LIBBPF_DEBUG) {
+        std::lock_guard lock(g_msgs_mu);
+        g_msgs.push_back(line);
+        if (g_msgs.size() > 12) g_msgs.pop_front();
+    }
+    LOG_DEBUG("libbpf: %s", line.c_str());
+    return 0;
+}
+
+}  // namespace
+
+void require_bpf_privileges() {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        throw ProbeError(std::string("cannot read this process's capabilities: ") + std::strerror(errno));
+    if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))) return;
+    throw ProbeError(
+        "not permitted to load BPF programs: run tracer as root, or grant CAP_BPF and CAP_PERFMON "
+        "(e.g. setcap cap_bpf,cap_perfmon+ep tracer; in Kubernetes securityContext.capabilities.add)");
+}
+
+void require_kernel_version() {
+    utsname u{};
+    if (uname(&u) != 0) return;
+    int major = 0, minor = 0;
+    if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return;
+    if (major < 5 || (major == 5 && minor < 8))
+        throw ProbeError(std::string("Linux ") + u.release +
+                         " is too old: tracer needs Linux >= 5.8 (ring buffers, CAP_BPF, BTF)");
+}
+
+void require_btf(const std::string& btf_path) {
+    if (!btf_path.empty()) {
+        if (access(btf_path.c_str(), R_OK) != 0)
+            throw ProbeError("cannot read BTF file " + btf_path + " given with --btf: " + std::strerror(errno));
+        return;
+    }
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+        throw ProbeError(
+            "this kernel exposes no BTF (/sys/kernel/btf/vmlinux: " + std::string(std::strerror(errno)) +
+            "): tracer's CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y, or an external "
+            "BTF file for this kernel passed with --btf PATH");
+}
+
+void install_libbpf_logging() { libbpf_set_print(libbpf_print); }
+
+std::vector<std::string> recent_libbpf_messages() {
+    std::lock_guard lock(g_msgs_mu);
+    return {g_msgs.begin(), g_msgs.end()};
+}
+
+void throw_libbpf_error(const std::string& what, int err) {
+    err = err < 0 ? -err : err;
+    std::string msg = what + ": " + std::strerror(err);
+    if (err == EPERM || err == EACCES)
+        msg += " (needs root or CAP_BPF + CAP_PERFMON; a locked-down kernel or seccomp profile can also deny bpf())";
+    else if (err == ENOENT || err == ESRCH)
+        msg += " (a kernel type, function or tracepoint tracer needs is missing on this kernel)";
+    else if (err == E2BIG || err == ENOMEM)
+        msg += " (map too large: lower syscalls.map_entries / syscalls.max_threads)";
+    auto lines = recent_libbpf_messages();
+    if (!lines.empty()) msg += "; libbpf said: " + lines.back();
+    throw ProbeError(msg);
+}
+
+}  // namespace tracer::probes

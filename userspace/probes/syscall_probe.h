@@ -1,0 +1,74 @@
+// Loads bpf/syscalls.bpf.c (embedded skeleton), attaches it, and reads its
+// per-CPU (cgroup, syscall) aggregates. Destroying the probe detaches every
+// program; nothing is pinned.
+#pragma once
+
+#include "containers/cgroup_layout.h"
+#include "syscalls.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct syscalls_bpf;
+
+namespace tracer::probes {
+
+struct SyscallProbeOptions {
+    bool latency = true;          // two hooks + in-flight map; false: sys_exit only
+    uint32_t map_entries = 16384; // (cgroup, syscall) pairs
+    uint32_t max_threads = 32768; // threads inside a syscall at once (latency mode)
+    containers::CgroupKeying keying;
+    std::string btf_path;         // external BTF ("" = the kernel's)
+};
+
+// Sums over CPUs of one (cgroup, syscall) entry, since the entry was created.
+struct SyscallTotals {
+    uint64_t count = 0;
+    uint64_t errors = 0;
+    uint64_t total_ns = 0;
+    uint64_t max_ns = 0;  // largest latency in the interval that read() ended (0: none)
+    std::array<uint64_t, SYSCALL_LATENCY_SLOTS> slots{};
+};
+
+struct SyscallReading {
+    uint64_t cgroup_id;
+    uint32_t nr;
+    SyscallTotals totals;
+};
+
+class SyscallProbe {
+public:
+    // Opens, loads and attaches. Throws ProbeError with a clear message.
+    explicit SyscallProbe(const SyscallProbeOptions& options);
+    ~SyscallProbe();
+    SyscallProbe(const SyscallProbe&) = delete;
+    SyscallProbe& operator=(const SyscallProbe&) = delete;
+
+    // Reads every entry (replacing `out`) and starts a new max-latency interval.
+    void read(std::vector<SyscallReading>& out);
+
+    // Deletes the entries of cgroups that no longer exist (after their last read).
+    void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
+
+    // Threads holding an in-flight slot right now (latency mode): bounded by
+    // the threads alive, since exiting threads release theirs.
+    size_t inflight_entries() const;
+
+    // Failed map updates since load, by enum syscall_drop_reason.
+    std::array<uint64_t, SYSCALL_DROP_REASONS> drops() const;
+
+    // "raw_tp/sys_enter, raw_tp/sys_exit, ..." for the start-up log.
+    const std::vector<std::string>& attached() const { return attached_; }
+
+private:
+    syscalls_bpf* skel_ = nullptr;
+    bool latency_;
+    int ncpus_;
+    std::vector<std::string> attached_;
+    std::vector<syscall_stats> percpu_;  // scratch for one lookup
+};
+
+}  // namespace tracer::probes
