@@ -7,13 +7,14 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tracer::config {
 
 // A user-caused configuration problem. what() is one line naming the file and
 // line (when known), the key and what to do, e.g.
-//   "/etc/tracer/tracer.yaml:7: unknown key 'intervall' (did you mean 'interval'?)"
+//   "/etc/tracer/tracer.yaml:7: unknown key 'intervall' in tracer config (did you mean 'interval'?)"
 class ConfigError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -33,6 +34,8 @@ struct SyscallsConfig {
     // Kernel map sizes: (cgroup, syscall) pairs, and threads in a syscall at once.
     uint32_t map_entries = 16384;
     uint32_t max_threads = 32768;
+
+    bool operator==(const SyscallsConfig&) const = default;
 };
 
 struct AgentConfig {
@@ -48,6 +51,8 @@ struct AgentConfig {
     uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
     std::string log_level = "info";       // error | warn | info | debug
     SyscallsConfig syscalls;
+
+    bool operator==(const AgentConfig&) const = default;
 };
 
 // Loads `path`. If `path` does not exist and `required` is false, returns the
@@ -60,6 +65,20 @@ AgentConfig load_agent_config(const std::string& path, bool required);
 
 // Same, from a YAML string; `origin` names it in errors.
 AgentConfig parse_agent_config(const std::string& yaml_text, const std::string& origin);
+
+// Applies the TRACER_<KEY> variables found in `envp` (a NULL-terminated
+// "NAME=value" array, like main's third argument; nullptr = the process
+// environment) on top of `cfg`, with the same checks as the file. List keys
+// take comma-separated values. A variable set to "" counts
+// (TRACER_METRICS_ADDR= turns /metrics off); other TRACER_* variables are
+// ignored. Throws ConfigError("environment TRACER_INTERVAL: ...").
+// load_agent_config calls it; parse_agent_config does not.
+void apply_env_overrides(AgentConfig& cfg, const char* const* envp = nullptr);
+
+// Every dotted key path the loader accepts, in table order ("interval", ...,
+// "syscalls.max_threads"); the environment variable of a key is "TRACER_" +
+// the path upper-cased with dots as underscores.
+std::vector<std::string> known_keys();
 
 // Validates cross-field constraints (interval > 0, metrics_addr form, ...).
 // Throws ConfigError naming the key.
