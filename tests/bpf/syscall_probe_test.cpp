@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <set>
 #include <ctime>
 #include <thread>
 
@@ -182,7 +184,6 @@ TEST_P(SyscallProbeTest, CountOnlyModeCountsWithoutLatency) {
 
 TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
     auto probe = open();
-    size_t before = probe->inflight_entries();
     TestCgroup cg("threads");
     // 64 threads block in read() forever; the process is then SIGKILLed, so
     // none of those syscalls ever completes normally.
@@ -200,11 +201,19 @@ TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
     cg.add(child.pid());
     child.release();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_GE(probe->inflight_entries(), before + 64) << "blocked threads hold in-flight slots";
+    std::set<uint32_t> tids;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(child.pid()) + "/task"))
+        tids.insert(static_cast<uint32_t>(std::stoul(e.path().filename())));
+    ASSERT_EQ(tids.size(), 65u);
+    auto holding = [&] {
+        size_t n = 0;
+        for (uint32_t t : probe->inflight_threads()) n += tids.count(t);
+        return n;
+    };
+    EXPECT_EQ(holding(), 65u) << "every blocked thread holds an in-flight slot";
     kill(child.pid(), SIGKILL);
     child.wait();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    EXPECT_LE(probe->inflight_entries(), before + 2) << "killed threads' slots must be released";
+    EXPECT_EQ(holding(), 0u) << "killed threads' slots must be released";
 }
 
 TEST_P(SyscallProbeTest, ResolverNamesTheTestCgroup) {

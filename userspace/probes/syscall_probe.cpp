@@ -94,18 +94,18 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     for (const auto& k : doomed) bpf_map_delete_elem(fd, &k);
 }
 
-size_t SyscallProbe::inflight_entries() const {
-    if (!latency_) return 0;
+std::vector<uint32_t> SyscallProbe::inflight_threads() const {
+    std::vector<uint32_t> tids;
+    if (!latency_) return tids;
     int fd = bpf_map__fd(skel_->maps.syscall_inflight);
-    size_t n = 0;
     uint32_t key = 0, next = 0;
     bool first = true;
     while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
         first = false;
         key = next;
-        ++n;
+        tids.push_back(key);
     }
-    return n;
+    return tids;
 }
 
 std::array<uint64_t, SYSCALL_DROP_REASONS> SyscallProbe::drops() const {

@@ -53,9 +53,9 @@ public:
     // Deletes the entries of cgroups that no longer exist (after their last read).
     void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
 
-    // Threads holding an in-flight slot right now (latency mode): bounded by
-    // the threads alive, since exiting threads release theirs.
-    size_t inflight_entries() const;
+    // Thread ids holding an in-flight slot right now (latency mode): bounded
+    // by the threads alive, since exiting threads release theirs.
+    std::vector<uint32_t> inflight_threads() const;
 
     // Failed map updates since load, by enum syscall_drop_reason.
     std::array<uint64_t, SYSCALL_DROP_REASONS> drops() const;

@@ -1,0 +1,120 @@
+// SyscallCollector over the real probe and real cgroups: cumulative series per
+// cgroup path, folding beyond max_cgroups, and releasing cgroups that are gone.
+#include "agent/syscall_collector.h"
+#include "containers/cgroup_layout.h"
+#include "fixtures.h"
+
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <optional>
+
+using namespace tracer;
+using fixtures::HeldChild;
+using fixtures::TestCgroup;
+
+namespace {
+
+class SyscallCollectorTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (auto why = fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+        keying_ = containers::choose_cgroup_keying(fixtures::host_layout(), "auto", "/proc/cgroups");
+        mount_ = keying_.mode == 0 ? fixtures::host_layout().unified()
+                                   : fixtures::host_layout().v1_controller(keying_.hierarchy);
+        probes::SyscallProbeOptions o;
+        o.keying = keying_;
+        probe_ = std::make_unique<probes::SyscallProbe>(o);
+        resolver_ = std::make_unique<containers::CgroupResolver>(keying_.mount_point, keying_.mount_root);
+    }
+
+    static void getppid_in(const TestCgroup& cg, int n) {
+        HeldChild child([n] {
+            for (int i = 0; i < n; ++i) syscall(SYS_getppid);
+        });
+        cg.add(child.pid());
+        child.release();
+        ASSERT_EQ(child.wait(), 0);
+    }
+
+    static std::optional<double> value(const metrics::Snapshot& s, const std::string& family,
+                                       const std::string& cgroup, const std::string& syscall) {
+        for (const auto& f : s) {
+            if (f.name != family) continue;
+            for (const auto& smp : f.samples)
+                if (smp.labels == metrics::Labels{{"cgroup", cgroup}, {"syscall", syscall}}) return smp.value;
+        }
+        return std::nullopt;
+    }
+
+    containers::CgroupKeying keying_;
+    const containers::CgroupMount* mount_ = nullptr;
+    std::unique_ptr<probes::SyscallProbe> probe_;
+    std::unique_ptr<containers::CgroupResolver> resolver_;
+};
+
+}  // namespace
+
+TEST_F(SyscallCollectorTest, CountersAccumulateAcrossIntervals) {
+    agent::SyscallCollector c(*probe_, *resolver_, {true, 1000, {"getppid"}, std::chrono::seconds(0)});
+    TestCgroup cg("accumulate");
+    c.collect(std::chrono::seconds(1));
+    getppid_in(cg, 4000);
+    c.collect(std::chrono::seconds(1));
+    getppid_in(cg, 6000);
+    c.collect(std::chrono::seconds(1));
+    metrics::Snapshot s;
+    c.append_families(s);
+    auto v = value(s, "tracer.syscalls", cg.path(*mount_), "getppid");
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(*v, 10000);
+    EXPECT_LE(*v, 10010);
+    auto top = c.top_cgroups(100);
+    bool listed = false;
+    for (const auto& r : top) listed |= r.cgroup == cg.path(*mount_) && r.syscalls_per_second >= 6000;
+    EXPECT_TRUE(listed) << "the last interval's 6000 calls/s appear in the top list";
+}
+
+TEST_F(SyscallCollectorTest, CgroupsBeyondTheLimitAreFoldedNotLost) {
+    agent::SyscallCollector c(*probe_, *resolver_, {true, 1, {}, std::chrono::seconds(0)});
+    c.collect(std::chrono::seconds(1));  // the host's busiest cgroups take the one slot
+    TestCgroup a("fold-a"), b("fold-b");
+    getppid_in(a, 7000);
+    getppid_in(b, 3000);
+    c.collect(std::chrono::seconds(1));
+    metrics::Snapshot s;
+    c.append_families(s);
+    EXPECT_FALSE(value(s, "tracer.syscalls", a.path(*mount_), "getppid").has_value());
+    EXPECT_FALSE(value(s, "tracer.syscalls", b.path(*mount_), "getppid").has_value());
+    EXPECT_GE(value(s, "tracer.syscalls", agent::SyscallCollector::kOverflow, "getppid").value_or(0), 10000);
+    EXPECT_EQ(c.cgroups_tracked(), 1u);
+    EXPECT_GE(c.cgroups_overflowed(), 2u);
+}
+
+TEST_F(SyscallCollectorTest, GoneCgroupsReportTheirLastDeltaThenAreReleased) {
+    agent::SyscallCollector c(*probe_, *resolver_, {true, 1000, {}, std::chrono::seconds(0)});
+    std::string path;
+    uint64_t id = 0;
+    {
+        TestCgroup cg("gone");
+        path = cg.path(*mount_);
+        id = cg.id(*mount_);
+        c.collect(std::chrono::seconds(1));  // the cgroup is known by now
+        getppid_in(cg, 5000);
+    }  // removed before the next collection
+    c.collect(std::chrono::seconds(1));
+    metrics::Snapshot s;
+    c.append_families(s);
+    EXPECT_GE(value(s, "tracer.syscalls", path, "getppid").value_or(0), 5000) << "the last data point keeps its name";
+
+    std::vector<probes::SyscallReading> r;
+    probe_->read(r);
+    for (const auto& e : r) EXPECT_NE(e.cgroup_id, id) << "kernel entries of a gone cgroup are deleted";
+
+    c.collect(std::chrono::seconds(1));
+    c.collect(std::chrono::seconds(1));
+    metrics::Snapshot later;
+    c.append_families(later);
+    EXPECT_FALSE(value(later, "tracer.syscalls", path, "getppid").has_value()) << "its series end";
+}

@@ -1,0 +1,262 @@
+// `tracer run` as a user runs it: the real binary on the built-in defaults,
+// a workload in a cgroup of the test's own, /metrics scraped over HTTP, and
+// the way it stops (signals) and fails (one clear line, non-zero exit).
+#include "containers/cgroup_layout.h"
+#include "fixtures.h"
+
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <thread>
+
+using namespace std::chrono_literals;
+using tracer::fixtures::HeldChild;
+using tracer::fixtures::Subprocess;
+using tracer::fixtures::TestCgroup;
+
+namespace {
+
+std::vector<std::string> tracer_args(std::initializer_list<std::string> extra) {
+    std::vector<std::string> a{TRACER_BINARY};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+}
+
+std::optional<std::string> scrape(uint16_t port) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_connection_timeout(1, 0);
+    auto res = c.Get("/metrics");
+    if (!res || res->status != 200) return std::nullopt;
+    return res->body;
+}
+
+// Value of the sample line `name{labels} value` (labels exactly as rendered).
+std::optional<double> sample(const std::string& body, const std::string& series) {
+    auto pos = body.find("\n" + series + " ");
+    if (pos == std::string::npos) return std::nullopt;
+    return std::stod(body.substr(pos + series.size() + 2));
+}
+
+std::string wait_for_metrics(Subprocess& p, uint16_t port, const std::string& needle,
+                             std::chrono::seconds timeout = 20s) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end && p.running()) {
+        if (auto body = scrape(port); body && body->find(needle) != std::string::npos) return *body;
+        std::this_thread::sleep_for(100ms);
+    }
+    ADD_FAILURE() << "no '" << needle << "' on /metrics; tracer said:\n" << p.output();
+    return "";
+}
+
+// Names of the BPF programs loaded right now (15-char kernel names).
+std::vector<std::string> loaded_programs() {
+    std::vector<std::string> names;
+    __u32 id = 0;
+    while (bpf_prog_get_next_id(id, &id) == 0) {
+        int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0) continue;
+        bpf_prog_info info{};
+        __u32 len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) names.emplace_back(info.name);
+        close(fd);
+    }
+    return names;
+}
+
+bool tracer_programs_loaded() {
+    for (const auto& n : loaded_programs())
+        if (n.rfind("tracer_", 0) == 0) return true;
+    return false;
+}
+
+// The kernel frees a detached raw-tracepoint program after an RCU grace
+// period, so "gone" is checked with a bounded wait.
+bool tracer_programs_gone_within(std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (tracer_programs_loaded()) {
+        if (std::chrono::steady_clock::now() >= end) return false;
+        std::this_thread::sleep_for(20ms);
+    }
+    return true;
+}
+
+class TracerRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+        ASSERT_TRUE(tracer_programs_gone_within(3s)) << "another tracer is running; these tests need the host to themselves";
+    }
+};
+
+}  // namespace
+
+TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
+    if (access("/etc/tracer/tracer.yaml", F_OK) == 0) GTEST_SKIP() << "/etc/tracer/tracer.yaml exists; this test needs the built-in defaults";
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));
+    wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
+
+    // where the agent will name the workload: the hierarchy `auto` picks
+    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
+    const auto* mount = keying.mode == 0 ? tracer::fixtures::host_layout().unified()
+                                         : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
+    ASSERT_NE(mount, nullptr);
+    TestCgroup cg("e2e");
+    HeldChild child([] {
+        for (int i = 0; i < 20000; ++i) syscall(SYS_getppid);
+        timespec ts{0, 2000000};
+        for (int i = 0; i < 20; ++i) syscall(SYS_nanosleep, &ts, nullptr);
+    });
+    cg.add(child.pid());
+    child.release();
+    ASSERT_EQ(child.wait(), 0);
+
+    const std::string labels = "{cgroup=\"" + cg.path(*mount) + "\",syscall=\"";
+    std::string body = wait_for_metrics(tracer, port, "tracer_syscalls_total" + labels + "getppid\"}");
+    auto calls = sample(body, "tracer_syscalls_total" + labels + "getppid\"}");
+    ASSERT_TRUE(calls.has_value());
+    EXPECT_GE(*calls, 20000);
+    EXPECT_LE(*calls, 20005);
+    EXPECT_EQ(sample(body, "tracer_syscall_errors_total" + labels + "getppid\"}").value_or(-1), 0);
+    // nanosleep is on the default histogram allowlist: 20 sleeps of 2 ms
+    EXPECT_EQ(sample(body, "tracer_syscall_duration_seconds_count" + labels + "nanosleep\"}").value_or(-1), 20);
+    EXPECT_EQ(sample(body, "tracer_syscall_duration_seconds_bucket" + labels + "nanosleep\",le=\"+Inf\"}").value_or(-1), 20);
+    EXPECT_EQ(sample(body, "tracer_syscall_duration_seconds_bucket" + labels + "nanosleep\",le=\"0.000262144\"}").value_or(-1), 0);
+    double sum = sample(body, "tracer_syscall_duration_seconds_sum" + labels + "nanosleep\"}").value_or(-1);
+    EXPECT_GE(sum, 0.040);
+    EXPECT_LT(sum, 0.200);
+    EXPECT_NE(body.find("# TYPE tracer_syscall_duration_seconds histogram"), std::string::npos);
+    EXPECT_NE(body.find("# TYPE tracer_syscalls_total counter"), std::string::npos);
+    EXPECT_NE(body.find("tracer_cgroups_tracked "), std::string::npos);
+    EXPECT_NE(body.find("tracer_bpf_map_update_failures_total{map=\"syscall_stats\"} 0"), std::string::npos);
+
+    // Counters are monotonic across intervals (the cgroup is idle now).
+    std::this_thread::sleep_for(2500ms);
+    auto later = scrape(port);
+    ASSERT_TRUE(later.has_value());
+    EXPECT_EQ(sample(*later, "tracer_syscalls_total" + labels + "getppid\"}").value_or(-1), *calls);
+
+    EXPECT_NE(tracer.output().find("top cgroups by syscalls/s: "), std::string::npos) << tracer.output();
+
+    auto t0 = std::chrono::steady_clock::now();
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(5s), 0) << tracer.output();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "SIGTERM must end tracer within 2 s";
+    EXPECT_TRUE(tracer_programs_gone_within(1s)) << "every program is detached and unloaded on exit";
+}
+
+TEST_F(TracerRun, SigintDetachesAndExitsZero) {
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));
+    wait_for_metrics(tracer, port, "tracer_build_info");
+    ASSERT_TRUE(tracer_programs_loaded());
+    auto t0 = std::chrono::steady_clock::now();
+    tracer.signal(SIGINT);
+    EXPECT_EQ(tracer.wait_for(5s), 0) << tracer.output();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    EXPECT_TRUE(tracer_programs_gone_within(1s));
+}
+
+TEST_F(TracerRun, PortInUseIsOneClearError) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(listen(fd, 1), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    std::string addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+    Subprocess tracer(tracer_args({"run", "--metrics-addr", addr}));
+    EXPECT_EQ(tracer.wait_for(15s), 1);
+    std::string out = tracer.output();
+    EXPECT_NE(out.find("address already in use"), std::string::npos) << out;
+    EXPECT_NE(out.find(addr), std::string::npos) << out;
+    EXPECT_TRUE(tracer_programs_gone_within(1s));
+    close(fd);
+}
+
+class TempConfig {
+public:
+    explicit TempConfig(const std::string& yaml) {
+        char tmpl[] = "/tmp/tracer-e2e-XXXXXX.yaml";
+        int fd = mkstemps(tmpl, 5);
+        close(fd);
+        path_ = tmpl;
+        std::ofstream(path_) << yaml;
+    }
+    ~TempConfig() { unlink(path_.c_str()); }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+TEST(TracerRunErrors, BadYamlNamesFileAndLine) {
+    TempConfig cfg("interval: 5\nsyscalls:\n  latency: [unclosed\n");
+    Subprocess tracer(tracer_args({"run", "--config", cfg.path()}));
+    EXPECT_EQ(tracer.wait_for(10s), 2);
+    std::string out = tracer.output();
+    EXPECT_NE(out.find(cfg.path() + ":"), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << "one line: " << out;
+}
+
+TEST(TracerRunErrors, UnknownKeyNamesFileLineAndSuggestion) {
+    TempConfig cfg("interval: 5\nmetrics_adr: 127.0.0.1:1\n");
+    Subprocess tracer(tracer_args({"run", "--config", cfg.path()}));
+    EXPECT_EQ(tracer.wait_for(10s), 2);
+    std::string out = tracer.output();
+    EXPECT_NE(out.find(cfg.path() + ":2:"), std::string::npos) << out;
+    EXPECT_NE(out.find("metrics_adr"), std::string::npos) << out;
+    EXPECT_NE(out.find("metrics_addr"), std::string::npos) << out;
+}
+
+TEST(TracerRunErrors, MissingExplicitConfigIsAnError) {
+    Subprocess tracer(tracer_args({"run", "--config", "/nonexistent/tracer.yaml"}));
+    EXPECT_EQ(tracer.wait_for(10s), 2);
+    EXPECT_NE(tracer.output().find("/nonexistent/tracer.yaml"), std::string::npos) << tracer.output();
+}
+
+TEST(TracerRunErrors, WithoutPrivilegesSaysWhatIsNeeded) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
+    Subprocess tracer(tracer_args({"run", "--metrics-addr", ""}), /*run_as=*/65534);
+    EXPECT_EQ(tracer.wait_for(10s), 1);
+    std::string out = tracer.output();
+    EXPECT_NE(out.find("not permitted to load BPF programs"), std::string::npos) << out;
+    EXPECT_NE(out.find("CAP_BPF"), std::string::npos) << out;
+}
+
+TEST(TracerRunErrors, MissingBtfFileIsNamed) {
+    if (geteuid() != 0) GTEST_SKIP() << "the privilege check comes first without root";
+    Subprocess tracer(tracer_args({"run", "--metrics-addr", "", "--btf", "/nonexistent/vmlinux.btf"}));
+    EXPECT_EQ(tracer.wait_for(10s), 1);
+    EXPECT_NE(tracer.output().find("cannot read BTF file /nonexistent/vmlinux.btf"), std::string::npos)
+        << tracer.output();
+}
+
+TEST(TracerCli, VersionAndHelp) {
+    Subprocess version(tracer_args({"version"}));
+    EXPECT_EQ(version.wait_for(5s), 0);
+    EXPECT_TRUE(std::regex_search(version.output(), std::regex("^tracer [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+        << version.output();
+    for (const char* sub : {"run", "version"}) {
+        Subprocess help(tracer_args({sub, "--help"}));
+        EXPECT_EQ(help.wait_for(5s), 0);
+        if (std::string(sub) == "run") {
+            for (const char* flag : {"--config", "--interval", "--metrics-addr"})
+                EXPECT_NE(help.output().find(flag), std::string::npos) << flag;
+        }
+    }
+    Subprocess bad(tracer_args({"frobnicate"}));
+    EXPECT_NE(bad.wait_for(5s), 0);
+}

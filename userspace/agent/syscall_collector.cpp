@@ -1,0 +1,185 @@
+#include "agent/syscall_collector.h"
+
+#include "log.h"
+#include "probes/syscall_names.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tracer::agent {
+namespace {
+
+// Prometheus buckets: every other power of two from 2^10 ns (~1 us) to 2^34 ns
+// (~17 s): x4 steps, 13 bounds. The kernel keeps x2 slots; a slot [2^i, 2^(i+1))
+// lands in the first bucket whose bound is >= 2^(i+1).
+constexpr int kFirstBoundLog2 = 10;
+constexpr int kLastBoundLog2 = 34;
+
+const std::vector<double>& bucket_bounds() {
+    static const std::vector<double> bounds = [] {
+        std::vector<double> b;
+        for (int k = kFirstBoundLog2; k <= kLastBoundLog2; k += 2) b.push_back(std::ldexp(1.0, k) / 1e9);
+        return b;
+    }();
+    return bounds;
+}
+
+size_t bucket_of_slot(int slot) {
+    int upper = slot + 1;  // slot covers [2^slot, 2^(slot+1)) ns
+    if (upper <= kFirstBoundLog2) return 0;
+    if (upper > kLastBoundLog2) return bucket_bounds().size();  // +Inf
+    return static_cast<size_t>((upper - kFirstBoundLog2 + 1) / 2);
+}
+
+uint64_t delta(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
+
+}  // namespace
+
+SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, containers::CgroupResolver& resolver,
+                                   SyscallCollectorOptions options)
+    : probe_(probe), resolver_(resolver), options_(std::move(options)) {
+    for (const auto& name : options_.histogram_syscalls) {
+        if (name == "*") {
+            all_histograms_ = true;
+        } else if (auto nr = probes::syscall_number(name)) {
+            histogram_nrs_.insert(*nr);
+        } else {
+            LOG_WARN("syscalls.histogram_syscalls: '%s' is not a syscall on this architecture; ignored",
+                     name.c_str());
+        }
+    }
+    resolver_.rescan();
+    last_scan_ = std::chrono::steady_clock::now();
+}
+
+bool SyscallCollector::wants_histogram(uint32_t nr) const {
+    return options_.latency && (all_histograms_ || histogram_nrs_.count(nr));
+}
+
+const std::string& SyscallCollector::label_for(const std::string& path) {
+    static const std::string overflow = kOverflow;
+    if (tracked_.count(path)) return path;
+    if (tracked_.size() < options_.max_cgroups) {
+        tracked_.insert(path);
+        return path;
+    }
+    overflowed_.insert(path);
+    return overflow;
+}
+
+void SyscallCollector::collect(std::chrono::duration<double> elapsed) {
+    ++interval_;
+    last_elapsed_ = elapsed.count();
+    for (auto& [label, st] : cgroups_)
+        for (auto& [nr, acc] : st.by_syscall) acc.max_ns = 0;  // max is per interval
+    probe_.read(readings_);
+
+    // Re-scan when the kernel shows ids we cannot name, and now and then to
+    // notice cgroups that are gone.
+    auto now = std::chrono::steady_clock::now();
+    bool unknown = std::any_of(readings_.begin(), readings_.end(),
+                               [&](const auto& r) { return !resolver_.lookup(r.cgroup_id); });
+    std::vector<uint64_t> dead;
+    if (unknown || now - last_scan_ >= options_.rescan_every) {
+        dead = resolver_.rescan();
+        last_scan_ = now;
+    }
+
+    overflowed_.clear();
+    static const std::string unresolved = kUnresolved;
+    std::unordered_set<uint64_t> never_named;
+    for (const auto& r : readings_) {
+        auto path = resolver_.lookup(r.cgroup_id);
+        if (!path && unknown) never_named.insert(r.cgroup_id);  // created and gone between two scans
+        const std::string& label = path ? label_for(*path) : unresolved;
+        auto& before = last_[IdNr{r.cgroup_id, r.nr}];
+        auto& st = cgroups_[label];
+        auto& acc = st.by_syscall[r.nr];
+        if (st.last_seen != interval_) {
+            st.last_seen = interval_;
+            st.interval_count = 0;
+        }
+        uint64_t d = delta(r.totals.count, before.count);
+        acc.count += d;
+        st.interval_count += d;
+        acc.errors += delta(r.totals.errors, before.errors);
+        acc.total_ns += delta(r.totals.total_ns, before.total_ns);
+        for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) acc.slots[i] += delta(r.totals.slots[i], before.slots[i]);
+        acc.max_ns = std::max(acc.max_ns, r.totals.max_ns);
+        before = r.totals;
+    }
+    overflowed_last_ = overflowed_.size();
+
+    // Release what dead cgroups hold, in the kernel and here; their last deltas
+    // were counted above.
+    dead.insert(dead.end(), never_named.begin(), never_named.end());
+    if (!dead.empty()) {
+        probe_.forget_cgroups(dead);
+        std::unordered_set<uint64_t> gone(dead.begin(), dead.end());
+        std::erase_if(last_, [&](const auto& kv) { return gone.count(kv.first.id) != 0; });
+    }
+    // Series of cgroups unseen for two intervals go away.
+    histograms_omitted_ = 0;
+    for (auto it = cgroups_.begin(); it != cgroups_.end();) {
+        if (interval_ - it->second.last_seen >= 2) {
+            tracked_.erase(it->first);
+            it = cgroups_.erase(it);
+            continue;
+        }
+        if (it->second.last_seen != interval_) it->second.interval_count = 0;
+        if (options_.latency)
+            for (const auto& [nr, acc] : it->second.by_syscall) histograms_omitted_ += !wants_histogram(nr);
+        ++it;
+    }
+}
+
+void SyscallCollector::append_families(metrics::Snapshot& out) const {
+    using metrics::Family;
+    using metrics::MetricType;
+    Family calls{"tracer.syscalls", "", "Syscalls completed, per cgroup and syscall.", MetricType::Counter, {}};
+    Family errors{"tracer.syscall.errors", "", "Syscalls that returned an error (-4095..-1).",
+                  MetricType::Counter, {}};
+    Family duration{"tracer.syscall.duration", "seconds",
+                    "Syscall latency from entry to exit (syscalls.histogram_syscalls only).",
+                    MetricType::Histogram, {}};
+    Family max{"tracer.syscall.max_duration", "seconds",
+               "Longest syscall in the last interval (syscalls.histogram_syscalls only).", MetricType::Gauge, {}};
+    const auto& bounds = bucket_bounds();
+    for (const auto& [cgroup, st] : cgroups_) {
+        for (const auto& [nr, acc] : st.by_syscall) {
+            metrics::Labels labels{{"cgroup", cgroup}, {"syscall", probes::syscall_name(nr)}};
+            calls.samples.push_back({labels, static_cast<double>(acc.count), {}});
+            errors.samples.push_back({labels, static_cast<double>(acc.errors), {}});
+            if (!options_.latency) continue;
+            if (!wants_histogram(nr)) continue;
+            metrics::Histogram h;
+            h.bounds = bounds;
+            h.counts.assign(bounds.size() + 1, 0);
+            for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) h.counts[bucket_of_slot(i)] += acc.slots[i];
+            for (uint64_t c : h.counts) h.count += c;
+            h.sum = static_cast<double>(acc.total_ns) / 1e9;
+            duration.samples.push_back({labels, 0, std::move(h)});
+            max.samples.push_back({std::move(labels), static_cast<double>(acc.max_ns) / 1e9, {}});
+        }
+    }
+    out.push_back(std::move(calls));
+    out.push_back(std::move(errors));
+    if (options_.latency) {
+        out.push_back(std::move(duration));
+        out.push_back(std::move(max));
+    }
+}
+
+std::vector<CgroupRate> SyscallCollector::top_cgroups(size_t n) const {
+    std::vector<CgroupRate> rates;
+    double secs = last_elapsed_ > 0 ? last_elapsed_ : 1;
+    for (const auto& [cgroup, st] : cgroups_)
+        if (st.last_seen == interval_ && st.interval_count > 0)
+            rates.push_back({cgroup, static_cast<double>(st.interval_count) / secs});
+    std::sort(rates.begin(), rates.end(),
+              [](const auto& a, const auto& b) { return a.syscalls_per_second > b.syscalls_per_second; });
+    if (rates.size() > n) rates.resize(n);
+    return rates;
+}
+
+}  // namespace tracer::agent

@@ -1,0 +1,29 @@
+// The subcommands of the `tracer` binary: each adds itself to the CLI11 app and
+// runs from its parsed flags. One file per subcommand.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace tracer::cli {
+
+struct RunFlags {
+    std::string config_path = "/etc/tracer/tracer.yaml";
+    bool config_given = false;  // set when --config was on the command line
+    std::optional<double> interval;
+    std::optional<std::string> metrics_addr;
+    std::optional<std::string> log_level;
+    std::string btf_path;
+};
+CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
+int run_command(const RunFlags& flags);
+
+struct VersionFlags {};
+CLI::App* add_version_command(CLI::App& app, VersionFlags& flags);
+int version_command(const VersionFlags& flags);
+
+}  // namespace tracer::cli

@@ -1,0 +1,27 @@
+// tracer: per-container kernel visibility. One subcommand per file in cli/.
+#include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+    CLI::App app{"tracer: per-container kernel metrics from eBPF (syscalls, scheduling, network, processes)",
+                 "tracer"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+    tracer::cli::RunFlags run_flags;
+    tracer::cli::VersionFlags version_flags;
+    auto* run = tracer::cli::add_run_command(app, run_flags);
+    auto* version = tracer::cli::add_version_command(app, version_flags);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    if (run->parsed()) return tracer::cli::run_command(run_flags);
+    if (version->parsed()) return tracer::cli::version_command(version_flags);
+    return 2;
+}
