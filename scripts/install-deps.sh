@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing and benchmarking) tracer
+# needs on Debian bookworm, as root: only the packages that are missing, so a
+# second run is instant. Also mounts tracefs and bpffs where they are missing
+# (tracer itself needs neither; libbpf-tools in the benchmarks need tracefs).
+#
+#   scripts/install-deps.sh          build + run
+#   scripts/install-deps.sh --test   also tests and benchmarks
+set -euo pipefail
+
+want=(
+  cmake make g++ pkg-config            # C++ toolchain
+  clang llvm bpftool libbpf-dev        # BPF programs -> skeletons (CO-RE, BTF)
+  linux-libc-dev libelf-dev zlib1g-dev libzstd-dev
+  libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
+)
+if [[ ${1:-} == --test ]]; then
+  want+=(
+    libgtest-dev                       # GoogleTest
+    libbpf-tools                       # syscount: the benchmark's baseline
+    curl iproute2                      # used by tests and benchmarks
+  )
+fi
+
+if [[ $(id -u) != 0 ]]; then
+  echo "install-deps: run as root (it installs packages and mounts tracefs)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/tracer-apt.log 2>&1; then
+    apt-get update -q >>/tmp/tracer-apt.log 2>&1
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/tracer-apt.log 2>&1 || {
+      tail -n 20 /tmp/tracer-apt.log >&2
+      echo "install-deps: apt-get install failed (full log: /tmp/tracer-apt.log)" >&2
+      exit 1
+    }
+  fi
+fi
+
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null ||
+  echo "install-deps: could not mount tracefs at /sys/kernel/tracing (only the benchmarks' syscount needs it)" >&2
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+exit 0
