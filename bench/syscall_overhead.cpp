@@ -231,7 +231,7 @@ struct SpawnSpec {
 // (PR_SET_PDEATHSIG), so a crash of the bench leaves nothing attached.
 class Child {
 public:
-    Child(const SpawnSpec& spec, std::function<void()> pump = {}) : pump_(std::move(pump)) {
+    explicit Child(const SpawnSpec& spec, std::function<void()> pump = {}) : pump_(std::move(pump)) {
         // Everything the child needs is prepared before fork.
         std::vector<char*> argv;
         for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));

@@ -32,12 +32,17 @@ static __always_inline __u64 current_cgroup_key(void)
 	__u32 ssid = cgroup_v1_subsys_id;
 	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
 		return 0;
+#ifdef TRACER_BPF_MODERN
+	/* BTF-typed pointers: plain (fault-safe) loads, no helper call per field */
+	return bpf_get_current_task_btf()->cgroups->subsys[ssid]->cgroup->kn->id;
+#else
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct css_set *cset = BPF_CORE_READ(task, cgroups);
 	struct cgroup_subsys_state *css = NULL;
 	if (bpf_core_read(&css, sizeof(css), &cset->subsys[ssid]))
 		return 0;
 	return BPF_CORE_READ(css, cgroup, kn, id);
+#endif
 }
 
 #endif /* TRACER_CGROUP_KEY_BPF_H */

@@ -13,12 +13,20 @@
  * threads that die mid-syscall leave nothing behind.
  * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
  * from pt_regs.
+ *
+ * Built twice (see CMakeLists.txt); userspace loads the newest the kernel takes:
+ *  - TRACER_BPF_MODERN (5.11+): tp_btf hooks, the in-flight slot in task-local
+ *    storage (no hash lookup, freed with the task), BTF-typed direct loads for
+ *    the cgroup key and the syscall number (no bpf_probe_read per field).
+ *  - otherwise (5.8+): raw_tp hooks, a hash keyed by thread id, CO-RE probe
+ *    reads, and sched_process_exit to release slots.
  */
 #include "kernel_types.h"
 #include "syscalls.h"
 #include "cgroup_key.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -42,12 +50,23 @@ struct {
 	__type(value, struct syscall_stats);
 } syscall_stats SEC(".maps");
 
+#ifdef TRACER_BPF_MODERN
+#define HOOK(tp) SEC("tp_btf/" tp)
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct syscall_inflight);
+} syscall_inflight SEC(".maps");
+#else
+#define HOOK(tp) SEC("raw_tp/" tp)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768); /* resized by userspace before load */
 	__type(key, __u32);
 	__type(value, struct syscall_inflight);
 } syscall_inflight SEC(".maps");
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -96,11 +115,40 @@ static __always_inline struct syscall_stats *stats_for(__u32 nr)
 	return st;
 }
 
-SEC("raw_tp/sys_enter")
-int tracer_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+/* The current thread's in-flight slot; created on demand when `create`. */
+static __always_inline struct syscall_inflight *inflight_slot(bool create)
 {
-	long nr = (long)ctx->args[1];
+#ifdef TRACER_BPF_MODERN
+	return bpf_task_storage_get(&syscall_inflight, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+#else
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct syscall_inflight *in = bpf_map_lookup_elem(&syscall_inflight, &tid);
+	if (in || !create)
+		return in;
+	static const struct syscall_inflight fresh;
+	bpf_map_update_elem(&syscall_inflight, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&syscall_inflight, &tid);
+#endif
+}
 
+static __always_inline __u32 syscall_nr_of(struct pt_regs *regs)
+{
+#ifdef TRACER_BPF_MODERN
+#define REGS_READ(r, field) ((r)->field)
+#else
+#define REGS_READ(r, field) BPF_CORE_READ(r, field)
+#endif
+#if defined(__TARGET_ARCH_x86)
+	return (__u32)REGS_READ(regs, orig_ax);
+#else
+	return (__u32)REGS_READ(regs, syscallno);
+#endif
+}
+
+HOOK("sys_enter")
+int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
+{
 	if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
 		/* never returns: count it here, it has no latency */
 		struct syscall_stats *st = stats_for((__u32)nr);
@@ -108,43 +156,31 @@ int tracer_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 			st->count += 1;
 		return 0;
 	}
-
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 now = bpf_ktime_get_ns();
-	struct syscall_inflight *in = bpf_map_lookup_elem(&syscall_inflight, &tid);
-	if (in) {
-		in->start_ns = now;
-		in->nr = (__u32)nr;
+	struct syscall_inflight *in = inflight_slot(true);
+	if (!in) {
+		count_drop(SYSCALL_DROP_INFLIGHT_FULL);
 		return 0;
 	}
-	struct syscall_inflight fresh = { .start_ns = now, .nr = (__u32)nr };
-	if (bpf_map_update_elem(&syscall_inflight, &tid, &fresh, BPF_ANY))
-		count_drop(SYSCALL_DROP_INFLIGHT_FULL);
+	in->start_ns = bpf_ktime_get_ns();
+	in->nr = (__u32)nr;
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int tracer_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+HOOK("sys_exit")
+int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 {
-	long ret = (long)ctx->args[1];
 	__u64 latency = 0;
 	__u32 nr;
 
 	if (latency_enabled) {
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();
-		struct syscall_inflight *in = bpf_map_lookup_elem(&syscall_inflight, &tid);
+		struct syscall_inflight *in = inflight_slot(false);
 		if (!in || !in->start_ns)
 			return 0; /* entered before we attached */
 		latency = bpf_ktime_get_ns() - in->start_ns;
 		nr = in->nr;
 		in->start_ns = 0;
 	} else {
-		struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-#if defined(__TARGET_ARCH_x86)
-		nr = (__u32)BPF_CORE_READ(regs, orig_ax);
-#else
-		nr = (__u32)BPF_CORE_READ(regs, syscallno);
-#endif
+		nr = syscall_nr_of(regs);
 	}
 
 	struct syscall_stats *st = stats_for(nr);
@@ -169,7 +205,9 @@ int tracer_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* A thread that exits mid-syscall (or just exits) must not leave its slot behind. */
+#ifndef TRACER_BPF_MODERN
+/* A thread that exits mid-syscall (or just exits) must not leave its slot
+ * behind. (Task storage is freed with the task.) */
 SEC("raw_tp/sched_process_exit")
 int tracer_sys_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -177,3 +215,4 @@ int tracer_sys_thread_exit(struct bpf_raw_tracepoint_args *ctx)
 	bpf_map_delete_elem(&syscall_inflight, &tid);
 	return 0;
 }
+#endif

@@ -18,14 +18,14 @@ set(TRACER_SKEL_DIR ${CMAKE_BINARY_DIR}/generated)
 file(MAKE_DIRECTORY ${TRACER_SKEL_DIR})
 file(GLOB TRACER_BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.h)
 
-# tracer_bpf_skeleton_from(<source.bpf.c> <name> <out-list-var>)
+# tracer_bpf_skeleton_from(<source.bpf.c> <name> <out-list-var> [extra clang flags...])
 function(tracer_bpf_skeleton_from src name out_var)
   set(obj ${TRACER_SKEL_DIR}/${name}.bpf.o)
   set(skel ${TRACER_SKEL_DIR}/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${TRACER_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${TRACER_BPF_ARCH}
-            -Wall -Werror
+            -Wall -Werror ${ARGN}
             -I${CMAKE_SOURCE_DIR}/bpf -I/usr/include/${TRACER_MULTIARCH}
             -c ${src} -o ${obj}
     DEPENDS ${src} ${TRACER_BPF_HEADERS}
@@ -40,8 +40,12 @@ function(tracer_bpf_skeleton_from src name out_var)
   set(${out_var} ${${out_var}} ${skel} PARENT_SCOPE)
 endfunction()
 
-# tracer_bpf_skeleton(<area> <out-list-var>) for bpf/<area>.bpf.c
+# tracer_bpf_skeleton(<area> <out-list-var>) for bpf/<area>.bpf.c: the 5.8
+# baseline build <area>.skel.h and, built with -DTRACER_BPF_MODERN, the 5.11+
+# build <area>_modern.skel.h (task storage, BTF-typed loads). Userspace picks
+# one at start-up from feature probes.
 function(tracer_bpf_skeleton area out_var)
   tracer_bpf_skeleton_from(${CMAKE_SOURCE_DIR}/bpf/${area}.bpf.c ${area} tmp)
+  tracer_bpf_skeleton_from(${CMAKE_SOURCE_DIR}/bpf/${area}.bpf.c ${area}_modern tmp -DTRACER_BPF_MODERN)
   set(${out_var} ${${out_var}} ${tmp} PARENT_SCOPE)
 endfunction()

@@ -90,7 +90,7 @@ public:
         probes::SyscallProbe probe(popts);
         std::string attached;
         for (const auto& a : probe.attached()) attached += (attached.empty() ? "" : ", ") + a;
-        LOG_INFO("syscalls probe attached (%s; latency %s)", attached.c_str(),
+        LOG_INFO("syscalls probe attached (%s; %s; latency %s)", attached.c_str(), probe.variant_description(),
                  cfg_.syscalls.latency ? "on" : "off");
 
         SyscallCollector collector(probe, resolver,

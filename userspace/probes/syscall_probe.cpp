@@ -1,7 +1,9 @@
 #include "probes/syscall_probe.h"
 
 #include "probes/bpf_support.h"
+#include "log.h"
 #include "syscalls.skel.h"
+#include "syscalls_modern.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,54 +13,78 @@
 
 namespace tracer::probes {
 
+template <class Skeleton>
+void SyscallProbe::load(const SyscallProbeOptions& o) {
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!o.btf_path.empty()) open_opts.btf_custom_path = o.btf_path.c_str();
+    Skeleton* skel = Skeleton::open(&open_opts);
+    if (!skel) throw_libbpf_error("cannot open the syscalls BPF object", errno);
+    std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
+
+    skel->rodata->latency_enabled = o.latency;
+    skel->rodata->cgroup_key_mode = o.keying.mode;
+    skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
+    bpf_map__set_max_entries(skel->maps.syscall_stats, std::max<uint32_t>(o.map_entries, 64));
+    bool task_storage = bpf_map__type(skel->maps.syscall_inflight) == BPF_MAP_TYPE_TASK_STORAGE;
+    if (!task_storage)
+        bpf_map__set_max_entries(skel->maps.syscall_inflight, o.latency ? std::max<uint32_t>(o.max_threads, 64) : 1);
+    if (!o.latency) {
+        // count-only: one hook, no per-thread state
+        bpf_program__set_autoload(skel->progs.tracer_sys_enter, false);
+        if (auto* p = bpf_object__find_program_by_name(skel->obj, "tracer_sys_thread_exit"))
+            bpf_program__set_autoload(p, false);
+    }
+    if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the syscalls BPF programs", err);
+    if (int err = Skeleton::attach(skel))
+        throw_libbpf_error("cannot attach the syscalls BPF programs to raw_syscalls tracepoints", err);
+
+    obj_ = skel->obj;
+    stats_fd_ = bpf_map__fd(skel->maps.syscall_stats);
+    inflight_fd_ = task_storage ? -1 : bpf_map__fd(skel->maps.syscall_inflight);
+    drops_fd_ = bpf_map__fd(skel->maps.syscall_drops);
+    max_epoch_ = &skel->bss->max_epoch;
+    skel_ = std::move(owner);
+}
+
 SyscallProbe::SyscallProbe(const SyscallProbeOptions& o) : latency_(o.latency) {
     install_libbpf_logging();
     ncpus_ = libbpf_num_possible_cpus();
     if (ncpus_ <= 0) throw_libbpf_error("cannot count possible CPUs", ncpus_);
     percpu_.resize(ncpus_);
 
-    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-    if (!o.btf_path.empty()) open_opts.btf_custom_path = o.btf_path.c_str();
-    skel_ = syscalls_bpf::open(&open_opts);
-    if (!skel_) throw_libbpf_error("cannot open the syscalls BPF object", errno);
-
-    skel_->rodata->latency_enabled = o.latency;
-    skel_->rodata->cgroup_key_mode = o.keying.mode;
-    skel_->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
-    bpf_map__set_max_entries(skel_->maps.syscall_stats, std::max<uint32_t>(o.map_entries, 64));
-    if (o.latency) {
-        bpf_map__set_max_entries(skel_->maps.syscall_inflight, std::max<uint32_t>(o.max_threads, 64));
-    } else {
-        // count-only: one hook, no per-thread state
-        bpf_program__set_autoload(skel_->progs.tracer_sys_enter, false);
-        bpf_program__set_autoload(skel_->progs.tracer_sys_thread_exit, false);
-        bpf_map__set_max_entries(skel_->maps.syscall_inflight, 1);
+    bool try_modern = o.variant == SyscallProbeVariant::Modern ||
+                      (o.variant == SyscallProbeVariant::Auto &&
+                       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1);
+    if (try_modern) {
+        try {
+            load<syscalls_modern_bpf>(o);
+            variant_ = SyscallProbeVariant::Modern;
+        } catch (const ProbeError& e) {
+            if (o.variant == SyscallProbeVariant::Modern) throw;
+            LOG_INFO("syscalls: the Linux 5.11+ path does not load here (%s); using the 5.8+ path", e.what());
+        }
     }
-
-    if (int err = syscalls_bpf::load(skel_)) {
-        syscalls_bpf::destroy(skel_);
-        skel_ = nullptr;
-        throw_libbpf_error("cannot load the syscalls BPF programs", err);
-    }
-    if (int err = syscalls_bpf::attach(skel_)) {
-        syscalls_bpf::destroy(skel_);
-        skel_ = nullptr;
-        throw_libbpf_error("cannot attach the syscalls BPF programs to raw_syscalls tracepoints", err);
+    if (!skel_) {
+        load<syscalls_bpf>(o);
+        variant_ = SyscallProbeVariant::Baseline;
     }
     bpf_program* prog;
-    bpf_object__for_each_program(prog, skel_->obj) {
+    bpf_object__for_each_program(prog, obj_) {
         if (bpf_program__autoload(prog)) attached_.push_back(bpf_program__section_name(prog));
     }
 }
 
-SyscallProbe::~SyscallProbe() {
-    if (skel_) syscalls_bpf::destroy(skel_);
+SyscallProbe::~SyscallProbe() = default;
+
+const char* SyscallProbe::variant_description() const {
+    return variant_ == SyscallProbeVariant::Modern ? "task storage + BTF, Linux 5.11+"
+                                                   : "thread-id hash, Linux 5.8+";
 }
 
 void SyscallProbe::read(std::vector<SyscallReading>& out) {
     out.clear();
-    int fd = bpf_map__fd(skel_->maps.syscall_stats);
-    const uint64_t epoch = skel_->bss->max_epoch;
+    const int fd = stats_fd_;
+    const uint64_t epoch = *max_epoch_;
     syscall_key key{}, next{};
     bool first = true;
     while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
@@ -76,13 +102,13 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
         out.push_back(r);
     }
     // Later updates record their max under the next epoch.
-    skel_->bss->max_epoch = epoch + 1;
+    *max_epoch_ = epoch + 1;
 }
 
 void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     if (cgroup_ids.empty()) return;
     std::unordered_set<uint64_t> dead(cgroup_ids.begin(), cgroup_ids.end());
-    int fd = bpf_map__fd(skel_->maps.syscall_stats);
+    const int fd = stats_fd_;
     std::vector<syscall_key> doomed;
     syscall_key key{}, next{};
     bool first = true;
@@ -96,8 +122,8 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
 
 std::vector<uint32_t> SyscallProbe::inflight_threads() const {
     std::vector<uint32_t> tids;
-    if (!latency_) return tids;
-    int fd = bpf_map__fd(skel_->maps.syscall_inflight);
+    if (!latency_ || inflight_fd_ < 0) return tids;
+    const int fd = inflight_fd_;
     uint32_t key = 0, next = 0;
     bool first = true;
     while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
@@ -110,7 +136,7 @@ std::vector<uint32_t> SyscallProbe::inflight_threads() const {
 
 std::array<uint64_t, SYSCALL_DROP_REASONS> SyscallProbe::drops() const {
     std::array<uint64_t, SYSCALL_DROP_REASONS> total{};
-    int fd = bpf_map__fd(skel_->maps.syscall_drops);
+    const int fd = drops_fd_;
     std::vector<uint64_t> values(ncpus_);
     for (uint32_t reason = 0; reason < SYSCALL_DROP_REASONS; ++reason) {
         if (bpf_map_lookup_elem(fd, &reason, values.data()) != 0) continue;

@@ -12,9 +12,16 @@
 #include <string>
 #include <vector>
 
-struct syscalls_bpf;
+struct bpf_object;
 
 namespace tracer::probes {
+
+// Which build of bpf/syscalls.bpf.c to load.
+enum class SyscallProbeVariant {
+    Auto,      // Modern where the kernel takes it, else Baseline
+    Baseline,  // Linux 5.8+: raw_tp, in-flight slots in a thread-id hash, CO-RE probe reads
+    Modern,    // Linux 5.11+: tp_btf, task-local storage, BTF-typed direct loads
+};
 
 struct SyscallProbeOptions {
     bool latency = true;          // two hooks + in-flight map; false: sys_exit only
@@ -22,6 +29,7 @@ struct SyscallProbeOptions {
     uint32_t max_threads = 32768; // threads inside a syscall at once (latency mode)
     containers::CgroupKeying keying;
     std::string btf_path;         // external BTF ("" = the kernel's)
+    SyscallProbeVariant variant = SyscallProbeVariant::Auto;
 };
 
 // Sums over CPUs of one (cgroup, syscall) entry, since the entry was created.
@@ -53,9 +61,14 @@ public:
     // Deletes the entries of cgroups that no longer exist (after their last read).
     void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
 
-    // Thread ids holding an in-flight slot right now (latency mode): bounded
-    // by the threads alive, since exiting threads release theirs.
+    // Thread ids holding an in-flight slot right now (Baseline, latency mode):
+    // bounded by the threads alive, since exiting threads release theirs.
+    // Modern keeps slots in task storage, freed with the task (not listable).
     std::vector<uint32_t> inflight_threads() const;
+
+    SyscallProbeVariant variant() const { return variant_; }
+    // "task storage + BTF (Linux 5.11+)" or "thread-id hash (Linux 5.8+)", for the log
+    const char* variant_description() const;
 
     // Failed map updates since load, by enum syscall_drop_reason.
     std::array<uint64_t, SYSCALL_DROP_REASONS> drops() const;
@@ -64,7 +77,14 @@ public:
     const std::vector<std::string>& attached() const { return attached_; }
 
 private:
-    syscalls_bpf* skel_ = nullptr;
+    template <class Skeleton>
+    void load(const SyscallProbeOptions& options);
+
+    std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
+    bpf_object* obj_ = nullptr;
+    int stats_fd_ = -1, inflight_fd_ = -1, drops_fd_ = -1;
+    volatile __u64* max_epoch_ = nullptr;  // in the mmap-ed .bss
+    SyscallProbeVariant variant_ = SyscallProbeVariant::Baseline;
     bool latency_;
     int ncpus_;
     std::vector<std::string> attached_;
