@@ -1,5 +1,6 @@
 // SyscallCollector over the real probe and real cgroups: cumulative series per
 // cgroup path, folding beyond max_cgroups, and releasing cgroups that are gone.
+#include "agent/cgroup_directory.h"
 #include "agent/syscall_collector.h"
 #include "containers/cgroup_layout.h"
 #include "fixtures.h"
@@ -48,6 +49,11 @@ protected:
         return std::nullopt;
     }
 
+    // One interval of the agent's loop over this collector.
+    void interval(agent::CgroupDirectory& d, agent::SyscallCollector& c) {
+        agent::collect_interval(d, {&c}, std::chrono::seconds(1));
+    }
+
     containers::CgroupKeying keying_;
     const containers::CgroupMount* mount_ = nullptr;
     std::unique_ptr<probes::SyscallProbe> probe_;
@@ -57,13 +63,14 @@ protected:
 }  // namespace
 
 TEST_F(SyscallCollectorTest, CountersAccumulateAcrossIntervals) {
-    agent::SyscallCollector c(*probe_, *resolver_, {true, 1000, {"getppid"}, std::chrono::seconds(0)});
+    agent::CgroupDirectory d(*resolver_, 1000, std::chrono::seconds(0));
+    agent::SyscallCollector c(*probe_, {true, {"getppid"}});
     TestCgroup cg("accumulate");
-    c.collect(std::chrono::seconds(1));
+    interval(d, c);
     getppid_in(cg, 4000);
-    c.collect(std::chrono::seconds(1));
+    interval(d, c);
     getppid_in(cg, 6000);
-    c.collect(std::chrono::seconds(1));
+    interval(d, c);
     metrics::Snapshot s;
     c.append_families(s);
     auto v = value(s, "tracer.syscalls", cg.path(*mount_), "getppid");
@@ -77,33 +84,35 @@ TEST_F(SyscallCollectorTest, CountersAccumulateAcrossIntervals) {
 }
 
 TEST_F(SyscallCollectorTest, CgroupsBeyondTheLimitAreFoldedNotLost) {
-    agent::SyscallCollector c(*probe_, *resolver_, {true, 1, {}, std::chrono::seconds(0)});
-    c.collect(std::chrono::seconds(1));  // the host's busiest cgroups take the one slot
+    agent::CgroupDirectory d(*resolver_, 1, std::chrono::seconds(0));
+    agent::SyscallCollector c(*probe_, {true, {}});
+    interval(d, c);  // the host's busiest cgroups take the one slot
     TestCgroup a("fold-a"), b("fold-b");
     getppid_in(a, 7000);
     getppid_in(b, 3000);
-    c.collect(std::chrono::seconds(1));
+    interval(d, c);
     metrics::Snapshot s;
     c.append_families(s);
     EXPECT_FALSE(value(s, "tracer.syscalls", a.path(*mount_), "getppid").has_value());
     EXPECT_FALSE(value(s, "tracer.syscalls", b.path(*mount_), "getppid").has_value());
-    EXPECT_GE(value(s, "tracer.syscalls", agent::SyscallCollector::kOverflow, "getppid").value_or(0), 10000);
-    EXPECT_EQ(c.cgroups_tracked(), 1u);
-    EXPECT_GE(c.cgroups_overflowed(), 2u);
+    EXPECT_GE(value(s, "tracer.syscalls", agent::CgroupDirectory::kOverflow, "getppid").value_or(0), 10000);
+    EXPECT_EQ(d.tracked(), 1u);
+    EXPECT_GE(d.overflowed(), 2u);
 }
 
 TEST_F(SyscallCollectorTest, GoneCgroupsReportTheirLastDeltaThenAreReleased) {
-    agent::SyscallCollector c(*probe_, *resolver_, {true, 1000, {}, std::chrono::seconds(0)});
+    agent::CgroupDirectory d(*resolver_, 1000, std::chrono::seconds(0));
+    agent::SyscallCollector c(*probe_, {true, {}});
     std::string path;
     uint64_t id = 0;
     {
         TestCgroup cg("gone");
         path = cg.path(*mount_);
         id = cg.id(*mount_);
-        c.collect(std::chrono::seconds(1));  // the cgroup is known by now
+        interval(d, c);  // the cgroup is known by now
         getppid_in(cg, 5000);
     }  // removed before the next collection
-    c.collect(std::chrono::seconds(1));
+    interval(d, c);
     metrics::Snapshot s;
     c.append_families(s);
     EXPECT_GE(value(s, "tracer.syscalls", path, "getppid").value_or(0), 5000) << "the last data point keeps its name";
@@ -112,8 +121,8 @@ TEST_F(SyscallCollectorTest, GoneCgroupsReportTheirLastDeltaThenAreReleased) {
     probe_->read(r);
     for (const auto& e : r) EXPECT_NE(e.cgroup_id, id) << "kernel entries of a gone cgroup are deleted";
 
-    c.collect(std::chrono::seconds(1));
-    c.collect(std::chrono::seconds(1));
+    interval(d, c);
+    interval(d, c);
     metrics::Snapshot later;
     c.append_families(later);
     EXPECT_FALSE(value(later, "tracer.syscalls", path, "getppid").has_value()) << "its series end";

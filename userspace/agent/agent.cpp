@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include "agent/cgroup_directory.h"
 #include "agent/syscall_collector.h"
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
@@ -93,8 +94,9 @@ public:
         LOG_INFO("syscalls probe attached (%s; %s; latency %s)", attached.c_str(), probe.variant_description(),
                  cfg_.syscalls.latency ? "on" : "off");
 
-        SyscallCollector collector(probe, resolver,
-                                   {cfg_.syscalls.latency, cfg_.max_cgroups, cfg_.syscalls.histogram_syscalls, {}});
+        CgroupDirectory directory(resolver, cfg_.max_cgroups);
+        SyscallCollector syscalls(probe, {cfg_.syscalls.latency, cfg_.syscalls.histogram_syscalls});
+        const std::vector<CgroupCollector*> collectors{&syscalls};
 
         metrics::LatestSnapshot latest;
         std::unique_ptr<api::MetricsServer> server;
@@ -104,7 +106,7 @@ public:
             server->start();
             LOG_INFO("serving metrics on http://%s:%u/metrics", host.c_str(), server->port());
         }
-        publish(latest, collector, probe, 0);
+        publish(latest, directory, syscalls, probe, 0);
 
         const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval));
         auto last = Clock::now();
@@ -112,11 +114,11 @@ public:
         int sig = 0;
         while ((sig = wait_for_signal(signals, deadline)) == 0) {
             auto started = Clock::now();
-            collector.collect(started - last);
+            collect_interval(directory, collectors, started - last);
             last = started;
             double took = std::chrono::duration<double>(Clock::now() - started).count();
-            publish(latest, collector, probe, took);
-            log_top(collector);
+            publish(latest, directory, syscalls, probe, took);
+            log_top(syscalls);
             // fixed-rate schedule; if we fell behind, skip ahead rather than burst
             deadline += interval;
             if (deadline < Clock::now()) deadline = Clock::now() + interval;
@@ -127,10 +129,10 @@ public:
     }
 
 private:
-    void publish(metrics::LatestSnapshot& latest, const SyscallCollector& collector,
-                 const probes::SyscallProbe& probe, double collection_seconds) {
+    void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory,
+                 const SyscallCollector& syscalls, const probes::SyscallProbe& probe, double collection_seconds) {
         auto snap = std::make_shared<metrics::Snapshot>();
-        collector.append_families(*snap);
+        syscalls.append_families(*snap);
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -145,15 +147,15 @@ private:
         snap->push_back(std::move(failures));
 
         auto tracked = gauge("tracer.cgroups.tracked", "", "Cgroups with series of their own.");
-        tracked.samples.push_back({{}, double(collector.cgroups_tracked()), {}});
+        tracked.samples.push_back({{}, double(directory.tracked()), {}});
         snap->push_back(std::move(tracked));
 
         auto limited = gauge("tracer.cardinality.limited", "",
                              "What the cardinality limits cut in the last interval: cgroups folded into "
                              "cgroup=\"<overflow>\" (max_cgroups), syscall series without a latency "
                              "histogram (syscalls.histogram_syscalls).");
-        limited.samples.push_back({{{"limit", "max_cgroups"}}, double(collector.cgroups_overflowed()), {}});
-        limited.samples.push_back({{{"limit", "histogram_syscalls"}}, double(collector.histograms_omitted()), {}});
+        limited.samples.push_back({{{"limit", "max_cgroups"}}, double(directory.overflowed()), {}});
+        limited.samples.push_back({{{"limit", "histogram_syscalls"}}, double(syscalls.histograms_omitted()), {}});
         snap->push_back(std::move(limited));
 
         auto took = gauge("tracer.collection.duration", "seconds", "Time the last collection took.");

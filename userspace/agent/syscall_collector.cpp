@@ -35,9 +35,8 @@ uint64_t delta(uint64_t now, uint64_t before) { return now >= before ? now - bef
 
 }  // namespace
 
-SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, containers::CgroupResolver& resolver,
-                                   SyscallCollectorOptions options)
-    : probe_(probe), resolver_(resolver), options_(std::move(options)) {
+SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, SyscallCollectorOptions options)
+    : probe_(probe), options_(std::move(options)) {
     for (const auto& name : options_.histogram_syscalls) {
         if (name == "*") {
             all_histograms_ = true;
@@ -48,52 +47,26 @@ SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, containers::Cgro
                      name.c_str());
         }
     }
-    resolver_.rescan();
-    last_scan_ = std::chrono::steady_clock::now();
 }
 
 bool SyscallCollector::wants_histogram(uint32_t nr) const {
     return options_.latency && (all_histograms_ || histogram_nrs_.count(nr));
 }
 
-const std::string& SyscallCollector::label_for(const std::string& path) {
-    static const std::string overflow = kOverflow;
-    if (tracked_.count(path)) return path;
-    if (tracked_.size() < options_.max_cgroups) {
-        tracked_.insert(path);
-        return path;
-    }
-    overflowed_.insert(path);
-    return overflow;
+void SyscallCollector::read(std::vector<uint64_t>& keys) {
+    probe_.read(readings_);
+    for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
-void SyscallCollector::collect(std::chrono::duration<double> elapsed) {
-    ++interval_;
+void SyscallCollector::accumulate(CgroupDirectory& directory, std::chrono::duration<double> elapsed) {
+    interval_ = directory.interval();
     last_elapsed_ = elapsed.count();
     for (auto& [label, st] : cgroups_)
         for (auto& [nr, acc] : st.by_syscall) acc.max_ns = 0;  // max is per interval
-    probe_.read(readings_);
 
-    // Re-scan when the kernel shows ids we cannot name, and now and then to
-    // notice cgroups that are gone.
-    auto now = std::chrono::steady_clock::now();
-    bool unknown = std::any_of(readings_.begin(), readings_.end(),
-                               [&](const auto& r) { return !resolver_.lookup(r.cgroup_id); });
-    std::vector<uint64_t> dead;
-    if (unknown || now - last_scan_ >= options_.rescan_every) {
-        dead = resolver_.rescan();
-        last_scan_ = now;
-    }
-
-    overflowed_.clear();
-    static const std::string unresolved = kUnresolved;
-    std::unordered_set<uint64_t> never_named;
     for (const auto& r : readings_) {
-        auto path = resolver_.lookup(r.cgroup_id);
-        if (!path && unknown) never_named.insert(r.cgroup_id);  // created and gone between two scans
-        const std::string& label = path ? label_for(*path) : unresolved;
-        auto& before = last_[IdNr{r.cgroup_id, r.nr}];
-        auto& st = cgroups_[label];
+        auto& before = last_[KeyNr{r.cgroup_id, r.nr}];
+        auto& st = cgroups_[directory.label(r.cgroup_id)];
         auto& acc = st.by_syscall[r.nr];
         if (st.last_seen != interval_) {
             st.last_seen = interval_;
@@ -108,21 +81,11 @@ void SyscallCollector::collect(std::chrono::duration<double> elapsed) {
         acc.max_ns = std::max(acc.max_ns, r.totals.max_ns);
         before = r.totals;
     }
-    overflowed_last_ = overflowed_.size();
 
-    // Release what dead cgroups hold, in the kernel and here; their last deltas
-    // were counted above.
-    dead.insert(dead.end(), never_named.begin(), never_named.end());
-    if (!dead.empty()) {
-        probe_.forget_cgroups(dead);
-        std::unordered_set<uint64_t> gone(dead.begin(), dead.end());
-        std::erase_if(last_, [&](const auto& kv) { return gone.count(kv.first.id) != 0; });
-    }
     // Series of cgroups unseen for two intervals go away.
     histograms_omitted_ = 0;
     for (auto it = cgroups_.begin(); it != cgroups_.end();) {
         if (interval_ - it->second.last_seen >= 2) {
-            tracked_.erase(it->first);
             it = cgroups_.erase(it);
             continue;
         }
@@ -131,6 +94,12 @@ void SyscallCollector::collect(std::chrono::duration<double> elapsed) {
             for (const auto& [nr, acc] : it->second.by_syscall) histograms_omitted_ += !wants_histogram(nr);
         ++it;
     }
+}
+
+void SyscallCollector::forget(const std::vector<uint64_t>& keys) {
+    probe_.forget_cgroups(keys);
+    std::unordered_set<uint64_t> gone(keys.begin(), keys.end());
+    std::erase_if(last_, [&](const auto& kv) { return gone.count(kv.first.key) != 0; });
 }
 
 void SyscallCollector::append_families(metrics::Snapshot& out) const {

@@ -1,0 +1,58 @@
+// Names cgroup keys for every per-cgroup collector, under one cardinality
+// limit: at most `max_cgroups` cgroup paths get series of their own, the rest
+// are folded into "<overflow>"; keys that were created and removed between two
+// scans of cgroupfs are "<unresolved>". Once per interval the agent hands it
+// every key the probes reported; it re-scans cgroupfs when one is unknown (or
+// periodically) and says which keys are gone, so each probe can release them
+// after their last reading was counted.
+#pragma once
+
+#include "containers/cgroup_resolver.h"
+
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace tracer::agent {
+
+class CgroupDirectory {
+public:
+    static constexpr const char* kUnresolved = "<unresolved>";
+    static constexpr const char* kOverflow = "<overflow>";
+
+    CgroupDirectory(containers::CgroupResolver& resolver, uint32_t max_cgroups,
+                    std::chrono::seconds rescan_every = std::chrono::seconds(30));
+
+    // Starts an interval with the keys read from every probe (duplicates fine).
+    void begin_interval(const std::vector<uint64_t>& keys);
+
+    // The label of `key` this interval: its path, kOverflow or kUnresolved.
+    const std::string& label(uint64_t key);
+
+    // Keys gone since the last interval (including never-named ones): every
+    // probe forgets them once this interval's readings are counted.
+    const std::vector<uint64_t>& gone() const { return gone_; }
+
+    // Ends the interval: paths not labelled for two intervals free their slot.
+    void end_interval();
+
+    uint64_t interval() const { return interval_; }
+    size_t tracked() const { return tracked_.size(); }
+    size_t overflowed() const { return overflowed_.size(); }
+
+private:
+    containers::CgroupResolver& resolver_;
+    uint32_t max_cgroups_;
+    std::chrono::seconds rescan_every_;
+    std::chrono::steady_clock::time_point last_scan_;
+    bool rescanned_ = false;
+    uint64_t interval_ = 0;
+    std::unordered_map<std::string, uint64_t> tracked_;  // path -> interval last labelled
+    std::set<std::string> overflowed_;                   // paths folded this interval
+    std::vector<uint64_t> gone_;
+};
+
+}  // namespace tracer::agent
