@@ -1,35 +1,14 @@
 #include "agent/syscall_collector.h"
 
+#include "agent/log2_histogram.h"
+
 #include "log.h"
 #include "probes/syscall_names.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace tracer::agent {
 namespace {
-
-// Prometheus buckets: every other power of two from 2^10 ns (~1 us) to 2^34 ns
-// (~17 s): x4 steps, 13 bounds. The kernel keeps x2 slots; a slot [2^i, 2^(i+1))
-// lands in the first bucket whose bound is >= 2^(i+1).
-constexpr int kFirstBoundLog2 = 10;
-constexpr int kLastBoundLog2 = 34;
-
-const std::vector<double>& bucket_bounds() {
-    static const std::vector<double> bounds = [] {
-        std::vector<double> b;
-        for (int k = kFirstBoundLog2; k <= kLastBoundLog2; k += 2) b.push_back(std::ldexp(1.0, k) / 1e9);
-        return b;
-    }();
-    return bounds;
-}
-
-size_t bucket_of_slot(int slot) {
-    int upper = slot + 1;  // slot covers [2^slot, 2^(slot+1)) ns
-    if (upper <= kFirstBoundLog2) return 0;
-    if (upper > kLastBoundLog2) return bucket_bounds().size();  // +Inf
-    return static_cast<size_t>((upper - kFirstBoundLog2 + 1) / 2);
-}
 
 uint64_t delta(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
 
@@ -113,7 +92,6 @@ void SyscallCollector::append_families(metrics::Snapshot& out) const {
                     MetricType::Histogram, {}};
     Family max{"tracer.syscall.max_duration", "seconds",
                "Longest syscall in the last interval (syscalls.histogram_syscalls only).", MetricType::Gauge, {}};
-    const auto& bounds = bucket_bounds();
     for (const auto& [cgroup, st] : cgroups_) {
         for (const auto& [nr, acc] : st.by_syscall) {
             metrics::Labels labels{{"cgroup", cgroup}, {"syscall", probes::syscall_name(nr)}};
@@ -121,13 +99,7 @@ void SyscallCollector::append_families(metrics::Snapshot& out) const {
             errors.samples.push_back({labels, static_cast<double>(acc.errors), {}});
             if (!options_.latency) continue;
             if (!wants_histogram(nr)) continue;
-            metrics::Histogram h;
-            h.bounds = bounds;
-            h.counts.assign(bounds.size() + 1, 0);
-            for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) h.counts[bucket_of_slot(i)] += acc.slots[i];
-            for (uint64_t c : h.counts) h.count += c;
-            h.sum = static_cast<double>(acc.total_ns) / 1e9;
-            duration.samples.push_back({labels, 0, std::move(h)});
+            duration.samples.push_back({labels, 0, seconds_histogram_from_log2_ns(acc.slots, acc.total_ns)});
             max.samples.push_back({std::move(labels), static_cast<double>(acc.max_ns) / 1e9, {}});
         }
     }
