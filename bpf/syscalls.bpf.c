@@ -199,6 +199,10 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 			st->max_ns = latency;
 		}
 		__u32 slot = log2_slot(latency);
+		/* clang drops the check below (log2_slot already clamps) and
+		 * bounds a copy of the register instead; verifiers before ~6.18
+		 * then reject the index as unbounded. Keep the check. */
+		barrier_var(slot);
 		if (slot < SYSCALL_LATENCY_SLOTS)
 			st->slots[slot] += 1;
 	}

@@ -8,6 +8,7 @@
 #include "probes/syscall_probe.h"
 #include "fixtures.h"
 
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +54,8 @@ protected:
         mount_ = hierarchy == "unified" ? layout.unified() : layout.v1_controller(hierarchy);
         ASSERT_NE(mount_, nullptr);
         variant_ = variant;
+        if (variant_ == Variant::Modern && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) != 1)
+            GTEST_SKIP() << "kernel has no task storage (Linux < 5.11): the 5.11+ build does not apply";
     }
 
     std::unique_ptr<probes::SyscallProbe> open(bool latency = true) {

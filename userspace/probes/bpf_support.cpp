@@ -33,17 +33,25 @@ std::mutex g_msgs_mu;
 std::deque<std::string> g_msgs;
 
 int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
-    char buf[1024];
-    int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+    // A verifier log arrives as one long message: keep its last lines.
+    std::string text(16384, '\0');
+    int n = std::vsnprintf(text.data(), text.size(), fmt, ap);
     if (n <= 0) return 0;
-    std::string line(buf, std::min<size_t>(n, sizeof buf - 1));
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    if (level != LIBBPF_DEBUG) {
-        std::lock_guard lock(g_msgs_mu);
-        g_msgs.push_back(line);
-        if (g_msgs.size() > 12) g_msgs.pop_front();
+    text.resize(std::min<size_t>(n, text.size() - 1));
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        if (line.empty()) continue;
+        if (level != LIBBPF_DEBUG) {
+            std::lock_guard lock(g_msgs_mu);
+            g_msgs.push_back(line);
+            if (g_msgs.size() > 24) g_msgs.pop_front();
+        }
+        LOG_DEBUG("libbpf: %s", line.c_str());
     }
-    LOG_DEBUG("libbpf: %s", line.c_str());
     return 0;
 }
 
@@ -93,13 +101,25 @@ std::vector<std::string> recent_libbpf_messages() {
 void throw_libbpf_error(const std::string& what, int err) {
     err = err < 0 ? -err : err;
     std::string msg = what + ": " + std::strerror(err);
-    if (err == EPERM || err == EACCES)
+    auto lines = recent_libbpf_messages();
+    if (err == EACCES) {
+        // privileges were checked before loading: this is the verifier saying no
+        msg += " (the kernel's BPF verifier rejected a program; please report it with this kernel's version)";
+        std::string verdict;
+        for (const auto& l : lines)
+            if (l.find("processed ") == std::string::npos && l.find("libbpf") == std::string::npos &&
+                l.find("BEGIN") == std::string::npos && l.find("END") == std::string::npos)
+                verdict = l;  // the verifier's last line before its summary
+        if (!verdict.empty()) msg += "; verifier: " + verdict;
+    } else if (err == EPERM)
         msg += " (needs root or CAP_BPF + CAP_PERFMON; a locked-down kernel or seccomp profile can also deny bpf())";
     else if (err == ENOENT || err == ESRCH)
         msg += " (a kernel type, function or tracepoint tracer needs is missing on this kernel)";
     else if (err == E2BIG || err == ENOMEM)
         msg += " (map too large: lower syscalls.map_entries / syscalls.max_threads)";
-    auto lines = recent_libbpf_messages();
+    for (const auto& l : lines)  // e.g. "map 'x': failed to create: Invalid argument(-22)"
+        if (l.find("failed to create") != std::string::npos || l.find("failed to attach") != std::string::npos)
+            msg += "; libbpf: " + l;
     if (!lines.empty()) msg += "; libbpf said: " + lines.back();
     throw ProbeError(msg);
 }
