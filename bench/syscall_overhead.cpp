@@ -750,13 +750,16 @@ public:
     Setup empty_hooks() { return {std::make_shared<EmptyHooks>(attach_empty_hooks()), "", "", true}; }
 
     // `hierarchy` non-empty: cgroup_hierarchy in the YAML (default: tracer's "auto").
-    Setup tracer(bool latency, const std::string& hierarchy = "") {
+    // `time_all`: histogram_syscalls: ["*"], so getppid() itself is timed, as
+    // syscount -L times every syscall; otherwise tracer's default allowlist,
+    // which does not time getppid().
+    Setup tracer(bool latency, const std::string& hierarchy = "", bool time_all = true) {
         if (::access(opt_.tracer.c_str(), X_OK) != 0)
             return {nullptr, "tracer binary " + opt_.tracer + " not runnable (" + errno_text(errno) +
                                  "); build it (cmake --build build --target tracer) or pass --tracer PATH",
                     "", false};
         const std::string tag = std::string(latency ? "tracer_lat" : "tracer_nolat") +
-                                (hierarchy.empty() ? "" : "_" + hierarchy);
+                                (hierarchy.empty() ? "" : "_" + hierarchy) + (time_all ? "" : "_default");
         const uint16_t port = free_loopback_port();
         const std::string addr = "127.0.0.1:" + std::to_string(port);
         const std::string config = tmp_.file(tag + ".yaml");
@@ -765,7 +768,8 @@ public:
                            "metrics_addr: \"" + addr + "\"\n"
                            + (hierarchy.empty() ? "" : "cgroup_hierarchy: " + hierarchy + "\n") +
                            "syscalls:\n"
-                           "  latency: " + std::string(latency ? "true" : "false") + "\n");
+                           "  latency: " + std::string(latency ? "true" : "false") + "\n" +
+                           (time_all ? "  histogram_syscalls: [\"*\"]\n" : ""));
         SpawnSpec spec;
         spec.argv = {opt_.tracer, "run", "--config", config, "--interval", "1", "--metrics-addr", addr};
         spec.stdout_path = tmp_.file(tag + ".stdout");
@@ -1155,6 +1159,7 @@ int run(const Options& opt) {
         rows.push_back(bench.run("empty hooks (floor)", [&] { return bench.empty_hooks(); }));
         rows.push_back(bench.run("tracer (latency on)", [&] { return bench.tracer(true); }));
         rows.push_back(bench.run("tracer (latency off)", [&] { return bench.tracer(false); }));
+        rows.push_back(bench.run("tracer (default config)", [&] { return bench.tracer(true, "", false); }));
         if (opt.variants) {
             rows.push_back(bench.run("tracer (lat on, v2 key)", [&] { return bench.tracer(true, "unified"); }));
             rows.push_back(bench.run("tracer (lat off, v2 key)", [&] { return bench.tracer(false, "unified"); }));

@@ -7,8 +7,10 @@
  * per-CPU hash keyed by (cgroup, syscall nr); userspace reads deltas once per
  * interval. Nothing goes through a ring buffer here.
  *
- * Latency mode (default): sys_enter stamps the thread's in-flight slot,
- * sys_exit turns it into latency. The slot is reused in place (no insert/delete
+ * Latency mode (default): for the syscalls in `timed_syscalls` (those whose
+ * latency userspace exports), sys_enter stamps the thread's in-flight slot and
+ * sys_exit turns it into latency; every other syscall costs what count-only
+ * mode costs. The slot is reused in place (no insert/delete
  * per syscall) and removed when the thread exits (sched_process_exit), so
  * threads that die mid-syscall leave nothing behind.
  * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
@@ -31,6 +33,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile bool latency_enabled = true;
+/* Which syscalls are timed (latency mode); set by userspace before load. */
+const volatile __u64 timed_syscalls[SYSCALL_TIMED_WORDS] = {};
 
 /* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
 volatile __u64 max_epoch = 0;
@@ -146,6 +150,15 @@ static __always_inline __u32 syscall_nr_of(struct pt_regs *regs)
 #endif
 }
 
+static __always_inline bool is_timed(__u32 nr)
+{
+	if (nr > SYSCALL_NR_OTHER)
+		nr = SYSCALL_NR_OTHER;
+	barrier_var(nr);
+	/* the mask (SYSCALL_TIMED_WORDS is a power of two) is what the verifier sees */
+	return (timed_syscalls[(nr / 64) & (SYSCALL_TIMED_WORDS - 1)] >> (nr % 64)) & 1;
+}
+
 HOOK("sys_enter")
 int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -156,31 +169,30 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 			st->count += 1;
 		return 0;
 	}
+	if (!is_timed((__u32)nr))
+		return 0;
 	struct syscall_inflight *in = inflight_slot(true);
 	if (!in) {
 		count_drop(SYSCALL_DROP_INFLIGHT_FULL);
 		return 0;
 	}
 	in->start_ns = bpf_ktime_get_ns();
-	in->nr = (__u32)nr;
 	return 0;
 }
 
 HOOK("sys_exit")
 int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 {
+	__u32 nr = syscall_nr_of(regs);
+	bool timed = latency_enabled && is_timed(nr);
 	__u64 latency = 0;
-	__u32 nr;
 
-	if (latency_enabled) {
+	if (timed) {
 		struct syscall_inflight *in = inflight_slot(false);
 		if (!in || !in->start_ns)
 			return 0; /* entered before we attached */
 		latency = bpf_ktime_get_ns() - in->start_ns;
-		nr = in->nr;
 		in->start_ns = 0;
-	} else {
-		nr = syscall_nr_of(regs);
 	}
 
 	struct syscall_stats *st = stats_for(nr);
@@ -189,7 +201,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 	st->count += 1;
 	if (ret < 0 && ret >= -4095)
 		st->errors += 1;
-	if (latency_enabled) {
+	if (timed) {
 		__u64 epoch = max_epoch;
 		st->total_ns += latency;
 		if (st->max_epoch != epoch) {

@@ -31,11 +31,13 @@ struct syscall_stats {
 	__u64 slots[SYSCALL_LATENCY_SLOTS];
 };
 
-/* In-flight syscall of one thread (latency mode). start_ns == 0: none. */
+/* Words of the `timed_syscalls` bitmap: one bit per syscall number, the bit of
+ * SYSCALL_NR_OTHER standing for every number above it. */
+#define SYSCALL_TIMED_WORDS ((SYSCALL_NR_OTHER + 1) / 64)
+
+/* In-flight timed syscall of one thread (latency mode). start_ns == 0: none. */
 struct syscall_inflight {
 	__u64 start_ns;
-	__u32 nr;
-	__u32 pad;
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

@@ -64,7 +64,7 @@ protected:
 
 TEST_F(SyscallCollectorTest, CountersAccumulateAcrossIntervals) {
     agent::CgroupDirectory d(*resolver_, 1000, std::chrono::seconds(0));
-    agent::SyscallCollector c(*probe_, {true, {"getppid"}});
+    agent::SyscallCollector c(*probe_, {true, std::vector<uint32_t>{SYS_getppid}});
     TestCgroup cg("accumulate");
     interval(d, c);
     getppid_in(cg, 4000);
@@ -85,7 +85,7 @@ TEST_F(SyscallCollectorTest, CountersAccumulateAcrossIntervals) {
 
 TEST_F(SyscallCollectorTest, CgroupsBeyondTheLimitAreFoldedNotLost) {
     agent::CgroupDirectory d(*resolver_, 1, std::chrono::seconds(0));
-    agent::SyscallCollector c(*probe_, {true, {}});
+    agent::SyscallCollector c(*probe_, {true, std::nullopt});
     interval(d, c);  // the host's busiest cgroups take the one slot
     TestCgroup a("fold-a"), b("fold-b");
     getppid_in(a, 7000);
@@ -102,7 +102,7 @@ TEST_F(SyscallCollectorTest, CgroupsBeyondTheLimitAreFoldedNotLost) {
 
 TEST_F(SyscallCollectorTest, GoneCgroupsReportTheirLastDeltaThenAreReleased) {
     agent::CgroupDirectory d(*resolver_, 1000, std::chrono::seconds(0));
-    agent::SyscallCollector c(*probe_, {true, {}});
+    agent::SyscallCollector c(*probe_, {true, std::nullopt});
     std::string path;
     uint64_t id = 0;
     {

@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <ctime>
 #include <thread>
@@ -58,9 +59,11 @@ protected:
             GTEST_SKIP() << "kernel has no task storage (Linux < 5.11): the 5.11+ build does not apply";
     }
 
-    std::unique_ptr<probes::SyscallProbe> open(bool latency = true) {
+    std::unique_ptr<probes::SyscallProbe> open(bool latency = true,
+                                               std::optional<std::vector<uint32_t>> timed = std::nullopt) {
         probes::SyscallProbeOptions o;
         o.latency = latency;
+        o.timed_syscalls = std::move(timed);
         o.keying = keying_;
         o.variant = variant_;
         auto p = std::make_unique<probes::SyscallProbe>(o);
@@ -193,6 +196,35 @@ TEST_P(SyscallProbeTest, CountOnlyModeCountsWithoutLatency) {
     auto c = totals(*probe, cg.id(*mount_), "close");
     EXPECT_GE(c.errors, 100u);
     EXPECT_LE(c.errors, 105u);
+}
+
+TEST_P(SyscallProbeTest, TimesOnlyTheSyscallsItIsAskedToAndCountsAll) {
+    auto probe = open(true, std::vector<uint32_t>{SYS_nanosleep});
+    TestCgroup cg("timed");
+    run_in(cg, [] {
+        timespec ts{0, 1000000};
+        for (int i = 0; i < 5; ++i) syscall(SYS_nanosleep, &ts, nullptr);
+        for (int i = 0; i < 3000; ++i) syscall(SYS_getppid);
+    });
+    std::vector<probes::SyscallReading> r;
+    probe->read(r);
+    probes::SyscallTotals sleep, ppid;
+    for (const auto& e : r) {
+        if (e.cgroup_id != cg.id(*mount_)) continue;
+        if (e.nr == SYS_nanosleep) sleep = e.totals;
+        if (e.nr == SYS_getppid) ppid = e.totals;
+    }
+    EXPECT_EQ(sleep.count, 5u);
+    EXPECT_GE(sleep.total_ns, 5000000u);
+    uint64_t sleep_slots = 0;
+    for (auto v : sleep.slots) sleep_slots += v;
+    EXPECT_EQ(sleep_slots, 5u);
+    EXPECT_GE(ppid.count, 3000u);
+    EXPECT_LE(ppid.count, 3005u);
+    EXPECT_EQ(ppid.total_ns, 0u) << "getppid is counted, not timed";
+    uint64_t ppid_slots = 0;
+    for (auto v : ppid.slots) ppid_slots += v;
+    EXPECT_EQ(ppid_slots, 0u);
 }
 
 TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {

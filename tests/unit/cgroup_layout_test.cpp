@@ -1,4 +1,4 @@
-#include "cgroup_abi.h"
+#include "bpf/cgroup_abi.h"
 #include "containers/cgroup_layout.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 #include "probes/syscall_names.h"
-#include "syscalls.h"
+#include "bpf/syscalls.h"
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>

@@ -7,6 +7,7 @@
 #include "containers/cgroup_resolver.h"
 #include "log.h"
 #include "probes/bpf_support.h"
+#include "probes/syscall_names.h"
 #include "probes/syscall_probe.h"
 #include "tracer_version.h"
 
@@ -82,8 +83,15 @@ public:
                  keying.describe().c_str());
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
 
+        // The syscalls with a latency histogram are the ones the kernel times.
+        std::vector<std::string> unknown;
+        auto timed = probes::syscall_numbers(cfg_.syscalls.histogram_syscalls, unknown);
+        for (const auto& name : unknown)
+            LOG_WARN("syscalls.histogram_syscalls: '%s' is not a syscall on this architecture; ignored", name.c_str());
+
         probes::SyscallProbeOptions popts;
         popts.latency = cfg_.syscalls.latency;
+        popts.timed_syscalls = timed;
         popts.map_entries = cfg_.syscalls.map_entries;
         popts.max_threads = cfg_.syscalls.max_threads;
         popts.keying = keying;
@@ -95,7 +103,7 @@ public:
                  cfg_.syscalls.latency ? "on" : "off");
 
         CgroupDirectory directory(resolver, cfg_.max_cgroups);
-        SyscallCollector syscalls(probe, {cfg_.syscalls.latency, cfg_.syscalls.histogram_syscalls});
+        SyscallCollector syscalls(probe, {cfg_.syscalls.latency, timed});
         const std::vector<CgroupCollector*> collectors{&syscalls};
 
         metrics::LatestSnapshot latest;

@@ -16,20 +16,12 @@ uint64_t delta(uint64_t now, uint64_t before) { return now >= before ? now - bef
 
 SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, SyscallCollectorOptions options)
     : probe_(probe), options_(std::move(options)) {
-    for (const auto& name : options_.histogram_syscalls) {
-        if (name == "*") {
-            all_histograms_ = true;
-        } else if (auto nr = probes::syscall_number(name)) {
-            histogram_nrs_.insert(*nr);
-        } else {
-            LOG_WARN("syscalls.histogram_syscalls: '%s' is not a syscall on this architecture; ignored",
-                     name.c_str());
-        }
-    }
+    if (options_.histogram_syscalls)
+        histogram_nrs_.insert(options_.histogram_syscalls->begin(), options_.histogram_syscalls->end());
 }
 
 bool SyscallCollector::wants_histogram(uint32_t nr) const {
-    return options_.latency && (all_histograms_ || histogram_nrs_.count(nr));
+    return options_.latency && (!options_.histogram_syscalls || histogram_nrs_.count(nr));
 }
 
 void SyscallCollector::read(std::vector<uint64_t>& keys) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -20,7 +21,8 @@ namespace tracer::agent {
 
 struct SyscallCollectorOptions {
     bool latency = true;
-    std::vector<std::string> histogram_syscalls;  // names; "*" = all
+    // Syscalls with a latency histogram (the ones the probe times); nullopt = all.
+    std::optional<std::vector<uint32_t>> histogram_syscalls;
 };
 
 struct CgroupRate {
@@ -65,7 +67,6 @@ private:
 
     probes::SyscallProbe& probe_;
     SyscallCollectorOptions options_;
-    bool all_histograms_ = false;
     std::unordered_set<uint32_t> histogram_nrs_;
 
     std::vector<probes::SyscallReading> readings_;

@@ -1,6 +1,6 @@
 #include "containers/cgroup_layout.h"
 
-#include "cgroup_abi.h"
+#include "bpf/cgroup_abi.h"
 
 #include <algorithm>
 #include <fstream>

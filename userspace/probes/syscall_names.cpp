@@ -1,6 +1,6 @@
 #include "probes/syscall_names.h"
 
-#include "syscalls.h"
+#include "bpf/syscalls.h"
 
 #include <asm/unistd.h>
 
@@ -46,6 +46,19 @@ std::optional<uint32_t> syscall_number(std::string_view name) {
     for (const auto& e : kTable)
         if (e.name == name) return e.nr;
     return std::nullopt;
+}
+
+std::optional<std::vector<uint32_t>> syscall_numbers(const std::vector<std::string>& names,
+                                                     std::vector<std::string>& unknown) {
+    std::vector<uint32_t> nrs;
+    for (const auto& name : names) {
+        if (name == "*") return std::nullopt;
+        if (auto nr = syscall_number(name))
+            nrs.push_back(*nr);
+        else
+            unknown.push_back(name);
+    }
+    return nrs;
 }
 
 uint32_t max_syscall_number() { return static_cast<uint32_t>(by_number().size() - 1); }

@@ -22,6 +22,12 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
 
     skel->rodata->latency_enabled = o.latency;
+    for (int w = 0; w < SYSCALL_TIMED_WORDS; ++w) skel->rodata->timed_syscalls[w] = o.timed_syscalls ? 0 : ~0ull;
+    if (o.timed_syscalls)
+        for (uint32_t nr : *o.timed_syscalls) {
+            uint32_t bit = std::min<uint32_t>(nr, SYSCALL_NR_OTHER);
+            skel->rodata->timed_syscalls[bit / 64] |= 1ull << (bit % 64);
+        }
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.syscall_stats, std::max<uint32_t>(o.map_entries, 64));

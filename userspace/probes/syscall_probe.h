@@ -4,11 +4,12 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
-#include "syscalls.h"
+#include "bpf/syscalls.h"
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ enum class SyscallProbeVariant {
 };
 
 struct SyscallProbeOptions {
-    bool latency = true;          // two hooks + in-flight map; false: sys_exit only
+    bool latency = true;          // two hooks + in-flight slots; false: sys_exit only
+    // With latency: the syscalls to time (nullopt = all); the others are only
+    // counted, at the cost of count-only mode.
+    std::optional<std::vector<uint32_t>> timed_syscalls;
     uint32_t map_entries = 16384; // (cgroup, syscall) pairs
     uint32_t max_threads = 32768; // threads inside a syscall at once (latency mode)
     containers::CgroupKeying keying;
