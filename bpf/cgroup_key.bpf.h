@@ -45,4 +45,30 @@ static __always_inline __u64 current_cgroup_key(void)
 #endif
 }
 
+/* The key of any task `t` (sched_switch's prev and next, a woken task), as
+ * current_cgroup_key() gives it for the current one. In the TRACER_BPF_MODERN
+ * build `t` must be BTF-typed (a tp_btf argument): plain loads, no helper. */
+static __always_inline __u64 task_cgroup_key(struct task_struct *t)
+{
+#ifdef TRACER_BPF_MODERN
+	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
+		return t->cgroups->dfl_cgrp->kn->id;
+	__u32 ssid = cgroup_v1_subsys_id;
+	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
+		return 0;
+	return t->cgroups->subsys[ssid]->cgroup->kn->id;
+#else
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
+	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
+		return BPF_CORE_READ(cset, dfl_cgrp, kn, id);
+	__u32 ssid = cgroup_v1_subsys_id;
+	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
+		return 0;
+	struct cgroup_subsys_state *css = NULL;
+	if (bpf_core_read(&css, sizeof(css), &cset->subsys[ssid]))
+		return 0;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+#endif
+}
+
 #endif /* TRACER_CGROUP_KEY_BPF_H */

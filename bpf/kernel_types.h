@@ -41,12 +41,42 @@ struct cgroup_subsys_state {
 #define TRACER_CGROUP_SUBSYS_MAX 16
 struct css_set {
 	struct cgroup_subsys_state *subsys[TRACER_CGROUP_SUBSYS_MAX];
+	struct cgroup *dfl_cgrp; /* the task's cgroup in the v2 (default) hierarchy */
+};
+
+struct sched_entity {
+	u64 sum_exec_runtime; /* ns on CPU, kept by the scheduler for every class */
 };
 
 struct task_struct {
+	unsigned int __state; /* 5.14+; `state` before, see task_struct___pre514 */
+	struct sched_entity se;
 	int pid;
 	int tgid;
 	struct css_set *cgroups;
+	struct task_struct *real_parent;
+	struct mm_struct *mm;
+	int exit_code;
+	u64 start_time; /* CLOCK_MONOTONIC ns */
+	char comm[16];
+};
+
+struct mm_struct {
+	unsigned long total_vm; /* pages */
+};
+
+struct linux_binprm {
+	const char *filename;
+};
+
+/* CO-RE flavor (libbpf ignores the ___suffix): task_struct before 5.14. */
+struct task_struct___pre514 {
+	long state;
+};
+
+/* Values are relocated by CO-RE (bpf_core_enum_value). */
+enum cgroup_subsys_id {
+	memory_cgrp_id = 4,
 };
 
 #if defined(__TARGET_ARCH_x86)

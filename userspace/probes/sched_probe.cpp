@@ -1,0 +1,113 @@
+#include "probes/sched_probe.h"
+
+#include "probes/bpf_support.h"
+#include "log.h"
+#include "sched.skel.h"
+#include "sched_modern.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+
+namespace tracer::probes {
+
+template <class Skeleton>
+void SchedProbe::load(const SchedProbeOptions& o) {
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!o.btf_path.empty()) open_opts.btf_custom_path = o.btf_path.c_str();
+    Skeleton* skel = Skeleton::open(&open_opts);
+    if (!skel) throw_libbpf_error("cannot open the sched BPF object", errno);
+    std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
+
+    skel->rodata->cgroup_key_mode = o.keying.mode;
+    skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
+    bpf_map__set_max_entries(skel->maps.sched_stats, std::max<uint32_t>(o.map_entries, 64));
+    if (bpf_map__type(skel->maps.sched_tasks) != BPF_MAP_TYPE_TASK_STORAGE)
+        bpf_map__set_max_entries(skel->maps.sched_tasks, std::max<uint32_t>(o.max_threads, 64));
+    if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the sched BPF programs", err);
+    if (int err = Skeleton::attach(skel))
+        throw_libbpf_error("cannot attach the sched BPF programs to the scheduler tracepoints", err);
+
+    obj_ = skel->obj;
+    stats_fd_ = bpf_map__fd(skel->maps.sched_stats);
+    drops_fd_ = bpf_map__fd(skel->maps.sched_drops);
+    skel_ = std::move(owner);
+}
+
+SchedProbe::SchedProbe(const SchedProbeOptions& o) {
+    install_libbpf_logging();
+    ncpus_ = libbpf_num_possible_cpus();
+    if (ncpus_ <= 0) throw_libbpf_error("cannot count possible CPUs", ncpus_);
+    percpu_.resize(ncpus_);
+
+    bool try_modern = o.variant == SyscallProbeVariant::Modern ||
+                      (o.variant == SyscallProbeVariant::Auto &&
+                       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1);
+    if (try_modern) {
+        try {
+            load<sched_modern_bpf>(o);
+            variant_ = SyscallProbeVariant::Modern;
+        } catch (const ProbeError& e) {
+            if (o.variant == SyscallProbeVariant::Modern) throw;
+            LOG_INFO("sched: the Linux 5.11+ path does not load here (%s); using the 5.8+ path", e.what());
+        }
+    }
+    if (!skel_) {
+        load<sched_bpf>(o);
+        variant_ = SyscallProbeVariant::Baseline;
+    }
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj_) attached_.push_back(bpf_program__section_name(prog));
+}
+
+SchedProbe::~SchedProbe() = default;
+
+const char* SchedProbe::variant_description() const {
+    return variant_ == SyscallProbeVariant::Modern ? "task storage + BTF, Linux 5.11+"
+                                                   : "thread-id hash, Linux 5.8+";
+}
+
+void SchedProbe::read(std::vector<SchedReading>& out) {
+    out.clear();
+    const int fd = stats_fd_;
+    sched_key key{}, next{};
+    bool first = true;
+    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
+        first = false;
+        key = next;
+        if (bpf_map_lookup_elem(fd, &key, percpu_.data()) != 0) continue;  // deleted meanwhile
+        SchedReading r{key.cgroup_id, {}};
+        auto& t = r.totals;
+        for (const auto& v : percpu_) {
+            t.runq_count += v.runq_count;
+            t.runq_total_ns += v.runq_total_ns;
+            t.oncpu_ns += v.oncpu_ns;
+            t.voluntary += v.voluntary;
+            t.involuntary += v.involuntary;
+            t.migrations += v.migrations;
+            for (int i = 0; i < SCHED_RUNQ_SLOTS; ++i) t.runq_slots[i] += v.runq_slots[i];
+        }
+        out.push_back(r);
+    }
+}
+
+void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
+    // One key per cgroup: delete directly, no walk. ENOENT (never seen) is fine.
+    for (uint64_t id : cgroup_ids) {
+        sched_key key{id};
+        bpf_map_delete_elem(stats_fd_, &key);
+    }
+}
+
+std::array<uint64_t, SCHED_DROP_REASONS> SchedProbe::drops() const {
+    std::array<uint64_t, SCHED_DROP_REASONS> total{};
+    std::vector<uint64_t> values(ncpus_);
+    for (uint32_t reason = 0; reason < SCHED_DROP_REASONS; ++reason) {
+        if (bpf_map_lookup_elem(drops_fd_, &reason, values.data()) != 0) continue;
+        for (uint64_t v : values) total[reason] += v;
+    }
+    return total;
+}
+
+}  // namespace tracer::probes

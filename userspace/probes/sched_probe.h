@@ -1,0 +1,80 @@
+// Loads bpf/sched.bpf.c (embedded skeleton), attaches it, and reads its
+// per-CPU per-cgroup scheduling aggregates. Destroying the probe detaches
+// every program; nothing is pinned.
+#pragma once
+
+#include "containers/cgroup_layout.h"
+#include "probes/syscall_probe.h"  // SyscallProbeVariant: the same two builds
+#include "bpf/sched.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+
+namespace tracer::probes {
+
+struct SchedProbeOptions {
+    containers::CgroupKeying keying;
+    uint32_t map_entries = 16384;  // cgroups
+    uint32_t max_threads = 32768;  // threads alive at once (Baseline: the thread-id hash)
+    std::string btf_path;          // external BTF ("" = the kernel's)
+    SyscallProbeVariant variant = SyscallProbeVariant::Auto;
+};
+
+// Sums over CPUs of one cgroup's entry, since the entry was created.
+struct SchedTotals {
+    uint64_t runq_count = 0;     // waits on a run queue (wake-up or preemption to running)
+    uint64_t runq_total_ns = 0;  // their summed length
+    std::array<uint64_t, SCHED_RUNQ_SLOTS> runq_slots{};  // log2 ns histogram of the waits
+    uint64_t oncpu_ns = 0;       // charged at switch-out: a task running now is not in yet
+    uint64_t voluntary = 0;      // switch-outs that blocked
+    uint64_t involuntary = 0;    // switch-outs that stayed runnable (preempted)
+    uint64_t migrations = 0;
+};
+
+struct SchedReading {
+    uint64_t cgroup_id;
+    SchedTotals totals;
+};
+
+class SchedProbe {
+public:
+    // Opens, loads and attaches. Throws ProbeError with a clear message.
+    explicit SchedProbe(const SchedProbeOptions& options);
+    ~SchedProbe();
+    SchedProbe(const SchedProbe&) = delete;
+    SchedProbe& operator=(const SchedProbe&) = delete;
+
+    // Reads every cgroup's entry (replacing `out`).
+    void read(std::vector<SchedReading>& out);
+
+    // Deletes the entries of cgroups that no longer exist (after their last read).
+    void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
+
+    SyscallProbeVariant variant() const { return variant_; }
+    const char* variant_description() const;
+
+    // Failed map updates since load, by enum sched_drop_reason.
+    std::array<uint64_t, SCHED_DROP_REASONS> drops() const;
+
+    // "raw_tp/sched_switch, ..." for the start-up log.
+    const std::vector<std::string>& attached() const { return attached_; }
+
+private:
+    template <class Skeleton>
+    void load(const SchedProbeOptions& options);
+
+    std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
+    bpf_object* obj_ = nullptr;
+    int stats_fd_ = -1, drops_fd_ = -1;
+    SyscallProbeVariant variant_ = SyscallProbeVariant::Baseline;
+    int ncpus_;
+    std::vector<std::string> attached_;
+    std::vector<sched_stats> percpu_;  // scratch for one lookup
+};
+
+}  // namespace tracer::probes
