@@ -1,6 +1,8 @@
 #include "agent/agent.h"
 
 #include "agent/cgroup_directory.h"
+#include "agent/proc_collector.h"
+#include "agent/sched_collector.h"
 #include "agent/syscall_collector.h"
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
@@ -8,6 +10,8 @@
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/syscall_names.h"
+#include "probes/proc_probe.h"
+#include "probes/sched_probe.h"
 #include "probes/syscall_probe.h"
 #include "tracer_version.h"
 
@@ -19,6 +23,8 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <stop_token>
+#include <thread>
 
 namespace tracer::agent {
 namespace {
@@ -82,29 +88,21 @@ public:
         LOG_INFO("host cgroup layout: %s; per-cgroup data keyed on the %s", layout.describe().c_str(),
                  keying.describe().c_str());
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
-
-        // The syscalls with a latency histogram are the ones the kernel times.
-        std::vector<std::string> unknown;
-        auto timed = probes::syscall_numbers(cfg_.syscalls.histogram_syscalls, unknown);
-        for (const auto& name : unknown)
-            LOG_WARN("syscalls.histogram_syscalls: '%s' is not a syscall on this architecture; ignored", name.c_str());
-
-        probes::SyscallProbeOptions popts;
-        popts.latency = cfg_.syscalls.latency;
-        popts.timed_syscalls = timed;
-        popts.map_entries = cfg_.syscalls.map_entries;
-        popts.max_threads = cfg_.syscalls.max_threads;
-        popts.keying = keying;
-        popts.btf_path = btf_path_;
-        probes::SyscallProbe probe(popts);
-        std::string attached;
-        for (const auto& a : probe.attached()) attached += (attached.empty() ? "" : ", ") + a;
-        LOG_INFO("syscalls probe attached (%s; %s; latency %s)", attached.c_str(), probe.variant_description(),
-                 cfg_.syscalls.latency ? "on" : "off");
-
         CgroupDirectory directory(resolver, cfg_.max_cgroups);
-        SyscallCollector syscalls(probe, {cfg_.syscalls.latency, timed});
-        const std::vector<CgroupCollector*> collectors{&syscalls};
+        load_probes(keying);
+
+        // Process events arrive in batches (the kernel does not wake us per
+        // event); this thread drains them on a short timer. The agent keeps
+        // their counts from the kernel maps; OOM kills are also logged.
+        std::jthread events;
+        if (proc_probe_) {
+            events = std::jthread([this](std::stop_token stop) {
+                while (!stop.stop_requested()) {
+                    proc_probe_->wait(100);
+                    proc_probe_->drain([this](const probes::ProcEvent& e) { on_event(e); });
+                }
+            });
+        }
 
         metrics::LatestSnapshot latest;
         std::unique_ptr<api::MetricsServer> server;
@@ -114,7 +112,7 @@ public:
             server->start();
             LOG_INFO("serving metrics on http://%s:%u/metrics", host.c_str(), server->port());
         }
-        publish(latest, directory, syscalls, probe, 0);
+        publish(latest, directory, 0);
 
         const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval));
         auto last = Clock::now();
@@ -122,25 +120,89 @@ public:
         int sig = 0;
         while ((sig = wait_for_signal(signals, deadline)) == 0) {
             auto started = Clock::now();
-            collect_interval(directory, collectors, started - last);
+            collect_interval(directory, collectors_, started - last);
             last = started;
             double took = std::chrono::duration<double>(Clock::now() - started).count();
-            publish(latest, directory, syscalls, probe, took);
-            log_top(syscalls);
+            publish(latest, directory, took);
+            log_top();
             // fixed-rate schedule; if we fell behind, skip ahead rather than burst
             deadline += interval;
             if (deadline < Clock::now()) deadline = Clock::now() + interval;
         }
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (server) server->stop();
-        return 0;  // probe (and every BPF link) is destroyed on the way out
+        events = {};  // stop and join before the probes go
+        return 0;     // probes (and every BPF link) are destroyed on the way out
     }
 
 private:
-    void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory,
-                 const SyscallCollector& syscalls, const probes::SyscallProbe& probe, double collection_seconds) {
+    static std::string joined(const std::vector<std::string>& parts) {
+        std::string out;
+        for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+        return out;
+    }
+
+    // Loads every probe; one that does not load is an error for its area only.
+    void load_probes(const containers::CgroupKeying& keying) {
+        // The syscalls with a latency histogram are the ones the kernel times.
+        std::vector<std::string> unknown;
+        auto timed = probes::syscall_numbers(cfg_.syscalls.histogram_syscalls, unknown);
+        for (const auto& name : unknown)
+            LOG_WARN("syscalls.histogram_syscalls: '%s' is not a syscall on this architecture; ignored", name.c_str());
+        try {
+            probes::SyscallProbeOptions o;
+            o.latency = cfg_.syscalls.latency;
+            o.timed_syscalls = timed;
+            o.map_entries = cfg_.syscalls.map_entries;
+            o.max_threads = cfg_.syscalls.max_threads;
+            o.keying = keying;
+            o.btf_path = btf_path_;
+            syscall_probe_ = std::make_unique<probes::SyscallProbe>(o);
+            syscalls_ = std::make_unique<SyscallCollector>(*syscall_probe_,
+                                                           SyscallCollectorOptions{cfg_.syscalls.latency, timed});
+            collectors_.push_back(syscalls_.get());
+            LOG_INFO("syscalls probe attached (%s; %s; latency %s)", joined(syscall_probe_->attached()).c_str(),
+                     syscall_probe_->variant_description(), cfg_.syscalls.latency ? "on" : "off");
+        } catch (const probes::ProbeError& e) {
+            LOG_ERROR("syscalls probe not loaded, no syscall metrics: %s", e.what());
+        }
+        try {
+            probes::SchedProbeOptions o;
+            o.keying = keying;
+            o.btf_path = btf_path_;
+            sched_probe_ = std::make_unique<probes::SchedProbe>(o);
+            sched_ = std::make_unique<SchedCollector>(*sched_probe_);
+            collectors_.push_back(sched_.get());
+            LOG_INFO("scheduling probe attached (%s; %s)", joined(sched_probe_->attached()).c_str(),
+                     sched_probe_->variant_description());
+        } catch (const probes::ProbeError& e) {
+            LOG_ERROR("scheduling probe not loaded, no scheduling metrics: %s", e.what());
+        }
+        try {
+            probes::ProcProbeOptions o;
+            o.keying = keying;
+            o.btf_path = btf_path_;
+            proc_probe_ = std::make_unique<probes::ProcProbe>(o);
+            proc_ = std::make_unique<ProcCollector>(*proc_probe_);
+            collectors_.push_back(proc_.get());
+            LOG_INFO("process probe attached (%s; %s)", joined(proc_probe_->attached()).c_str(),
+                     proc_probe_->variant_description());
+        } catch (const probes::ProbeError& e) {
+            LOG_ERROR("process probe not loaded, no process metrics: %s", e.what());
+        }
+        if (collectors_.empty()) throw probes::ProbeError("no probe could be loaded (see the errors above)");
+    }
+
+    void on_event(const probes::ProcEvent& e) {
+        if (e.kind != probes::ProcEventKind::Oom) return;
+        LOG_WARN("OOM kill: pid %u (%s), memory cgroup id %llu, %llu MiB virtual", e.pid, e.comm.c_str(),
+                 static_cast<unsigned long long>(e.oom_memcg_id),
+                 static_cast<unsigned long long>(e.oom_total_vm_pages * 4096 / (1024 * 1024)));
+    }
+
+    void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory, double collection_seconds) {
         auto snap = std::make_shared<metrics::Snapshot>();
-        syscalls.append_families(*snap);
+        for (const auto* c : collectors_) c->append_families(*snap);
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -149,10 +211,28 @@ private:
         metrics::Family failures{"tracer.bpf.map_update_failures", "",
                                  "Failed BPF map updates (map full): events not counted or not timed.",
                                  metrics::MetricType::Counter, {}};
-        auto drops = probe.drops();
-        failures.samples.push_back({{{"map", "syscall_stats"}}, double(drops[SYSCALL_DROP_STATS_FULL]), {}});
-        failures.samples.push_back({{{"map", "syscall_inflight"}}, double(drops[SYSCALL_DROP_INFLIGHT_FULL]), {}});
+        auto failed = [&](const char* map, uint64_t n) { failures.samples.push_back({{{"map", map}}, double(n), {}}); };
+        if (syscall_probe_) {
+            auto d = syscall_probe_->drops();
+            failed("syscall_stats", d[SYSCALL_DROP_STATS_FULL]);
+            failed("syscall_inflight", d[SYSCALL_DROP_INFLIGHT_FULL]);
+        }
+        if (sched_probe_) {
+            auto d = sched_probe_->drops();
+            failed("sched_stats", d[SCHED_DROP_STATS_FULL]);
+            failed("sched_tasks", d[SCHED_DROP_TASK_SLOT]);
+        }
+        metrics::Family dropped{"tracer.events.dropped", "",
+                                "Events lost because their ring buffer was full (still counted in the counters).",
+                                metrics::MetricType::Counter, {}};
+        if (proc_probe_) {
+            auto d = proc_probe_->drops();
+            failed("proc_counts", d[PROC_DROP_COUNTS_FULL]);
+            failed("proc_oom_pending", d[PROC_DROP_OOM_PENDING_FULL]);
+            dropped.samples.push_back({{{"ring", "proc_events"}}, double(d[PROC_DROP_RINGBUF_FULL]), {}});
+        }
         snap->push_back(std::move(failures));
+        snap->push_back(std::move(dropped));
 
         auto tracked = gauge("tracer.cgroups.tracked", "", "Cgroups with series of their own.");
         tracked.samples.push_back({{}, double(directory.tracked()), {}});
@@ -163,7 +243,8 @@ private:
                              "cgroup=\"<overflow>\" (max_cgroups), syscall series without a latency "
                              "histogram (syscalls.histogram_syscalls).");
         limited.samples.push_back({{{"limit", "max_cgroups"}}, double(directory.overflowed()), {}});
-        limited.samples.push_back({{{"limit", "histogram_syscalls"}}, double(syscalls.histograms_omitted()), {}});
+        if (syscalls_)
+            limited.samples.push_back({{{"limit", "histogram_syscalls"}}, double(syscalls_->histograms_omitted()), {}});
         snap->push_back(std::move(limited));
 
         auto took = gauge("tracer.collection.duration", "seconds", "Time the last collection took.");
@@ -173,11 +254,10 @@ private:
         latest.publish(std::move(snap));
     }
 
-    void log_top(const SyscallCollector& collector) {
-        if (cfg_.top_cgroups == 0) return;
-        auto top = collector.top_cgroups(cfg_.top_cgroups);
+    void log_top() {
+        if (cfg_.top_cgroups == 0 || !syscalls_) return;
         std::string line;
-        for (const auto& r : top)
+        for (const auto& r : syscalls_->top_cgroups(cfg_.top_cgroups))
             line += (line.empty() ? "" : ", ") + r.cgroup + " " + human_rate(r.syscalls_per_second);
         if (line.empty()) line = "(none)";
         LOG_INFO("top cgroups by syscalls/s: %s", line.c_str());
@@ -185,6 +265,13 @@ private:
 
     config::AgentConfig cfg_;
     std::string btf_path_;
+    std::unique_ptr<probes::SyscallProbe> syscall_probe_;
+    std::unique_ptr<probes::SchedProbe> sched_probe_;
+    std::unique_ptr<probes::ProcProbe> proc_probe_;
+    std::unique_ptr<SyscallCollector> syscalls_;
+    std::unique_ptr<SchedCollector> sched_;
+    std::unique_ptr<ProcCollector> proc_;
+    std::vector<CgroupCollector*> collectors_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "agent/syscall_collector.h"
 
+#include "agent/cgroup_totals.h"
 #include "agent/log2_histogram.h"
 
 #include "log.h"
@@ -10,7 +11,7 @@
 namespace tracer::agent {
 namespace {
 
-uint64_t delta(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
+
 
 }  // namespace
 
@@ -43,12 +44,12 @@ void SyscallCollector::accumulate(CgroupDirectory& directory, std::chrono::durat
             st.last_seen = interval_;
             st.interval_count = 0;
         }
-        uint64_t d = delta(r.totals.count, before.count);
+        uint64_t d = counter_delta(r.totals.count, before.count);
         acc.count += d;
         st.interval_count += d;
-        acc.errors += delta(r.totals.errors, before.errors);
-        acc.total_ns += delta(r.totals.total_ns, before.total_ns);
-        for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) acc.slots[i] += delta(r.totals.slots[i], before.slots[i]);
+        acc.errors += counter_delta(r.totals.errors, before.errors);
+        acc.total_ns += counter_delta(r.totals.total_ns, before.total_ns);
+        for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) acc.slots[i] += counter_delta(r.totals.slots[i], before.slots[i]);
         acc.max_ns = std::max(acc.max_ns, r.totals.max_ns);
         before = r.totals;
     }

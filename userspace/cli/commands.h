@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -21,6 +22,16 @@ struct RunFlags {
 };
 CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
 int run_command(const RunFlags& flags);
+
+struct TraceFlags {
+    std::vector<std::string> events;  // empty: all
+    std::string cgroup;               // path prefix ("" = all)
+    std::string format = "text";
+    std::string hierarchy = "auto";
+    std::string btf_path;
+};
+CLI::App* add_trace_command(CLI::App& app, TraceFlags& flags);
+int trace_command(const TraceFlags& flags);
 
 struct VersionFlags {};
 CLI::App* add_version_command(CLI::App& app, VersionFlags& flags);

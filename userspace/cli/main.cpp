@@ -12,8 +12,10 @@ int main(int argc, char** argv) {
     app.set_help_all_flag("--help-all", "Show help for every subcommand");
 
     tracer::cli::RunFlags run_flags;
+    tracer::cli::TraceFlags trace_flags;
     tracer::cli::VersionFlags version_flags;
     auto* run = tracer::cli::add_run_command(app, run_flags);
+    auto* trace = tracer::cli::add_trace_command(app, trace_flags);
     auto* version = tracer::cli::add_version_command(app, version_flags);
 
     try {
@@ -22,6 +24,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     if (run->parsed()) return tracer::cli::run_command(run_flags);
+    if (trace->parsed()) return tracer::cli::trace_command(trace_flags);
     if (version->parsed()) return tracer::cli::version_command(version_flags);
     return 2;
 }
