@@ -36,6 +36,7 @@
  */
 #include "kernel_types.h"
 #include "sched.h"
+#include "bits.bpf.h"
 #include "cgroup_key.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -85,21 +86,6 @@ static __always_inline void count_drop(__u32 reason)
 	__u64 *n = bpf_map_lookup_elem(&sched_drops, &reason);
 	if (n)
 		*n += 1;
-}
-
-static __always_inline __u32 log2_slot(__u64 v)
-{
-	__u32 r = 0, shift;
-	/* branch-light integer log2, like libbpf-tools' bits.bpf.h */
-	shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r = shift;
-	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	if (r >= SCHED_RUNQ_SLOTS)
-		r = SCHED_RUNQ_SLOTS - 1;
-	return r;
 }
 
 static __always_inline struct sched_stats *stats_for(struct task_struct *t)
@@ -238,7 +224,7 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 		if (st) {
 			st->runq_count += 1;
 			st->runq_total_ns += wait;
-			__u32 slot = log2_slot(wait);
+			__u32 slot = log2_slot(wait, SCHED_RUNQ_SLOTS);
 			barrier_var(slot); /* keep the bound check for older verifiers */
 			if (slot < SCHED_RUNQ_SLOTS)
 				st->runq_slots[slot] += 1;

@@ -25,6 +25,7 @@
  */
 #include "kernel_types.h"
 #include "syscalls.h"
+#include "bits.bpf.h"
 #include "cgroup_key.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -84,21 +85,6 @@ static __always_inline void count_drop(__u32 reason)
 	__u64 *n = bpf_map_lookup_elem(&syscall_drops, &reason);
 	if (n)
 		*n += 1;
-}
-
-static __always_inline __u32 log2_slot(__u64 v)
-{
-	__u32 r = 0, shift;
-	/* branch-light integer log2, like libbpf-tools' bits.bpf.h */
-	shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r = shift;
-	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	if (r >= SYSCALL_LATENCY_SLOTS)
-		r = SYSCALL_LATENCY_SLOTS - 1;
-	return r;
 }
 
 static __always_inline struct syscall_stats *stats_for(__u32 nr)
@@ -210,7 +196,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		} else if (latency > st->max_ns) {
 			st->max_ns = latency;
 		}
-		__u32 slot = log2_slot(latency);
+		__u32 slot = log2_slot(latency, SYSCALL_LATENCY_SLOTS);
 		/* clang drops the check below (log2_slot already clamps) and
 		 * bounds a copy of the register instead; verifiers before ~6.18
 		 * then reject the index as unbounded. Keep the check. */

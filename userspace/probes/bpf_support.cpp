@@ -91,6 +91,12 @@ void require_btf(const std::string& btf_path) {
             "BTF file for this kernel passed with --btf PATH");
 }
 
+bool kernel_has_task_storage() { return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1; }
+
+void log_fallback_to_baseline(const char* area, const ProbeError& why) {
+    LOG_INFO("%s: the Linux 5.11+ build does not load here (%s); using the 5.8+ build", area, why.what());
+}
+
 void install_libbpf_logging() { libbpf_set_print(libbpf_print); }
 
 std::vector<std::string> recent_libbpf_messages() {

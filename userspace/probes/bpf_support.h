@@ -14,6 +14,21 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Every bpf/<area>.bpf.c is built twice; which build a probe loads.
+enum class ProbeVariant {
+    Auto,      // Modern where the kernel takes it, else Baseline
+    Baseline,  // Linux 5.8+: raw_tp, per-thread state in hashes, CO-RE probe reads
+    Modern,    // Linux 5.11+: tp_btf, task-local storage, BTF-typed direct loads
+};
+
+// Runs `load_modern` when `wanted` is Modern, or Auto on a kernel with task
+// storage; otherwise, or when it throws a ProbeError and Modern was not
+// demanded, `load_baseline`. Returns the build that loaded. `area` names the
+// probe in the log line about the fallback.
+template <class LoadModern, class LoadBaseline>
+ProbeVariant load_newest_build(ProbeVariant wanted, const char* area, LoadModern&& load_modern,
+                               LoadBaseline&& load_baseline);
+
 // Throws ProbeError unless the effective capabilities allow loading and
 // attaching tracing programs: CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON.
 void require_bpf_privileges();
@@ -24,6 +39,25 @@ void require_kernel_version();
 // Kernel BTF for CO-RE: `btf_path` if given (must exist), else
 // /sys/kernel/btf/vmlinux. Throws ProbeError naming CONFIG_DEBUG_INFO_BTF / --btf.
 void require_btf(const std::string& btf_path);
+
+bool kernel_has_task_storage();
+void log_fallback_to_baseline(const char* area, const ProbeError& why);
+
+template <class LoadModern, class LoadBaseline>
+ProbeVariant load_newest_build(ProbeVariant wanted, const char* area, LoadModern&& load_modern,
+                               LoadBaseline&& load_baseline) {
+    if (wanted == ProbeVariant::Modern || (wanted == ProbeVariant::Auto && kernel_has_task_storage())) {
+        try {
+            load_modern();
+            return ProbeVariant::Modern;
+        } catch (const ProbeError& e) {
+            if (wanted == ProbeVariant::Modern) throw;
+            log_fallback_to_baseline(area, e);
+        }
+    }
+    load_baseline();
+    return ProbeVariant::Baseline;
+}
 
 // Routes libbpf's messages into tracer's log (debug level) and keeps the last
 // lines so a failed load can show them.

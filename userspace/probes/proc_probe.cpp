@@ -102,29 +102,15 @@ ProcProbe::ProcProbe(const ProcProbeOptions& o) {
     if (mark_victim == kMarkVictimAbsent)
         LOG_WARN("proc: this kernel has no oom:mark_victim tracepoint tracer understands; OOM kills are not reported");
 
-    bool try_modern = o.variant == SyscallProbeVariant::Modern ||
-                      (o.variant == SyscallProbeVariant::Auto &&
-                       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1);
-    if (try_modern) {
-        try {
-            load<proc_modern_bpf>(o, mark_victim);
-            variant_ = SyscallProbeVariant::Modern;
-        } catch (const ProbeError& e) {
-            if (o.variant == SyscallProbeVariant::Modern) throw;
-            LOG_INFO("proc: the Linux 5.11+ path does not load here (%s); using the 5.8+ path", e.what());
-        }
-    }
-    if (!skel_) {
-        load<proc_bpf>(o, mark_victim);
-        variant_ = SyscallProbeVariant::Baseline;
-    }
+    variant_ = load_newest_build(o.variant, "proc", [&] { load<proc_modern_bpf>(o, mark_victim); },
+                                 [&] { load<proc_bpf>(o, mark_victim); });
 }
 
 // ring_ is declared after skel_, so it is freed (unmapped) before the maps close.
 ProcProbe::~ProcProbe() = default;
 
 const char* ProcProbe::variant_description() const {
-    return variant_ == SyscallProbeVariant::Modern ? "tp_btf + BTF, Linux 5.11+" : "raw_tp + CO-RE reads, Linux 5.8+";
+    return variant_ == ProbeVariant::Modern ? "tp_btf + BTF, Linux 5.11+" : "raw_tp + CO-RE reads, Linux 5.8+";
 }
 
 int ProcProbe::on_sample(void* ctx, void* data, size_t size) {

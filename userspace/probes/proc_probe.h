@@ -6,7 +6,7 @@
 
 #include "bpf/proc.h"
 #include "containers/cgroup_layout.h"
-#include "probes/syscall_probe.h"  // SyscallProbeVariant
+#include "probes/syscall_probe.h"  // ProbeVariant
 
 #include <array>
 #include <cstdint>
@@ -25,7 +25,7 @@ struct ProcProbeOptions {
     uint32_t ring_bytes = 256 * 1024;  // event ring; rounded up to a power-of-two number of pages
     uint32_t map_entries = 16384;      // cgroups with counters
     std::string btf_path;              // external BTF ("" = the kernel's)
-    SyscallProbeVariant variant = SyscallProbeVariant::Auto;
+    ProbeVariant variant = ProbeVariant::Auto;
     // Report OOM victims when they exit, as on kernels whose oom:mark_victim
     // names only a pid (always on there). For tests of that path.
     bool oom_report_at_exit = false;
@@ -93,7 +93,7 @@ public:
     // Every failure since load, by enum proc_drop_reason.
     std::array<uint64_t, PROC_DROP_REASONS> drops() const;
 
-    SyscallProbeVariant variant() const { return variant_; }
+    ProbeVariant variant() const { return variant_; }
     const char* variant_description() const;
     // "tp_btf/sched_process_exec, ..." for the start-up log.
     const std::vector<std::string>& attached() const { return attached_; }
@@ -106,7 +106,7 @@ private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> ring_{nullptr, nullptr};  // freed first
     int events_fd_ = -1, counts_fd_ = -1, drops_fd_ = -1;
-    SyscallProbeVariant variant_ = SyscallProbeVariant::Baseline;
+    ProbeVariant variant_ = ProbeVariant::Baseline;
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<proc_counts> percpu_;  // scratch for one lookup

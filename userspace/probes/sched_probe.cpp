@@ -41,22 +41,7 @@ SchedProbe::SchedProbe(const SchedProbeOptions& o) {
     if (ncpus_ <= 0) throw_libbpf_error("cannot count possible CPUs", ncpus_);
     percpu_.resize(ncpus_);
 
-    bool try_modern = o.variant == SyscallProbeVariant::Modern ||
-                      (o.variant == SyscallProbeVariant::Auto &&
-                       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1);
-    if (try_modern) {
-        try {
-            load<sched_modern_bpf>(o);
-            variant_ = SyscallProbeVariant::Modern;
-        } catch (const ProbeError& e) {
-            if (o.variant == SyscallProbeVariant::Modern) throw;
-            LOG_INFO("sched: the Linux 5.11+ path does not load here (%s); using the 5.8+ path", e.what());
-        }
-    }
-    if (!skel_) {
-        load<sched_bpf>(o);
-        variant_ = SyscallProbeVariant::Baseline;
-    }
+    variant_ = load_newest_build(o.variant, "sched", [&] { load<sched_modern_bpf>(o); }, [&] { load<sched_bpf>(o); });
     bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) attached_.push_back(bpf_program__section_name(prog));
 }
@@ -64,7 +49,7 @@ SchedProbe::SchedProbe(const SchedProbeOptions& o) {
 SchedProbe::~SchedProbe() = default;
 
 const char* SchedProbe::variant_description() const {
-    return variant_ == SyscallProbeVariant::Modern ? "task storage + BTF, Linux 5.11+"
+    return variant_ == ProbeVariant::Modern ? "task storage + BTF, Linux 5.11+"
                                                    : "thread-id hash, Linux 5.8+";
 }
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
-#include "probes/syscall_probe.h"  // SyscallProbeVariant: the same two builds
+#include "probes/syscall_probe.h"  // ProbeVariant: the same two builds
 #include "bpf/sched.h"
 
 #include <array>
@@ -22,7 +22,7 @@ struct SchedProbeOptions {
     uint32_t map_entries = 16384;  // cgroups
     uint32_t max_threads = 32768;  // threads alive at once (Baseline: the thread-id hash)
     std::string btf_path;          // external BTF ("" = the kernel's)
-    SyscallProbeVariant variant = SyscallProbeVariant::Auto;
+    ProbeVariant variant = ProbeVariant::Auto;
 };
 
 // Sums over CPUs of one cgroup's entry, since the entry was created.
@@ -55,7 +55,7 @@ public:
     // Deletes the entries of cgroups that no longer exist (after their last read).
     void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
 
-    SyscallProbeVariant variant() const { return variant_; }
+    ProbeVariant variant() const { return variant_; }
     const char* variant_description() const;
 
     // Failed map updates since load, by enum sched_drop_reason.
@@ -71,7 +71,7 @@ private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, drops_fd_ = -1;
-    SyscallProbeVariant variant_ = SyscallProbeVariant::Baseline;
+    ProbeVariant variant_ = ProbeVariant::Baseline;
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<sched_stats> percpu_;  // scratch for one lookup

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
+#include "probes/bpf_support.h"
 #include "bpf/syscalls.h"
 
 #include <array>
@@ -17,13 +18,6 @@ struct bpf_object;
 
 namespace tracer::probes {
 
-// Which build of bpf/syscalls.bpf.c to load.
-enum class SyscallProbeVariant {
-    Auto,      // Modern where the kernel takes it, else Baseline
-    Baseline,  // Linux 5.8+: raw_tp, in-flight slots in a thread-id hash, CO-RE probe reads
-    Modern,    // Linux 5.11+: tp_btf, task-local storage, BTF-typed direct loads
-};
-
 struct SyscallProbeOptions {
     bool latency = true;          // two hooks + in-flight slots; false: sys_exit only
     // With latency: the syscalls to time (nullopt = all); the others are only
@@ -33,7 +27,7 @@ struct SyscallProbeOptions {
     uint32_t max_threads = 32768; // threads inside a syscall at once (latency mode)
     containers::CgroupKeying keying;
     std::string btf_path;         // external BTF ("" = the kernel's)
-    SyscallProbeVariant variant = SyscallProbeVariant::Auto;
+    ProbeVariant variant = ProbeVariant::Auto;
 };
 
 // Sums over CPUs of one (cgroup, syscall) entry, since the entry was created.
@@ -70,7 +64,7 @@ public:
     // Modern keeps slots in task storage, freed with the task (not listable).
     std::vector<uint32_t> inflight_threads() const;
 
-    SyscallProbeVariant variant() const { return variant_; }
+    ProbeVariant variant() const { return variant_; }
     // "task storage + BTF (Linux 5.11+)" or "thread-id hash (Linux 5.8+)", for the log
     const char* variant_description() const;
 
@@ -88,7 +82,7 @@ private:
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, inflight_fd_ = -1, drops_fd_ = -1;
     volatile __u64* max_epoch_ = nullptr;  // in the mmap-ed .bss
-    SyscallProbeVariant variant_ = SyscallProbeVariant::Baseline;
+    ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
     int ncpus_;
     std::vector<std::string> attached_;
