@@ -27,16 +27,8 @@ using probes::ProcEventKind;
 
 namespace {
 
-std::vector<std::string> keyings() {
-    std::vector<std::string> out;
-    const auto& layout = fixtures::host_layout();
-    if (layout.unified()) out.push_back("unified");
-    for (const char* c : {"memory", "cpu", "pids"})
-        if (layout.v1_controller(c)) out.push_back(c);
-    return out;
-}
 
-using Variant = probes::SyscallProbeVariant;
+using Variant = probes::ProbeVariant;
 
 void write_file(const std::string& path, const std::string& data) {
     int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -320,7 +312,7 @@ TEST_P(ProcProbeTest, WaitSeesWaitingEventsAndSinkErrorsPropagate) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ProcKeyings, ProcProbeTest,
-                         ::testing::Combine(::testing::ValuesIn(keyings()),
+                         ::testing::Combine(::testing::ValuesIn(fixtures::keyings()),
                                             ::testing::Values(Variant::Baseline, Variant::Modern)),
                          [](const auto& info) {
                              return std::get<0>(info.param) +

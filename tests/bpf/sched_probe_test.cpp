@@ -27,16 +27,8 @@ using tracer::fixtures::TestCgroup;
 
 namespace {
 
-std::vector<std::string> keyings() {
-    std::vector<std::string> out;
-    const auto& layout = fixtures::host_layout();
-    if (layout.unified()) out.push_back("unified");
-    for (const char* c : {"memory", "cpu", "pids"})
-        if (layout.v1_controller(c)) out.push_back(c);
-    return out;
-}
 
-using Variant = probes::SyscallProbeVariant;
+using Variant = probes::ProbeVariant;
 constexpr uint64_t kMs = 1000000;
 
 // What the kernel accounted for one task (/proc/<pid>/schedstat, CONFIG_SCHED_INFO).
@@ -339,7 +331,7 @@ TEST_P(SchedProbeTest, IdleSiblingGetsNoOnCpuTime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Keyings, SchedProbeTest,
-                         ::testing::Combine(::testing::ValuesIn(keyings()),
+                         ::testing::Combine(::testing::ValuesIn(fixtures::keyings()),
                                             ::testing::Values(Variant::Baseline, Variant::Modern)),
                          [](const auto& info) {
                              return std::get<0>(info.param) +

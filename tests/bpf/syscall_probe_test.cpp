@@ -32,16 +32,8 @@ using tracer::fixtures::TestCgroup;
 namespace {
 
 // Every keying the host supports: "unified" and each v1 controller tracer can key on.
-std::vector<std::string> keyings() {
-    std::vector<std::string> out;
-    const auto& layout = fixtures::host_layout();
-    if (layout.unified()) out.push_back("unified");
-    for (const char* c : {"memory", "cpu", "pids"})
-        if (layout.v1_controller(c)) out.push_back(c);
-    return out;
-}
 
-using Variant = probes::SyscallProbeVariant;
+using Variant = probes::ProbeVariant;
 
 // (keying, variant): every cgroup keying the host offers, with both builds of
 // the program (the 5.8 baseline and the 5.11+ one) where the kernel takes them.
@@ -274,7 +266,7 @@ TEST_P(SyscallProbeTest, ResolverNamesTheTestCgroup) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Keyings, SyscallProbeTest,
-                         ::testing::Combine(::testing::ValuesIn(keyings()),
+                         ::testing::Combine(::testing::ValuesIn(fixtures::keyings()),
                                             ::testing::Values(Variant::Baseline, Variant::Modern)),
                          [](const auto& info) {
                              return std::get<0>(info.param) +

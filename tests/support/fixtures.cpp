@@ -73,6 +73,15 @@ const containers::CgroupLayout& host_layout() {
     return layout;
 }
 
+std::vector<std::string> keyings() {
+    std::vector<std::string> out;
+    const auto& layout = host_layout();
+    if (layout.unified()) out.push_back("unified");
+    for (const char* c : {"memory", "cpu", "pids"})
+        if (layout.v1_controller(c)) out.push_back(c);
+    return out;
+}
+
 TestCgroup::TestCgroup(const std::string& name) {
     std::string leaf = "tracer-test-" + std::to_string(getpid()) + "-" + name;
     for (const auto& m : host_layout().mounts) {

@@ -20,6 +20,10 @@ std::string root_skip_reason();
 // This host's cgroup mounts.
 const containers::CgroupLayout& host_layout();
 
+// Every cgroup keying the probes can use on this host: "unified" and each v1
+// controller hierarchy tracer can key on. BPF tests run in all of them.
+std::vector<std::string> keyings();
+
 // A cgroup of the test's own in EVERY mounted hierarchy (v1 controllers,
 // named v1 hierarchies, cgroup2), nested under the cgroup this process
 // already lives in there (/proc/self/cgroup), never moving the test itself.
