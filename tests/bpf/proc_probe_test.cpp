@@ -50,16 +50,11 @@ struct ChildRun {
     }
 };
 
-class ProcProbeTest : public ::testing::TestWithParam<std::tuple<std::string, Variant>> {
+class ProcProbeTest : public fixtures::ProbeTest {
 protected:
     void SetUp() override {
-        if (auto why = fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        const auto& [hierarchy, variant] = GetParam();
-        const auto& layout = fixtures::host_layout();
-        keying_ = containers::choose_cgroup_keying(layout, hierarchy, "/proc/cgroups");
-        mount_ = hierarchy == "unified" ? layout.unified() : layout.v1_controller(hierarchy);
-        ASSERT_NE(mount_, nullptr);
-        variant_ = variant;
+        ProbeTest::SetUp();
+        if (!base_ready()) return;
     }
 
     // A roomy ring by default: the whole host's processes share it.
@@ -110,9 +105,6 @@ protected:
 
     void oom_kill_is_reported(bool at_exit);
 
-    containers::CgroupKeying keying_;
-    const containers::CgroupMount* mount_ = nullptr;
-    Variant variant_ = Variant::Baseline;
 };
 
 TEST_P(ProcProbeTest, ExecsOfBinTrueAreEventsAndCounts) {
@@ -311,13 +303,7 @@ TEST_P(ProcProbeTest, WaitSeesWaitingEventsAndSinkErrorsPropagate) {
     EXPECT_FALSE(probe->attached().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(ProcKeyings, ProcProbeTest,
-                         ::testing::Combine(::testing::ValuesIn(fixtures::keyings()),
-                                            ::testing::Values(Variant::Baseline, Variant::Modern)),
-                         [](const auto& info) {
-                             return std::get<0>(info.param) +
-                                    (std::get<1>(info.param) == Variant::Modern ? "_modern" : "_baseline");
-                         });
+INSTANTIATE_TEST_SUITE_P(ProcKeyings, ProcProbeTest, fixtures::probe_test_params(), fixtures::probe_test_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ProcProbeTest);
 
 }  // namespace

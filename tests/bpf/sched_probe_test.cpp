@@ -109,18 +109,13 @@ bool pin_to(int cpu) {
     return sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
-class SchedProbeTest : public ::testing::TestWithParam<std::tuple<std::string, Variant>> {
+class SchedProbeTest : public fixtures::ProbeTest {
 protected:
     void SetUp() override {
-        if (auto why = fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        const auto& [hierarchy, variant] = GetParam();
-        const auto& layout = fixtures::host_layout();
-        keying_ = containers::choose_cgroup_keying(layout, hierarchy, "/proc/cgroups");
-        mount_ = hierarchy == "unified" ? layout.unified() : layout.v1_controller(hierarchy);
-        ASSERT_NE(mount_, nullptr);
-        variant_ = variant;
-        if (variant_ == Variant::Modern && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) != 1)
-            GTEST_SKIP() << "kernel has no task storage (Linux < 5.11): the 5.11+ build does not apply";
+        ProbeTest::SetUp();
+        if (!base_ready()) return;
+        skip_modern_without_task_storage();
+        if (IsSkipped()) return;
         probes::SchedProbeOptions o;
         o.keying = keying_;
         o.variant = variant_;
@@ -151,9 +146,6 @@ protected:
         return {};
     }
 
-    containers::CgroupKeying keying_;
-    const containers::CgroupMount* mount_ = nullptr;
-    Variant variant_ = Variant::Baseline;
     std::unique_ptr<probes::SchedProbe> probe_;
 };
 
@@ -330,13 +322,7 @@ TEST_P(SchedProbeTest, IdleSiblingGetsNoOnCpuTime) {
     for (const auto& e : r) EXPECT_NE(e.cgroup_id, busy.id(*mount_));
 }
 
-INSTANTIATE_TEST_SUITE_P(Keyings, SchedProbeTest,
-                         ::testing::Combine(::testing::ValuesIn(fixtures::keyings()),
-                                            ::testing::Values(Variant::Baseline, Variant::Modern)),
-                         [](const auto& info) {
-                             return std::get<0>(info.param) +
-                                    (std::get<1>(info.param) == Variant::Modern ? "_modern" : "_baseline");
-                         });
+INSTANTIATE_TEST_SUITE_P(Keyings, SchedProbeTest, fixtures::probe_test_params(), fixtures::probe_test_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SchedProbeTest);
 
 }  // namespace

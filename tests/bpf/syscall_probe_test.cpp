@@ -37,18 +37,13 @@ using Variant = probes::ProbeVariant;
 
 // (keying, variant): every cgroup keying the host offers, with both builds of
 // the program (the 5.8 baseline and the 5.11+ one) where the kernel takes them.
-class SyscallProbeTest : public ::testing::TestWithParam<std::tuple<std::string, Variant>> {
+class SyscallProbeTest : public fixtures::ProbeTest {
 protected:
     void SetUp() override {
-        if (auto why = fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        const auto& [hierarchy, variant] = GetParam();
-        const auto& layout = fixtures::host_layout();
-        keying_ = containers::choose_cgroup_keying(layout, hierarchy, "/proc/cgroups");
-        mount_ = hierarchy == "unified" ? layout.unified() : layout.v1_controller(hierarchy);
-        ASSERT_NE(mount_, nullptr);
-        variant_ = variant;
-        if (variant_ == Variant::Modern && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) != 1)
-            GTEST_SKIP() << "kernel has no task storage (Linux < 5.11): the 5.11+ build does not apply";
+        ProbeTest::SetUp();
+        if (!base_ready()) return;
+        skip_modern_without_task_storage();
+        if (IsSkipped()) return;
     }
 
     std::unique_ptr<probes::SyscallProbe> open(bool latency = true,
@@ -62,7 +57,6 @@ protected:
         EXPECT_EQ(p->variant(), variant_);
         return p;
     }
-    Variant variant_ = Variant::Baseline;
 
     // Runs `work` in a child inside `cg` and waits for it.
     void run_in(const TestCgroup& cg, std::function<void()> work) {
@@ -82,8 +76,6 @@ protected:
         return t;
     }
 
-    containers::CgroupKeying keying_;
-    const containers::CgroupMount* mount_ = nullptr;
 };
 
 TEST_P(SyscallProbeTest, CountsExactlyTheGetppidCallsOfItsCgroup) {
@@ -265,13 +257,7 @@ TEST_P(SyscallProbeTest, ResolverNamesTheTestCgroup) {
     EXPECT_EQ(resolver.lookup(1).value_or("?"), keying_.mount_root == "/" ? "/" : keying_.mount_root);
 }
 
-INSTANTIATE_TEST_SUITE_P(Keyings, SyscallProbeTest,
-                         ::testing::Combine(::testing::ValuesIn(fixtures::keyings()),
-                                            ::testing::Values(Variant::Baseline, Variant::Modern)),
-                         [](const auto& info) {
-                             return std::get<0>(info.param) +
-                                    (std::get<1>(info.param) == Variant::Modern ? "_modern" : "_baseline");
-                         });
+INSTANTIATE_TEST_SUITE_P(Keyings, SyscallProbeTest, fixtures::probe_test_params(), fixtures::probe_test_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SyscallProbeTest);
 
 }  // namespace

@@ -82,6 +82,31 @@ std::vector<std::string> keyings() {
     return out;
 }
 
+void ProbeTest::SetUp() {
+    if (auto why = root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    const auto& [hierarchy, variant] = GetParam();
+    const auto& layout = host_layout();
+    keying_ = containers::choose_cgroup_keying(layout, hierarchy, "/proc/cgroups");
+    mount_ = hierarchy == "unified" ? layout.unified() : layout.v1_controller(hierarchy);
+    ASSERT_NE(mount_, nullptr);
+    variant_ = variant;
+}
+
+void ProbeTest::skip_modern_without_task_storage() {
+    if (variant_ == probes::ProbeVariant::Modern && !probes::kernel_has_task_storage())
+        GTEST_SKIP() << "kernel has no task storage (Linux < 5.11): the 5.11+ build does not apply";
+}
+
+::testing::internal::ParamGenerator<ProbeTest::ParamType> probe_test_params() {
+    return ::testing::Combine(::testing::ValuesIn(keyings()),
+                              ::testing::Values(probes::ProbeVariant::Baseline, probes::ProbeVariant::Modern));
+}
+
+std::string probe_test_name(const ::testing::TestParamInfo<ProbeTest::ParamType>& info) {
+    return std::get<0>(info.param) +
+           (std::get<1>(info.param) == probes::ProbeVariant::Modern ? "_modern" : "_baseline");
+}
+
 TestCgroup::TestCgroup(const std::string& name) {
     std::string leaf = "tracer-test-" + std::to_string(getpid()) + "-" + name;
     for (const auto& m : host_layout().mounts) {

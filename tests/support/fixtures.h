@@ -3,6 +3,9 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
+#include "probes/bpf_support.h"
+
+#include <gtest/gtest.h>
 
 #include <sys/types.h>
 
@@ -23,6 +26,25 @@ const containers::CgroupLayout& host_layout();
 // Every cgroup keying the probes can use on this host: "unified" and each v1
 // controller hierarchy tracer can key on. BPF tests run in all of them.
 std::vector<std::string> keyings();
+
+// Base of the probe suites: one instance per (cgroup keying, build of the
+// program). SetUp skips without root and finds the keying's hierarchy;
+// suites whose 5.11+ build needs task storage call skip_modern_without_task_storage().
+class ProbeTest : public ::testing::TestWithParam<std::tuple<std::string, probes::ProbeVariant>> {
+protected:
+    void SetUp() override;
+    void skip_modern_without_task_storage();
+    // SetUp of a derived suite goes on only if the base's did not skip or fail.
+    bool base_ready() const { return !IsSkipped() && !HasFatalFailure(); }
+
+    containers::CgroupKeying keying_;
+    const containers::CgroupMount* mount_ = nullptr;
+    probes::ProbeVariant variant_ = probes::ProbeVariant::Baseline;
+};
+
+// Every (keying, build) pair, named "memory_baseline", "unified_modern", ...
+::testing::internal::ParamGenerator<ProbeTest::ParamType> probe_test_params();
+std::string probe_test_name(const ::testing::TestParamInfo<ProbeTest::ParamType>& info);
 
 // A cgroup of the test's own in EVERY mounted hierarchy (v1 controllers,
 // named v1 hierarchies, cgroup2), nested under the cgroup this process
