@@ -200,3 +200,20 @@ TEST(PrometheusText, LargeSnapshot) {
     EXPECT_EQ(lines, 100002u);
     EXPECT_NE(out.find("tracer_syscalls_total{syscall=\"99999\"} 99999\n"), std::string::npos);
 }
+
+TEST(PrometheusText, SummaryHasQuantilesSumAndCount) {
+    auto f = family("app.request.time", "", MetricType::Summary, "Request time.");
+    Sample s;
+    s.labels = {{"route", "/a"}};
+    s.summary.quantiles = {{0.5, 12}, {0.95, 40.5}};
+    s.summary.sum = 300;
+    s.summary.count = 20;
+    f.samples.push_back(s);
+    EXPECT_EQ(render({f}),
+              "# HELP app_request_time Request time.\n"
+              "# TYPE app_request_time summary\n"
+              "app_request_time{route=\"/a\",quantile=\"0.5\"} 12\n"
+              "app_request_time{route=\"/a\",quantile=\"0.95\"} 40.5\n"
+              "app_request_time_sum{route=\"/a\"} 300\n"
+              "app_request_time_count{route=\"/a\"} 20\n");
+}

@@ -31,6 +31,8 @@ struct Value {
     std::optional<std::string> scalar;             // a YAML scalar, or the variable's text
     std::optional<std::vector<std::string>> list;  // a YAML list of scalars, or the text split at ','
     std::string shown;                             // how errors quote it: 'abc', a list, a map, no value
+    YAML::Node node;  // the YAML value itself (undefined for environment text): for keys whose
+                      // value is a map or a list of maps, which parse it themselves
 };
 
 std::string quote(std::string_view s) {
@@ -211,7 +213,7 @@ std::string describe(const YAML::Node& n) {
 }
 
 Value from_node(const std::string& key, const YAML::Node& n) {
-    Value v{key, std::nullopt, std::nullopt, describe(n)};
+    Value v{key, std::nullopt, std::nullopt, describe(n), n};
     if (n.IsScalar()) v.scalar = n.Scalar();
     if (n.IsSequence()) {
         std::vector<std::string> items;
@@ -303,7 +305,7 @@ Value from_text(std::string_view path, const std::string& text) {
         if (!item.empty()) items.push_back(item);
         start = end + 1;
     }
-    return {std::string(path), text, std::move(items), quote(text)};
+    return {std::string(path), text, std::move(items), quote(text), YAML::Node(YAML::NodeType::Undefined)};
 }
 
 // yaml-cpp's error for a tab in the indentation of `line` (0-based) does not say so.

@@ -112,11 +112,35 @@ void append_histogram(std::string& out, std::string_view name, std::string_view 
     out += '\n';
 }
 
+void append_summary(std::string& out, std::string_view name, std::string_view labels, const Summary& s) {
+    std::string q;
+    for (const auto& [quantile, value] : s.quantiles) {
+        out += name;
+        out += '{';
+        out += labels;
+        if (!labels.empty()) out += ',';
+        out += "quantile=\"";
+        q.clear();
+        append_double(q, quantile);
+        out += q;
+        out += "\"} ";
+        append_double(out, value);
+        out += '\n';
+    }
+    append_series(out, name, "_sum", labels);
+    append_double(out, s.sum);
+    out += '\n';
+    append_series(out, name, "_count", labels);
+    append_uint(out, s.count);
+    out += '\n';
+}
+
 const char* type_name(MetricType t) {
     switch (t) {
     case MetricType::Counter: return "counter";
     case MetricType::Gauge: return "gauge";
     case MetricType::Histogram: return "histogram";
+    case MetricType::Summary: return "summary";
     }
     return "untyped";
 }
@@ -131,7 +155,12 @@ size_t estimate_size(const Snapshot& snapshot) {
         for (const Sample& s : f.samples) {
             size_t line = name + 32;
             for (const Label& l : s.labels) line += l.name.size() + l.value.size() + 4;
-            n += f.type == MetricType::Histogram ? (s.histogram.bounds.size() + 3) * (line + 32) : line;
+            if (f.type == MetricType::Histogram)
+                n += (s.histogram.bounds.size() + 3) * (line + 32);
+            else if (f.type == MetricType::Summary)
+                n += (s.summary.quantiles.size() + 2) * (line + 32);
+            else
+                n += line;
         }
     }
     return n;
@@ -174,6 +203,8 @@ void render_prometheus_text(const Snapshot& snapshot, std::string& out) {
             format_labels(labels, s.labels);
             if (f.type == MetricType::Histogram) {
                 append_histogram(out, name, labels, s.histogram);
+            } else if (f.type == MetricType::Summary) {
+                append_summary(out, name, labels, s.summary);
             } else {
                 append_series(out, name, "", labels);
                 append_double(out, s.value);

@@ -12,7 +12,7 @@
 
 namespace tracer::metrics {
 
-enum class MetricType { Counter, Gauge, Histogram };
+enum class MetricType { Counter, Gauge, Histogram, Summary };
 
 struct Label {
     std::string name;
@@ -32,10 +32,20 @@ struct Histogram {
     uint64_t count = 0;
 };
 
+// Client-side quantiles over one flush interval (statsd timers/histograms):
+// `quantiles` holds (q, value) pairs, q in [0, 1], ascending q. count and sum
+// are cumulative since start, like a Prometheus summary's _count and _sum.
+struct Summary {
+    std::vector<std::pair<double, double>> quantiles;
+    double sum = 0;
+    uint64_t count = 0;
+};
+
 struct Sample {
     Labels labels;
     double value = 0;     // counters (cumulative, monotonic) and gauges
     Histogram histogram;  // histograms only
+    Summary summary;      // summaries only
 };
 
 // One metric. `name` is canonical: dotted lowercase ("tracer.syscalls").
