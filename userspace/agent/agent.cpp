@@ -182,6 +182,9 @@ private:
             probes::ProcProbeOptions o;
             o.keying = keying;
             o.btf_path = btf_path_;
+            // The counters come from the kernel's maps; of the events, the
+            // agent only logs OOM kills, so only those cross the ring.
+            o.emitted_events = probes::proc_event_bit(probes::ProcEventKind::Oom);
             proc_probe_ = std::make_unique<probes::ProcProbe>(o);
             proc_ = std::make_unique<ProcCollector>(*proc_probe_);
             collectors_.push_back(proc_.get());
