@@ -65,7 +65,7 @@ done
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86, or scripts/install-deps.sh --vmtest)"
 busybox=$(command -v busybox || true)
 command -v readelf >/dev/null || skip "readelf not found (apt-get install binutils)"
-[[ -n $busybox ]] && ! readelf -l "$busybox" 2>/dev/null | grep -q 'program interpreter' ||
+[[ -n $busybox ]] && ! readelf -l "$busybox" 2>/dev/null | grep 'program interpreter' >/dev/null ||
   skip "no static busybox for the guest (apt-get install busybox-static, or scripts/install-deps.sh --vmtest)"
 for tool in apt-get dpkg-deb cpio ldd objcopy readelf xz zstd; do
   command -v $tool >/dev/null || skip "$tool not found (scripts/install-deps.sh --vmtest installs what vmtest needs)"
@@ -116,11 +116,18 @@ kernel_packages() {
     grep -E '^linux-image-[0-9]+\.[0-9]+[.-][0-9][^ ]*-amd64$' | grep -vE -- '-(rt|cloud)-amd64$' |
     sed -E 's/^linux-image-([0-9]+\.[0-9]+)[.-].*/\1 &/' | sort -V -k2
 }
+# Whether apt has a downloadable version of PACKAGE. (Not `apt-cache | grep
+# -q`: under pipefail, grep quitting early makes the pipeline fail at random.)
+downloadable() {
+  local info
+  info=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$1" 2>/dev/null) || return 1
+  [[ $info == *$'\nFilename: '* ]]
+}
 # The newest package of SERIES that apt can actually download.
 resolve_package() {
   local series=$1 pkg
   for pkg in $(kernel_packages | awk -v s="$series" '$1 == s { print $2 }' | tac); do
-    apt-cache "${APT_OPTS[@]}" show --no-all-versions "$pkg" 2>/dev/null | grep -q '^Filename:' && { echo "$pkg"; return 0; }
+    downloadable "$pkg" && { echo "$pkg"; return 0; }
   done
   return 1
 }
@@ -132,8 +139,7 @@ fetch_kernel() {
     # From 7.x the image package is only a meta package over linux-binary-*
     # (the vmlinuz) and linux-modules-*: fetch the vmlinuz part only.
     part=$pkg
-    apt-cache "${APT_OPTS[@]}" show --no-all-versions "linux-binary-${pkg#linux-image-}" 2>/dev/null |
-      grep -q '^Filename:' && part="linux-binary-${pkg#linux-image-}"
+    downloadable "linux-binary-${pkg#linux-image-}" && part="linux-binary-${pkg#linux-image-}"
     rm -f "$CACHE/debs/${part}"_*.deb
     (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "$part" > "$CACHE/debs/download.log" 2>&1) || {
       tail -n 3 "$CACHE/debs/download.log" >&2
@@ -159,7 +165,7 @@ extract_pvh() {
     magic=${pair%%:*} cmd=${pair#*:}
     for off in $(LC_ALL=C grep -obUaF "$magic" "$in" 2>/dev/null | cut -d: -f1 | head -3); do
       tail -c +$((off + 1)) "$in" | $cmd > "$out" 2>/dev/null || true
-      readelf -n "$out" 2>/dev/null | grep -qE 'Unknown note type: \(0x00000012\)|PHYS32_ENTRY' && return 0
+      readelf -n "$out" 2>/dev/null | grep -E 'Unknown note type: \(0x00000012\)|PHYS32_ENTRY' >/dev/null && return 0
     done
   done
   return 1

@@ -89,6 +89,13 @@ bool tracer_programs_gone_within(std::chrono::milliseconds limit) {
     return true;
 }
 
+// Where the agent names workloads on the built-in defaults: the hierarchy `auto` picks.
+const tracer::containers::CgroupMount* auto_keyed_mount() {
+    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
+    return keying.mode == 0 ? tracer::fixtures::host_layout().unified()
+                            : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
+}
+
 class TracerRun : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -105,10 +112,7 @@ TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
     Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));
     wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
 
-    // where the agent will name the workload: the hierarchy `auto` picks
-    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
-    const auto* mount = keying.mode == 0 ? tracer::fixtures::host_layout().unified()
-                                         : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
+    const auto* mount = auto_keyed_mount();
     ASSERT_NE(mount, nullptr);
     TestCgroup cg("e2e");
     HeldChild child([] {
@@ -290,9 +294,7 @@ TEST_F(TracerRun, WithoutKernelBtfOneErrorThenBtfFileWorks) {
     Subprocess tracer(without_btf({"run", "--interval", "1", "--btf", btf, "--metrics-addr",
                                    "127.0.0.1:" + std::to_string(port)}));
     wait_for_metrics(tracer, port, "tracer_build_info");
-    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
-    const auto* mount = keying.mode == 0 ? tracer::fixtures::host_layout().unified()
-                                         : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
+    const auto* mount = auto_keyed_mount();
     ASSERT_NE(mount, nullptr);
     TestCgroup cg("nobtf");
     HeldChild child([] {
