@@ -84,11 +84,13 @@ start_workload() {
 }
 
 # smoke NAME PORT [tracer run flags]: two intervals, then /metrics must name
-# the guest's cgroup; SIGINT must end it with status 0.
+# the guest's cgroup; SIGTERM must end it with status 0. (Not SIGINT: a
+# non-interactive shell starts background commands with SIGINT ignored.)
 smoke() {
 	name=$1 port=$2
 	shift 2
 	log=/tmp/$name.log
+	: > "$log"
 	/vmtest/bin/tracer run --interval 1 --metrics-addr "127.0.0.1:$port" "$@" > "$log" 2>&1 &
 	pid=$!
 	ok=1 i=0
@@ -101,9 +103,13 @@ smoke() {
 		wget -q -O "/tmp/$name.metrics" "http://127.0.0.1:$port/metrics" || ok=0
 		grep -q '^tracer_syscalls_total{cgroup="/vmtest-smoke",' "/tmp/$name.metrics" || ok=0
 	fi
-	kill -INT $pid 2>/dev/null
+	kill -TERM $pid 2>/dev/null
+	# a tracer that does not stop is a failure, not a hung guest
+	(sleep 30 && kill -KILL $pid 2>/dev/null && echo "vmtest-guest: $name: tracer ignored SIGTERM for 30 s: killed") &
+	watchdog=$!
 	wait $pid
 	rc=$?
+	kill $watchdog 2>/dev/null
 	[ $ok = 1 ] && [ $rc = 0 ] || ok=0
 	sed "s/^/vmtest-guest: $name: /" "$log"
 	if [ $ok = 1 ]; then

@@ -27,7 +27,7 @@
 #   VMTEST_OUT       console logs (default: $BUILD_DIR/vmtest)
 #   VMTEST_MIRROR    Debian mirror (default: http://deb.debian.org)
 #   VMTEST_ACCEL     auto | kvm | tcg (auto: KVM only where it works, else TCG)
-#   VMTEST_TIMEOUT   seconds per guest (default 300)
+#   VMTEST_TIMEOUT   seconds per guest (default 200; a guest normally needs 50-90)
 #   VMTEST_MEM, VMTEST_SMP   guest RAM and vCPUs (default 1G, 2)
 #   VMTEST_GTEST_ARGS        extra arguments for the test binaries (e.g. --gtest_filter=...)
 #   VMTEST_VERBOSE=1         stream every guest's console
@@ -39,16 +39,16 @@ BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
 CACHE=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracer-vmtest}
 OUT=${VMTEST_OUT:-$BUILD_DIR/vmtest}
 MIRROR=${VMTEST_MIRROR:-http://deb.debian.org}
-TIMEOUT=${VMTEST_TIMEOUT:-300}
+TIMEOUT=${VMTEST_TIMEOUT:-200}
 MEM=${VMTEST_MEM:-1G}
 SMP=${VMTEST_SMP:-2}
 
 say() { echo "vmtest: $*" >&2; }
-skip() {
+skip() {  # skip WHY [WHAT-WAS-TESTED]
   {
     echo "vmtest: ================================================================"
-    echo "vmtest: SKIPPED: $*"
-    echo "vmtest: no kernel was booted; nothing was tested here"
+    echo "vmtest: SKIPPED: $1"
+    echo "vmtest: ${2:-no kernel was booted; nothing was tested here}"
     echo "vmtest: ================================================================"
   } >&2
   exit $SKIP
@@ -96,7 +96,7 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$CACHE/apt/sources.list" -o Dir::Etc::SourceP
 
 refresh_lists() {
   say "updating the package lists of the Debian suites that ship kernels (bullseye .. trixie-backports)"
-  apt-get "${APT_OPTS[@]}" -q update > "$CACHE/apt/update.log" 2>&1
+  apt-get "${APT_OPTS[@]}" -q --error-on=any update > "$CACHE/apt/update.log" 2>&1
 }
 lists_age=$(( $(date +%s) - $(stat -c %Y "$CACHE/apt/lists/stamp" 2>/dev/null || echo 0) ))
 if (( lists_age > 86400 )); then
@@ -239,10 +239,11 @@ for spec in "${specs[@]}"; do
   timeout --foreground "$TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
     "${qaccel[@]}" -smp "$SMP" -m "$MEM" -kernel "$kernel" -initrd "$WORK/initramfs.cpio" \
     -append "console=ttyS0 panic=-1 oops=panic quiet rdinit=/init vmtest.layout=$layout" \
-    -serial stdio -monitor none < /dev/null 2>&1 | tr -d '\r' |
-    if [[ ${VMTEST_VERBOSE:-0} == 1 ]]; then tee "$log"; else cat > "$log"; fi
+    -serial stdio -monitor none < /dev/null 2>&1 |
+    if [[ ${VMTEST_VERBOSE:-0} == 1 ]]; then tee "$log.raw"; else cat > "$log.raw"; fi
   qrc=${PIPESTATUS[0]}
   set -e
+  tr -d '\r' < "$log.raw" > "$log" && rm -f "$log.raw"
   secs=$(($(date +%s) - start))
   sed -n '/^VMTEST_FEATURES_BEGIN/,/^VMTEST_FEATURES_END/p' "$log" | grep -v '^VMTEST_FEATURES' | sed "s/^/vmtest: $name: /" >&2
   grep -E '^VMTEST_STEP|^\[  PASSED  \]|^\[  FAILED  \]|^\[  SKIPPED \] [0-9]+ tests?,' "$log" | sed "s/^/vmtest: $name: /" >&2
@@ -268,5 +269,6 @@ if ((failed)); then
   say "FAILED on: $(printf '%s\n' "${results[@]}" | awk '$3 == "FAILED" { print $1 }' | xargs)"
   exit 1
 fi
-((skipped)) && skip "some kernels could not be had (see above); the others passed"
+passed=$(printf '%s\n' "${results[@]}" | awk '$3 == "passed" { print $1 }' | xargs)
+((skipped)) && skip "some kernels could not be had (see above)" "passed: ${passed:-none}"
 exit 0
