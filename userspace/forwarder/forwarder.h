@@ -36,6 +36,7 @@ public:
     void append_families(metrics::Snapshot& out) const;
 
     size_t sinks() const { return sinks_.size(); }
+    const Sink& sink(size_t i) const { return *sinks_.at(i); }
     std::string describe() const;  // "remote_write -> http://..., datadog -> ..."
 
 private:

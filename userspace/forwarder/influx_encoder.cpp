@@ -106,23 +106,8 @@ private:
         append_number(fields_, v);
     }
 
-    void finish() {
-        if (series_ == 0) return;
-        Payload p;
-        p.body = gzip_compress(body_);
-        p.content_type = "text/plain; charset=utf-8";
-        p.content_encoding = "gzip";
-        p.samples = series_;
-        out_->push_back(std::move(p));
-        body_.clear();
-        series_ = 0;
-    }
-
-    PayloadLimits limits_;
-    std::vector<Payload>* out_ = nullptr;
-    std::string body_, ts_, tags_, fields_;
+    std::string ts_, tags_, fields_;
     std::vector<std::pair<std::string_view, std::string_view>> global_;
-    size_t series_ = 0;
 };
 
 }  // namespace

@@ -240,7 +240,7 @@ void Sink::deliver_one() {
     const double delay = r.retry_after >= 0 ? r.retry_after : jittered(backoff_);
     if (!failing_) {
         std::string why = r.status ? "HTTP " + std::to_string(r.status) + ": " + one_line(r.body) : r.error;
-        LOG_WARN("sink %s: delivery failed (%s); retrying every %.1f-%.0f s%s", opt_.name.c_str(), why.c_str(),
+        LOG_WARN("sink %s: delivery failed (%s); retrying every %g-%g s%s", opt_.name.c_str(), why.c_str(),
                  opt_.backoff_initial, opt_.backoff_max,
                  spool_ ? ", undelivered batches go to the spool" : ", undelivered batches wait in memory");
     }
