@@ -119,7 +119,7 @@ void Forwarder::append_families(metrics::Snapshot& out) const {
                           "Batches given up, by reason: spool_full (the oldest spooled one made room), rejected "
                           "(a 4xx answer other than 408/429), queue_full, spool_error, encode_error, corrupt.");
     auto queued = family("tracer.forwarder.queued_batches", "", MetricType::Gauge,
-                         "Batches waiting in memory for the sender.");
+                         "Batches in memory, not yet delivered (waiting to be encoded, or encoded and waiting to be sent).");
     auto spooled = family("tracer.forwarder.spooled_batches", "", MetricType::Gauge,
                           "Undelivered batches in the on-disk spool.");
     auto spooled_bytes = family("tracer.forwarder.spooled", "bytes", MetricType::Gauge,

@@ -74,7 +74,7 @@ void Sink::offer(std::shared_ptr<const Batch> batch) {
             dropped = true;
         }
         queue_.push_back(std::move(batch));
-        stats_.queued_batches = queue_.size();
+        if (!dropped) ++stats_.queued_batches;
     }
     if (dropped) count_drop(DropReason::QueueFull);
     cv_.notify_one();
@@ -113,6 +113,10 @@ void Sink::count_drop(DropReason r, uint64_t n) {
 }
 
 void Sink::update_gauges() {
+    {
+        std::lock_guard lock(mu_);
+        stats_.queued_batches = queue_.size() + pending_.size();
+    }
     stats_.spooled_batches = spool_ ? spool_->size() : 0;
     stats_.spooled_bytes = spool_ ? spool_->bytes() : 0;
 }
@@ -176,7 +180,6 @@ void Sink::run() {
                 cv_.wait(lock, ready);
             if (stopping_) return;
             batches.swap(queue_);
-            stats_.queued_batches = 0;
         }
         for (const auto& b : batches) encode(*b);
         update_gauges();

@@ -43,6 +43,7 @@ struct SinkOptions {
 struct SinkStats {
     std::atomic<uint64_t> sent_batches{0}, sent_samples{0}, failed_requests{0}, retried_requests{0};
     std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> dropped{};
+    // In memory (batches not yet encoded + encoded payloads not yet delivered), on disk.
     std::atomic<uint64_t> queued_batches{0}, spooled_batches{0}, spooled_bytes{0};
 };
 
