@@ -9,6 +9,7 @@
 //   3. Remote write samples delivered per second to VictoriaMetrics (this
 //      process pinned to one core, VictoriaMetrics on the others).
 // Needs /usr/bin/victoria-metrics (scripts/install-deps.sh --test); no root.
+#include "bench_support.h"
 #include "config/agent_config.h"
 #include "forwarder/aggregator.h"
 #include "forwarder/forwarder.h"
@@ -20,9 +21,6 @@
 #include <signal.h>
 #include <snappy.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -118,19 +116,6 @@ private:
     uint16_t port_;
 };
 
-uint16_t free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        throw std::runtime_error("no free loopback port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 // Runs `work` (which processes `samples` samples) until at least 2 s passed; samples/s.
 double rate(uint64_t samples, const std::function<void()>& work) {
     work();  // warm-up
@@ -204,7 +189,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(tmp);
     int rc = 0;
     try {
-        VictoriaMetrics vm(tmp + "/vm", free_port());
+        VictoriaMetrics vm(tmp + "/vm", bench::free_loopback_port());
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);
