@@ -86,6 +86,9 @@ public:
         probes::require_kernel_version();
         probes::require_bpf_privileges();
         probes::require_btf(btf_path_);
+        // Sinks are built (API keys read, spools opened) before anything is loaded, so a
+        // missing key stops the agent at once; they start sending after /metrics is up.
+        if (!cfg_.sinks.empty()) forwarder_ = std::make_unique<forwarder::Forwarder>(cfg_);
 
         auto layout = containers::read_cgroup_layout("/proc/self/mountinfo",
                                                      cfg_.host_root == "/" ? "" : cfg_.host_root);
@@ -118,8 +121,7 @@ public:
             server->start();
             LOG_INFO("serving metrics on http://%s:%u/metrics", host.c_str(), server->port());
         }
-        if (!cfg_.sinks.empty()) {  // before the first publish: its self-metrics are on /metrics from the start
-            forwarder_ = std::make_unique<forwarder::Forwarder>(cfg_);
+        if (forwarder_) {  // before the first publish: its self-metrics are on /metrics from the start
             forwarder_->start();
             LOG_INFO("forwarding every interval to %s", forwarder_->describe().c_str());
         }

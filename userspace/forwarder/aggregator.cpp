@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 namespace tracer::forwarder {
 
@@ -39,24 +40,28 @@ Aggregator::Aggregator(AggregatorOptions options) : opt_(std::move(options)) {
 
 namespace {
 
-void append_key(std::string& key, const metrics::Family& f, const metrics::Sample& s) {
-    key.clear();
-    key += f.name;
-    key += '\x1f';
-    key += f.unit;
+// FNV-1a over the family's name and unit and the sample's labels, with
+// separators that cannot occur in a name.
+uint64_t series_key(const metrics::Family& f, const metrics::Sample& s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&h](std::string_view text, unsigned char end) {
+        for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+        h = (h ^ end) * 0x100000001b3ull;
+    };
+    mix(f.name, 0x1f);
+    mix(f.unit, 0x1e);
     for (const auto& l : s.labels) {
-        key += '\x1e';
-        key += l.name;
-        key += '\x1f';
-        key += l.value;
+        mix(l.name, 0x1f);
+        mix(l.value, 0x1e);
     }
+    return h;
 }
 
 }  // namespace
 
 SampleDelta Aggregator::delta(const metrics::Family& f, const metrics::Sample& s,
-                              std::unordered_map<std::string, SampleDelta>& next) {
-    append_key(key_, f, s);
+                              std::unordered_map<uint64_t, SampleDelta>& next) {
+    const uint64_t key = series_key(f, s);
     SampleDelta now;
     if (f.type == metrics::MetricType::Counter) {
         now.value = s.value;
@@ -69,7 +74,7 @@ SampleDelta Aggregator::delta(const metrics::Family& f, const metrics::Sample& s
         now.count = s.summary.count;
     }
     SampleDelta d = now;
-    if (auto it = previous_.find(key_); it != previous_.end()) {
+    if (auto it = previous_.find(key); it != previous_.end()) {
         const SampleDelta& p = it->second;
         const bool reset = now.value < p.value || now.count < p.count;
         if (!reset) {
@@ -81,7 +86,7 @@ SampleDelta Aggregator::delta(const metrics::Family& f, const metrics::Sample& s
                     d.buckets[i] = now.buckets[i] >= p.buckets[i] ? now.buckets[i] - p.buckets[i] : now.buckets[i];
         }
     }
-    next.insert_or_assign(key_, std::move(now));
+    next.insert_or_assign(key, std::move(now));
     return d;
 }
 
@@ -97,7 +102,7 @@ std::shared_ptr<const Batch> Aggregator::aggregate(int64_t timestamp_ms,
     batch->events = std::move(events);
     batch->service_checks = std::move(service_checks);
     batch->has_deltas = opt_.deltas;
-    std::unordered_map<std::string, SampleDelta> next;
+    std::unordered_map<uint64_t, SampleDelta> next;
     if (opt_.deltas) next.reserve(previous_.size());
     for (auto& snap : sources) {
         if (!snap) continue;

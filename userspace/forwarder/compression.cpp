@@ -50,6 +50,11 @@ void SeriesEncoder::finish() {
     series_ = 0;
 }
 
+void SeriesEncoder::end() {
+    finish();
+    std::string().swap(body_);
+}
+
 std::string snappy_compress(std::string_view data) {
     std::string out;
     snappy::Compress(data.data(), data.size(), &out);

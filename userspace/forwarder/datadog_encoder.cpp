@@ -98,7 +98,7 @@ public:
                 }
             }
         }
-        finish();
+        end();
         for (const auto& e : batch.events) out.push_back(event_payload(e));
         if (!batch.service_checks.empty()) out.push_back(checks_payload());
     }

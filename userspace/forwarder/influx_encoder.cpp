@@ -86,7 +86,7 @@ public:
                 series_added();
             }
         }
-        finish();
+        end();
     }
 
 private:

@@ -46,6 +46,9 @@ protected:
     void series_added();
     // Seals, compresses and appends the current body (if it has series).
     void finish();
+    // At the end of a batch: finish() and free the body buffer (up to
+    // max_bytes) rather than hold it until the next interval.
+    void end();
     // Completes body_ before compression (closing brackets); default: nothing.
     virtual void seal() {}
 

@@ -108,7 +108,7 @@ public:
                 }
             }
         }
-        finish();
+        end();
     }
 
 private:

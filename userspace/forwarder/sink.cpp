@@ -200,7 +200,7 @@ void Sink::deliver_one() {
     const Payload& p = from_spool ? *from_spool : pending_.front();
     if (failing_) ++stats_.retried_requests;
     HttpResult r = transport_.post(p, abort_);
-    if (abort_) return;  // stopping: the payload stays where it is and is spilled
+    if (r.status == 0 && abort_) return;  // aborted by stop(): the payload stays where it is and is spilled
     auto pop = [&] {
         if (from_spool) {
             spool_->pop_front();
