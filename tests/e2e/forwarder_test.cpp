@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -304,14 +305,22 @@ TEST_F(ForwarderTest, BackendDownForFiveIntervalsLosesNothingAndDuplicatesNothin
     for (size_t r = 0; r < st.dropped.size(); ++r) EXPECT_EQ(st.dropped[r], 0u) << "reason " << r;
 }
 
-// A backend that answers 400 to the first request, then passes everything on
-// to VictoriaMetrics.
-class RejectFirstProxy {
+// A backend that answers the first request itself (`status`, with an optional
+// Retry-After), then passes everything on to VictoriaMetrics; it records when
+// each request came and the API key header it carried.
+class FirstAnswerProxy {
 public:
-    explicit RejectFirstProxy(uint16_t backend) : backend_(backend), port_(tracer::fixtures::free_tcp_port()) {
-        server_.Post("/api/v1/write", [this](const httplib::Request& req, httplib::Response& res) {
+    FirstAnswerProxy(uint16_t backend, int status, std::string retry_after = "")
+        : backend_(backend), port_(tracer::fixtures::free_tcp_port()) {
+        server_.Post("/api/v1/write", [this, status, retry_after](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard lock(mu_);
+                arrivals_.push_back(std::chrono::steady_clock::now());
+                authorization_ = req.get_header_value("Authorization");
+            }
             if (requests_++ == 0) {
-                res.status = 400;
+                res.status = status;
+                if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
                 res.set_content("bad batch (test)", "text/plain");
                 return;
             }
@@ -324,23 +333,34 @@ public:
         thread_ = std::thread([this] { server_.listen("127.0.0.1", port_); });
         wait_until([this] { return server_.is_running(); }, 5s);
     }
-    ~RejectFirstProxy() {
+    ~FirstAnswerProxy() {
         server_.stop();
         thread_.join();
     }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write"; }
     int requests() const { return requests_; }
+    std::vector<std::chrono::steady_clock::time_point> arrivals() {
+        std::lock_guard lock(mu_);
+        return arrivals_;
+    }
+    std::string authorization() {
+        std::lock_guard lock(mu_);
+        return authorization_;
+    }
 
 private:
     uint16_t backend_, port_;
     std::atomic<int> requests_{0};
+    std::mutex mu_;
+    std::vector<std::chrono::steady_clock::time_point> arrivals_;
+    std::string authorization_;
     httplib::Server server_;
     std::thread thread_;
 };
 
 TEST_F(ForwarderTest, RejectedBatchIsDroppedAndDoesNotBlockTheNextOnes) {
     start_backend();
-    RejectFirstProxy proxy(vm_.port());
+    FirstAnswerProxy proxy(vm_.port(), 400);
     Forwarder f(config("remote_write", proxy.url()));
     f.start();
     const int64_t t0 = now_ms();
@@ -358,6 +378,34 @@ TEST_F(ForwarderTest, RejectedBatchIsDroppedAndDoesNotBlockTheNextOnes) {
     ASSERT_EQ(all.size(), 1u);
     EXPECT_EQ(all[0].timestamps, (std::vector<int64_t>{t0 + 500, t0 + 1000}));
     EXPECT_EQ(all[0].values, (std::vector<double>{1, 2}));
+}
+
+TEST_F(ForwarderTest, RetryAfterIsHonouredAndTheApiKeyIsSentButNeverLogged) {
+    start_backend();
+    FirstAnswerProxy proxy(vm_.port(), 503, "1");  // backoff_max is 0.4 s: only Retry-After waits 1 s
+    auto cfg = config("remote_write", proxy.url());
+    const std::string key_file = spool_ + "/key";
+    std::ofstream(key_file) << "s3cr3t-t0ken\n";
+    cfg.sinks[0].api_key_file = key_file;
+    testing::internal::CaptureStderr();
+    {
+        Forwarder f(cfg);
+        f.start();
+        const int64_t t0 = now_ms();
+        f.submit(t0, {known_snapshot({})});
+        wait_delivered(f, 1);
+        EXPECT_EQ(f.sink(0).stats().retried_requests, 1u);
+        auto all = vm_.export_series("{__name__=\"tracer_test_load\"}", 1);
+        ASSERT_EQ(all.size(), 1u);
+        EXPECT_EQ(all[0].timestamps, std::vector<int64_t>{t0});
+    }
+    const std::string log = testing::internal::GetCapturedStderr();
+    auto at = proxy.arrivals();
+    ASSERT_EQ(at.size(), 2u);
+    EXPECT_GE(at[1] - at[0], 950ms) << "the retry did not wait for Retry-After: 1";
+    EXPECT_EQ(proxy.authorization(), "Bearer s3cr3t-t0ken");
+    EXPECT_NE(log.find("HTTP 503"), std::string::npos) << log;
+    EXPECT_EQ(log.find("s3cr3t"), std::string::npos) << log;
 }
 
 // ~250 KiB of snappy-compressed remote write per batch: 4000 series whose

@@ -109,6 +109,24 @@ TEST(SinkEncoders, DatadogSeriesJson) {
         << json;
     EXPECT_NE(json.find("{\"metric\":\"t.lat.count\",\"points\":[[11,0]],\"type\":\"count\""), std::string::npos);
     EXPECT_EQ(json.find("t.lat.median"), std::string::npos) << "no quantiles without observations";
+
+    metrics::Event e;
+    e.title = "deploy \"v2\"";
+    e.tags = {"team:x"};
+    metrics::ServiceCheck c;
+    c.name = "redis.can_connect";
+    c.status = 2;
+    auto with_events = agg.aggregate(21000, {snapshot(8, {1, 1, 0})}, {e}, {c});
+    out = encode(forwarder::make_datadog_encoder(), *with_events);
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[1].path, "/api/v1/events");
+    EXPECT_EQ(gunzip(out[1].body),
+              "{\"title\":\"deploy \\\"v2\\\"\",\"text\":\"\",\"date_happened\":21,\"host\":\"h1\",\"priority\":\"normal\","
+              "\"alert_type\":\"info\",\"tags\":[\"env:ci\",\"solo\",\"team:x\"]}");
+    EXPECT_EQ(out[2].path, "/api/v1/check_run");
+    EXPECT_EQ(gunzip(out[2].body),
+              "[{\"check\":\"redis.can_connect\",\"status\":2,\"timestamp\":21,\"host_name\":\"h1\",\"message\":\"\","
+              "\"tags\":[\"env:ci\",\"solo\"]}]");
 }
 
 TEST(SinkEncoders, RemoteWriteIsSnappyProtobufSplitAtTheSeriesLimit) {
