@@ -9,9 +9,9 @@ namespace tracer::config {
 namespace {
 
 constexpr std::string_view kSinkKeys[] = {
-    "type",      "url",           "name",      "api_key_env", "api_key_file", "timeout",
-    "backoff_initial", "backoff_max", "tls_verify", "ca_file", "cert_file",    "key_file",
-    "proxy",     "queue_batches", "max_series_per_request", "max_request_bytes", "spool_max_bytes"};
+    "type", "url", "name", "api_key_env", "api_key_file", "timeout", "backoff_initial", "backoff_max",
+    "tls_verify", "ca_file", "cert_file", "key_file", "proxy", "queue_batches", "max_series_per_request",
+    "max_request_bytes", "spool_max_bytes"};
 
 std::string shown(const YAML::Node& n) {
     if (n.IsScalar()) return "'" + n.Scalar().substr(0, 80) + "'";

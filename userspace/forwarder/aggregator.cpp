@@ -23,7 +23,8 @@ double estimate_quantile(const std::vector<double>& bounds, const std::vector<ui
             below += buckets[i];
             continue;
         }
-        if (i >= bounds.size() || std::isinf(bounds[i])) return bounds[std::min(i, bounds.size()) - 1];
+        if (i >= bounds.size() || std::isinf(bounds[i]))  // the overflow bucket: its lower bound
+            return i == 0 ? std::numeric_limits<double>::quiet_NaN() : bounds[std::min(i, bounds.size()) - 1];
         const double lower = i == 0 ? std::min(0.0, bounds[0]) : bounds[i - 1];
         const double upper = bounds[i];
         return lower + (upper - lower) * (rank - static_cast<double>(below)) / static_cast<double>(buckets[i]);
