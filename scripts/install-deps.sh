@@ -21,6 +21,7 @@ if [[ ${1:-} == --test ]]; then
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
     victoria-metrics                   # the forwarder's real backend in tests and its benchmark
+    openssl                            # the forwarder's TLS test makes a certificate
   )
 fi
 

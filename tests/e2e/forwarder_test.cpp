@@ -408,6 +408,35 @@ TEST_F(ForwarderTest, RetryAfterIsHonouredAndTheApiKeyIsSentButNeverLogged) {
     EXPECT_EQ(log.find("s3cr3t"), std::string::npos) << log;
 }
 
+// HTTPS: verification is on by default (a self-signed server is refused and
+// retried, never sent in clear), and `ca_file` makes the same server trusted.
+TEST_F(ForwarderTest, TlsIsVerifiedByDefaultAndTrustsTheConfiguredCa) {
+    const std::string cert = spool_ + "/cert.pem", key = spool_ + "/key.pem";
+    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                            "-addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "openssl cannot make a test certificate (apt-get install openssl)";
+    vm_.use_tls(cert, key);
+    start_backend();
+    const std::string url = "https://127.0.0.1:" + std::to_string(vm_.port()) + "/api/v1/write";
+    {
+        auto cfg = config("remote_write", url);
+        cfg.spool_dir = "";
+        Forwarder untrusted(cfg);
+        untrusted.start();
+        untrusted.submit(now_ms(), {known_snapshot({})});
+        const auto& st = untrusted.sink(0).stats();
+        EXPECT_TRUE(wait_until([&] { return st.failed_requests >= 2; }));
+        EXPECT_EQ(st.sent_batches, 0u);
+    }
+    auto cfg = config("remote_write", url);
+    cfg.sinks[0].ca_file = cert;
+    Forwarder trusted(cfg);
+    trusted.start();
+    trusted.submit(now_ms(), {known_snapshot({})});
+    wait_delivered(trusted, 1);
+    EXPECT_EQ(trusted.sink(0).stats().failed_requests, 0u);
+}
+
 // ~250 KiB of snappy-compressed remote write per batch: 4000 series whose
 // label values do not compress, plus a marker gauge with the batch's number.
 std::shared_ptr<const metrics::Snapshot> bulky_snapshot(int batch) {

@@ -1,6 +1,8 @@
 #include "victoria_metrics.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -76,15 +78,41 @@ VictoriaMetrics::~VictoriaMetrics() {
     std::filesystem::remove_all(storage_, ec);
 }
 
+void VictoriaMetrics::use_tls(const std::string& cert_file, const std::string& key_file) {
+    tls_args_ = {"-tls", "-tlsCertFile=" + cert_file, "-tlsKeyFile=" + key_file};
+}
+
+namespace {
+
+bool accepts_connections(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+}  // namespace
+
 bool VictoriaMetrics::start() {
     if (process_) return true;
-    process_ = std::make_unique<Subprocess>(std::vector<std::string>{
-        kBinary, "-httpListenAddr=127.0.0.1:" + std::to_string(port_), "-storageDataPath=" + storage_,
-        "-retentionPeriod=100y", "-loggerLevel=ERROR", "-search.latencyOffset=0s"});
+    std::vector<std::string> argv{kBinary,
+                                  "-httpListenAddr=127.0.0.1:" + std::to_string(port_),
+                                  "-storageDataPath=" + storage_,
+                                  "-retentionPeriod=100y",
+                                  "-loggerLevel=ERROR",
+                                  "-search.latencyOffset=0s"};
+    argv.insert(argv.end(), tls_args_.begin(), tls_args_.end());
+    process_ = std::make_unique<Subprocess>(argv);
     httplib::Client client("127.0.0.1", port_);
     client.set_connection_timeout(std::chrono::milliseconds(200));
     for (int i = 0; i < 150; ++i) {
-        if (auto r = client.Get("/health"); r && r->status == 200) return true;
+        if (!tls_args_.empty() && accepts_connections(port_)) return true;
+        if (tls_args_.empty())
+            if (auto r = client.Get("/health"); r && r->status == 200) return true;
         if (!process_->running()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

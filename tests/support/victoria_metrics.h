@@ -32,7 +32,11 @@ public:
     VictoriaMetrics(const VictoriaMetrics&) = delete;
     VictoriaMetrics& operator=(const VictoriaMetrics&) = delete;
 
-    // Starts and waits until /health answers; false (with output()) if it does not.
+    // Serve HTTPS with this certificate and key (PEM) from the next start() on.
+    // export_series() then does not work (the fixture's client speaks plain HTTP).
+    void use_tls(const std::string& cert_file, const std::string& key_file);
+    // Starts and waits until /health answers (with TLS: until it accepts
+    // connections); false (with output()) if it does not.
     bool start();
     void stop();
     bool running() const { return process_ != nullptr; }
@@ -49,6 +53,7 @@ private:
     std::vector<ExportedSeries> export_once(const std::string& selector);
 
     uint16_t port_;
+    std::vector<std::string> tls_args_;
     std::string storage_;
     std::unique_ptr<Subprocess> process_;
     std::string last_output_;
