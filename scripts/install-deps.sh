@@ -15,6 +15,7 @@ want=(
   clang llvm bpftool libbpf-dev        # BPF programs -> skeletons (CO-RE, BTF)
   linux-libc-dev libelf-dev zlib1g-dev libzstd-dev
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -28,6 +29,8 @@ if [[ " $* " == *" --test "* ]]; then
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
+    victoria-metrics                   # the forwarder's real backend in tests and its benchmark
+    openssl                            # the forwarder's TLS test makes a certificate
   )
 fi
 

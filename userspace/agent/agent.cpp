@@ -7,6 +7,7 @@
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
+#include "forwarder/forwarder.h"
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/syscall_names.h"
@@ -60,6 +61,11 @@ int wait_for_signal(const sigset_t& signals, Clock::time_point deadline) {
     }
 }
 
+int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 metrics::Family gauge(const char* name, const char* unit, const char* help) {
     return metrics::Family{name, unit, help, metrics::MetricType::Gauge, {}};
 }
@@ -80,6 +86,9 @@ public:
         probes::require_kernel_version();
         probes::require_bpf_privileges();
         probes::require_btf(btf_path_);
+        // Sinks are built (API keys read, spools opened) before anything is loaded, so a
+        // missing key stops the agent at once; they start sending after /metrics is up.
+        if (!cfg_.sinks.empty()) forwarder_ = std::make_unique<forwarder::Forwarder>(cfg_);
 
         auto layout = containers::read_cgroup_layout("/proc/self/mountinfo",
                                                      cfg_.host_root == "/" ? "" : cfg_.host_root);
@@ -112,6 +121,10 @@ public:
             server->start();
             LOG_INFO("serving metrics on http://%s:%u/metrics", host.c_str(), server->port());
         }
+        if (forwarder_) {  // before the first publish: its self-metrics are on /metrics from the start
+            forwarder_->start();
+            LOG_INFO("forwarding every interval to %s", forwarder_->describe().c_str());
+        }
         publish(latest, directory, 0);
 
         const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval));
@@ -124,6 +137,7 @@ public:
             last = started;
             double took = std::chrono::duration<double>(Clock::now() - started).count();
             publish(latest, directory, took);
+            if (forwarder_) forwarder_->submit(unix_ms(), {latest.get()});
             log_top();
             // fixed-rate schedule; if we fell behind, skip ahead rather than burst
             deadline += interval;
@@ -131,6 +145,7 @@ public:
         }
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (server) server->stop();
+        if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         events = {};  // stop and join before the probes go
         return 0;     // probes (and every BPF link) are destroyed on the way out
     }
@@ -250,6 +265,8 @@ private:
             limited.samples.push_back({{{"limit", "histogram_syscalls"}}, double(syscalls_->histograms_omitted()), {}});
         snap->push_back(std::move(limited));
 
+        if (forwarder_) forwarder_->append_families(*snap);
+
         auto took = gauge("tracer.collection.duration", "seconds", "Time the last collection took.");
         took.samples.push_back({{}, collection_seconds, {}});
         snap->push_back(std::move(took));
@@ -275,6 +292,7 @@ private:
     std::unique_ptr<SchedCollector> sched_;
     std::unique_ptr<ProcCollector> proc_;
     std::vector<CgroupCollector*> collectors_;
+    std::unique_ptr<forwarder::Forwarder> forwarder_;
 };
 
 }  // namespace
