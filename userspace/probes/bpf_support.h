@@ -2,6 +2,7 @@
 // a missing piece is one clear message naming the fix, not a libbpf errno.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ void require_kernel_version();
 void require_btf(const std::string& btf_path);
 
 bool kernel_has_task_storage();
+
+// `bytes` rounded up to a power-of-two number of pages, as BPF_MAP_TYPE_RINGBUF requires.
+uint32_t ring_buffer_size(uint32_t bytes);
 void log_fallback_to_baseline(const char* area, const ProbeError& why);
 
 template <class LoadModern, class LoadBaseline>
