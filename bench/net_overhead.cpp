@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -213,6 +214,7 @@ struct Options {
     long rr = 20000;    // round trips per request/response sample
     long conns = 2000;  // connections per setup/teardown sample
     int samples = 11;
+    int rounds = 3;     // untraced, probe only, tracer: this many times, interleaved
     int attach_timeout_s = 20;
     bool prog_stats = true;
     bool verbose = false;
@@ -220,6 +222,12 @@ struct Options {
 
 constexpr const char* kProbeOnly = "tracer net probe only";
 constexpr const char* kTracer = "tracer (default config)";
+
+// Round r (1-based) of a row: the first round has the plain names (the tables'
+// "x untraced" column compares with it), later ones " (round r)".
+std::string round_name(const std::string& name, int r) {
+    return r == 1 ? name : name + " (round " + std::to_string(r) + ")";
+}
 
 class Bench {
 public:
@@ -257,12 +265,20 @@ private:
     Agents agents_;
 };
 
-// The throughput / rate of `name` relative to untraced (untraced time / its time).
-std::optional<double> speed_ratio(const std::vector<Row>& rows, const std::string& name, size_t i) {
-    const Row *base = find(rows, "untraced"), *r = find(rows, name);
-    if (!base || !r || base->results.size() <= i || r->results.size() <= i || r->results[i].m.median <= 0)
-        return std::nullopt;
-    return base->results[i].m.median / r->results[i].m.median;
+// Rates of `name` relative to untraced, one per round (untraced time / its
+// time, both of the same round: adjacent in time, so slow drift cancels).
+// `cpu`: of the client thread's on-CPU times instead (Sample::other).
+std::vector<double> speed_ratios(const std::vector<Row>& rows, const std::string& name, size_t i, int rounds,
+                                 bool cpu) {
+    std::vector<double> out;
+    for (int r = 1; r <= rounds; ++r) {
+        const Row *base = find(rows, round_name("untraced", r)), *row = find(rows, round_name(name, r));
+        if (!base || !row || base->results.size() <= i || row->results.size() <= i) continue;
+        const Measurement &b = base->results[i].m, &m = row->results[i].m;
+        if (cpu ? m.other_median <= 0 : m.median <= 0) continue;
+        out.push_back(cpu ? b.other_median / m.other_median : b.median / m.median);
+    }
+    return out;
 }
 
 void print_report(const std::vector<Row>& rows, const std::vector<Workload>& workloads, const Options& o) {
@@ -280,7 +296,10 @@ void print_report(const std::vector<Row>& rows, const std::vector<Workload>& wor
         print_table(rows, i, labels);
         print_drift(rows, i, workloads[i].label);
     }
-    std::printf("\nratios against untraced (same run): rate = untraced time / configuration time\n");
+    std::printf("\nratios against untraced (same run): rate = untraced time / configuration time, per round\n"
+                "(each round measures untraced, then the configurations, back to back); median over the %d\n"
+                "rounds, then the rounds' lowest .. highest\n",
+                o.rounds);
     std::printf("  %-26s", "");
     for (size_t i = 0; i < workloads.size(); ++i) std::printf(" %22s", rates[i]);
     std::printf("\n");
@@ -290,15 +309,30 @@ void print_report(const std::vector<Row>& rows, const std::vector<Workload>& wor
             std::printf(" %22.0f", 1e9 / base->results[i].m.median);
         std::printf("\n");
     }
-    for (const char* name : {kProbeOnly, kTracer}) {
-        std::printf("  %-26s", name);
-        for (size_t i = 0; i < workloads.size(); ++i) {
-            if (auto r = speed_ratio(rows, name, i))
-                std::printf(" %21.3fx", *r);
-            else
-                std::printf(" %22s", "n/a");
+    for (bool cpu : {false, true}) {
+        if (cpu)
+            std::printf("the same from the client thread's on-CPU time (less sensitive to other load on the box;\n"
+                        "misses the server's side):\n");
+        for (const char* name : {kProbeOnly, kTracer}) {
+            std::printf("  %-26s", name);
+            std::string ranges;
+            for (size_t i = 0; i < workloads.size(); ++i) {
+                auto r = speed_ratios(rows, name, i, o.rounds, cpu);
+                if (r.empty()) {
+                    std::printf(" %22s", "n/a");
+                    ranges += std::string(23, ' ');
+                    continue;
+                }
+                std::printf(" %21.3fx", median_of(r));
+                char range[32];
+                std::snprintf(range, sizeof range, "%.2f .. %.2f", *std::min_element(r.begin(), r.end()),
+                              *std::max_element(r.begin(), r.end()));
+                char cell[48];
+                std::snprintf(cell, sizeof cell, " %22s", range);
+                ranges += cell;
+            }
+            std::printf("\n  %-26s%s\n", "", ranges.c_str());
         }
-        std::printf("\n");
     }
     std::printf("(bulk: %ld MiB per sample in %zu KiB writes; request/response: %ld round trips of %zu bytes each way\n"
                 " per sample, TCP_NODELAY; connections: %ld connect/accept/close per sample)\n",
@@ -335,7 +369,7 @@ void print_prog_runs(const std::vector<Row>& rows, const std::vector<Workload>& 
 
 void usage(FILE* f) {
     std::fprintf(f,
-                 "usage: bench_net_overhead [--tracer PATH] [--mib N] [--rr N] [--conns N] [--samples K]\n"
+                 "usage: bench_net_overhead [--tracer PATH] [--mib N] [--rr N] [--conns N] [--samples K] [--rounds R]\n"
                  "                          [--attach-timeout S] [--no-prog-stats] [-v]\n"
                  "Loopback TCP with and without tracer, in one run: bulk throughput (a fixed transfer per\n"
                  "sample), request/response rate, connection setup/teardown rate. Needs root.\n"
@@ -344,6 +378,7 @@ void usage(FILE* f) {
                  "  --rr N              round trips per request/response sample [default: 20000]\n"
                  "  --conns N           connections per setup/teardown sample [default: 2000]\n"
                  "  --samples K         samples per configuration and workload (median reported) [default: 11]\n"
+                 "  --rounds R          measure untraced and every configuration R times, interleaved [default: 3]\n"
                  "  --attach-timeout S  seconds to wait for tracer to attach [default: 20]\n"
                  "  --no-prog-stats     skip the per-program run-time pass (bpf_stats)\n"
                  "  -v, --verbose       print every sample\n"
@@ -376,6 +411,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
             if (!number(100, 100'000'000, o.rr)) return std::nullopt;
         } else if (a == "--conns") {
             if (!number(10, 10'000'000, o.conns)) return std::nullopt;
+        } else if (a == "--rounds") {
+            if (!number(1, 100, n)) return std::nullopt;
+            o.rounds = int(n);
         } else if (a == "--samples") {
             if (!number(1, 1000, n)) return std::nullopt;
             o.samples = int(n);
@@ -411,8 +449,9 @@ int run(const Options& opt) {
                 "         sample opens its own connection(s), so every row's programs see them from the start.\n"
                 "         Per configuration and workload: a warm-up of a quarter sample, then %d samples, timed\n"
                 "         with CLOCK_MONOTONIC; the median is reported. Samples during which other tracing or\n"
-                "         cgroup_skb BPF programs came or went are discarded and retaken.\n\n",
-                opt.samples);
+                "         cgroup_skb BPF programs came or went are discarded and retaken. Rows run in %d rounds\n"
+                "         (untraced, net probe only, tracer), so every ratio compares neighbours in time.\n\n",
+                opt.samples, opt.rounds);
 
     std::vector<Row> rows;
     std::vector<Workload> workloads;
@@ -443,9 +482,11 @@ int run(const Options& opt) {
         auto row = [&](const std::string& name, const std::function<Setup()>& setup) {
             rows.push_back(runner.run(name, setup, workloads));
         };
-        row("untraced", [&] { return bench.untraced(); });
-        row(kProbeOnly, [&] { return bench.net_probe_only(); });
-        row(kTracer, [&] { return bench.tracer(); });
+        for (int r = 1; r <= opt.rounds; ++r) {
+            row(round_name("untraced", r), [&] { return bench.untraced(); });
+            row(round_name(kProbeOnly, r), [&] { return bench.net_probe_only(); });
+            row(round_name(kTracer, r), [&] { return bench.tracer(); });
+        }
         row("untraced (again, drift)", [&] { return bench.untraced(); });
     } catch (const Interrupted&) {
         std::fprintf(stderr, "\nbench_net_overhead: interrupted; everything stopped and detached\n");
