@@ -297,14 +297,17 @@ void print_report(const std::vector<Row>& rows, const std::vector<Workload>& wor
         print_drift(rows, i, workloads[i].label);
     }
     std::printf("\nratios against untraced (same run): rate = untraced time / configuration time, per round\n"
-                "(each round measures untraced, then the configurations, back to back); median over the %d\n"
-                "rounds, then the rounds' lowest .. highest\n",
+                "(each round measures untraced, then the configurations, back to back); median over the\n"
+                "rounds measured (of %d), then the rounds' lowest .. highest\n",
                 o.rounds);
     std::printf("  %-26s", "");
     for (size_t i = 0; i < workloads.size(); ++i) std::printf(" %22s", rates[i]);
     std::printf("\n");
-    if (const Row* base = find(rows, "untraced")) {
-        std::printf("  %-26s", "untraced (absolute)");
+    const Row* base = nullptr;  // the first untraced row that was measured
+    for (int r = 1; r <= o.rounds && !base; ++r)
+        if (const Row* row = find(rows, round_name("untraced", r)); row && row->state == RowState::Measured) base = row;
+    if (base) {
+        std::printf("  %-26s", ("absolute: " + base->name).c_str());
         for (size_t i = 0; i < workloads.size() && i < base->results.size(); ++i)
             std::printf(" %22.0f", 1e9 / base->results[i].m.median);
         std::printf("\n");
