@@ -86,7 +86,7 @@ struct sock_common {
 	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
-	unsigned long skc_flags; /* enum sock_flags bits; sock.sk_flags before 6.10, see sock___old */
+	unsigned long skc_flags; /* enum sock_flags bits; sock.sk_flags on older kernels, see sock___old */
 };
 
 struct sock {

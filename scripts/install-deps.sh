@@ -6,6 +6,8 @@
 #
 #   scripts/install-deps.sh          build + run
 #   scripts/install-deps.sh --test   also tests and benchmarks
+#   scripts/install-deps.sh --vmtest also what vmtest/run.sh needs (QEMU, a
+#                                    static busybox; combinable with --test)
 set -euo pipefail
 
 want=(
@@ -14,7 +16,14 @@ want=(
   linux-libc-dev libelf-dev zlib1g-dev libzstd-dev
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
 )
-if [[ ${1:-} == --test ]]; then
+if [[ " $* " == *" --vmtest "* ]]; then
+  want+=(
+    qemu-system-x86 busybox-static     # vmtest: boots Debian kernels with a busybox initramfs
+    cpio xz-utils zstd binutils        # builds the initramfs, unpacks the kernels
+    debian-archive-keyring             # verifies the kernel packages it downloads
+  )
+fi
+if [[ " $* " == *" --test "* ]]; then
   want+=(
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline

@@ -149,8 +149,8 @@ protected:
     void SetUp() override {
         fixtures::ProbeTest::SetUp();
         if (!base_ready()) return;
-        if (!probes::kernel_has_task_storage())
-            GTEST_SKIP() << "Linux < 5.11: the network probe does not load here (tested by BaselineIsRefused)";
+        skip_modern_without_task_storage();  // the network probe is 5.11+ only (BaselineIsRefused)
+        if (IsSkipped()) return;
         if (!fixtures::host_layout().unified()) GTEST_SKIP() << "no cgroup2 hierarchy mounted";
         if (!have("ip")) GTEST_SKIP() << "iproute2 (ip) is not installed: scripts/install-deps.sh --test";
         topo_ = std::make_unique<VethTopology>();

@@ -50,10 +50,11 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     percpu_.resize(ncpus_);
     // Socket storage from tracing programs is 5.11+ (as task storage): the
     // 5.8 baseline build has no way to remember a socket's owner.
-    if (o.variant == ProbeVariant::Baseline || !kernel_has_task_storage())
+    if (o.variant == ProbeVariant::Baseline || !modern_build_applies(kernel_features()))
         throw ProbeError(
-            "the network probe needs Linux 5.11+ (socket-local storage from tracing programs, to charge "
-            "softirq-time packets, retransmits and resets to the socket's owner)");
+            "the network probe needs the Linux 5.11+ build (socket-local storage from tp_btf programs, to "
+            "charge softirq-time packets, retransmits and resets to the socket's owner; see tracer version "
+            "--features)");
     if (o.cgroup2_root.empty())
         throw ProbeError(
             "no cgroup2 hierarchy is mounted: the network probe's cgroup_skb programs attach to its root "
