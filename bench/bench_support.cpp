@@ -266,6 +266,7 @@ bool is_tracing_type(uint32_t type) {
         case BPF_PROG_TYPE_RAW_TRACEPOINT:
         case BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE:
         case BPF_PROG_TYPE_TRACING:
+        case BPF_PROG_TYPE_CGROUP_SKB:  // per-packet hooks: tracer's network probe
             return true;
         default:
             return false;

@@ -69,6 +69,46 @@ struct linux_binprm {
 	const char *filename;
 };
 
+/* Sockets (bpf/net.bpf.c). In the kernel most of sock_common's fields sit in
+ * anonymous unions and structs; CO-RE finds them by name through those. */
+struct in6_addr {
+	union {
+		u8 u6_addr8[16];
+	} in6_u;
+};
+
+struct sock_common {
+	__be32 skc_daddr;     /* IPv4 remote */
+	__be32 skc_rcv_saddr; /* IPv4 local */
+	__be16 skc_dport;     /* remote port, network order */
+	u16 skc_num;          /* local port, host order */
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+	unsigned long skc_flags; /* enum sock_flags bits; sock.sk_flags on older kernels, see sock___old */
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	u16 sk_protocol; /* a plain u16 since 5.6 (a bitfield before) */
+};
+
+/* CO-RE flavor: struct sock kept its own sk_flags until sock_common took it. */
+struct sock___old {
+	unsigned long sk_flags;
+};
+
+struct inet_sock {
+	__be16 inet_sport; /* local port, network order; kept when the port is released at close */
+};
+
+struct tcp_sock {
+	u32 srtt_us;        /* smoothed RTT << 3, in us */
+	u64 bytes_acked;    /* payload bytes the peer acknowledged (RFC 4898 tcpEStatsAppHCThruOctetsAcked) */
+	u64 bytes_received; /* payload bytes received in order */
+};
+
 /* CO-RE flavor (libbpf ignores the ___suffix): task_struct before 5.14. */
 struct task_struct___pre514 {
 	long state;

@@ -31,6 +31,7 @@ if [[ " $* " == *" --test "* ]]; then
     curl iproute2                      # used by tests and benchmarks
     victoria-metrics                   # the forwarder's real backend in tests and its benchmark
     openssl                            # the forwarder's TLS test makes a certificate
+    nftables                           # network tests: packet loss on a veth (numgen random)
   )
 fi
 

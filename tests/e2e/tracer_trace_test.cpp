@@ -17,14 +17,9 @@ using namespace std::chrono_literals;
 using tracer::fixtures::HeldChild;
 using tracer::fixtures::Subprocess;
 using tracer::fixtures::TestCgroup;
+using tracer::fixtures::wait_output;
 
 namespace {
-
-const tracer::containers::CgroupMount* auto_mount() {
-    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
-    return keying.mode == 0 ? tracer::fixtures::host_layout().unified()
-                            : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
-}
 
 void exec_true(int n) {
     for (int i = 0; i < n; ++i) {
@@ -37,21 +32,11 @@ void exec_true(int n) {
     }
 }
 
-bool wait_output(Subprocess& p, const std::string& needle, std::chrono::seconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-        if (p.output().find(needle) != std::string::npos) return true;
-        if (!p.running()) return false;
-        std::this_thread::sleep_for(50ms);
-    }
-    return false;
-}
-
 class TracerEvents : public ::testing::Test {
 protected:
     void SetUp() override {
         if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-        mount_ = auto_mount();
+        mount_ = tracer::fixtures::auto_keying_mount();
         ASSERT_NE(mount_, nullptr);
     }
     const tracer::containers::CgroupMount* mount_ = nullptr;
@@ -108,22 +93,9 @@ TEST_F(TracerEvents, RunExportsSchedulingAndProcessMetricsPerCgroup) {
     ASSERT_EQ(child.wait(), 0);
 
     const std::string labels = "{cgroup=\"" + cg.path(*mount_) + "\"}";
-    std::string body;
-    auto end = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < end) {
-        httplib::Client c("127.0.0.1", port);
-        if (auto res = c.Get("/metrics"); res && res->status == 200 &&
-                                          res->body.find("tracer_process_execs_total" + labels + " 10") != std::string::npos) {
-            body = res->body;
-            break;
-        }
-        std::this_thread::sleep_for(200ms);
-    }
+    std::string body = tracer::fixtures::scrape_metrics_until(port, "tracer_process_execs_total" + labels + " 10", 10s);
     ASSERT_FALSE(body.empty()) << "tracer_process_execs_total" << labels << " 10 never appeared\n" << tracer.output();
-    auto value = [&](const std::string& series) {
-        auto pos = body.find("\n" + series + " ");
-        return pos == std::string::npos ? -1.0 : std::stod(body.substr(pos + series.size() + 2));
-    };
+    auto value = [&](const std::string& series) { return tracer::fixtures::metric_value(body, series); };
     EXPECT_EQ(value("tracer_process_forks_total" + labels), 10);
     EXPECT_EQ(value("tracer_process_exits_total" + labels), 11);  // the 10 and the child itself
     EXPECT_GE(value("tracer_cpu_seconds_total" + labels), 0.29);

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -264,6 +266,37 @@ uint16_t free_tcp_port() {
     getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+const containers::CgroupMount* auto_keying_mount() {
+    auto keying = containers::choose_cgroup_keying(host_layout(), "auto", "/proc/cgroups");
+    return keying.mode == 0 ? host_layout().unified() : host_layout().v1_controller(keying.hierarchy);
+}
+
+bool wait_output(Subprocess& p, const std::string& needle, std::chrono::seconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (p.output().find(needle) != std::string::npos) return true;
+        if (!p.running()) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+std::string scrape_metrics_until(uint16_t port, const std::string& needle, std::chrono::seconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        httplib::Client c("127.0.0.1", port);
+        if (auto res = c.Get("/metrics"); res && res->status == 200 && res->body.find(needle) != std::string::npos)
+            return res->body;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return "";
+}
+
+double metric_value(const std::string& body, const std::string& series) {
+    auto pos = body.find("\n" + series + " ");
+    return pos == std::string::npos ? -1.0 : std::stod(body.substr(pos + series.size() + 2));
 }
 
 }  // namespace tracer::fixtures

@@ -111,4 +111,18 @@ private:
 // A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t free_tcp_port();
 
+// The mount of the hierarchy `tracer run` keys on by default ("auto") here.
+const containers::CgroupMount* auto_keying_mount();
+
+// Until `p`'s output holds `needle`: false if it exits or `timeout` passes first.
+bool wait_output(Subprocess& p, const std::string& needle, std::chrono::seconds timeout);
+
+// GET http://127.0.0.1:`port`/metrics until the body holds `needle` (a whole
+// sample line prefix); "" if `timeout` passes first.
+std::string scrape_metrics_until(uint16_t port, const std::string& needle, std::chrono::seconds timeout);
+
+// The value of the sample `series` (`name{labels}` exactly as rendered) in a
+// /metrics body; -1 if absent.
+double metric_value(const std::string& body, const std::string& series);
+
 }  // namespace tracer::fixtures

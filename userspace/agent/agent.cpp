@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include "agent/cgroup_directory.h"
+#include "agent/net_collector.h"
 #include "agent/proc_collector.h"
 #include "agent/sched_collector.h"
 #include "agent/syscall_collector.h"
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/syscall_names.h"
+#include "probes/net_probe.h"
 #include "probes/proc_probe.h"
 #include "probes/sched_probe.h"
 #include "probes/syscall_probe.h"
@@ -98,6 +100,7 @@ public:
                  keying.describe().c_str());
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
         CgroupDirectory directory(resolver, cfg_.max_cgroups);
+        if (const auto* v2 = layout.unified()) cgroup2_root_ = v2->mount_point;
         load_probes(keying);
 
         // Process events arrive in batches (the kernel does not wake us per
@@ -208,6 +211,19 @@ private:
         } catch (const probes::ProbeError& e) {
             LOG_ERROR("process probe not loaded, no process metrics: %s", e.what());
         }
+        try {
+            probes::NetProbeOptions o;
+            o.keying = keying;
+            o.cgroup2_root = cgroup2_root_;
+            o.btf_path = btf_path_;
+            net_probe_ = std::make_unique<probes::NetProbe>(o);
+            net_ = std::make_unique<NetCollector>(*net_probe_);
+            collectors_.push_back(net_.get());
+            LOG_INFO("network probe attached (%s; %s)", joined(net_probe_->attached()).c_str(),
+                     net_probe_->variant_description());
+        } catch (const probes::ProbeError& e) {
+            LOG_ERROR("network probe not loaded, no network metrics: %s", e.what());
+        }
         if (collectors_.empty()) throw probes::ProbeError("no probe could be loaded (see the errors above)");
     }
 
@@ -249,6 +265,17 @@ private:
             failed("proc_oom_pending", d[PROC_DROP_OOM_PENDING_FULL]);
             dropped.samples.push_back({{{"ring", "proc_events"}}, double(d[PROC_DROP_RINGBUF_FULL]), {}});
         }
+        if (net_probe_) {
+            auto d = net_probe_->drops();
+            failed("net_stats", d[NET_DROP_STATS_FULL]);
+            failed("net_socks", d[NET_DROP_SOCK_STORAGE]);
+            dropped.samples.push_back({{{"ring", "net_events"}}, double(d[NET_DROP_RINGBUF_FULL]), {}});
+            metrics::Family unattributed{"tracer.net.unattributed", "",
+                                         "Packets and TCP events of sockets with no known owner (see docs/metrics.md).",
+                                         metrics::MetricType::Counter, {}};
+            unattributed.samples.push_back({{}, double(d[NET_DROP_UNATTRIBUTED]), {}});
+            snap->push_back(std::move(unattributed));
+        }
         snap->push_back(std::move(failures));
         snap->push_back(std::move(dropped));
 
@@ -288,9 +315,12 @@ private:
     std::unique_ptr<probes::SyscallProbe> syscall_probe_;
     std::unique_ptr<probes::SchedProbe> sched_probe_;
     std::unique_ptr<probes::ProcProbe> proc_probe_;
+    std::unique_ptr<probes::NetProbe> net_probe_;
     std::unique_ptr<SyscallCollector> syscalls_;
     std::unique_ptr<SchedCollector> sched_;
     std::unique_ptr<ProcCollector> proc_;
+    std::unique_ptr<NetCollector> net_;
+    std::string cgroup2_root_;  // where the network probe's cgroup_skb programs attach ("" = no cgroup2)
     std::vector<CgroupCollector*> collectors_;
     std::unique_ptr<forwarder::Forwarder> forwarder_;
 };

@@ -1,10 +1,12 @@
-// `tracer trace`: process events live, one line each (text or JSON lines).
+// `tracer trace`: process events and closed TCP connections live, one line
+// each (text or JSON lines).
 // Loads its own programs; needs no running agent.
 #include "cli/commands.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
 #include "log.h"
 #include "probes/bpf_support.h"
+#include "probes/net_probe.h"
 #include "probes/proc_probe.h"
 
 #include <CLI/CLI.hpp>
@@ -14,6 +16,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -102,13 +105,32 @@ std::vector<std::tuple<std::string, std::string, bool>> fields(const ProcEvent& 
     return f;
 }
 
+// A closed TCP connection's fields, as for process events.
+std::vector<std::tuple<std::string, std::string, bool>> fields(const probes::NetConnection& c, const std::string& cgroup) {
+    char rtt[32];
+    std::snprintf(rtt, sizeof rtt, "%.6f", c.srtt_us / 1e6);
+    return {
+        {"pid", std::to_string(c.tgid), false},
+        {"comm", c.comm, true},
+        {"cgroup", cgroup, true},
+        {"direction", c.inbound ? "inbound" : "outbound", true},
+        {"local", c.local, true},
+        {"remote", c.remote, true},
+        {"tx_bytes", std::to_string(c.tx_bytes), false},
+        {"rx_bytes", std::to_string(c.rx_bytes), false},
+        {"lifetime_seconds", std::to_string(c.lifetime_ns / 1e9), false},
+        {"rtt_seconds", rtt, false},
+    };
+}
+
 }  // namespace
 
 CLI::App* add_trace_command(CLI::App& app, TraceFlags& f) {
-    auto* trace = app.add_subcommand("trace", "Stream process events live, one line each, until Ctrl-C");
-    trace->add_option("--events", f.events, "Comma-separated: exec, fork, exit, oom [default: all]")
+    auto* trace = app.add_subcommand(
+        "trace", "Stream process events and closed TCP connections live, one line each, until Ctrl-C");
+    trace->add_option("--events", f.events, "Comma-separated: exec, fork, exit, oom, tcp [default: all]")
         ->delimiter(',')
-        ->check(CLI::IsMember({"exec", "fork", "exit", "oom"}));
+        ->check(CLI::IsMember({"exec", "fork", "exit", "oom", "tcp"}));
     trace->add_option("--cgroup", f.cgroup, "Only events of this cgroup path and the cgroups below it");
     trace->add_option("--format", f.format, "text or json (JSON lines)")
         ->check(CLI::IsMember({"text", "json"}))
@@ -137,57 +159,89 @@ int trace_command(const TraceFlags& f) {
         auto keying = containers::choose_cgroup_keying(layout, f.hierarchy, "/proc/cgroups");
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
         resolver.rescan();
-        probes::ProcProbeOptions o;
-        o.keying = keying;
-        o.btf_path = f.btf_path;
-        if (!wanted.empty()) {  // only the kinds printed cross the ring
-            o.emitted_events = 0;
-            for (auto k : {ProcEventKind::Exec, ProcEventKind::Fork, ProcEventKind::Exit, ProcEventKind::Oom})
-                if (wanted.count(kind_name(k))) o.emitted_events |= probes::proc_event_bit(k);
+        const bool all = wanted.empty();
+        std::unique_ptr<probes::ProcProbe> proc;
+        if (all || wanted.size() > wanted.count("tcp")) {
+            probes::ProcProbeOptions o;
+            o.keying = keying;
+            o.btf_path = f.btf_path;
+            if (!all) {  // only the kinds printed cross the ring
+                o.emitted_events = 0;
+                for (auto k : {ProcEventKind::Exec, ProcEventKind::Fork, ProcEventKind::Exit, ProcEventKind::Oom})
+                    if (wanted.count(kind_name(k))) o.emitted_events |= probes::proc_event_bit(k);
+            }
+            proc = std::make_unique<probes::ProcProbe>(o);
         }
-        probes::ProcProbe probe(o);
+        std::unique_ptr<probes::NetProbe> net;
+        if (all || wanted.count("tcp")) {
+            probes::NetProbeOptions o;
+            o.keying = keying;
+            o.cgroup2_root = layout.unified() ? layout.unified()->mount_point : "";
+            o.btf_path = f.btf_path;
+            o.emit_events = true;
+            try {
+                net = std::make_unique<probes::NetProbe>(o);
+            } catch (const probes::ProbeError& e) {
+                if (!all) throw;  // asked for by name: an error
+                LOG_WARN("no tcp events: %s", e.what());
+            }
+        }
         LOG_INFO("tracing %s events (cgroups named in the %s); Ctrl-C to stop",
-                 wanted.empty() ? "exec, fork, exit and oom" : "the chosen", keying.describe().c_str());
+                 all ? "exec, fork, exit, oom and tcp" : "the chosen", keying.describe().c_str());
 
         std::string line;
-        auto print = [&](const ProcEvent& e) {
-            auto name = kind_name(e.kind);
-            if (!wanted.empty() && !wanted.count(name)) return;
-            auto path = resolver.lookup(e.cgroup_id);
+        auto emit = [&](const char* name, uint64_t cgroup_id, uint64_t timestamp_ns, const auto& event) {
+            auto path = resolver.lookup(cgroup_id);
             if (!path) {
                 resolver.rescan();  // a cgroup created since the last scan
-                path = resolver.lookup(e.cgroup_id);
+                path = resolver.lookup(cgroup_id);
             }
-            std::string cgroup = path ? *path : "<unresolved:" + std::to_string(e.cgroup_id) + ">";
+            std::string cgroup = path ? *path : "<unresolved:" + std::to_string(cgroup_id) + ">";
             if (!f.cgroup.empty() && !(path && under(*path, f.cgroup))) return;
             line.clear();
             if (json) {
-                line = "{\"time\":" + json_string(wall_time(e.timestamp_ns)) + ",\"event\":\"" + name + "\"";
-                for (const auto& [k, v, is_string] : fields(e, cgroup))
+                line = "{\"time\":" + json_string(wall_time(timestamp_ns)) + ",\"event\":\"" + name + "\"";
+                for (const auto& [k, v, is_string] : fields(event, cgroup))
                     line += ",\"" + k + "\":" + (is_string ? json_string(v) : v);
                 line += "}\n";
             } else {
                 char head[64];
                 std::snprintf(head, sizeof head, "%-5s", name);
-                line = wall_time(e.timestamp_ns) + " " + head;
-                for (const auto& [k, v, is_string] : fields(e, cgroup)) line += " " + k + "=" + v;
+                line = wall_time(timestamp_ns) + " " + head;
+                for (const auto& [k, v, is_string] : fields(event, cgroup)) line += " " + k + "=" + v;
                 line += "\n";
             }
             std::fwrite(line.data(), 1, line.size(), stdout);
         };
+        auto print = [&](const ProcEvent& e) {
+            auto name = kind_name(e.kind);
+            if (!all && !wanted.count(name)) return;
+            emit(name, e.cgroup_id, e.timestamp_ns, e);
+        };
+        auto print_tcp = [&](const probes::NetConnection& c) { emit("tcp", c.cgroup_id, c.timestamp_ns, c); };
+        auto drain = [&] {
+            if (proc) proc->drain(print);
+            if (net) net->drain(print_tcp);
+            std::fflush(stdout);
+        };
         timespec zero{0, 0};
         uint64_t last_drops = 0;
         while (sigtimedwait(&signals, nullptr, &zero) < 0) {
-            probe.wait(100);  // events are batched in the kernel: drain on a short timer
-            probe.drain(print);
-            std::fflush(stdout);
-            if (uint64_t d = probe.ring_drops(); d != last_drops) {
+            // events are batched in the kernel: drain on a short timer
+            if (proc)
+                proc->wait(100);
+            else if (net)
+                net->wait(100);
+            else
+                break;
+            drain();
+            uint64_t d = (proc ? proc->ring_drops() : 0) + (net ? net->drops()[NET_DROP_RINGBUF_FULL] : 0);
+            if (d != last_drops) {
                 LOG_WARN("%llu events lost: the ring buffer was full", static_cast<unsigned long long>(d - last_drops));
                 last_drops = d;
             }
         }
-        probe.drain(print);
-        std::fflush(stdout);
+        drain();
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tracer: error: %s\n", e.what());

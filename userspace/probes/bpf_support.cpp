@@ -93,6 +93,12 @@ void require_btf(const std::string& btf_path) {
 
 bool kernel_has_task_storage() { return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1; }
 
+uint32_t ring_buffer_size(uint32_t bytes) {
+    uint32_t size = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+    while (size < bytes && size < (1u << 30)) size <<= 1;
+    return size;
+}
+
 void log_fallback_to_baseline(const char* area, const ProbeError& why) {
     LOG_INFO("%s: the Linux 5.11+ build does not load here (%s); using the 5.8+ build", area, why.what());
 }

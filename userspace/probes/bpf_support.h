@@ -4,6 +4,7 @@
 
 #include "probes/kernel_features.h"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ void require_kernel_version();
 void require_btf(const std::string& btf_path);
 
 bool kernel_has_task_storage();
+
+// `bytes` rounded up to a power-of-two number of pages, as BPF_MAP_TYPE_RINGBUF requires.
+uint32_t ring_buffer_size(uint32_t bytes);
 void log_fallback_to_baseline(const char* area, const ProbeError& why);
 
 template <class LoadModern, class LoadBaseline>

@@ -117,6 +117,9 @@ std::vector<std::string> describe_features(const KernelFeatures& f) {
                   (modern_build_applies(f) ? "task storage" : "a hash keyed by thread id"));
     out.push_back(std::string("ring buffer (5.8+): ") + yes_no(f.ring_buffer) + " -> process events " +
                   (f.ring_buffer ? "through a ring buffer" : "UNAVAILABLE (the process probe cannot load)"));
+    out.push_back(std::string("socket storage from tp_btf programs (5.11+): ") +
+                  (modern_build_applies(f) ? "yes -> network metrics (TCP, bytes, packets) per socket owner"
+                                           : "no -> the network probe does not load (no network metrics)"));
     std::string args = !f.btf_types_read                 ? "unknown (no BTF)"
                        : f.sched_switch_prev_state == 0 ? "prev, next (no prev_state: < 5.18)"
                        : f.sched_switch_prev_state == 3 ? "prev, next, prev_state (5.18+)"

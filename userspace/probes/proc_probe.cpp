@@ -49,13 +49,6 @@ int mark_victim_prototype(const std::string& btf_path) {
     return kMarkVictimAbsent;
 }
 
-// A power-of-two number of pages, as BPF_MAP_TYPE_RINGBUF requires.
-uint32_t ring_size(uint32_t bytes) {
-    uint32_t size = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
-    while (size < bytes && size < (1u << 30)) size <<= 1;
-    return size;
-}
-
 std::string bounded(const char* s, size_t max) { return std::string(s, strnlen(s, max)); }
 
 }  // namespace
@@ -75,7 +68,7 @@ void ProcProbe::load(const ProcProbeOptions& o, int mark_victim) {
     skel->rodata->emitted_events = o.emitted_events;
     if (mark_victim == kMarkVictimAbsent) bpf_program__set_autoload(skel->progs.tracer_proc_oom, false);
     bpf_map__set_max_entries(skel->maps.proc_counts, std::max<uint32_t>(o.map_entries, 64));
-    bpf_map__set_max_entries(skel->maps.proc_events, ring_size(o.ring_bytes));
+    bpf_map__set_max_entries(skel->maps.proc_events, ring_buffer_size(o.ring_bytes));
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the proc BPF programs", err);
     if (int err = Skeleton::attach(skel))
         throw_libbpf_error("cannot attach the proc BPF programs to the sched and oom tracepoints", err);

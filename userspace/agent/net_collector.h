@@ -1,0 +1,27 @@
+// Network per cgroup (NetProbe) as cumulative series: bytes and packets each
+// way, TCP connections opened by direction, closed and open, retransmits,
+// resets, per-connection bytes, RTT and lifetime histograms.
+#pragma once
+
+#include "agent/cgroup_collector.h"
+#include "agent/cgroup_totals.h"
+#include "probes/net_probe.h"
+
+namespace tracer::agent {
+
+class NetCollector : public CgroupCollector {
+public:
+    explicit NetCollector(probes::NetProbe& probe) : probe_(probe) {}
+
+    void read(std::vector<uint64_t>& keys) override;
+    void accumulate(CgroupDirectory& directory, std::chrono::duration<double> elapsed) override;
+    void forget(const std::vector<uint64_t>& keys) override;
+    void append_families(metrics::Snapshot& out) const override;
+
+private:
+    probes::NetProbe& probe_;
+    std::vector<probes::NetReading> readings_;
+    CgroupTotalsTable<net_stats> table_;
+};
+
+}  // namespace tracer::agent

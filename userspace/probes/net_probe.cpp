@@ -1,0 +1,183 @@
+#include "probes/net_probe.h"
+
+#include "probes/bpf_support.h"
+#include "log.h"
+#include "net_modern.skel.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace tracer::probes {
+namespace {
+
+static_assert(sizeof(net_stats) % sizeof(uint64_t) == 0, "net_stats is all u64 counters");
+constexpr size_t kCounters = sizeof(net_stats) / sizeof(uint64_t);
+
+void add_counters(net_stats& into, const net_stats& v) {
+    uint64_t a[kCounters], b[kCounters];
+    std::memcpy(a, &into, sizeof a);
+    std::memcpy(b, &v, sizeof b);
+    for (size_t i = 0; i < kCounters; ++i) a[i] += b[i];
+    std::memcpy(&into, a, sizeof a);
+}
+
+}  // namespace
+
+std::string format_endpoint(uint16_t family, const uint8_t addr[16], uint16_t port) {
+    char buf[INET6_ADDRSTRLEN] = "?";
+    if (family == AF_INET6) {
+        inet_ntop(AF_INET6, addr, buf, sizeof buf);
+        return "[" + std::string(buf) + "]:" + std::to_string(port);
+    }
+    inet_ntop(AF_INET, addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(port);
+}
+
+NetProbe::NetProbe(const NetProbeOptions& o) {
+    install_libbpf_logging();
+    ncpus_ = libbpf_num_possible_cpus();
+    if (ncpus_ <= 0) throw_libbpf_error("cannot count possible CPUs", ncpus_);
+    percpu_.resize(ncpus_);
+    // Socket storage from tracing programs is 5.11+ (as task storage): the
+    // 5.8 baseline build has no way to remember a socket's owner.
+    if (o.variant == ProbeVariant::Baseline || !modern_build_applies(kernel_features()))
+        throw ProbeError(
+            "the network probe needs the Linux 5.11+ build (socket-local storage from tp_btf programs, to "
+            "charge softirq-time packets, retransmits and resets to the socket's owner; see tracer version "
+            "--features)");
+    if (o.cgroup2_root.empty())
+        throw ProbeError(
+            "no cgroup2 hierarchy is mounted: the network probe's cgroup_skb programs attach to its root "
+            "(mount it, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified)");
+
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!o.btf_path.empty()) open_opts.btf_custom_path = o.btf_path.c_str();
+    net_modern_bpf* skel = net_modern_bpf::open(&open_opts);
+    if (!skel) throw_libbpf_error("cannot open the net BPF object", errno);
+    std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { net_modern_bpf::destroy(static_cast<net_modern_bpf*>(p)); });
+
+    skel->rodata->cgroup_key_mode = o.keying.mode;
+    skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
+    skel->rodata->emit_events = o.emit_events;
+    bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
+    bpf_map__set_max_entries(skel->maps.net_events, ring_buffer_size(o.emit_events ? o.ring_bytes : 4096));
+    if (int err = net_modern_bpf::load(skel)) throw_libbpf_error("cannot load the net BPF programs", err);
+    if (int err = net_modern_bpf::attach(skel))
+        throw_libbpf_error("cannot attach the net BPF programs to the sock and tcp tracepoints", err);
+
+    int cg = open(o.cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg < 0)
+        throw ProbeError("cannot open the cgroup2 root " + o.cgroup2_root + ": " + std::strerror(errno));
+    for (auto [prog, link] : {std::pair{skel->progs.tracer_net_ingress, &skel->links.tracer_net_ingress},
+                              std::pair{skel->progs.tracer_net_egress, &skel->links.tracer_net_egress}}) {
+        *link = bpf_program__attach_cgroup(prog, cg);  // freed by the skeleton
+        if (!*link) {
+            int err = errno;
+            close(cg);
+            throw_libbpf_error("cannot attach cgroup_skb programs to " + o.cgroup2_root, err);
+        }
+    }
+    close(cg);
+
+    stats_fd_ = bpf_map__fd(skel->maps.net_stats);
+    drops_fd_ = bpf_map__fd(skel->maps.net_drops);
+    events_fd_ = bpf_map__fd(skel->maps.net_events);
+    ring_buffer* rb = ring_buffer__new(events_fd_, &NetProbe::on_sample, this, nullptr);
+    if (!rb) throw_libbpf_error("cannot map the net event ring buffer", errno);
+    ring_ = {rb, ring_buffer__free};
+    skel_ = std::move(owner);
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel->obj) {
+        std::string name = bpf_program__section_name(prog);
+        if (name.starts_with("cgroup_skb/")) name += " on " + o.cgroup2_root;
+        attached_.push_back(name);
+    }
+}
+
+// ring_ is declared after skel_, so it is freed (unmapped) before the maps close.
+NetProbe::~NetProbe() = default;
+
+void NetProbe::read(std::vector<NetReading>& out) {
+    out.clear();
+    uint64_t key = 0, next = 0;
+    bool first = true;
+    while (bpf_map_get_next_key(stats_fd_, first ? nullptr : &key, &next) == 0) {
+        first = false;
+        key = next;
+        if (bpf_map_lookup_elem(stats_fd_, &key, percpu_.data()) != 0) continue;  // deleted meanwhile
+        NetReading r;
+        r.cgroup_id = key;
+        for (const auto& v : percpu_) add_counters(r.totals, v);
+        out.push_back(r);
+    }
+}
+
+void NetProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
+    for (uint64_t id : cgroup_ids) bpf_map_delete_elem(stats_fd_, &id);  // ENOENT (never seen) is fine
+}
+
+int NetProbe::on_sample(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<NetProbe*>(ctx);
+    net_conn_event e;
+    if (size < sizeof e) return 0;
+    std::memcpy(&e, data, sizeof e);
+    NetConnection c;
+    c.cgroup_id = e.cgroup_key;
+    c.timestamp_ns = e.timestamp_ns;
+    c.lifetime_ns = e.lifetime_ns;
+    c.tx_bytes = e.tx_bytes;
+    c.rx_bytes = e.rx_bytes;
+    c.srtt_us = e.srtt_us;
+    c.tgid = e.tgid;
+    c.inbound = e.direction == NET_DIR_INBOUND;
+    c.comm = std::string(e.comm, strnlen(e.comm, sizeof e.comm));
+    c.local = format_endpoint(e.family, e.laddr, e.lport);
+    c.remote = format_endpoint(e.family, e.raddr, e.rport);
+    try {
+        (*self->sink_)(c);
+    } catch (...) {
+        self->sink_error_ = std::current_exception();  // never unwind through libbpf's C frames
+        return -1;
+    }
+    ++self->delivered_;
+    return 0;
+}
+
+size_t NetProbe::drain(const std::function<void(const NetConnection&)>& sink) {
+    sink_ = &sink;
+    delivered_ = 0;
+    int n = ring_buffer__consume(ring_.get());
+    sink_ = nullptr;
+    if (sink_error_) std::rethrow_exception(std::exchange(sink_error_, nullptr));
+    if (n < 0) throw_libbpf_error("cannot read the net event ring buffer", n);
+    return delivered_;
+}
+
+bool NetProbe::wait(int timeout_ms) {
+    pollfd p{events_fd_, POLLIN, 0};  // poll() sees unannounced data, epoll would not
+    int n = poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) throw_libbpf_error("cannot wait on the net event ring buffer", errno);
+    return n > 0 && (p.revents & POLLIN);
+}
+
+std::array<uint64_t, NET_DROP_REASONS> NetProbe::drops() const {
+    std::array<uint64_t, NET_DROP_REASONS> total{};
+    std::vector<uint64_t> values(ncpus_);
+    for (uint32_t reason = 0; reason < NET_DROP_REASONS; ++reason) {
+        if (bpf_map_lookup_elem(drops_fd_, &reason, values.data()) != 0) continue;
+        for (uint64_t v : values) total[reason] += v;
+    }
+    return total;
+}
+
+}  // namespace tracer::probes
