@@ -13,12 +13,14 @@ want=(
   clang llvm bpftool libbpf-dev        # BPF programs -> skeletons (CO-RE, BTF)
   linux-libc-dev libelf-dev zlib1g-dev libzstd-dev
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
+  libcurl4-openssl-dev nlohmann-json3-dev   # Docker Engine API client, its JSON
 )
 if [[ ${1:-} == --test ]]; then
   want+=(
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
+    docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
   )
 fi
 

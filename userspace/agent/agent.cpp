@@ -7,6 +7,10 @@
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
+#include "containers/container_metadata.h"
+#include "containers/container_tagger.h"
+#include "containers/docker_client.h"
+#include "containers/oci_bundle.h"
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/syscall_names.h"
@@ -21,6 +25,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -89,6 +94,19 @@ public:
                  keying.describe().c_str());
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
         CgroupDirectory directory(resolver, cfg_.max_cgroups);
+        // Container names: providers fill the cache on their own threads; the
+        // flush loop only reads it (containers/container_tagger.h).
+        metadata_ = std::make_unique<containers::MetadataCache>(size_t(cfg_.max_cgroups) * 2 + 64);
+        auto& metadata = *metadata_;
+        containers::ContainerTaggerOptions tag_options;
+        tag_options.labels_as_tags = cfg_.container_labels_as_tags;
+        tag_options.include = cfg_.container_include;
+        tag_options.exclude = cfg_.container_exclude;
+        tag_options.proc_root = host_path(cfg_, "/proc");
+        tag_options.keying = keying;
+        tagger_ = std::make_unique<containers::ContainerTagger>(metadata, tag_options);
+        auto lookups = start_metadata_providers(metadata);
+        directory.use_tagger(tagger_.get(), &metadata);
         load_probes(keying);
 
         // Process events arrive in batches (the kernel does not wake us per
@@ -132,6 +150,8 @@ public:
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (server) server->stop();
         events = {};  // stop and join before the probes go
+        lookups.reset();
+        docker_.reset();
         return 0;     // probes (and every BPF link) are destroyed on the way out
     }
 
@@ -140,6 +160,30 @@ private:
         std::string out;
         for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
         return out;
+    }
+
+    // The metadata providers found on this host (each optional): the Docker
+    // Engine API socket, containerd/CRI-O OCI bundles under /run.
+    std::unique_ptr<containers::MetadataLookups> start_metadata_providers(containers::MetadataCache& cache) {
+        std::vector<containers::MetadataLookups::Lookup> lookups;
+        if (!cfg_.docker_socket.empty()) {
+            std::string socket = host_path(cfg_, cfg_.docker_socket);
+            std::error_code ec;
+            if (std::filesystem::exists(socket, ec)) {
+                docker_ = std::make_unique<containers::DockerMetadataProvider>(socket, cache);
+                lookups.push_back([d = docker_.get()](const std::string& id) { return d->inspect(id); });
+            } else {
+                LOG_INFO("no Docker socket at %s: Docker containers are not named (docker_socket)", socket.c_str());
+            }
+        }
+        auto oci = std::make_shared<containers::OciBundleReader>(host_path(cfg_, "/run"));
+        if (oci->available()) {
+            LOG_INFO("containerd/CRI-O bundles under %s: containers named from their annotations",
+                     host_path(cfg_, "/run").c_str());
+            lookups.push_back([oci](const std::string& id) { return oci->lookup(id); });
+        }
+        if (lookups.empty()) return nullptr;
+        return std::make_unique<containers::MetadataLookups>(cache, std::move(lookups));
     }
 
     // Loads every probe; one that does not load is an error for its area only.
@@ -206,6 +250,7 @@ private:
     void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory, double collection_seconds) {
         auto snap = std::make_shared<metrics::Snapshot>();
         for (const auto* c : collectors_) c->append_families(*snap);
+        directory.apply_tags(*snap, 0);  // every family so far is per-cgroup
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -268,6 +313,9 @@ private:
 
     config::AgentConfig cfg_;
     std::string btf_path_;
+    std::unique_ptr<containers::MetadataCache> metadata_;  // outlives its providers (declared first)
+    std::unique_ptr<containers::ContainerTagger> tagger_;  // labels_for_pid() for the DogStatsD server
+    std::unique_ptr<containers::DockerMetadataProvider> docker_;
     std::unique_ptr<probes::SyscallProbe> syscall_probe_;
     std::unique_ptr<probes::SchedProbe> sched_probe_;
     std::unique_ptr<probes::ProcProbe> proc_probe_;

@@ -18,6 +18,7 @@ struct RunFlags {
     std::optional<double> interval;
     std::optional<std::string> metrics_addr;
     std::optional<std::string> log_level;
+    std::optional<std::string> host_root;     // --host-root
     std::string btf_path;
 };
 CLI::App* add_run_command(CLI::App& app, RunFlags& flags);

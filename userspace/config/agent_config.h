@@ -51,6 +51,13 @@ struct AgentConfig {
     uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
     std::string log_level = "info";       // error | warn | info | debug
     SyscallsConfig syscalls;
+    // Containers (issue 6): the Docker Engine API socket ("" = off; under
+    // host_root), container labels copied into tags (label -> tag name, in
+    // file order), and "name:<regex>" / "image:<regex>" filters.
+    std::string docker_socket = "/var/run/docker.sock";
+    std::vector<std::pair<std::string, std::string>> container_labels_as_tags;
+    std::vector<std::string> container_include;
+    std::vector<std::string> container_exclude;
 
     bool operator==(const AgentConfig&) const = default;
 };
