@@ -41,8 +41,9 @@ std::optional<ContainerInfo> read_oci_bundle_config(const std::string& path, con
                               "io.kubernetes.cri-o.Image"});
     bool sandbox = annotation(a, "io.kubernetes.cri.container-type") == "sandbox" ||
                    annotation(a, "io.kubernetes.cri-o.ContainerType") == "sandbox";
-    info.name = first_of(a, {"io.kubernetes.cri-o.ContainerName"});
-    if (info.name.empty()) info.name = sandbox ? info.pod : info.kube_container;
+    // Kubernetes has no container name of its own beyond these: the pause
+    // sandbox is named after its pod, every other container after its spec name.
+    info.name = sandbox ? info.pod : info.kube_container;
     // CRI-O keeps the pod's labels as one JSON string
     auto labels = nlohmann::json::parse(annotation(a, "io.kubernetes.cri-o.Labels"), nullptr, false);
     if (!labels.is_discarded() && labels.is_object())
