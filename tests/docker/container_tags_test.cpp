@@ -191,7 +191,9 @@ TEST_F(DockerContainers, ContainerStartedAfterTheAgentIsNamed) {
 }
 
 TEST_F(DockerContainers, ContainerThatLivesOneSecondKeepsItsName) {
-    start_tracer();
+    // Intervals longer than its life: its cgroup is created and removed
+    // between two scans of cgroupfs (named from the kernel's mkdir record).
+    start_tracer(3);
     run_container("tracer-e2e-3", {}, kWrites + "; sleep 1");
     auto s = wait_for("tracer_syscalls_total", {{"container_name", "tracer-e2e-3"}, {"syscall", "write"}}, 5000);
     ASSERT_TRUE(s);

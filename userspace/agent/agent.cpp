@@ -13,6 +13,7 @@
 #include "containers/oci_bundle.h"
 #include "log.h"
 #include "probes/bpf_support.h"
+#include "probes/cgroup_events_probe.h"
 #include "probes/syscall_names.h"
 #include "probes/proc_probe.h"
 #include "probes/sched_probe.h"
@@ -107,6 +108,14 @@ public:
         tagger_ = std::make_unique<containers::ContainerTagger>(metadata, tag_options);
         auto lookups = start_metadata_providers(metadata);
         directory.use_tagger(tagger_.get(), &metadata);
+        try {
+            cgroup_events_ = std::make_unique<probes::CgroupEventsProbe>(keying, host_path(cfg_, "/proc/cgroups"),
+                                                                          btf_path_);
+            directory.use_cgroup_events(cgroup_events_.get());
+        } catch (const probes::ProbeError& e) {
+            LOG_WARN("cgroup events probe not loaded; cgroups that live shorter than a scan count as "
+                     "cgroup=\"<unresolved>\": %s", e.what());
+        }
         load_probes(keying);
 
         // Process events arrive in batches (the kernel does not wake us per
@@ -279,6 +288,8 @@ private:
             failed("proc_oom_pending", d[PROC_DROP_OOM_PENDING_FULL]);
             dropped.samples.push_back({{{"ring", "proc_events"}}, double(d[PROC_DROP_RINGBUF_FULL]), {}});
         }
+        if (cgroup_events_)
+            dropped.samples.push_back({{{"ring", "cgroup_events"}}, double(cgroup_events_->drops()), {}});
         snap->push_back(std::move(failures));
         snap->push_back(std::move(dropped));
 
@@ -316,6 +327,7 @@ private:
     std::unique_ptr<containers::MetadataCache> metadata_;  // outlives its providers (declared first)
     std::unique_ptr<containers::ContainerTagger> tagger_;  // labels_for_pid() for the DogStatsD server
     std::unique_ptr<containers::DockerMetadataProvider> docker_;
+    std::unique_ptr<probes::CgroupEventsProbe> cgroup_events_;
     std::unique_ptr<probes::SyscallProbe> syscall_probe_;
     std::unique_ptr<probes::SchedProbe> sched_probe_;
     std::unique_ptr<probes::ProcProbe> proc_probe_;

@@ -18,14 +18,24 @@ void CgroupDirectory::begin_interval(const std::vector<uint64_t>& keys) {
     ++interval_;
     overflowed_.clear();
     gone_.clear();
-    // Re-scan when the kernel shows keys we cannot name, and now and then to
-    // notice cgroups that are gone.
+    // Every cgroup the kernel created before this interval's reading has a
+    // record by now: a mkdir precedes any activity in the cgroup.
+    if (events_)
+        events_->drain([&](const probes::CgroupEvent& e) {
+            if (e.created)
+                resolver_.learn(e.cgroup_id, e.path.empty() ? "/" : e.path);
+            else
+                removals_ = true;
+        });
+    // Re-scan when the kernel shows keys we cannot name, when cgroups were
+    // removed, and now and then to notice cgroups that are gone.
     auto now = std::chrono::steady_clock::now();
     bool unknown = std::any_of(keys.begin(), keys.end(), [&](uint64_t k) { return !resolver_.lookup(k); });
-    rescanned_ = unknown || now - last_scan_ >= rescan_every_;
+    rescanned_ = unknown || removals_ || now - last_scan_ >= rescan_every_;
     if (!rescanned_) return;
     gone_ = resolver_.rescan();
     last_scan_ = now;
+    removals_ = false;
     // A container's metadata outlives its cgroup by one more interval.
     if (cache_)
         for (uint64_t k : gone_)

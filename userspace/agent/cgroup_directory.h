@@ -11,6 +11,7 @@
 #include "containers/container_metadata.h"
 #include "containers/container_tagger.h"
 #include "metrics/series.h"
+#include "probes/cgroup_events_probe.h"
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +43,11 @@ public:
     // Ends the interval: paths not labelled for two intervals free their slot.
     void end_interval();
 
+    // Cgroups created since the last interval are named from the kernel's
+    // mkdir records (drained at begin_interval), even if already removed;
+    // a removal makes the next interval re-scan.
+    void use_cgroup_events(probes::CgroupEventsProbe* events) { events_ = events; }
+
     // Names cgroups after their containers from now on: every per-cgroup
     // sample gets the tagger's label set (see containers/container_tagger.h).
     // Without a tagger, samples keep their lone `cgroup` label.
@@ -70,6 +76,8 @@ private:
     };
     containers::ContainerTagger::Tags untracked_tags(const std::string& path) const;
 
+    probes::CgroupEventsProbe* events_ = nullptr;
+    bool removals_ = false;  // rmdir records since the last scan
     const containers::ContainerTagger* tagger_ = nullptr;
     containers::MetadataCache* cache_ = nullptr;
     std::unordered_map<std::string, Tracked> tracked_;  // by path
