@@ -226,3 +226,40 @@ TEST_F(DockerContainers, TaggingGoesOnAfterDockerdIsKilledAndRestarted) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(DockerContainers, TraceFiltersEventsByContainerName) {
+    Subprocess trace({TRACER_BINARY, "trace", "--format", "json", "--events", "exec", "--container", "tracer-e2e-7",
+                      "--docker-socket", engine_->socket()});
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (trace.output().find("tracing") == std::string::npos && trace.running() &&
+           std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(50ms);
+    ASSERT_NE(trace.output().find("tracing"), std::string::npos) << trace.output();
+    // Both exec /bin/echo; only the first is asked for.
+    run_container("tracer-e2e-7", {}, "sleep 1; /bin/echo seven; exec sleep 1000");
+    run_container("tracer-e2e-8", {}, "sleep 1; /bin/echo eight; exec sleep 1000");
+    bool seen = false;
+    end = std::chrono::steady_clock::now() + 20s;
+    while (!seen && trace.running() && std::chrono::steady_clock::now() < end) {
+        seen = trace.output().find("\"filename\":\"/bin/echo\",") != std::string::npos ||
+               trace.output().find("\"filename\":\"/bin/echo\"}") != std::string::npos;
+        if (!seen) std::this_thread::sleep_for(100ms);
+    }
+    std::this_thread::sleep_for(1500ms);  // the other container's exec has happened too by now
+    trace.signal(SIGINT);
+    EXPECT_EQ(trace.wait_for(10s), 0);
+    std::string out = trace.output();
+    EXPECT_TRUE(seen) << out;
+    EXPECT_NE(out.find("\"container\":\"tracer-e2e-7\""), std::string::npos) << out;
+    EXPECT_EQ(out.find("tracer-e2e-8"), std::string::npos) << out;
+    // Every event line is the wanted container's.
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("{\"time\"", 0) == 0) {
+            EXPECT_NE(line.find("\"container\":\"tracer-e2e-7\""), std::string::npos) << line;
+        }
+}
+
+}  // namespace

@@ -27,6 +27,8 @@ int run_command(const RunFlags& flags);
 struct TraceFlags {
     std::vector<std::string> events;  // empty: all
     std::string cgroup;               // path prefix ("" = all)
+    std::string container;            // container name or id prefix ("" = all)
+    std::string docker_socket = "/var/run/docker.sock";
     std::string format = "text";
     std::string hierarchy = "auto";
     std::string btf_path;
