@@ -48,6 +48,7 @@ std::optional<ContainerInfo> MetadataCache::find(const std::string& id) {
     }
     // Bounded like the entries: an id nobody can name is asked for once.
     if (asked_.size() < max_entries_ && asked_.insert(id).second) {
+        if (requests_.size() >= max_entries_) requests_.pop_front();  // no provider drains them
         requests_.push_back(id);
         requested_.notify_one();
     }
