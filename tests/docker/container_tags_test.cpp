@@ -96,14 +96,26 @@ protected:
         if (!config_.empty()) unlink(config_.c_str());
     }
 
-    void start_tracer(double interval = 1) {
+    // `host_root`: run tracer in a mount namespace of its own where the host's
+    // / is bound at `host_root` and its own /sys/fs/cgroup and the engine's
+    // directory are empty tmpfs: only --host-root reaches cgroupfs and the socket.
+    void start_tracer(double interval = 1, const std::string& host_root = "") {
         config_ = "/tmp/tracer-docker-test-" + std::to_string(getpid()) + ".yaml";
         std::ofstream(config_) << "docker_socket: \"" << engine_->socket() << "\"\n"
                                << "container_labels_as_tags:\n  team: team\n";
         port_ = tracer::fixtures::free_tcp_port();
-        tracer_ = std::make_unique<Subprocess>(std::vector<std::string>{
-            TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval), "--metrics-addr",
-            "127.0.0.1:" + std::to_string(port_)});
+        std::vector<std::string> argv{TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval),
+                                      "--metrics-addr", "127.0.0.1:" + std::to_string(port_)};
+        if (!host_root.empty()) {
+            std::string engine_dir = engine_->socket().substr(0, engine_->socket().rfind('/'));
+            std::string cmd = "mkdir -p " + host_root + " && mount --rbind / " + host_root +
+                              " && mount -t tmpfs none /sys/fs/cgroup && mount -t tmpfs none " + engine_dir +
+                              " && exec";
+            for (const auto& a : argv) cmd += " '" + a + "'";
+            cmd += " --host-root " + host_root;
+            argv = {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd};
+        }
+        tracer_ = std::make_unique<Subprocess>(argv);
         // Up when /metrics answers with the first collection's families.
         wait_for("tracer_build_info", {});
     }
@@ -260,6 +272,24 @@ TEST_F(DockerContainers, TraceFiltersEventsByContainerName) {
         if (line.rfind("{\"time\"", 0) == 0) {
             EXPECT_NE(line.find("\"container\":\"tracer-e2e-7\""), std::string::npos) << line;
         }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(DockerContainers, HostRootReachesCgroupfsAndTheSocketOfTheHost) {
+    std::string host_root = "/tmp/tracer-hostroot-" + std::to_string(getpid());
+    start_tracer(1, host_root);
+    run_container("tracer-e2e-9", {"--label", "team=core"}, kWrites + "; exec sleep 1000");
+    auto s = wait_for("tracer_syscalls_total",
+                      {{"container_name", "tracer-e2e-9"}, {"team", "core"}, {"syscall", "write"}}, 5000);
+    EXPECT_TRUE(s);
+    EXPECT_NE(tracer_->output().find(host_root + "/sys/fs/cgroup"), std::string::npos) << tracer_->output();
+    tracer_->signal(SIGTERM);
+    tracer_->wait_for(10s);
+    tracer_.reset();  // its mount namespace goes with it
+    rmdir(host_root.c_str());
 }
 
 }  // namespace
