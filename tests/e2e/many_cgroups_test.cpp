@@ -110,6 +110,8 @@ TEST(ManyCgroups, ThousandContainersComeAndGoWithBoundedState) {
         EXPECT_GE(seen.size(), size_t(kCgroups) * 9 / 10) << "round " << round;
         EXPECT_LE(gauge(body, "tracer_cgroups_tracked"), 1000) << "max_cgroups bounds the series";
         rss.push_back(rss_kib(tracer.pid()));
+        std::printf("round %d: %zu cgroups on /metrics, last collection took %.1f ms\n", round, seen.size(),
+                    gauge(body, "tracer_collection_duration_seconds") * 1e3);
         for (const auto& d : dirs) rmdir(d.c_str());
         // Gone: noticed (rmdir records) and their series dropped two intervals later.
         std::this_thread::sleep_for(3500ms);
