@@ -316,8 +316,13 @@ private:
     void log_top() {
         if (cfg_.top_cgroups == 0 || !syscalls_) return;
         std::string line;
-        for (const auto& r : syscalls_->top_cgroups(cfg_.top_cgroups))
-            line += (line.empty() ? "" : ", ") + r.cgroup + " " + human_rate(r.syscalls_per_second);
+        for (const auto& r : syscalls_->top_cgroups(cfg_.top_cgroups)) {
+            std::string name = r.cgroup;  // a container by its name (tag 2, container_name) once known
+            if (tagger_)
+                if (auto t = tagger_->tags_for_path(r.cgroup); t.known && !t.labels[2].value.empty())
+                    name = t.labels[2].value;
+            line += (line.empty() ? "" : ", ") + name + " " + human_rate(r.syscalls_per_second);
+        }
         if (line.empty()) line = "(none)";
         LOG_INFO("top cgroups by syscalls/s: %s", line.c_str());
     }
