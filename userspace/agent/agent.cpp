@@ -26,7 +26,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -176,14 +175,10 @@ private:
     std::unique_ptr<containers::MetadataLookups> start_metadata_providers(containers::MetadataCache& cache) {
         std::vector<containers::MetadataLookups::Lookup> lookups;
         if (!cfg_.docker_socket.empty()) {
+            // Followed even when absent now: a dockerd started later is picked up.
             std::string socket = host_path(cfg_, cfg_.docker_socket);
-            std::error_code ec;
-            if (std::filesystem::exists(socket, ec)) {
-                docker_ = std::make_unique<containers::DockerMetadataProvider>(socket, cache);
-                lookups.push_back([d = docker_.get()](const std::string& id) { return d->inspect(id); });
-            } else {
-                LOG_INFO("no Docker socket at %s: Docker containers are not named (docker_socket)", socket.c_str());
-            }
+            docker_ = std::make_unique<containers::DockerMetadataProvider>(socket, cache);
+            lookups.push_back([d = docker_.get()](const std::string& id) { return d->inspect(id); });
         }
         auto oci = std::make_shared<containers::OciBundleReader>(host_path(cfg_, "/run"));
         if (oci->available()) {

@@ -194,7 +194,11 @@ void DockerMetadataProvider::watch(std::stop_token stop) {
                 },
                 stop);
         } catch (const DockerError& e) {
-            if (!reported) LOG_WARN("%s; retrying with backoff", e.what());
+            // Once per outage; a host without Docker says so once, at info level.
+            if (!reported && connections_ == 0)
+                LOG_INFO("%s: Docker containers are named once it answers (retrying with backoff)", e.what());
+            else if (!reported)
+                LOG_WARN("%s; retrying with backoff", e.what());
             reported = true;
         }
         // Back off (interruptibly) before reconnecting.
