@@ -21,6 +21,7 @@ if [[ ${1:-} == --test ]]; then
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
+    podman                             # ... and podman's Docker-compatible API
   )
 fi
 

@@ -3,6 +3,7 @@
 // `tracer run` per test. Skipped with the reason when docker.io is absent.
 #include "docker_engine.h"
 #include "fixtures.h"
+#include "podman_service.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -86,6 +87,7 @@ protected:
     void SetUp() override {
         if (!skip_.empty()) GTEST_SKIP() << skip_;
         ASSERT_TRUE(engine_) << "the test dockerd did not start: " << setup_error_;
+        socket_ = engine_->socket();
     }
     void TearDown() override {
         if (tracer_) {
@@ -101,7 +103,7 @@ protected:
     // directory are empty tmpfs: only --host-root reaches cgroupfs and the socket.
     void start_tracer(double interval = 1, const std::string& host_root = "") {
         config_ = "/tmp/tracer-docker-test-" + std::to_string(getpid()) + ".yaml";
-        std::ofstream(config_) << "docker_socket: \"" << engine_->socket() << "\"\n"
+        std::ofstream(config_) << "docker_socket: \"" << socket_ << "\"\n"
                                << "container_labels_as_tags:\n  team: team\n";
         port_ = tracer::fixtures::free_tcp_port();
         std::vector<std::string> argv{TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval),
@@ -163,6 +165,7 @@ protected:
     static inline std::unique_ptr<DockerEngine> engine_;
     std::unique_ptr<Subprocess> tracer_;
     std::string config_;
+    std::string socket_;  // the API socket tracer follows
     uint16_t port_ = 0;
     std::vector<std::string> started_;
 };
@@ -290,6 +293,48 @@ TEST_F(DockerContainers, HostRootReachesCgroupfsAndTheSocketOfTheHost) {
     tracer_->wait_for(10s);
     tracer_.reset();  // its mount namespace goes with it
     rmdir(host_root.c_str());
+}
+
+}  // namespace
+
+namespace {
+
+// podman's Docker-compatible service, followed as docker_socket.
+class PodmanContainers : public DockerContainers {
+protected:
+    static void SetUpTestSuite() {
+        podman_skip_ = tracer::fixtures::root_skip_reason();
+        if (podman_skip_.empty()) podman_skip_ = tracer::fixtures::PodmanService::skip_reason();
+        if (!podman_skip_.empty()) return;
+        try {
+            podman_ = std::make_unique<tracer::fixtures::PodmanService>();
+        } catch (const std::exception& e) {
+            podman_error_ = e.what();
+        }
+    }
+    static void TearDownTestSuite() { podman_.reset(); }
+    void SetUp() override {
+        if (!podman_skip_.empty()) GTEST_SKIP() << podman_skip_;
+        ASSERT_TRUE(podman_) << "podman system service did not start: " << podman_error_;
+        socket_ = podman_->socket();
+    }
+    static inline std::string podman_skip_, podman_error_;
+    static inline std::unique_ptr<tracer::fixtures::PodmanService> podman_;
+};
+
+TEST_F(PodmanContainers, PodmanContainersAreNamedThroughItsDockerCompatibleApi) {
+    start_tracer();
+    std::string id = podman_->podman({"run", "-d", "--name", "tracer-e2e-pm", "--label", "team=core", "--network",
+                                      "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                                      podman_->image(), "sh", "-c", kWrites + "; exec sleep 1000"});
+    ASSERT_EQ(id.size(), 64u) << id;
+    auto s = wait_for("tracer_syscalls_total",
+                      {{"container_name", "tracer-e2e-pm"}, {"image", podman_->image()}, {"team", "core"},
+                       {"container_id", id.substr(0, 12)}, {"syscall", "write"}},
+                      5000);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->labels["cgroup"], "/libpod_parent/libpod-" + id);
+    EXPECT_LE(s->value, 5100);
 }
 
 }  // namespace

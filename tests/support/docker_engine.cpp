@@ -25,12 +25,6 @@ std::string docker_cli() {
     return "";
 }
 
-std::string busybox() {
-    for (const char* p : {"/bin/busybox", "/usr/bin/busybox"})
-        if (access(p, X_OK) == 0) return p;
-    return "";
-}
-
 std::string slurp(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
@@ -59,13 +53,37 @@ std::pair<int, std::string> run(std::vector<std::string> argv, std::chrono::seco
 
 }  // namespace
 
+std::string busybox_path() {
+    for (const char* p : {"/bin/busybox", "/usr/bin/busybox"})
+        if (access(p, X_OK) == 0) return p;
+    return "";
+}
+
+std::string busybox_rootfs_tar(const std::string& dir) {
+    std::string rootfs = dir + "/rootfs";
+    for (const char* d : {"bin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "var"})
+        fs::create_directories(rootfs + "/" + d);
+    fs::copy_file(busybox_path(), rootfs + "/bin/busybox", fs::copy_options::overwrite_existing);
+    auto [rc, applets] = run({rootfs + "/bin/busybox", "--list"});
+    if (rc != 0) throw std::runtime_error("busybox --list failed: " + applets);
+    std::istringstream in(applets);
+    for (std::string a; in >> a;)
+        if (a != "busybox") fs::create_symlink("busybox", rootfs + "/bin/" + a);
+    std::ofstream(rootfs + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
+    std::ofstream(rootfs + "/etc/group") << "root:x:0:\n";
+    std::string tar = dir + "/rootfs.tar";
+    auto [trc, tout] = run({"/bin/tar", "-C", rootfs, "--numeric-owner", "-cf", tar, "."});
+    if (trc != 0) throw std::runtime_error("tar of the test rootfs failed: " + tout);
+    return tar;
+}
+
 std::string DockerEngine::skip_reason() {
     if (geteuid() != 0) return "needs root (runs dockerd)";
     if (access(kDockerd, X_OK) != 0) return "docker.io is not installed (no /usr/sbin/dockerd): scripts/install-deps.sh --test";
     if (docker_cli().empty()) return "no docker CLI (docker.io): scripts/install-deps.sh --test";
     if (access("/usr/bin/containerd", X_OK) != 0 && access("/usr/sbin/containerd", X_OK) != 0)
         return "no containerd (docker.io's dependency)";
-    if (busybox().empty()) return "busybox-static is not installed (the test image): scripts/install-deps.sh --test";
+    if (busybox_path().empty()) return "busybox-static is not installed (the test image): scripts/install-deps.sh --test";
     return "";
 }
 
@@ -91,18 +109,22 @@ DockerEngine::~DockerEngine() {
     }
     stop_dockerd();
     clear_leftovers();
-    // Mounts dockerd left under our roots (netns, overlays) would block the removal.
+    unmount_and_remove(dir_);
+}
+
+void unmount_and_remove(const std::string& dir) {
+    // Mounts an engine left under its roots (netns, overlays) would block the removal.
     std::istringstream mounts(slurp("/proc/self/mounts"));
     std::vector<std::string> ours;
     for (std::string line; std::getline(mounts, line);) {
         std::istringstream f(line);
         std::string dev, where;
         f >> dev >> where;
-        if (where.rfind(dir_ + "/", 0) == 0) ours.push_back(where);
+        if (where.rfind(dir + "/", 0) == 0) ours.push_back(where);
     }
     for (auto it = ours.rbegin(); it != ours.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
     std::error_code ec;
-    fs::remove_all(dir_, ec);
+    fs::remove_all(dir, ec);
 }
 
 std::pair<int, std::string> DockerEngine::try_docker(const std::vector<std::string>& args) {
@@ -184,23 +206,8 @@ void DockerEngine::crash_and_restart() {
 }
 
 void DockerEngine::import_image() {
-    // busybox-static and its applets, a passwd: enough for sh, dd, sleep.
-    std::string rootfs = dir_ + "/rootfs";
-    for (const char* d : {"bin", "etc", "proc", "sys", "dev", "tmp", "root", "run", "var"})
-        fs::create_directories(rootfs + "/" + d);
-    fs::copy_file(busybox(), rootfs + "/bin/busybox", fs::copy_options::overwrite_existing);
-    auto [rc, applets] = run({rootfs + "/bin/busybox", "--list"});
-    if (rc != 0) throw std::runtime_error("busybox --list failed: " + applets);
-    std::istringstream in(applets);
-    for (std::string a; in >> a;)
-        if (a != "busybox") fs::create_symlink("busybox", rootfs + "/bin/" + a);
-    std::ofstream(rootfs + "/etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n";
-    std::ofstream(rootfs + "/etc/group") << "root:x:0:\n";
-    std::string tar = dir_ + "/rootfs.tar";
-    auto [trc, tout] = run({"/bin/tar", "-C", rootfs, "--numeric-owner", "-cf", tar, "."});
-    if (trc != 0) throw std::runtime_error("tar of the test rootfs failed: " + tout);
-    auto [irc, iout] = try_docker({"import", "-c", "CMD [\"/bin/sh\"]", tar, image_});
-    if (irc != 0) throw std::runtime_error("docker import failed: " + iout);
+    auto [rc, out] = try_docker({"import", "-c", "CMD [\"/bin/sh\"]", busybox_rootfs_tar(dir_), image_});
+    if (rc != 0) throw std::runtime_error("docker import failed: " + out);
 }
 
 }  // namespace tracer::fixtures

@@ -13,6 +13,14 @@
 
 namespace tracer::fixtures {
 
+// A static busybox (the host's busybox-static) with its applet links and a
+// passwd, as a tar in `dir`, for `docker import` / `podman import`. Returns
+// the tar's path; throws std::runtime_error. "" from busybox_path() when absent.
+std::string busybox_rootfs_tar(const std::string& dir);
+std::string busybox_path();
+// Lazily unmounts everything mounted below `dir`, then removes it.
+void unmount_and_remove(const std::string& dir);
+
 class DockerEngine {
 public:
     // "" when dockerd, the docker CLI and a static busybox are installed and we
