@@ -16,6 +16,7 @@ want=(
   linux-libc-dev libelf-dev zlib1g-dev libzstd-dev
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
+  nlohmann-json3-dev                   # Docker Engine API client: its JSON
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -32,6 +33,8 @@ if [[ " $* " == *" --test "* ]]; then
     victoria-metrics                   # the forwarder's real backend in tests and its benchmark
     openssl                            # the forwarder's TLS test makes a certificate
     nftables                           # network tests: packet loss on a veth (numgen random)
+    docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
+    podman                             # ... and podman's Docker-compatible API
   )
 fi
 

@@ -196,7 +196,8 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
     EXPECT_EQ(parse_error("probes: [tcp]\n"),
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
-              "hostname, tags, sinks, spool_dir, spool_max_bytes)");
+              "hostname, tags, sinks, spool_dir, spool_max_bytes, "
+              "docker_socket, container_labels_as_tags, container_include, container_exclude)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
               "latency, histogram_syscalls, map_entries, max_threads)");
@@ -204,7 +205,8 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
     EXPECT_EQ(parse_error("latency: false\n"),
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
-              "hostname, tags, sinks, spool_dir, spool_max_bytes)");
+              "hostname, tags, sinks, spool_dir, spool_max_bytes, "
+              "docker_socket, container_labels_as_tags, container_include, container_exclude)");
 }
 
 TEST(AgentConfig, BadValuesNameTheKeyAndLine) {
@@ -459,3 +461,43 @@ TEST(AgentConfig, ReferenceDocumentsEveryKey) {
         EXPECT_NE(doc.find(env_var(key)), std::string::npos) << env_var(key) << " is not in docs/configuration.md";
     }
 }
+
+namespace {
+
+TEST(AgentConfig, ContainerKeys) {
+    auto c = parse_agent_config(
+        "docker_socket: /run/podman/podman.sock\n"
+        "container_labels_as_tags:\n  team: team\n  com.example.tier: tier\n"
+        "container_exclude: [\"image:pause\", \"name:^tmp-\"]\n"
+        "container_include: [\"name:^tmp-keep$\"]\n",
+        "cfg.yaml");
+    EXPECT_EQ(c.docker_socket, "/run/podman/podman.sock");
+    std::vector<std::pair<std::string, std::string>> tags{{"team", "team"}, {"com.example.tier", "tier"}};
+    EXPECT_EQ(c.container_labels_as_tags, tags);  // file order
+    EXPECT_EQ(c.container_exclude, (std::vector<std::string>{"image:pause", "name:^tmp-"}));
+    EXPECT_EQ(c.container_include, (std::vector<std::string>{"name:^tmp-keep$"}));
+
+    const char* env[] = {"TRACER_CONTAINER_LABELS_AS_TAGS=team=team,app=service", "TRACER_DOCKER_SOCKET=", nullptr};
+    apply_env_overrides(c, env);
+    std::vector<std::pair<std::string, std::string>> from_env{{"team", "team"}, {"app", "service"}};
+    EXPECT_EQ(c.container_labels_as_tags, from_env);
+    EXPECT_EQ(c.docker_socket, "");
+}
+
+TEST(AgentConfig, BadContainerKeysNameTheKeyAndLine) {
+    EXPECT_EQ(parse_error("container_labels_as_tags: [team]\n"),
+              "cfg.yaml:1: 'container_labels_as_tags' must be a map of container label -> tag name, e.g. "
+              "{team: team} (environment: \"team=team,tier=tier\"), got a list");
+    EXPECT_EQ(parse_error("container_labels_as_tags:\n  team: 9lives\n"),
+              "cfg.yaml:2: 'container_labels_as_tags' must be tag names made of letters, digits and '_' (not "
+              "starting with a digit), got '9lives'");
+    EXPECT_EQ(parse_error("container_exclude: [\"pause\"]\n"),
+              "cfg.yaml:1: 'container_exclude' must be a list of \"name:<regex>\" or \"image:<regex>\", got "
+              "'pause' in the list");
+    auto bad_regex = parse_error("\ncontainer_include: [\"name:(\"]\n");
+    EXPECT_EQ(bad_regex.rfind("cfg.yaml:2: 'container_include' must be valid regular expressions", 0), 0u) << bad_regex;
+    EXPECT_EQ(parse_error("docker_socket: docker.sock\n"),
+              "cfg.yaml:1: 'docker_socket' must be an absolute path (\"\" = off), got 'docker.sock'");
+}
+
+}  // namespace

@@ -217,3 +217,15 @@ TEST(PrometheusText, SummaryHasQuantilesSumAndCount) {
               "app_request_time_sum{route=\"/a\"} 300\n"
               "app_request_time_count{route=\"/a\"} 20\n");
 }
+
+TEST(PrometheusText, EmptyLabelValuesAreOmitted) {
+    // A systemd service's container tags are empty: to Prometheus `image=""` is
+    // no label at all, so the line leaves them out.
+    auto f = family("tracer.syscalls", "", MetricType::Counter);
+    f.samples.push_back(sample({{"cgroup", "/system.slice/ssh.service"}, {"container_name", ""}, {"syscall", "read"}}, 3));
+    f.samples.push_back(sample({{"cgroup", ""}, {"container_name", ""}}, 1));
+    EXPECT_EQ(render({f}),
+              "# TYPE tracer_syscalls_total counter\n"
+              "tracer_syscalls_total{cgroup=\"/system.slice/ssh.service\",syscall=\"read\"} 3\n"
+              "tracer_syscalls_total 1\n");
+}

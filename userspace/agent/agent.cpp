@@ -9,8 +9,13 @@
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
 #include "forwarder/forwarder.h"
+#include "containers/container_metadata.h"
+#include "containers/container_tagger.h"
+#include "containers/docker_client.h"
+#include "containers/oci_bundle.h"
 #include "log.h"
 #include "probes/bpf_support.h"
+#include "probes/cgroup_events_probe.h"
 #include "probes/syscall_names.h"
 #include "probes/net_probe.h"
 #include "probes/proc_probe.h"
@@ -101,6 +106,27 @@ public:
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
         CgroupDirectory directory(resolver, cfg_.max_cgroups);
         if (const auto* v2 = layout.unified()) cgroup2_root_ = v2->mount_point;
+        // Container names: providers fill the cache on their own threads; the
+        // flush loop only reads it (containers/container_tagger.h).
+        metadata_ = std::make_unique<containers::MetadataCache>(size_t(cfg_.max_cgroups) * 2 + 64);
+        auto& metadata = *metadata_;
+        containers::ContainerTaggerOptions tag_options;
+        tag_options.labels_as_tags = cfg_.container_labels_as_tags;
+        tag_options.include = cfg_.container_include;
+        tag_options.exclude = cfg_.container_exclude;
+        tag_options.proc_root = host_path(cfg_, "/proc");
+        tag_options.keying = keying;
+        tagger_ = std::make_unique<containers::ContainerTagger>(metadata, tag_options);
+        auto lookups = start_metadata_providers(metadata);
+        directory.use_tagger(tagger_.get(), &metadata);
+        try {
+            cgroup_events_ = std::make_unique<probes::CgroupEventsProbe>(keying, host_path(cfg_, "/proc/cgroups"),
+                                                                          btf_path_);
+            directory.use_cgroup_events(cgroup_events_.get());
+        } catch (const probes::ProbeError& e) {
+            LOG_WARN("cgroup events probe not loaded; cgroups that live shorter than a scan count as "
+                     "cgroup=\"<unresolved>\": %s", e.what());
+        }
         load_probes(keying);
 
         // Process events arrive in batches (the kernel does not wake us per
@@ -150,6 +176,8 @@ public:
         if (server) server->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         events = {};  // stop and join before the probes go
+        lookups.reset();
+        docker_.reset();
         return 0;     // probes (and every BPF link) are destroyed on the way out
     }
 
@@ -158,6 +186,26 @@ private:
         std::string out;
         for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
         return out;
+    }
+
+    // The metadata providers found on this host (each optional): the Docker
+    // Engine API socket, containerd/CRI-O OCI bundles under /run.
+    std::unique_ptr<containers::MetadataLookups> start_metadata_providers(containers::MetadataCache& cache) {
+        std::vector<containers::MetadataLookups::Lookup> lookups;
+        if (!cfg_.docker_socket.empty()) {
+            // Followed even when absent now: a dockerd started later is picked up.
+            std::string socket = host_path(cfg_, cfg_.docker_socket);
+            docker_ = std::make_unique<containers::DockerMetadataProvider>(socket, cache);
+            lookups.push_back([d = docker_.get()](const std::string& id) { return d->inspect(id); });
+        }
+        auto oci = std::make_shared<containers::OciBundleReader>(host_path(cfg_, "/run"));
+        if (oci->available()) {
+            LOG_INFO("containerd/CRI-O bundles under %s: containers named from their annotations",
+                     host_path(cfg_, "/run").c_str());
+            lookups.push_back([oci](const std::string& id) { return oci->lookup(id); });
+        }
+        if (lookups.empty()) return nullptr;
+        return std::make_unique<containers::MetadataLookups>(cache, std::move(lookups));
     }
 
     // Loads every probe; one that does not load is an error for its area only.
@@ -237,6 +285,7 @@ private:
     void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory, double collection_seconds) {
         auto snap = std::make_shared<metrics::Snapshot>();
         for (const auto* c : collectors_) c->append_families(*snap);
+        directory.apply_tags(*snap, 0);  // every family so far is per-cgroup
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -276,6 +325,8 @@ private:
             unattributed.samples.push_back({{}, double(d[NET_DROP_UNATTRIBUTED]), {}});
             snap->push_back(std::move(unattributed));
         }
+        if (cgroup_events_)
+            dropped.samples.push_back({{{"ring", "cgroup_events"}}, double(cgroup_events_->drops()), {}});
         snap->push_back(std::move(failures));
         snap->push_back(std::move(dropped));
 
@@ -304,14 +355,23 @@ private:
     void log_top() {
         if (cfg_.top_cgroups == 0 || !syscalls_) return;
         std::string line;
-        for (const auto& r : syscalls_->top_cgroups(cfg_.top_cgroups))
-            line += (line.empty() ? "" : ", ") + r.cgroup + " " + human_rate(r.syscalls_per_second);
+        for (const auto& r : syscalls_->top_cgroups(cfg_.top_cgroups)) {
+            std::string name = r.cgroup;  // a container by its name (tag 2, container_name) once known
+            if (tagger_)
+                if (auto t = tagger_->tags_for_path(r.cgroup); t.known && !t.labels[2].value.empty())
+                    name = t.labels[2].value;
+            line += (line.empty() ? "" : ", ") + name + " " + human_rate(r.syscalls_per_second);
+        }
         if (line.empty()) line = "(none)";
         LOG_INFO("top cgroups by syscalls/s: %s", line.c_str());
     }
 
     config::AgentConfig cfg_;
     std::string btf_path_;
+    std::unique_ptr<containers::MetadataCache> metadata_;  // outlives its providers (declared first)
+    std::unique_ptr<containers::ContainerTagger> tagger_;  // labels_for_pid() for the DogStatsD server
+    std::unique_ptr<containers::DockerMetadataProvider> docker_;
+    std::unique_ptr<probes::CgroupEventsProbe> cgroup_events_;
     std::unique_ptr<probes::SyscallProbe> syscall_probe_;
     std::unique_ptr<probes::SchedProbe> sched_probe_;
     std::unique_ptr<probes::ProcProbe> proc_probe_;

@@ -8,6 +8,10 @@
 #pragma once
 
 #include "containers/cgroup_resolver.h"
+#include "containers/container_metadata.h"
+#include "containers/container_tagger.h"
+#include "metrics/series.h"
+#include "probes/cgroup_events_probe.h"
 
 #include <chrono>
 #include <cstdint>
@@ -39,6 +43,21 @@ public:
     // Ends the interval: paths not labelled for two intervals free their slot.
     void end_interval();
 
+    // Cgroups created since the last interval are named from the kernel's
+    // mkdir records (drained at begin_interval), even if already removed;
+    // a removal makes the next interval re-scan.
+    void use_cgroup_events(probes::CgroupEventsProbe* events) { events_ = events; }
+
+    // Names cgroups after their containers from now on: every per-cgroup
+    // sample gets the tagger's label set (see containers/container_tagger.h).
+    // Without a tagger, samples keep their lone `cgroup` label.
+    void use_tagger(const containers::ContainerTagger* tagger, containers::MetadataCache* cache);
+
+    // Replaces the `cgroup` label (the first label) of every sample in
+    // families [first, end) with the cgroup's tags as they were when it was
+    // last labelled; drops the samples of excluded containers.
+    void apply_tags(metrics::Snapshot& snapshot, size_t first) const;
+
     uint64_t interval() const { return interval_; }
     size_t tracked() const { return tracked_.size(); }
     size_t overflowed() const { return overflowed_.size(); }
@@ -50,7 +69,18 @@ private:
     std::chrono::steady_clock::time_point last_scan_;
     bool rescanned_ = false;
     uint64_t interval_ = 0;
-    std::unordered_map<std::string, uint64_t> tracked_;  // path -> interval last labelled
+    struct Tracked {
+        uint64_t last_labelled = 0;  // interval number
+        uint64_t tagged = 0;         // interval the tags were computed in
+        containers::ContainerTagger::Tags tags;
+    };
+    containers::ContainerTagger::Tags untracked_tags(const std::string& path) const;
+
+    probes::CgroupEventsProbe* events_ = nullptr;
+    bool removals_ = false;  // rmdir records since the last scan
+    const containers::ContainerTagger* tagger_ = nullptr;
+    containers::MetadataCache* cache_ = nullptr;
+    std::unordered_map<std::string, Tracked> tracked_;  // by path
     std::set<std::string> overflowed_;                   // paths folded this interval
     std::vector<uint64_t> gone_;
 };

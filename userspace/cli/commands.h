@@ -18,6 +18,7 @@ struct RunFlags {
     std::optional<double> interval;
     std::optional<std::string> metrics_addr;
     std::optional<std::string> log_level;
+    std::optional<std::string> host_root;     // --host-root
     std::string btf_path;
 };
 CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
@@ -26,6 +27,8 @@ int run_command(const RunFlags& flags);
 struct TraceFlags {
     std::vector<std::string> events;  // empty: all
     std::string cgroup;               // path prefix ("" = all)
+    std::string container;            // container name or id prefix ("" = all)
+    std::string docker_socket = "/var/run/docker.sock";
     std::string format = "text";
     std::string hierarchy = "auto";
     std::string btf_path;

@@ -21,6 +21,8 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& f) {
     run->add_option("--metrics-addr", f.metrics_addr,
                     "HOST:PORT to serve Prometheus /metrics on, \"\" to disable [default: 127.0.0.1:9464]");
     run->add_option("--log-level", f.log_level, "error, warn, info or debug [default: info]");
+    run->add_option("--host-root", f.host_root,
+                    "Where the host's / is mounted (/proc, /sys, /run, the Docker socket), e.g. /host [default: /]");
     run->add_option("--btf", f.btf_path,
                     "BTF file describing the running kernel, for kernels without /sys/kernel/btf/vmlinux");
     return run;
@@ -33,6 +35,11 @@ int run_command(const RunFlags& f) {
         if (f.interval) options.config.interval = *f.interval;
         if (f.metrics_addr) options.config.metrics_addr = *f.metrics_addr;
         if (f.log_level) options.config.log_level = *f.log_level;
+        if (f.host_root) {
+            if (!f.host_root->empty() && f.host_root->front() != '/')
+                throw config::ConfigError("--host-root must be an absolute path, got '" + *f.host_root + "'");
+            options.config.host_root = *f.host_root;
+        }
         config::validate(options.config);
     } catch (const config::ConfigError& e) {
         std::fprintf(stderr, "tracer: config error: %s\n", e.what());

@@ -3,7 +3,11 @@
 // Loads its own programs; needs no running agent.
 #include "cli/commands.h"
 #include "containers/cgroup_layout.h"
+#include "containers/cgroup_path_parser.h"
 #include "containers/cgroup_resolver.h"
+#include "containers/container_metadata.h"
+#include "containers/docker_client.h"
+#include "containers/oci_bundle.h"
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/net_probe.h"
@@ -15,8 +19,11 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <ctime>
 #include <memory>
+#include <optional>
+#include <tuple>
 #include <set>
 #include <sstream>
 
@@ -75,14 +82,47 @@ bool under(const std::string& path, const std::string& prefix) {
                               path[prefix.size()] == '/');
 }
 
+// Container names for the trace: the Docker API (kept current by its event
+// stream) and containerd/CRI-O bundles; a name not cached yet is looked up
+// right away (a trace may wait; the agent's flush never does).
+class ContainerNames {
+public:
+    ContainerNames(const std::string& docker_socket) : oci_("/run") {
+        std::error_code ec;
+        if (!docker_socket.empty() && std::filesystem::exists(docker_socket, ec))
+            docker_ = std::make_unique<containers::DockerMetadataProvider>(docker_socket, cache_);
+    }
+    // The container of a cgroup path, if it is one and it is known.
+    std::optional<containers::ContainerInfo> of(const std::string& cgroup_path) {
+        auto ref = containers::container_from_cgroup_path(cgroup_path);
+        if (!ref) return std::nullopt;
+        auto info = cache_.find(ref->id);
+        if (!info && docker_) info = docker_->inspect(ref->id);
+        if (!info && oci_.available()) info = oci_.lookup(ref->id);
+        if (info) cache_.put(*info);
+        return info;
+    }
+
+private:
+    containers::MetadataCache cache_{4096};  // outlives the provider below
+    std::unique_ptr<containers::DockerMetadataProvider> docker_;
+    containers::OciBundleReader oci_;
+};
+
+bool is_container(const containers::ContainerInfo& info, const std::string& wanted) {
+    return info.name == wanted || (wanted.size() >= 4 && info.id.rfind(wanted, 0) == 0);
+}
+
 // Fields of one event, in order, as (name, value, is_string).
-std::vector<std::tuple<std::string, std::string, bool>> fields(const ProcEvent& e, const std::string& cgroup) {
+std::vector<std::tuple<std::string, std::string, bool>> fields(const ProcEvent& e, const std::string& cgroup,
+                                                               const std::string& container) {
     std::vector<std::tuple<std::string, std::string, bool>> f{
         {"pid", std::to_string(e.pid), false},
         {"ppid", std::to_string(e.ppid), false},
         {"comm", e.comm, true},
         {"cgroup", cgroup, true},
     };
+    if (!container.empty()) f.emplace_back("container", container, true);
     switch (e.kind) {
         case ProcEventKind::Exec:
             f.emplace_back("filename", e.filename, true);
@@ -106,21 +146,25 @@ std::vector<std::tuple<std::string, std::string, bool>> fields(const ProcEvent& 
 }
 
 // A closed TCP connection's fields, as for process events.
-std::vector<std::tuple<std::string, std::string, bool>> fields(const probes::NetConnection& c, const std::string& cgroup) {
+std::vector<std::tuple<std::string, std::string, bool>> fields(const probes::NetConnection& c, const std::string& cgroup,
+                                                               const std::string& container) {
     char rtt[32];
     std::snprintf(rtt, sizeof rtt, "%.6f", c.srtt_us / 1e6);
-    return {
+    std::vector<std::tuple<std::string, std::string, bool>> f{
         {"pid", std::to_string(c.tgid), false},
         {"comm", c.comm, true},
         {"cgroup", cgroup, true},
-        {"direction", c.inbound ? "inbound" : "outbound", true},
+    };
+    if (!container.empty()) f.emplace_back("container", container, true);
+    f.insert(f.end(), {
         {"local", c.local, true},
         {"remote", c.remote, true},
         {"tx_bytes", std::to_string(c.tx_bytes), false},
         {"rx_bytes", std::to_string(c.rx_bytes), false},
         {"lifetime_seconds", std::to_string(c.lifetime_ns / 1e9), false},
         {"rtt_seconds", rtt, false},
-    };
+    });
+    return f;
 }
 
 }  // namespace
@@ -132,6 +176,10 @@ CLI::App* add_trace_command(CLI::App& app, TraceFlags& f) {
         ->delimiter(',')
         ->check(CLI::IsMember({"exec", "fork", "exit", "oom", "tcp"}));
     trace->add_option("--cgroup", f.cgroup, "Only events of this cgroup path and the cgroups below it");
+    trace->add_option("--container", f.container,
+                      "Only events of this container (name, or an id prefix of 4+ hex digits)");
+    trace->add_option("--docker-socket", f.docker_socket, "Docker Engine API socket that names containers")
+        ->capture_default_str();
     trace->add_option("--format", f.format, "text or json (JSON lines)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
@@ -186,6 +234,7 @@ int trace_command(const TraceFlags& f) {
                 LOG_WARN("no tcp events: %s", e.what());
             }
         }
+        ContainerNames names(f.docker_socket);
         LOG_INFO("tracing %s events (cgroups named in the %s); Ctrl-C to stop",
                  all ? "exec, fork, exit, oom and tcp" : "the chosen", keying.describe().c_str());
 
@@ -198,17 +247,20 @@ int trace_command(const TraceFlags& f) {
             }
             std::string cgroup = path ? *path : "<unresolved:" + std::to_string(cgroup_id) + ">";
             if (!f.cgroup.empty() && !(path && under(*path, f.cgroup))) return;
+            auto container = path ? names.of(*path) : std::nullopt;
+            if (!f.container.empty() && !(container && is_container(*container, f.container))) return;
+            const std::string container_name = container ? container->name : "";
             line.clear();
             if (json) {
                 line = "{\"time\":" + json_string(wall_time(timestamp_ns)) + ",\"event\":\"" + name + "\"";
-                for (const auto& [k, v, is_string] : fields(event, cgroup))
+                for (const auto& [k, v, is_string] : fields(event, cgroup, container_name))
                     line += ",\"" + k + "\":" + (is_string ? json_string(v) : v);
                 line += "}\n";
             } else {
                 char head[64];
                 std::snprintf(head, sizeof head, "%-5s", name);
                 line = wall_time(timestamp_ns) + " " + head;
-                for (const auto& [k, v, is_string] : fields(event, cgroup)) line += " " + k + "=" + v;
+                for (const auto& [k, v, is_string] : fields(event, cgroup, container_name)) line += " " + k + "=" + v;
                 line += "\n";
             }
             std::fwrite(line.data(), 1, line.size(), stdout);

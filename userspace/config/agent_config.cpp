@@ -18,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <regex>
 #include <string_view>
 
 namespace tracer::config {
@@ -157,6 +158,51 @@ std::vector<SinkConfig> to_sinks(const Value& v) {
     }
 }
 
+std::string to_socket_path(const Value& v) {
+    if (!v.scalar || (!v.scalar->empty() && v.scalar->front() != '/')) bad(v, "an absolute path (\"\" = off)");
+    return *v.scalar;
+}
+
+std::vector<std::pair<std::string, std::string>> to_labels_as_tags(const Value& v) {
+    constexpr std::string_view expected =
+        "a map of container label -> tag name, e.g. {team: team} (environment: \"team=team,tier=tier\")";
+    std::vector<std::pair<std::string, std::string>> pairs;
+    if (v.node.IsDefined() && v.node.IsMap()) {
+        for (const auto& kv : v.node) {
+            if (!kv.first.IsScalar() || !kv.second.IsScalar()) bad(v.key, expected, "an entry that is not label: tag");
+            pairs.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+        }
+    } else if (v.list && !v.node.IsDefined()) {  // environment text, split at ','
+        for (const auto& item : *v.list) {
+            size_t eq = item.rfind('=');
+            if (eq == std::string::npos) bad(v.key, expected, quote(item) + " in the list");
+            pairs.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+        }
+    } else if (!(v.node.IsDefined() && v.node.IsNull())) {
+        bad(v, expected);
+    }
+    for (const auto& [label, tag] : pairs) {
+        bool ok = !label.empty() && !tag.empty() && !(tag[0] >= '0' && tag[0] <= '9') &&
+                  std::all_of(tag.begin(), tag.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '_'; });
+        if (!ok) bad(v.key, "tag names made of letters, digits and '_' (not starting with a digit)", quote(tag));
+    }
+    return pairs;
+}
+
+std::vector<std::string> to_container_filters(const Value& v) {
+    constexpr std::string_view expected = "a list of \"name:<regex>\" or \"image:<regex>\"";
+    if (!v.list) bad(v, expected);
+    for (const auto& f : *v.list) {
+        if (f.rfind("name:", 0) != 0 && f.rfind("image:", 0) != 0) bad(v.key, expected, quote(f) + " in the list");
+        try {
+            std::regex re(f.substr(f.find(':') + 1));
+        } catch (const std::regex_error& e) {
+            bad(v.key, "valid regular expressions (ECMAScript)", quote(f) + " (" + e.what() + ")");
+        }
+    }
+    return *v.list;
+}
+
 // ---- the key table ----
 
 struct Key {
@@ -183,6 +229,10 @@ const Key kKeys[] = {
     {"sinks", [](C& c, const V& v) { c.sinks = to_sinks(v); }},
     {"spool_dir", [](C& c, const V& v) { c.spool_dir = to_spool_dir(v); }},
     {"spool_max_bytes", [](C& c, const V& v) { c.spool_max_bytes = to_u64(v, 4096); }},
+    {"docker_socket", [](C& c, const V& v) { c.docker_socket = to_socket_path(v); }},
+    {"container_labels_as_tags", [](C& c, const V& v) { c.container_labels_as_tags = to_labels_as_tags(v); }},
+    {"container_include", [](C& c, const V& v) { c.container_include = to_container_filters(v); }},
+    {"container_exclude", [](C& c, const V& v) { c.container_exclude = to_container_filters(v); }},
 };
 
 std::string join_path(const std::string& prefix, std::string_view name) {

@@ -85,6 +85,13 @@ struct AgentConfig {
     std::vector<SinkConfig> sinks;        // none: /metrics only
     std::string spool_dir = "/var/lib/tracer/spool";  // one subdirectory per sink; "" = memory only
     uint64_t spool_max_bytes = 256ull << 20;          // per sink
+    // Containers (issue 6): the Docker Engine API socket ("" = off; under
+    // host_root), container labels copied into tags (label -> tag name, in
+    // file order), and "name:<regex>" / "image:<regex>" filters.
+    std::string docker_socket = "/var/run/docker.sock";
+    std::vector<std::pair<std::string, std::string>> container_labels_as_tags;
+    std::vector<std::string> container_include;
+    std::vector<std::string> container_exclude;
 
     bool operator==(const AgentConfig&) const = default;
 };

@@ -31,8 +31,14 @@ CgroupResolver::CgroupResolver(std::string mount_point, std::string mount_root)
     if (mount_root_ == "/") mount_root_.clear();
 }
 
+void CgroupResolver::learn(uint64_t id, std::string path) {
+    if (live_.count(id) || learned_.size() >= kMaxLearned) return;
+    learned_[id] = std::move(path);
+}
+
 std::optional<std::string> CgroupResolver::lookup(uint64_t id) const {
     if (auto it = live_.find(id); it != live_.end()) return it->second;
+    if (auto it = learned_.find(id); it != learned_.end()) return it->second;
     if (auto it = departed_.find(id); it != departed_.end()) return it->second;
     return std::nullopt;
 }
@@ -77,6 +83,13 @@ std::vector<uint64_t> CgroupResolver::rescan() {
             departed_.emplace(id, std::move(path));
         }
     }
+    for (auto& [id, path] : learned_) {
+        if (!fresh.count(id)) {
+            gone.push_back(id);
+            departed_.emplace(id, std::move(path));
+        }
+    }
+    learned_.clear();
     live_ = std::move(fresh);
     ++scans_;
     return gone;

@@ -19,7 +19,14 @@ public:
     // root inside the hierarchy (mountinfo's 4th field, "/" on the host).
     CgroupResolver(std::string mount_point, std::string mount_root = "/");
 
-    // Path of a known id (live, or gone since the last scan); nullopt if unknown.
+    // A cgroup the kernel just created (cgroup:cgroup_mkdir), named before any
+    // scan saw it: resolvable from now on; if it is gone at the next rescan it
+    // is reported gone there like any other. `path` is relative to the
+    // hierarchy root. At most kMaxLearned are kept between two scans.
+    void learn(uint64_t id, std::string path);
+    static constexpr size_t kMaxLearned = 65536;
+
+    // Path of a known id (live, learnt, or gone since the last scan); nullopt if unknown.
     std::optional<std::string> lookup(uint64_t id) const;
     bool is_live(uint64_t id) const { return live_.count(id) != 0; }
 
@@ -38,6 +45,7 @@ private:
     std::string mount_root_;
     std::unordered_map<uint64_t, std::string> live_;
     std::unordered_map<uint64_t, std::string> departed_;
+    std::unordered_map<uint64_t, std::string> learned_;
     uint64_t scans_ = 0;
 };
 

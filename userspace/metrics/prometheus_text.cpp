@@ -54,10 +54,13 @@ void append_double(std::string& out, double v) {
     }
 }
 
-// `a="x",b="y"` (no braces) into `out`, which is cleared first.
+// `a="x",b="y"` (no braces) into `out`, which is cleared first. Labels with
+// an empty value are left out: Prometheus treats `a=""` as no label `a`, so the
+// series is the same and the line shorter (a systemd service's container tags).
 void format_labels(std::string& out, const Labels& labels) {
     out.clear();
     for (const Label& l : labels) {
+        if (l.value.empty()) continue;
         if (!out.empty()) out += ',';
         append_name(out, l.name, false);
         out += "=\"";

@@ -22,6 +22,7 @@ void append_prometheus_number(std::string& out, double v);
 
 // Appends every family that has at least one sample to `out` (HELP, TYPE,
 // samples; histograms as cumulative _bucket lines plus _sum and _count).
+// Labels with an empty value are omitted (to Prometheus the same series).
 // Families that map to the same name are both rendered: the caller's bug.
 void render_prometheus_text(const Snapshot& snapshot, std::string& out);
 

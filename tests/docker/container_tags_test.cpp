@@ -1,0 +1,340 @@
+// Containers named on /metrics, against a real dockerd started by the test
+// (tests/support/docker_engine.h): one engine for the whole suite, a fresh
+// `tracer run` per test. Skipped with the reason when docker.io is absent.
+#include "docker_engine.h"
+#include "fixtures.h"
+#include "podman_service.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <thread>
+
+using namespace std::chrono_literals;
+using tracer::fixtures::DockerEngine;
+using tracer::fixtures::Subprocess;
+
+namespace {
+
+using LabelMap = std::map<std::string, std::string>;
+
+struct Series {
+    std::string name;
+    LabelMap labels;
+    double value = 0;
+};
+
+// Sample lines of a /metrics page (our own output: no escapes in these tests' values).
+std::vector<Series> parse_page(const std::string& body) {
+    std::vector<Series> out;
+    std::istringstream in(body);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        Series s;
+        size_t brace = line.find('{'), space = line.rfind(' ');
+        if (space == std::string::npos) continue;
+        s.value = std::stod(line.substr(space + 1));
+        if (brace == std::string::npos || brace > space) {
+            s.name = line.substr(0, space);
+        } else {
+            s.name = line.substr(0, brace);
+            size_t i = brace + 1;
+            while (i < line.size() && line[i] != '}') {
+                size_t eq = line.find("=\"", i), end = line.find('"', eq + 2);
+                s.labels[line.substr(i, eq - i)] = line.substr(eq + 2, end - eq - 2);
+                i = end + 1;
+                if (i < line.size() && line[i] == ',') ++i;
+            }
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+// The samples of `name` whose labels include every pair of `want`.
+std::vector<Series> find(const std::vector<Series>& page, const std::string& name, const LabelMap& want) {
+    std::vector<Series> out;
+    for (const auto& s : page) {
+        if (s.name != name) continue;
+        bool all = true;
+        for (const auto& [k, v] : want) {
+            auto it = s.labels.find(k);
+            all &= it != s.labels.end() && it->second == v;
+        }
+        if (all) out.push_back(s);
+    }
+    return out;
+}
+
+class DockerContainers : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        skip_ = tracer::fixtures::root_skip_reason();
+        if (skip_.empty()) skip_ = DockerEngine::skip_reason();
+        if (!skip_.empty()) return;
+        try {
+            engine_ = std::make_unique<DockerEngine>();
+        } catch (const std::exception& e) {
+            setup_error_ = e.what();
+        }
+    }
+    static void TearDownTestSuite() { engine_.reset(); }
+
+    void SetUp() override {
+        if (!skip_.empty()) GTEST_SKIP() << skip_;
+        ASSERT_TRUE(engine_) << "the test dockerd did not start: " << setup_error_;
+        socket_ = engine_->socket();
+    }
+    void TearDown() override {
+        if (tracer_) {
+            tracer_->signal(SIGTERM);
+            tracer_->wait_for(10s);
+        }
+        for (const auto& name : started_) engine_->try_docker({"rm", "-f", name});
+        if (!config_.empty()) unlink(config_.c_str());
+    }
+
+    // `host_root`: run tracer in a mount namespace of its own where the host's
+    // / is bound at `host_root` and its own /sys/fs/cgroup and the engine's
+    // directory are empty tmpfs: only --host-root reaches cgroupfs and the socket.
+    void start_tracer(double interval = 1, const std::string& host_root = "") {
+        config_ = "/tmp/tracer-docker-test-" + std::to_string(getpid()) + ".yaml";
+        std::ofstream(config_) << "docker_socket: \"" << socket_ << "\"\n"
+                               << "container_labels_as_tags:\n  team: team\n";
+        port_ = tracer::fixtures::free_tcp_port();
+        std::vector<std::string> argv{TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval),
+                                      "--metrics-addr", "127.0.0.1:" + std::to_string(port_)};
+        if (!host_root.empty()) {
+            std::string engine_dir = engine_->socket().substr(0, engine_->socket().rfind('/'));
+            std::string cmd = "mkdir -p " + host_root + " && mount --rbind / " + host_root +
+                              " && mount -t tmpfs none /sys/fs/cgroup && mount -t tmpfs none " + engine_dir +
+                              " && exec";
+            for (const auto& a : argv) cmd += " '" + a + "'";
+            cmd += " --host-root " + host_root;
+            argv = {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd};
+        }
+        tracer_ = std::make_unique<Subprocess>(argv);
+        // Up when /metrics answers with the first collection's families.
+        wait_for("tracer_build_info", {});
+    }
+
+    // Runs a detached container; removed after the test.
+    std::string run_container(const std::string& name, const std::vector<std::string>& extra, const std::string& script) {
+        std::vector<std::string> args{"run", "-d", "--name", name};
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.insert(args.end(), {engine_->image(), "sh", "-c", script});
+        started_.push_back(name);
+        return engine_->docker(args);
+    }
+
+    std::vector<Series> scrape() {
+        httplib::Client c("127.0.0.1", port_);
+        c.set_connection_timeout(1, 0);
+        auto res = c.Get("/metrics");
+        if (!res || res->status != 200) return {};
+        return parse_page(res->body);
+    }
+
+    // Waits until `name` has a sample with `want` whose value is >= `min`; returns it.
+    std::optional<Series> wait_for(const std::string& name, const LabelMap& want, double min = 0,
+                                   std::chrono::seconds timeout = 20s) {
+        auto end = std::chrono::steady_clock::now() + timeout;
+        std::vector<Series> last;
+        while (std::chrono::steady_clock::now() < end && tracer_->running()) {
+            last = scrape();
+            for (const auto& s : find(last, name, want))
+                if (s.value >= min) return s;
+            std::this_thread::sleep_for(100ms);
+        }
+        std::string seen;
+        for (const auto& s : find(last, "tracer_syscalls_total", {{"syscall", "write"}})) {
+            seen += "\n  ";
+            for (const auto& [k, v] : s.labels) seen += k + "=" + v + " ";
+            seen += std::to_string(s.value);
+        }
+        ADD_FAILURE() << "no " << name << " sample with the wanted labels >= " << min
+                      << "; write samples on /metrics:" << seen << "\ntracer said:\n" << tracer_->output();
+        return std::nullopt;
+    }
+
+    static inline std::string skip_, setup_error_;
+    static inline std::unique_ptr<DockerEngine> engine_;
+    std::unique_ptr<Subprocess> tracer_;
+    std::string config_;
+    std::string socket_;  // the API socket tracer follows
+    uint16_t port_ = 0;
+    std::vector<std::string> started_;
+};
+
+// 5000 one-byte writes, then dd's two summary lines. A container started while
+// the agent runs also shows runc init's few writes (sync pipe) in its cgroup.
+const std::string kWrites = "dd if=/dev/zero of=/dev/null bs=1 count=5000";
+
+TEST_F(DockerContainers, ContainerStartedBeforeTheAgentIsNamedWithLabelsAndTheRightCount) {
+    // Started first (the agent must list it), its workload released once the agent runs.
+    std::string id = run_container("tracer-e2e-1", {"--label", "team=core"},
+                                   "while [ ! -e /tmp/go ]; do sleep 0.1; done; " + kWrites + "; exec sleep 1000");
+    ASSERT_EQ(id.size(), 64u) << id;
+    start_tracer();
+    engine_->docker({"exec", "tracer-e2e-1", "touch", "/tmp/go"});
+    LabelMap want{{"container_name", "tracer-e2e-1"}, {"image", engine_->image()}, {"team", "core"},
+                  {"container_id", id.substr(0, 12)}, {"cgroup", "/docker/" + id}, {"syscall", "write"}};
+    auto s = wait_for("tracer_syscalls_total", want, 5000);
+    ASSERT_TRUE(s);
+    std::this_thread::sleep_for(2s);  // nothing more may come
+    auto after = find(scrape(), "tracer_syscalls_total", want);
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_GE(after[0].value, 5000);
+    EXPECT_LE(after[0].value, 5010);  // dd's "records in/out" lines
+    // Every per-cgroup family carries the tags, e.g. scheduling and processes.
+    EXPECT_TRUE(wait_for("tracer_cpu_seconds_total", {{"container_name", "tracer-e2e-1"}, {"team", "core"}}));
+    EXPECT_TRUE(wait_for("tracer_process_execs_total", {{"container_name", "tracer-e2e-1"}}));
+}
+
+TEST_F(DockerContainers, ContainerStartedAfterTheAgentIsNamed) {
+    start_tracer();
+    std::string id = run_container("tracer-e2e-2", {}, kWrites + "; exec sleep 1000");
+    auto s = wait_for("tracer_syscalls_total",
+                      {{"container_name", "tracer-e2e-2"}, {"image", engine_->image()}, {"syscall", "write"}}, 5000);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->labels.count("team"), 0u) << "no team label, no team tag";
+    EXPECT_EQ(s->labels["container_id"], id.substr(0, 12));
+}
+
+TEST_F(DockerContainers, ContainerThatLivesOneSecondKeepsItsName) {
+    // Intervals longer than its life: its cgroup is created and removed
+    // between two scans of cgroupfs (named from the kernel's mkdir record).
+    start_tracer(3);
+    run_container("tracer-e2e-3", {}, kWrites + "; sleep 1");
+    auto s = wait_for("tracer_syscalls_total", {{"container_name", "tracer-e2e-3"}, {"syscall", "write"}}, 5000);
+    ASSERT_TRUE(s);
+    EXPECT_LE(s->value, 5100);  // with runc's own writes in the new cgroup before it execs sh
+    // Nothing of it was counted without its name.
+    for (const auto& u : find(scrape(), "tracer_syscalls_total", {{"cgroup", "<unresolved>"}, {"syscall", "write"}}))
+        EXPECT_LT(u.value, 5000) << "the short-lived container's writes went to <unresolved>";
+}
+
+TEST_F(DockerContainers, RenamedContainerIsReportedUnderItsNewName) {
+    start_tracer();
+    run_container("tracer-e2e-4", {},
+                  "while true; do dd if=/dev/zero of=/dev/null bs=1 count=100 2>/dev/null; sleep 0.2; done");
+    ASSERT_TRUE(wait_for("tracer_syscalls_total", {{"container_name", "tracer-e2e-4"}, {"syscall", "write"}}, 100));
+    engine_->docker({"rename", "tracer-e2e-4", "tracer-e2e-4-renamed"});
+    started_.push_back("tracer-e2e-4-renamed");
+    EXPECT_TRUE(
+        wait_for("tracer_syscalls_total", {{"container_name", "tracer-e2e-4-renamed"}, {"syscall", "write"}}, 100));
+}
+
+TEST_F(DockerContainers, TaggingGoesOnAfterDockerdIsKilledAndRestarted) {
+    start_tracer();
+    run_container("tracer-e2e-5", {}, kWrites + "; exec sleep 1000");
+    ASSERT_TRUE(wait_for("tracer_syscalls_total", {{"container_name", "tracer-e2e-5"}, {"syscall", "write"}}, 5000));
+    engine_->crash_and_restart();
+    ASSERT_TRUE(tracer_->running()) << tracer_->output();
+    run_container("tracer-e2e-6", {"--label", "team=core"}, kWrites + "; exec sleep 1000");
+    EXPECT_TRUE(wait_for("tracer_syscalls_total",
+                         {{"container_name", "tracer-e2e-6"}, {"team", "core"}, {"syscall", "write"}}, 5000));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(DockerContainers, TraceFiltersEventsByContainerName) {
+    Subprocess trace({TRACER_BINARY, "trace", "--format", "json", "--events", "exec", "--container", "tracer-e2e-7",
+                      "--docker-socket", engine_->socket()});
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (trace.output().find("tracing") == std::string::npos && trace.running() &&
+           std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(50ms);
+    ASSERT_NE(trace.output().find("tracing"), std::string::npos) << trace.output();
+    // Both exec /bin/echo; only the first is asked for.
+    run_container("tracer-e2e-7", {}, "sleep 1; /bin/echo seven; exec sleep 1000");
+    run_container("tracer-e2e-8", {}, "sleep 1; /bin/echo eight; exec sleep 1000");
+    bool seen = false;
+    end = std::chrono::steady_clock::now() + 20s;
+    while (!seen && trace.running() && std::chrono::steady_clock::now() < end) {
+        seen = trace.output().find("\"filename\":\"/bin/echo\",") != std::string::npos ||
+               trace.output().find("\"filename\":\"/bin/echo\"}") != std::string::npos;
+        if (!seen) std::this_thread::sleep_for(100ms);
+    }
+    std::this_thread::sleep_for(1500ms);  // the other container's exec has happened too by now
+    trace.signal(SIGINT);
+    EXPECT_EQ(trace.wait_for(10s), 0);
+    std::string out = trace.output();
+    EXPECT_TRUE(seen) << out;
+    EXPECT_NE(out.find("\"container\":\"tracer-e2e-7\""), std::string::npos) << out;
+    EXPECT_EQ(out.find("tracer-e2e-8"), std::string::npos) << out;
+    // Every event line is the wanted container's.
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("{\"time\"", 0) == 0) {
+            EXPECT_NE(line.find("\"container\":\"tracer-e2e-7\""), std::string::npos) << line;
+        }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(DockerContainers, HostRootReachesCgroupfsAndTheSocketOfTheHost) {
+    std::string host_root = "/tmp/tracer-hostroot-" + std::to_string(getpid());
+    start_tracer(1, host_root);
+    run_container("tracer-e2e-9", {"--label", "team=core"}, kWrites + "; exec sleep 1000");
+    auto s = wait_for("tracer_syscalls_total",
+                      {{"container_name", "tracer-e2e-9"}, {"team", "core"}, {"syscall", "write"}}, 5000);
+    EXPECT_TRUE(s);
+    EXPECT_NE(tracer_->output().find(host_root + "/sys/fs/cgroup"), std::string::npos) << tracer_->output();
+    tracer_->signal(SIGTERM);
+    tracer_->wait_for(10s);
+    tracer_.reset();  // its mount namespace goes with it
+    rmdir(host_root.c_str());
+}
+
+}  // namespace
+
+namespace {
+
+// podman's Docker-compatible service, followed as docker_socket.
+class PodmanContainers : public DockerContainers {
+protected:
+    static void SetUpTestSuite() {
+        podman_skip_ = tracer::fixtures::root_skip_reason();
+        if (podman_skip_.empty()) podman_skip_ = tracer::fixtures::PodmanService::skip_reason();
+        if (!podman_skip_.empty()) return;
+        try {
+            podman_ = std::make_unique<tracer::fixtures::PodmanService>();
+        } catch (const std::exception& e) {
+            podman_error_ = e.what();
+        }
+    }
+    static void TearDownTestSuite() { podman_.reset(); }
+    void SetUp() override {
+        if (!podman_skip_.empty()) GTEST_SKIP() << podman_skip_;
+        ASSERT_TRUE(podman_) << "podman system service did not start: " << podman_error_;
+        socket_ = podman_->socket();
+    }
+    static inline std::string podman_skip_, podman_error_;
+    static inline std::unique_ptr<tracer::fixtures::PodmanService> podman_;
+};
+
+TEST_F(PodmanContainers, PodmanContainersAreNamedThroughItsDockerCompatibleApi) {
+    start_tracer();
+    std::string id = podman_->podman({"run", "-d", "--name", "tracer-e2e-pm", "--label", "team=core", "--network",
+                                      "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                                      podman_->image(), "sh", "-c", kWrites + "; exec sleep 1000"});
+    ASSERT_EQ(id.size(), 64u) << id;
+    auto s = wait_for("tracer_syscalls_total",
+                      {{"container_name", "tracer-e2e-pm"}, {"image", podman_->image()}, {"team", "core"},
+                       {"container_id", id.substr(0, 12)}, {"syscall", "write"}},
+                      5000);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->labels["cgroup"], "/libpod_parent/libpod-" + id);
+    EXPECT_LE(s->value, 5100);
+}
+
+}  // namespace
