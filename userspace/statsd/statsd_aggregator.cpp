@@ -49,13 +49,13 @@ void StatsdAggregator::build_key(const ParsedMetric& m, std::string_view origin)
     key_.append(origin);
 }
 
-bool StatsdAggregator::add(const ParsedMetric& m, std::string_view origin, uint64_t now) {
+size_t StatsdAggregator::add(const ParsedMetric& m, std::string_view origin, uint64_t now) {
     build_key(m, origin);
     auto it = contexts_.find(std::string_view(key_));
     if (it == contexts_.end()) {
         if (contexts_.size() >= max_contexts_) {
             ++refused_;
-            return false;
+            return 0;
         }
         it = contexts_.emplace(key_, Entry{}).first;
         it->second.values.kind = m.kind;
@@ -66,7 +66,9 @@ bool StatsdAggregator::add(const ParsedMetric& m, std::string_view origin, uint6
     const double weight = 1 / m.sample_rate;
     ValueIterator values(m.values);
     std::string_view text;
+    size_t taken = 0;
     while (values.next(text)) {
+        ++taken;
         v.samples += 1;
         double x = 0;
         switch (m.kind) {
@@ -97,7 +99,7 @@ bool StatsdAggregator::add(const ParsedMetric& m, std::string_view origin, uint6
                 break;
         }
     }
-    return true;
+    return taken;
 }
 
 void StatsdAggregator::take(std::vector<TakenContext>& out) {

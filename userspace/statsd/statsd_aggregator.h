@@ -53,8 +53,9 @@ public:
 
     // `origin`: the sender's tags, serialized ("name\x1dvalue" items joined by
     // \x1e), "" if none. `now`: a monotonic time for ordering gauge writes
-    // across readers. Returns false if the context was refused.
-    bool add(const ParsedMetric& metric, std::string_view origin, uint64_t now);
+    // across readers. Returns the number of values taken (packed lines carry
+    // several), 0 if the context was refused.
+    size_t add(const ParsedMetric& metric, std::string_view origin, uint64_t now);
 
     // Moves every context that received something out into `out` (appending)
     // and forgets contexts idle for two intervals.

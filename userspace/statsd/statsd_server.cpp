@@ -160,6 +160,8 @@ struct StatsdServer::Impl {
         std::unordered_map<std::string, std::string> container_origin;
         ParsedLine parsed;
 
+        std::atomic<uint64_t> live_metrics{0};  // metric values taken since start, for received()
+        uint64_t live_total = 0;
         std::atomic<uint64_t> requested{0};
         uint64_t handled = 0;
         std::mutex mu;
@@ -169,12 +171,14 @@ struct StatsdServer::Impl {
         std::jthread thread;
 
         void maybe_handoff() {
+            live_metrics.store(live_total + stats.metrics, std::memory_order_relaxed);
             uint64_t want = requested.load(std::memory_order_acquire);
             if (want == handled) return;
             handled = want;
             std::lock_guard lock(mu);
             aggregator.take(share.contexts);
             share.stats.add(stats);
+            live_total += stats.metrics;
             stats = ReaderStats{};
             for (auto& e : events) share.events.push_back(std::move(e));
             for (auto& c : checks) share.checks.push_back(std::move(c));
@@ -229,7 +233,7 @@ struct StatsdServer::Impl {
                         std::string_view origin = packet_origin;
                         if (!m.container_id.empty() && server.options.origin_from_field)
                             origin = origin_of_container(m.container_id);
-                        if (aggregator.add(m, origin, now)) ++stats.metrics;
+                        stats.metrics += aggregator.add(m, origin, now);
                         break;
                     }
                     case LineKind::Event: event(parsed.event, packet_origin); break;
@@ -666,5 +670,10 @@ uint16_t StatsdServer::udp_port() const { return impl_->udp_port; }
 uint16_t StatsdServer::tcp_port() const { return impl_->tcp_port; }
 bool StatsdServer::socket_listening() const { return impl_->uds_bound; }
 const std::vector<std::string>& StatsdServer::errors() const { return impl_->errors; }
+uint64_t StatsdServer::received() const {
+    uint64_t n = 0;
+    for (const auto& r : impl_->readers_) n += r->live_metrics.load(std::memory_order_relaxed);
+    return n;
+}
 
 }  // namespace tracer::statsd

@@ -61,6 +61,9 @@ public:
     uint16_t udp_port() const;  // 0 when UDP is not listening
     uint16_t tcp_port() const;
     bool socket_listening() const;
+    // Metric values aggregated since start(), updated by the readers after
+    // every batch (lags by at most one batch): lets a caller wait for what it sent.
+    uint64_t received() const;
     // One line per listener that could not open.
     const std::vector<std::string>& errors() const;
 
