@@ -362,21 +362,14 @@ TEST_F(StatsdServerTest, UnixSocketSenderPidGivesItsOrigin) {
 }
 
 TEST_F(StatsdServerTest, PortInUseIsOneErrorAndTheRestRuns) {
-    int busy = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(busy, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(busy, reinterpret_cast<sockaddr*>(&a), &len);
-    options_.udp_listen = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    fixtures::BusyUdpPort busy;
+    options_.udp_listen = "127.0.0.1:" + std::to_string(busy.port());
     StatsdServer server(options_);
     EXPECT_EQ(server.start(), 2u);
     ASSERT_EQ(server.errors().size(), 1u);
     EXPECT_NE(server.errors()[0].find("Address already in use"), std::string::npos) << server.errors()[0];
     EXPECT_EQ(server.udp_port(), 0);
     EXPECT_TRUE(server.socket_listening());
-    ::close(busy);
 }
 
 TEST_F(StatsdServerTest, SocketOfALiveServerIsNotTakenOver) {

@@ -111,4 +111,19 @@ private:
 // A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t free_tcp_port();
 
+// A UDP port on 127.0.0.1 held (bound, without SO_REUSEPORT) until destroyed:
+// a port in use for tests of what a listener does then.
+class BusyUdpPort {
+public:
+    BusyUdpPort();
+    ~BusyUdpPort();
+    BusyUdpPort(const BusyUdpPort&) = delete;
+    BusyUdpPort& operator=(const BusyUdpPort&) = delete;
+    uint16_t port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    uint16_t port_ = 0;
+};
+
 }  // namespace tracer::fixtures

@@ -13,6 +13,8 @@
 #include "probes/proc_probe.h"
 #include "probes/sched_probe.h"
 #include "probes/syscall_probe.h"
+#include "statsd/process_origin.h"
+#include "statsd/statsd_server.h"
 #include "tracer_version.h"
 
 #include <pthread.h>
@@ -104,6 +106,8 @@ public:
             });
         }
 
+        start_statsd(keying);
+
         metrics::LatestSnapshot latest;
         std::unique_ptr<api::MetricsServer> server;
         if (!cfg_.metrics_addr.empty()) {
@@ -131,6 +135,7 @@ public:
         }
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (server) server->stop();
+        if (statsd_) statsd_->stop();
         events = {};  // stop and join before the probes go
         return 0;     // probes (and every BPF link) are destroyed on the way out
     }
@@ -193,6 +198,37 @@ private:
         if (collectors_.empty()) throw probes::ProbeError("no probe could be loaded (see the errors above)");
     }
 
+    // The DogStatsD server; its listeners that cannot open are logged and left out.
+    void start_statsd(const containers::CgroupKeying& keying) {
+        if (!cfg_.statsd.enabled) return;
+        const auto& c = cfg_.statsd;
+        statsd::StatsdServerOptions o;
+        o.udp_listen = c.listen;
+        o.socket_path = c.socket;
+        o.tcp_listen = c.tcp_listen;
+        o.udp_readers = c.udp_readers;
+        o.origin_from_socket = c.origin_from_socket;
+        o.origin_from_field = c.origin_from_field;
+        o.percentiles = c.percentiles;
+        o.max_contexts = c.max_contexts;
+        o.receive_buffer_bytes = c.receive_buffer_bytes;
+        // the `cgroup` label of the sender, as the kernel metrics name its cgroup
+        o.pid_labels = [hierarchy = keying.hierarchy](pid_t pid) {
+            return statsd::cgroup_labels_of_pid(pid, hierarchy);
+        };
+        // Events and service checks: handed to the forwarder once it is wired; until then counted only.
+        o.on_events = [](std::vector<metrics::Event>&& e, std::vector<metrics::ServiceCheck>&& c) {
+            LOG_DEBUG("statsd: %zu event(s), %zu service check(s) this interval", e.size(), c.size());
+        };
+        statsd_ = std::make_unique<statsd::StatsdServer>(std::move(o));
+        statsd_->start();
+        std::string where;
+        if (statsd_->udp_port()) where += "udp " + c.listen.substr(0, c.listen.rfind(':') + 1) + std::to_string(statsd_->udp_port());
+        if (statsd_->socket_listening()) where += (where.empty() ? "" : ", ") + std::string("unix ") + c.socket;
+        if (statsd_->tcp_port()) where += (where.empty() ? "" : ", ") + std::string("tcp port ") + std::to_string(statsd_->tcp_port());
+        if (!where.empty()) LOG_INFO("DogStatsD server listening on %s", where.c_str());
+    }
+
     void on_event(const probes::ProcEvent& e) {
         if (e.kind != probes::ProcEventKind::Oom) return;
         LOG_WARN("OOM kill: pid %u (%s), memory cgroup id %llu, %llu MiB virtual", e.pid, e.comm.c_str(),
@@ -203,6 +239,10 @@ private:
     void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory, double collection_seconds) {
         auto snap = std::make_shared<metrics::Snapshot>();
         for (const auto* c : collectors_) c->append_families(*snap);
+        if (statsd_) {
+            statsd::StatsdFlush flushed = statsd_->flush();
+            for (auto& f : flushed.families) snap->push_back(std::move(f));
+        }
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -272,6 +312,7 @@ private:
     std::unique_ptr<SchedCollector> sched_;
     std::unique_ptr<ProcCollector> proc_;
     std::vector<CgroupCollector*> collectors_;
+    std::unique_ptr<statsd::StatsdServer> statsd_;
 };
 
 }  // namespace

@@ -38,6 +38,22 @@ struct SyscallsConfig {
     bool operator==(const SyscallsConfig&) const = default;
 };
 
+// The embedded DogStatsD server (docs/configuration.md, `statsd.*`).
+struct StatsdConfig {
+    bool enabled = true;
+    std::string listen = "127.0.0.1:8125";           // UDP HOST:PORT; "" = no UDP
+    std::string socket = "/run/tracer/dsd.socket";   // Unix datagram socket; "" = none
+    std::string tcp_listen = "";                     // TCP HOST:PORT (newline-framed); "" = off
+    uint32_t udp_readers = 2;                        // SO_REUSEPORT sockets, one thread each
+    bool origin_from_socket = true;                  // Unix socket: the sender's pid -> its cgroup/container tags
+    bool origin_from_field = true;                   // the |c:<container-id> field -> container tags
+    std::vector<double> percentiles = {0.5, 0.95, 0.99};  // timers/histograms/distributions
+    uint32_t max_contexts = 100000;                  // name + tags combinations; more are refused and counted
+    uint32_t receive_buffer_bytes = 8u << 20;        // per socket
+
+    bool operator==(const StatsdConfig&) const = default;
+};
+
 struct AgentConfig {
     std::string config_path;              // where it was loaded from ("" = built-in defaults)
     double interval = 10.0;               // seconds between collections, > 0
@@ -51,6 +67,7 @@ struct AgentConfig {
     uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
     std::string log_level = "info";       // error | warn | info | debug
     SyscallsConfig syscalls;
+    StatsdConfig statsd;
 
     bool operator==(const AgentConfig&) const = default;
 };
