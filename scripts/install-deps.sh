@@ -19,6 +19,7 @@ if [[ ${1:-} == --test ]]; then
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
+    libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
   )
 fi
 
