@@ -118,6 +118,7 @@ TEST_F(TracerStatsd, StatsdMetricsAppearOnMetricsWithTheKernelMetricsCgroupLabel
     HeldChild child([path] {
         for (int i = 0; i < 5; ++i) send_unix(path, "e2e.uds.hits:1|c|#app:demo");
         send_unix(path, "e2e.uds.latency:12|ms\ne2e.uds.latency:30|ms");
+        std::this_thread::sleep_for(1s);  // alive while tracer reads it: origins are looked up then
     });
     cg.add(child.pid());
     child.release();

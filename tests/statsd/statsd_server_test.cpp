@@ -396,14 +396,17 @@ TEST_F(StatsdServerTest, SenderInATestCgroupGetsItsCgroupTag) {
     start();
     fixtures::TestCgroup cg("statsd");
     std::string path = socket_path_;
+    // the sender lives on while the server reads its datagram: the origin of
+    // a datagram is looked up when it is read
     fixtures::HeldChild child([path] {
         Sender s = Sender::uds(path);
         s.send("in.cgroup:1|c");
+        std::this_thread::sleep_for(1s);
     });
     cg.add(child.pid());
     child.release();
-    EXPECT_EQ(child.wait(), 0);
     StatsdFlush f = flush_until(1);
+    EXPECT_EQ(child.wait(), 0);
     const auto* sample = find_sample(f, "in.cgroup");
     ASSERT_NE(sample, nullptr);
     EXPECT_EQ(sample->labels, (metrics::Labels{{"cgroup", cg.path(*mount)}})) << keying.describe();

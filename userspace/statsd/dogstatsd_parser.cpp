@@ -41,6 +41,8 @@ ParseError parse_metric(std::string_view line, ParsedMetric& m) {
     m = ParsedMetric{};
     m.name = head.substr(0, colon);
     m.values = head.substr(colon + 1);
+    m.tail = line.substr(head.size());
+    m.single_value = m.values.find(':') == std::string_view::npos;
     if (line.size() == head.size()) return ParseError::NoType;
     std::string_view type = next_field(rest);
     if (type.empty()) return ParseError::NoType;
@@ -48,13 +50,17 @@ ParseError parse_metric(std::string_view line, ParsedMetric& m) {
 
     ValueIterator values(m.values);
     std::string_view v;
+    bool first = true;
     while (values.next(v)) {
         double d;
         if (m.kind == MetricKind::Set) {
             if (v.empty()) return ParseError::BadValue;
         } else if (!parse_number(v, d)) {
             return ParseError::BadValue;
+        } else if (first) {
+            m.first_value = d;
         }
+        first = false;
     }
     while (!rest.empty()) {
         std::string_view f = next_field(rest);
@@ -163,6 +169,15 @@ ParseError parse_service_check(std::string_view line, ParsedServiceCheck& c) {
 
 bool parse_number(std::string_view s, double& out) {
     if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    if (!s.empty() && s.size() <= 15) {  // the common case, a small whole number: exact without from_chars
+        uint64_t n = 0;
+        size_t i = 0;
+        for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = n * 10 + uint64_t(s[i] - '0');
+        if (i == s.size()) {
+            out = double(n);
+            return true;
+        }
+    }
     if (s.empty() || s[0] == '+') return false;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && end == s.data() + s.size() && std::isfinite(out);

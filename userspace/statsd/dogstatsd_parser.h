@@ -42,6 +42,9 @@ const char* kind_name(MetricKind k);  // "counter", "gauge", "timer", "histogram
 struct ParsedMetric {
     std::string_view name;
     std::string_view values;  // one or more ':'-separated values, each checked by the parser
+    std::string_view tail;    // everything after the values ("|c|@0.5|#a:b"): with the name, the raw context
+    double first_value = 0;   // the first value, parsed (not for sets)
+    bool single_value = true; // no packed values
     MetricKind kind = MetricKind::Counter;
     double sample_rate = 1;
     std::string_view tags;

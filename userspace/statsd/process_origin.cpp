@@ -1,12 +1,20 @@
 #include "statsd/process_origin.h"
 
 #include <fstream>
+#include <iterator>
 #include <string_view>
 
 namespace tracer::statsd {
 
 metrics::Labels cgroup_labels_of_pid(pid_t pid, const std::string& hierarchy, const std::string& proc_root) {
-    std::ifstream in(proc_root + "/" + std::to_string(pid) + "/cgroup");
+    const std::string dir = proc_root + "/" + std::to_string(pid);
+    // An exited sender (a zombie) no longer shows its cgroup: no origin rather than a wrong one.
+    std::ifstream stat(dir + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    size_t close = text.rfind(')');
+    if (close == std::string::npos || close + 2 >= text.size() || text[close + 2] == 'Z' || text[close + 2] == 'X')
+        return {};
+    std::ifstream in(dir + "/cgroup");
     std::string line;
     while (std::getline(in, line)) {
         // "<id>:<controllers>:<path>"

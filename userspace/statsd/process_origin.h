@@ -13,7 +13,8 @@ namespace tracer::statsd {
 
 // `hierarchy`: "unified" (the "0::" line) or a v1 controller ("memory").
 // `proc_root`: "/proc" (or the host's, e.g. "/host/proc"). Empty labels if the
-// process is gone or not in that hierarchy.
+// process is gone (or has exited and is not reaped yet: the datagram outlived
+// its sender) or is not in that hierarchy.
 metrics::Labels cgroup_labels_of_pid(pid_t pid, const std::string& hierarchy, const std::string& proc_root = "/proc");
 
 }  // namespace tracer::statsd

@@ -1,6 +1,7 @@
 #include "statsd/statsd_aggregator.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace tracer::statsd {
 
@@ -24,8 +25,32 @@ void IntervalValues::merge(IntervalValues&& o) {
     }
 }
 
+uint64_t context_hash(std::string_view s) {
+    constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+    uint64_t h = 0x243F6A8885A308D3ull ^ (s.size() * kMul);
+    auto mix = [&](uint64_t w) {
+        h ^= w;
+        h *= kMul;
+        h ^= h >> 29;
+    };
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        mix(w);
+    }
+    if (i < s.size()) {
+        uint64_t w = 0;
+        std::memcpy(&w, s.data() + i, s.size() - i);
+        mix(w);
+    }
+    h ^= h >> 32;
+    h *= kMul;
+    return h ^ (h >> 29);
+}
+
 StatsdAggregator::StatsdAggregator(size_t max_contexts, double relative_accuracy)
-    : max_contexts_(max_contexts), accuracy_(relative_accuracy) {
+    : max_contexts_(max_contexts), accuracy_(relative_accuracy), raw_(kRawSlots) {
     tags_.reserve(64);
     key_.reserve(512);
 }
@@ -49,21 +74,50 @@ void StatsdAggregator::build_key(const ParsedMetric& m, std::string_view origin)
     key_.append(origin);
 }
 
-size_t StatsdAggregator::add(const ParsedMetric& m, std::string_view origin, uint64_t now) {
+StatsdAggregator::Entry* StatsdAggregator::find_or_create(const ParsedMetric& m, std::string_view origin) {
+    const bool cacheable = m.timestamp == 0;  // a timestamp makes every line's text unique
+    RawSlot* slot = nullptr;
+    uint64_t hash = 0;
+    if (cacheable) {
+        raw_key_.assign(origin);
+        raw_key_ += kKeyField;
+        raw_key_.append(m.name);
+        raw_key_.append(m.tail);
+        hash = context_hash(raw_key_);
+        slot = &raw_[hash & (kRawSlots - 1)];
+        if (slot->hash == hash && slot->generation == generation_ && slot->key == raw_key_) return slot->entry;
+    }
     build_key(m, origin);
     auto it = contexts_.find(std::string_view(key_));
     if (it == contexts_.end()) {
-        if (contexts_.size() >= max_contexts_) {
-            ++refused_;
-            return 0;
-        }
+        if (contexts_.size() >= max_contexts_) return nullptr;
         it = contexts_.emplace(key_, Entry{}).first;
         it->second.values.kind = m.kind;
     }
-    Entry& e = it->second;
+    if (slot) {
+        slot->hash = hash;
+        slot->generation = generation_;
+        slot->key = raw_key_;
+        slot->entry = &it->second;
+    }
+    return &it->second;
+}
+
+size_t StatsdAggregator::add(const ParsedMetric& m, std::string_view origin, uint64_t now) {
+    Entry* found = find_or_create(m, origin);
+    if (!found) {
+        ++refused_;
+        return 0;
+    }
+    Entry& e = *found;
     e.touched = true;
     IntervalValues& v = e.values;
     const double weight = 1 / m.sample_rate;
+    if (m.single_value && m.kind == MetricKind::Counter) {  // the hot case
+        v.samples += 1;
+        v.counter += m.first_value * weight;
+        return 1;
+    }
     ValueIterator values(m.values);
     std::string_view text;
     size_t taken = 0;
@@ -114,6 +168,7 @@ void StatsdAggregator::take(std::vector<TakenContext>& out) {
             e.idle = 0;
             ++it;
         } else if (++e.idle >= 2) {
+            ++generation_;  // a cache slot may point here
             it = contexts_.erase(it);
         } else {
             ++it;

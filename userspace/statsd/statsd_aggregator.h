@@ -46,6 +46,9 @@ struct TakenContext {
     IntervalValues values;
 };
 
+// A fast 64-bit hash of a context key (8 bytes per step).
+uint64_t context_hash(std::string_view s);
+
 class StatsdAggregator {
 public:
     // At most `max_contexts` contexts live here; samples of further ones are refused.
@@ -67,7 +70,7 @@ public:
 private:
     struct Hash {
         using is_transparent = void;
-        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+        size_t operator()(std::string_view s) const { return context_hash(s); }
     };
     struct Entry {
         IntervalValues values;
@@ -75,10 +78,25 @@ private:
         uint32_t idle = 0;
     };
     void build_key(const ParsedMetric& m, std::string_view origin);
+    Entry* find_or_create(const ParsedMetric& m, std::string_view origin);
 
     size_t max_contexts_;
     double accuracy_;
     std::unordered_map<std::string, Entry, Hash, std::equal_to<>> contexts_;
+    // The fast path: a direct-mapped cache from the context of a line as sent
+    // (origin, name, the text after the values: tags not yet sorted) to its
+    // entry. A slot is valid while its generation is current; erasing any
+    // context starts a new generation.
+    struct RawSlot {
+        uint64_t hash = 0;
+        uint64_t generation = 0;
+        std::string key;
+        Entry* entry = nullptr;
+    };
+    static constexpr size_t kRawSlots = 4096;
+    std::vector<RawSlot> raw_;
+    uint64_t generation_ = 1;
+    std::string raw_key_;               // reused
     std::string key_;                   // reused
     std::vector<std::string_view> tags_;  // reused
     uint64_t refused_ = 0;

@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -103,7 +104,7 @@ struct Handoff {
     std::vector<metrics::ServiceCheck> checks;
     std::string bad_line;
     ParseError bad_reason = ParseError::None;
-    uint64_t socket_drops = 0;  // SO_RXQ_OVFL: cumulative for this socket
+    uint64_t socket_drops = 0;  // SO_MEMINFO drops: cumulative for this socket
     uint64_t refused = 0;       // cumulative
 };
 
@@ -155,7 +156,6 @@ struct StatsdServer::Impl {
         std::vector<metrics::ServiceCheck> checks;
         std::string bad_line;
         ParseError bad_reason = ParseError::None;
-        uint64_t socket_drops = 0;
         std::unordered_map<pid_t, std::string> pid_origin;  // cleared every interval
         std::unordered_map<std::string, std::string> container_origin;
         ParsedLine parsed;
@@ -189,12 +189,22 @@ struct StatsdServer::Impl {
                 share.bad_reason = bad_reason;
                 bad_reason = ParseError::None;
             }
-            share.socket_drops = socket_drops;
+            share.socket_drops = socket_drops_now();
             share.refused = aggregator.refused();
             pid_origin.clear();
             container_origin.clear();
             done = want;
             cv.notify_all();
+        }
+
+        // The kernel's count of datagrams dropped on this socket (buffer
+        // full), read once per interval (SO_MEMINFO) rather than per datagram.
+        uint64_t socket_drops_now() const {
+            uint32_t info[SK_MEMINFO_VARS] = {};
+            socklen_t len = sizeof info;
+            if (transport == Transport::Tcp || getsockopt(fd.get(), SOL_SOCKET, SO_MEMINFO, info, &len) != 0)
+                return 0;
+            return info[SK_MEMINFO_DROPS];
         }
 
         std::string_view origin_of_pid(pid_t pid) {
@@ -284,7 +294,7 @@ struct StatsdServer::Impl {
         // UDP and Unix datagram sockets: recvmmsg batches until stopped.
         void run_datagrams(std::stop_token stop) {
             std::vector<char> buffers(size_t(kBatch) * kDatagramBytes);
-            constexpr size_t kControl = CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(uint32_t));
+            constexpr size_t kControl = CMSG_SPACE(sizeof(ucred));
             std::vector<char> control(size_t(kBatch) * kControl);
             std::array<mmsghdr, kBatch> msgs{};
             std::array<iovec, kBatch> iov{};
@@ -309,10 +319,6 @@ struct StatsdServer::Impl {
                                 ucred cred;
                                 std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
                                 pid = cred.pid;
-                            } else if (c->cmsg_type == SO_RXQ_OVFL) {
-                                uint32_t drops;
-                                std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
-                                socket_drops = drops;
                             }
                         }
                         std::string_view data(static_cast<const char*>(iov[i].iov_base), msgs[i].msg_len);
@@ -467,7 +473,6 @@ struct StatsdServer::Impl {
             if (!fd) throw sys_error("socket");
             int one = 1;
             setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-            setsockopt(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
             size_receive_buffer(fd.get(), "UDP");
             if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0)
                 throw sys_error("cannot listen on UDP " + options.udp_listen);
@@ -625,7 +630,7 @@ struct StatsdServer::Impl {
                              [&](int t) { return per_transport[t].metrics; });
         per_transport_family("tracer.statsd.receive.drops",
                              "Datagrams the kernel dropped because the statsd socket's receive buffer was full "
-                             "(SO_RXQ_OVFL; UDP only: Unix-socket senders wait instead).",
+                             "(SO_MEMINFO; UDP only: Unix-socket senders wait instead).",
                              [&](int t) { return socket_drops[t]; });
         metrics::Family errs{"tracer.statsd.parse_errors", "", "Malformed statsd lines, by reason.",
                              MetricType::Counter, {}};
