@@ -16,8 +16,9 @@
 // minimal config that enables only its statsd server (one collector thread).
 //
 //   build/bench/bench_statsd_throughput [--seconds N] [--server-cpu N] [--sender-cpu N] [--netdata-deb PATH]
+//                                       [--rate METRICS_PER_S] [--receive-buffer BYTES]
 //
-// Internally the bench re-runs itself as `--serve PORT REPORT` for tracer's
+// Internally the bench re-runs itself as `--serve PORT REPORT BYTES` for tracer's
 // server, so both servers are processes measured the same way.
 #include "bench_support.h"
 
@@ -46,7 +47,7 @@ constexpr unsigned kSendBatch = 64;
 
 // ---- the server side of tracer, in its own process ------------------------
 
-int serve(uint16_t port, const std::string& report) {
+int serve(uint16_t port, const std::string& report, uint32_t receive_buffer) {
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -56,6 +57,7 @@ int serve(uint16_t port, const std::string& report) {
     o.udp_listen = "127.0.0.1:" + std::to_string(port);
     o.socket_path = "";
     o.udp_readers = 1;  // one sender socket lands on one reader anyway
+    o.receive_buffer_bytes = receive_buffer;
     tracer::statsd::StatsdServer server(o);
     if (server.start() != 1) return 1;
     // flush once a second like the agent would
@@ -124,7 +126,8 @@ struct SendResult {
     uint64_t datagrams = 0;
     double seconds = 0;
 };
-SendResult send_for(uint16_t port, double seconds) {
+// `rate`: datagrams per second at most (0 = as fast as it goes).
+SendResult send_for(uint16_t port, double seconds, double rate) {
     Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -160,6 +163,9 @@ SendResult send_for(uint16_t port, double seconds) {
         if (n > 0) r.datagrams += unsigned(n);
         next -= kSendBatch - (n > 0 ? unsigned(n) : 0);
         check_interrupted();
+        if (rate > 0)  // paced: wait until the schedule catches up
+            while (double(r.datagrams) > rate * std::chrono::duration<double>(Clock::now() - start).count())
+                std::this_thread::sleep_for(50us);
     }
     r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return r;
@@ -177,11 +183,11 @@ struct ServerRun {
 };
 
 // Sends to a running server process, waits for its queue to drain, measures.
-void run_load(ServerRun& row, pid_t pid, uint16_t port, double seconds) {
+void run_load(ServerRun& row, pid_t pid, uint16_t port, double seconds, double rate) {
     SocketState before = udp_socket(port);
     double cpu0 = cpu_seconds(pid);
     auto t0 = Clock::now();
-    row.sent = send_for(port, seconds);
+    row.sent = send_for(port, seconds, rate);
     for (int i = 0; i < 200 && udp_socket(port).rx_queue > 0; ++i) nap(50ms);
     nap(100ms);
     row.cpu = cpu_seconds(pid) - cpu0;
@@ -206,11 +212,12 @@ cpu_set_t one_cpu(int cpu) {
     return set;
 }
 
-ServerRun run_tracer(const std::string& self, const TempDir& tmp, int cpu, double seconds) {
+ServerRun run_tracer(const std::string& self, const TempDir& tmp, int cpu, double seconds, double rate,
+                     uint32_t receive_buffer) {
     ServerRun row{"tracer statsd"};
     uint16_t port = free_loopback_port();
     SpawnSpec spec;
-    spec.argv = {self, "--serve", std::to_string(port), tmp.file("tracer.report")};
+    spec.argv = {self, "--serve", std::to_string(port), tmp.file("tracer.report"), std::to_string(receive_buffer)};
     spec.stdout_path = tmp.file("tracer.stdout");
     spec.stderr_path = tmp.file("tracer.stderr");
     spec.affinity = one_cpu(cpu);
@@ -220,7 +227,7 @@ ServerRun run_tracer(const std::string& self, const TempDir& tmp, int cpu, doubl
         return row;
     }
     nap(200ms);
-    run_load(row, child.pid(), port, seconds);
+    run_load(row, child.pid(), port, seconds, rate);
     child.stop();
     std::istringstream report(read_file(tmp.file("tracer.report")));
     uint64_t counted = 0, received = 0;
@@ -249,7 +256,7 @@ std::string netdata_config(const std::string& root, const std::string& tmp, uint
     return c.str();
 }
 
-ServerRun run_netdata(const std::string& deb, const TempDir& tmp, int cpu, double seconds) {
+ServerRun run_netdata(const std::string& deb, const TempDir& tmp, int cpu, double seconds, double rate) {
     ServerRun row{"netdata statsd"};
     std::string root = tmp.file("netdata-root");
     std::string pkg = deb;
@@ -284,7 +291,7 @@ ServerRun run_netdata(const std::string& deb, const TempDir& tmp, int cpu, doubl
         return row;
     }
     nap(1s);  // let it settle
-    run_load(row, child.pid(), port, seconds);
+    run_load(row, child.pid(), port, seconds, rate);
     row.processed = (row.sent.datagrams - row.kernel_drops) * kMetricsPerDatagram;
     row.counted = "sent - kernel drops (its socket queue drained)";
     return row;
@@ -309,8 +316,10 @@ void print_row(const ServerRun& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 4 && std::string(argv[1]) == "--serve") return serve(uint16_t(std::stoi(argv[2])), argv[3]);
-    double seconds = 10;
+    if (argc == 5 && std::string(argv[1]) == "--serve")
+        return serve(uint16_t(std::stoi(argv[2])), argv[3], uint32_t(std::stoul(argv[4])));
+    double seconds = 10, rate = 0;
+    long receive_buffer = 8 << 20;
     long server_cpu = 0, sender_cpu = 1;
     std::string deb;
     for (int i = 1; i < argc; ++i) {
@@ -320,9 +329,14 @@ int main(int argc, char** argv) {
         else if (a == "--server-cpu" && i + 1 < argc && parse_long(argv[i + 1], 0, 1023, v)) server_cpu = v, ++i;
         else if (a == "--sender-cpu" && i + 1 < argc && parse_long(argv[i + 1], 0, 1023, v)) sender_cpu = v, ++i;
         else if (a == "--netdata-deb" && i + 1 < argc) deb = argv[++i];
+        else if (a == "--rate" && i + 1 < argc && parse_long(argv[i + 1], 1, 100000000, v)) rate = double(v), ++i;
+        else if (a == "--receive-buffer" && i + 1 < argc && parse_long(argv[i + 1], 0, 1L << 31, v))
+            receive_buffer = v, ++i;
         else {
             std::fprintf(stderr,
-                         "usage: %s [--seconds N] [--server-cpu N] [--sender-cpu N] [--netdata-deb PATH]\n", argv[0]);
+                         "usage: %s [--seconds N] [--server-cpu N] [--sender-cpu N] [--netdata-deb PATH]\n"
+                         "       [--rate METRICS_PER_S (default: as fast as the sender goes)] [--receive-buffer BYTES]\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -339,13 +353,17 @@ int main(int argc, char** argv) {
     sched_setaffinity(0, sizeof sender, &sender);
 
     std::printf("statsd throughput: DogStatsD-tagged counters, %d per datagram, %d contexts, one sender on CPU %ld "
-                "(sendmmsg x%u), each server pinned to CPU %ld, %.0f s each\nCPU: %s\n\n",
-                kMetricsPerDatagram, kContexts, sender_cpu, kSendBatch, server_cpu, seconds, cpu_model().c_str());
+                "(sendmmsg x%u, %s), each server pinned to CPU %ld, %.0f s each; tracer's receive buffer %ld KiB\n"
+                "CPU: %s\n\n",
+                kMetricsPerDatagram, kContexts, sender_cpu, kSendBatch,
+                rate > 0 ? ("paced to " + std::to_string(long(rate)) + " metrics/s").c_str() : "unpaced", server_cpu,
+                seconds, receive_buffer / 1024, cpu_model().c_str());
+    rate /= kMetricsPerDatagram;  // datagrams/s from here on
     try {
         TempDir tmp("tracer-statsd-bench");
-        ServerRun ours = run_tracer(self, tmp, int(server_cpu), seconds);
+        ServerRun ours = run_tracer(self, tmp, int(server_cpu), seconds, rate, uint32_t(receive_buffer));
         print_row(ours);
-        ServerRun theirs = run_netdata(deb, tmp, int(server_cpu), seconds);
+        ServerRun theirs = run_netdata(deb, tmp, int(server_cpu), seconds, rate);
         print_row(theirs);
         if (!ours.measured || !theirs.measured) return 1;
         double a = double(ours.processed) / ours.cpu, b = double(theirs.processed) / theirs.cpu;
