@@ -151,6 +151,8 @@ SendResult send_for(uint16_t port, double seconds, double rate) {
     auto start = Clock::now();
     auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     size_t next = 0;
+    auto paced_from = start;
+    uint64_t paced_base = 0;
     while (Clock::now() < end) {
         for (unsigned i = 0; i < kSendBatch; ++i) {
             const std::string& d = datagrams[next++ % datagrams.size()];
@@ -163,9 +165,16 @@ SendResult send_for(uint16_t port, double seconds, double rate) {
         if (n > 0) r.datagrams += unsigned(n);
         next -= kSendBatch - (n > 0 ? unsigned(n) : 0);
         check_interrupted();
-        if (rate > 0)  // paced: wait until the schedule catches up
-            while (double(r.datagrams) > rate * std::chrono::duration<double>(Clock::now() - start).count())
-                std::this_thread::sleep_for(50us);
+        if (rate > 0) {  // paced: wait until the schedule catches up
+            auto due = [&] { return rate * std::chrono::duration<double>(Clock::now() - paced_from).count(); };
+            while (double(r.datagrams - paced_base) > due()) std::this_thread::sleep_for(50us);
+            // Behind by more than 10 ms (the sender was descheduled): forget the debt rather
+            // than burst above the rate to repay it.
+            if (due() - double(r.datagrams - paced_base) > rate * 0.01) {
+                paced_from = Clock::now();
+                paced_base = r.datagrams;
+            }
+        }
     }
     r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return r;
