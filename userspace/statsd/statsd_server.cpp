@@ -624,7 +624,7 @@ struct StatsdServer::Impl {
                 f.samples.push_back({{{"transport", transport_name(Transport(t))}}, double(value(t)), {}});
             out.push_back(std::move(f));
         };
-        per_transport_family("tracer.statsd.packets", "Datagrams (or TCP reads) received by the statsd server.",
+        per_transport_family("tracer.statsd.packets", "Datagrams (TCP: lines) received by the statsd server.",
                              [&](int t) { return per_transport[t].packets; });
         per_transport_family("tracer.statsd.metrics", "Metric lines aggregated by the statsd server.",
                              [&](int t) { return per_transport[t].metrics; });
