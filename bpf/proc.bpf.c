@@ -46,6 +46,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool oom_victim_is_task = true;
 /* Report OOM victims when they exit (forced when only a pid is passed). */
 const volatile bool oom_report_at_exit = false;
+/* Which kinds go into the ring: bit (1 << PROC_EVENT_*). The counters count
+ * every kind regardless; `tracer run` asks for OOM kills only, `tracer trace`
+ * for what it prints. The verifier prunes the ring code of kinds left out. */
+const volatile __u32 emitted_events = ~0u;
+
+#define EMITS(kind) (emitted_events & (1u << (kind)))
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -154,6 +160,8 @@ int BPF_PROG(tracer_proc_exec, struct task_struct *p, int old_pid, struct linux_
 	struct proc_counts *c = counts_for(key);
 	if (c)
 		c->execs += 1;
+	if (!EMITS(PROC_EVENT_EXEC))
+		return 0;
 
 	struct proc_exec_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
@@ -179,6 +187,8 @@ int BPF_PROG(tracer_proc_fork, struct task_struct *parent, struct task_struct *c
 	struct proc_counts *c = counts_for(key);
 	if (c)
 		c->forks += 1;
+	if (!EMITS(PROC_EVENT_FORK))
+		return 0;
 
 	struct proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
@@ -197,6 +207,8 @@ static __always_inline void emit_oom(struct task_struct *victim, __u64 marked_ns
 	struct proc_counts *c = counts_for(key);
 	if (c)
 		c->oom_kills += 1;
+	if (!EMITS(PROC_EVENT_OOM))
+		return;
 
 	struct proc_oom_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
@@ -245,6 +257,8 @@ int BPF_PROG(tracer_proc_exit, struct task_struct *p)
 	struct proc_counts *c = counts_for(key);
 	if (c)
 		c->exits += 1;
+	if (!EMITS(PROC_EVENT_EXIT))
+		return 0;
 
 	struct proc_exit_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {

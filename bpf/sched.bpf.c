@@ -88,9 +88,9 @@ static __always_inline void count_drop(__u32 reason)
 		*n += 1;
 }
 
-static __always_inline struct sched_stats *stats_for(struct task_struct *t)
+static __always_inline struct sched_stats *stats_for_key(__u64 cgroup_key)
 {
-	struct sched_key key = { .cgroup_id = task_cgroup_key(t) };
+	struct sched_key key = { .cgroup_id = cgroup_key };
 	struct sched_stats *st = bpf_map_lookup_elem(&sched_stats, &key);
 	if (st)
 		return st;
@@ -101,6 +101,11 @@ static __always_inline struct sched_stats *stats_for(struct task_struct *t)
 	if (!st)
 		count_drop(SCHED_DROP_STATS_FULL);
 	return st;
+}
+
+static __always_inline struct sched_stats *stats_for(struct task_struct *t)
+{
+	return stats_for_key(task_cgroup_key(t));
 }
 
 static __always_inline __u64 task_runtime(struct task_struct *t)
@@ -181,13 +186,18 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 prev_pid = TASK_READ(prev, pid), next_pid = TASK_READ(next, pid);
+	/* Most switches stay in one cgroup (a pipe or futex partner, a thread of
+	 * the same process): then prev's stats serve next too, one lookup. */
+	__u64 prev_key = 0;
+	struct sched_stats *prev_st = NULL;
 
 	if (prev_pid) {
 		long state = task_state(prev);
 		bool dead = state & TASK_DEAD; /* its last switch */
 		/* still on the run queue: it waits again from now on */
 		bool runnable = preempt || state == TASK_RUNNING;
-		struct sched_stats *st = stats_for(prev);
+		prev_key = task_cgroup_key(prev);
+		struct sched_stats *st = prev_st = stats_for_key(prev_key);
 		struct sched_task *ts = task_slot(prev, prev_pid, !dead);
 		if (ts) {
 			__u64 runtime = task_runtime(prev);
@@ -220,7 +230,8 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 	if (ts->wait_start_ns) {
 		__u64 wait = now - ts->wait_start_ns;
 		ts->wait_start_ns = 0;
-		struct sched_stats *st = stats_for(next);
+		__u64 next_key = task_cgroup_key(next);
+		struct sched_stats *st = prev_st && next_key == prev_key ? prev_st : stats_for_key(next_key);
 		if (st) {
 			st->runq_count += 1;
 			st->runq_total_ns += wait;

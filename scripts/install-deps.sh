@@ -6,6 +6,8 @@
 #
 #   scripts/install-deps.sh          build + run
 #   scripts/install-deps.sh --test   also tests and benchmarks
+#   scripts/install-deps.sh --vmtest also what vmtest/run.sh needs (QEMU, a
+#                                    static busybox; combinable with --test)
 set -euo pipefail
 
 want=(
@@ -13,12 +15,22 @@ want=(
   clang llvm bpftool libbpf-dev        # BPF programs -> skeletons (CO-RE, BTF)
   linux-libc-dev libelf-dev zlib1g-dev libzstd-dev
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
 )
-if [[ ${1:-} == --test ]]; then
+if [[ " $* " == *" --vmtest "* ]]; then
+  want+=(
+    qemu-system-x86 busybox-static     # vmtest: boots Debian kernels with a busybox initramfs
+    cpio xz-utils zstd binutils        # builds the initramfs, unpacks the kernels
+    debian-archive-keyring             # verifies the kernel packages it downloads
+  )
+fi
+if [[ " $* " == *" --test "* ]]; then
   want+=(
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
+    victoria-metrics                   # the forwarder's real backend in tests and its benchmark
+    openssl                            # the forwarder's TLS test makes a certificate
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
   )
 fi

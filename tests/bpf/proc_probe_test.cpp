@@ -55,11 +55,15 @@ protected:
     void SetUp() override {
         ProbeTest::SetUp();
         if (!base_ready()) return;
+        // the 5.11+ build needs bpf_get_current_task_btf (5.11, with task storage)
+        skip_modern_without_task_storage();
     }
 
     // A roomy ring by default: the whole host's processes share it.
-    std::unique_ptr<probes::ProcProbe> open(uint32_t ring_bytes = 8u << 20, bool oom_at_exit = false) {
+    std::unique_ptr<probes::ProcProbe> open(uint32_t ring_bytes = 8u << 20, bool oom_at_exit = false,
+                                            uint32_t emitted = ~0u) {
         probes::ProcProbeOptions o;
+        o.emitted_events = emitted;
         o.keying = keying_;
         o.variant = variant_;
         o.ring_bytes = ring_bytes;
@@ -107,21 +111,24 @@ protected:
 
 };
 
+// In a child: n times fork, exec /bin/true, wait; exits 1 on any failure.
+void fork_exec_true(int n) {
+    for (int i = 0; i < n; ++i) {
+        pid_t p = fork();
+        if (p == 0) {
+            execl("/bin/true", "true", static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        int status = 0;
+        if (p < 0 || waitpid(p, &status, 0) != p || status != 0) _exit(1);
+    }
+}
+
 TEST_P(ProcProbeTest, ExecsOfBinTrueAreEventsAndCounts) {
     auto probe = open();
     TestCgroup cg("exec");
     constexpr int N = 50;
-    ChildRun r = run_in(cg, *probe, [] {
-        for (int i = 0; i < N; ++i) {
-            pid_t p = fork();
-            if (p == 0) {
-                execl("/bin/true", "true", static_cast<char*>(nullptr));
-                _exit(127);
-            }
-            int status = 0;
-            if (p < 0 || waitpid(p, &status, 0) != p || status != 0) _exit(1);
-        }
-    });
+    ChildRun r = run_in(cg, *probe, [] { fork_exec_true(N); });
     ASSERT_TRUE(r.exited_with(0));
     const uint64_t key = cg.id(*mount_);
     int execs = 0;
@@ -148,6 +155,22 @@ TEST_P(ProcProbeTest, ExecsOfBinTrueAreEventsAndCounts) {
     EXPECT_EQ(c.forks, uint64_t(N));
     EXPECT_EQ(c.exits, uint64_t(N + 1)) << "the N children and the test's child";
     EXPECT_EQ(c.oom_kills, 0u);
+}
+
+TEST_P(ProcProbeTest, KindsLeftOutOfTheRingAreStillCounted) {
+    // As `tracer run` loads it: only OOM kills cross the ring.
+    auto probe = open(8u << 20, false, probes::proc_event_bit(ProcEventKind::Oom));
+    TestCgroup cg("quiet-ring");
+    constexpr int N = 20;
+    ChildRun r = run_in(cg, *probe, [] { fork_exec_true(N); });
+    ASSERT_TRUE(r.exited_with(0));
+    size_t non_oom = 0;
+    for (const auto& e : r.events) non_oom += e.kind != ProcEventKind::Oom;
+    EXPECT_EQ(non_oom, 0u) << "no exec, fork or exit event of any cgroup reached the ring";
+    auto c = counts(*probe, cg.id(*mount_));
+    EXPECT_EQ(c.execs, uint64_t(N));
+    EXPECT_EQ(c.forks, uint64_t(N));
+    EXPECT_EQ(c.exits, uint64_t(N + 1));
 }
 
 TEST_P(ProcProbeTest, ExitsCarryTheStatusAndLifetime) {

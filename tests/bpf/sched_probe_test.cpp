@@ -50,6 +50,19 @@ SchedStat schedstat(pid_t pid) {
 
 // A HeldChild moved into `cg`, with the kernel's own accounting of it from
 // release() to its exit.
+// Until `pid` sleeps (state S in /proc/<pid>/stat), at most 5 s.
+bool wait_until_sleeping(pid_t pid) {
+    for (int i = 0; i < 5000; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close = line.rfind(')');
+        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'S') return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
 class TrackedChild {
 public:
     TrackedChild(const TestCgroup& cg, std::function<void()> work) : child_(std::move(work)) {
@@ -226,8 +239,14 @@ TEST_P(SchedProbeTest, RunQueueLatencyOfCrowdedCpusStaysInItsCgroup) {
     // 3 busy loops for 1 s on (at most) 2 CPUs in `busy`; one process sleeps in `idle`.
     auto cpus = allowed_cpus();
     cpus.resize(std::min<size_t>(cpus.size(), 2));
-    TestCgroup busy("crowded"), idle("idle");
+    TestCgroup busy("crowded"), idle("idle"), dormant("dormant");
     TrackedChild sleeper(idle, [] { std::this_thread::sleep_for(std::chrono::milliseconds(1000)); });
+    // A sibling whose one process stays blocked for the whole window: it
+    // must report no run-queue wait at all while the busy loops crowd the CPUs.
+    HeldChild parked([] {});
+    dormant.add(parked.pid());
+    ASSERT_TRUE(wait_until_sleeping(parked.pid()));
+    const auto dormant_before = totals(dormant);
     std::vector<std::unique_ptr<TrackedChild>> burners;
     for (int i = 0; i < 3; ++i)
         burners.push_back(std::make_unique<TrackedChild>(busy, [&cpus] {
@@ -243,7 +262,11 @@ TEST_P(SchedProbeTest, RunQueueLatencyOfCrowdedCpusStaysInItsCgroup) {
     for (auto& b : burners) busy_truth += b->finish();
     const SchedStat idle_truth = sleeper.finish();
 
-    const auto b = totals(busy), i = totals(idle);
+    const auto b = totals(busy), i = totals(idle), d = totals(dormant);
+    parked.release();
+    EXPECT_EQ(parked.wait(), 0);
+    EXPECT_EQ(d.runq_count, dormant_before.runq_count) << "the blocked sibling never waited for a CPU";
+    EXPECT_EQ(d.runq_total_ns, dormant_before.runq_total_ns);
     RecordProperty("busy_runq_count", std::to_string(b.runq_count));
     RecordProperty("busy_runq_mean_us", std::to_string(b.runq_count ? b.runq_total_ns / b.runq_count / 1e3 : 0));
     RecordProperty("busy_kernel_wait_ms", std::to_string(busy_truth.wait_ns / 1e6));
@@ -256,6 +279,9 @@ TEST_P(SchedProbeTest, RunQueueLatencyOfCrowdedCpusStaysInItsCgroup) {
     // the loops adds many short waits.)
     ASSERT_GT(b.runq_count, 0u);
     EXPECT_GE(b.runq_total_ns, uint64_t(900 * kMs * (3 - cpus.size())));
+    // Mostly whole time slices of the other loops (several ms each), some
+    // short preemptions by host work: the mean stays well above 1 ms.
+    EXPECT_GT(b.runq_total_ns / b.runq_count, kMs);
     uint64_t slice_waits = 0;  // >= 2^20 ns ~ 1 ms: waiting out another loop's time slice
     for (int s = 20; s < SCHED_RUNQ_SLOTS; ++s) slice_waits += b.runq_slots[s];
     EXPECT_GT(slice_waits, 0u);

@@ -89,6 +89,13 @@ bool tracer_programs_gone_within(std::chrono::milliseconds limit) {
     return true;
 }
 
+// Where the agent names workloads on the built-in defaults: the hierarchy `auto` picks.
+const tracer::containers::CgroupMount* auto_keyed_mount() {
+    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
+    return keying.mode == 0 ? tracer::fixtures::host_layout().unified()
+                            : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
+}
+
 class TracerRun : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -105,10 +112,7 @@ TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
     Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));
     wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
 
-    // where the agent will name the workload: the hierarchy `auto` picks
-    auto keying = tracer::containers::choose_cgroup_keying(tracer::fixtures::host_layout(), "auto", "/proc/cgroups");
-    const auto* mount = keying.mode == 0 ? tracer::fixtures::host_layout().unified()
-                                         : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
+    const auto* mount = auto_keyed_mount();
     ASSERT_NE(mount, nullptr);
     TestCgroup cg("e2e");
     HeldChild child([] {
@@ -259,4 +263,72 @@ TEST(TracerCli, VersionAndHelp) {
     }
     Subprocess bad(tracer_args({"frobnicate"}));
     EXPECT_NE(bad.wait_for(5s), 0);
+}
+
+// A kernel without BTF in sysfs (hidden under a tmpfs in a private mount
+// namespace): one clear error naming the fix, and --btf PATH with a copy of
+// the kernel's BTF then runs the 5.8 build and names the workload's cgroup.
+TEST_F(TracerRun, WithoutKernelBtfOneErrorThenBtfFileWorks) {
+    if (access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "needs unshare(1) from util-linux";
+    std::string btf = "/tmp/tracer-e2e-" + std::to_string(getpid()) + "-vmlinux.btf";
+    {
+        std::ifstream in("/sys/kernel/btf/vmlinux", std::ios::binary);
+        std::ofstream(btf, std::ios::binary) << in.rdbuf();
+    }
+    auto without_btf = [](std::vector<std::string> args) {
+        std::vector<std::string> a{"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                                   "mount -t tmpfs nobtf /sys/kernel/btf && exec \"$@\"", "sh", TRACER_BINARY};
+        a.insert(a.end(), args.begin(), args.end());
+        return a;
+    };
+
+    Subprocess plain(without_btf({"run", "--metrics-addr", ""}));
+    EXPECT_EQ(plain.wait_for(10s), 1) << plain.output();
+    std::string out = plain.output();
+    EXPECT_NE(out.find("tracer: error: this kernel exposes no BTF"), std::string::npos) << out;
+    EXPECT_NE(out.find("CONFIG_DEBUG_INFO_BTF=y"), std::string::npos) << out;
+    EXPECT_NE(out.find("--btf PATH"), std::string::npos) << out;
+    EXPECT_EQ(out.find("kernel feature:"), std::string::npos) << "one error, not the feature list: " << out;
+
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer(without_btf({"run", "--interval", "1", "--btf", btf, "--metrics-addr",
+                                   "127.0.0.1:" + std::to_string(port)}));
+    wait_for_metrics(tracer, port, "tracer_build_info");
+    const auto* mount = auto_keyed_mount();
+    ASSERT_NE(mount, nullptr);
+    TestCgroup cg("nobtf");
+    HeldChild child([] {
+        for (int i = 0; i < 1000; ++i) syscall(SYS_getppid);
+    });
+    cg.add(child.pid());
+    child.release();
+    ASSERT_EQ(child.wait(), 0);
+    std::string series = "tracer_syscalls_total{cgroup=\"" + cg.path(*mount) + "\",syscall=\"getppid\"}";
+    std::string body = wait_for_metrics(tracer, port, series);
+    EXPECT_GE(sample(body, series).value_or(-1), 1000);
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(5s), 0) << tracer.output();
+    out = tracer.output();
+    EXPECT_NE(out.find("kernel feature: BTF for CO-RE: " + btf), std::string::npos) << out;
+    EXPECT_NE(out.find("kernel feature: probe build: Linux 5.8 baseline"), std::string::npos) << out;
+    EXPECT_NE(out.find("syscalls probe attached (raw_tp/sys_enter"), std::string::npos) << out;
+    unlink(btf.c_str());
+}
+
+TEST(TracerCli, VersionFeaturesNamesThePathTakenPerFeature) {
+    if (geteuid() != 0) GTEST_SKIP() << "probing map types needs root or CAP_BPF";
+    Subprocess version(tracer_args({"version", "--features"}));
+    EXPECT_EQ(version.wait_for(10s), 0) << version.output();
+    std::string out = version.output();
+    EXPECT_TRUE(std::regex_search(out, std::regex("^tracer [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << out;
+    for (const char* line : {"  kernel: Linux ", "  BTF for CO-RE: /sys/kernel/btf/vmlinux\n",
+                             "  BTF-typed tracepoints (tp_btf, 5.5+): ", "  task-local storage (5.11+): ",
+                             "  ring buffer (5.8+): yes", "  sched_switch arguments after preempt: ",
+                             "  task state field: task_struct.", "  probe build: Linux "})
+        EXPECT_NE(out.find(line), std::string::npos) << line << " missing in:\n" << out;
+
+    Subprocess bad_btf(tracer_args({"version", "--features", "--btf", "/nonexistent/vmlinux.btf"}));
+    EXPECT_EQ(bad_btf.wait_for(10s), 1);
+    EXPECT_NE(bad_btf.output().find("cannot read BTF file /nonexistent/vmlinux.btf"), std::string::npos)
+        << bad_btf.output();
 }

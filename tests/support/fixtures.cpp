@@ -93,8 +93,8 @@ void ProbeTest::SetUp() {
 }
 
 void ProbeTest::skip_modern_without_task_storage() {
-    if (variant_ == probes::ProbeVariant::Modern && !probes::kernel_has_task_storage())
-        GTEST_SKIP() << "kernel has no task storage (Linux < 5.11): the 5.11+ build does not apply";
+    if (variant_ == probes::ProbeVariant::Modern && !probes::modern_build_applies(probes::kernel_features()))
+        GTEST_SKIP() << "the 5.11+ build does not apply to this kernel (no task storage: Linux < 5.11)";
 }
 
 ::testing::internal::ParamGenerator<ProbeTest::ParamType> probe_test_params() {

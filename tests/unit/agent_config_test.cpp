@@ -195,14 +195,16 @@ TEST(AgentConfig, UnknownKeySuggestsTheClosestKnownKey) {
 TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
     EXPECT_EQ(parse_error("probes: [tcp]\n"),
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
-              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, statsd)");
+              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
+              "hostname, tags, sinks, spool_dir, spool_max_bytes, statsd)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
               "latency, histogram_syscalls, map_entries, max_threads)");
     // a key only known at another level is unknown here
     EXPECT_EQ(parse_error("latency: false\n"),
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
-              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, statsd)");
+              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
+              "hostname, tags, sinks, spool_dir, spool_max_bytes, statsd)");
 }
 
 TEST(AgentConfig, BadValuesNameTheKeyAndLine) {

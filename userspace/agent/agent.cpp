@@ -7,6 +7,7 @@
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
+#include "forwarder/forwarder.h"
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/syscall_names.h"
@@ -27,6 +28,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <utility>
 
 namespace tracer::agent {
 namespace {
@@ -62,6 +64,11 @@ int wait_for_signal(const sigset_t& signals, Clock::time_point deadline) {
     }
 }
 
+int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 metrics::Family gauge(const char* name, const char* unit, const char* help) {
     return metrics::Family{name, unit, help, metrics::MetricType::Gauge, {}};
 }
@@ -82,6 +89,9 @@ public:
         probes::require_kernel_version();
         probes::require_bpf_privileges();
         probes::require_btf(btf_path_);
+        // Sinks are built (API keys read, spools opened) before anything is loaded, so a
+        // missing key stops the agent at once; they start sending after /metrics is up.
+        if (!cfg_.sinks.empty()) forwarder_ = std::make_unique<forwarder::Forwarder>(cfg_);
 
         auto layout = containers::read_cgroup_layout("/proc/self/mountinfo",
                                                      cfg_.host_root == "/" ? "" : cfg_.host_root);
@@ -116,6 +126,10 @@ public:
             server->start();
             LOG_INFO("serving metrics on http://%s:%u/metrics", host.c_str(), server->port());
         }
+        if (forwarder_) {  // before the first publish: its self-metrics are on /metrics from the start
+            forwarder_->start();
+            LOG_INFO("forwarding every interval to %s", forwarder_->describe().c_str());
+        }
         publish(latest, directory, 0);
 
         const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval));
@@ -128,6 +142,9 @@ public:
             last = started;
             double took = std::chrono::duration<double>(Clock::now() - started).count();
             publish(latest, directory, took);
+            if (forwarder_)
+                forwarder_->submit(unix_ms(), {latest.get()}, std::exchange(statsd_events_, {}),
+                                   std::exchange(statsd_checks_, {}));
             log_top();
             // fixed-rate schedule; if we fell behind, skip ahead rather than burst
             deadline += interval;
@@ -135,6 +152,7 @@ public:
         }
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (server) server->stop();
+        if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         if (statsd_) statsd_->stop();
         events = {};  // stop and join before the probes go
         return 0;     // probes (and every BPF link) are destroyed on the way out
@@ -187,6 +205,9 @@ private:
             probes::ProcProbeOptions o;
             o.keying = keying;
             o.btf_path = btf_path_;
+            // The counters come from the kernel's maps; of the events, the
+            // agent only logs OOM kills, so only those cross the ring.
+            o.emitted_events = probes::proc_event_bit(probes::ProcEventKind::Oom);
             proc_probe_ = std::make_unique<probes::ProcProbe>(o);
             proc_ = std::make_unique<ProcCollector>(*proc_probe_);
             collectors_.push_back(proc_.get());
@@ -216,9 +237,13 @@ private:
         o.pid_labels = [hierarchy = keying.hierarchy](pid_t pid) {
             return statsd::cgroup_labels_of_pid(pid, hierarchy);
         };
-        // Events and service checks: handed to the forwarder once it is wired; until then counted only.
-        o.on_events = [](std::vector<metrics::Event>&& e, std::vector<metrics::ServiceCheck>&& c) {
+        // Events and service checks arrive during publish() (statsd_->flush(), this thread)
+        // and go to the forwarder with the interval's snapshot.
+        o.on_events = [this](std::vector<metrics::Event>&& e, std::vector<metrics::ServiceCheck>&& c) {
             LOG_DEBUG("statsd: %zu event(s), %zu service check(s) this interval", e.size(), c.size());
+            if (!forwarder_) return;
+            for (auto& x : e) statsd_events_.push_back(std::move(x));
+            for (auto& x : c) statsd_checks_.push_back(std::move(x));
         };
         statsd_ = std::make_unique<statsd::StatsdServer>(std::move(o));
         statsd_->start();
@@ -287,6 +312,8 @@ private:
             limited.samples.push_back({{{"limit", "histogram_syscalls"}}, double(syscalls_->histograms_omitted()), {}});
         snap->push_back(std::move(limited));
 
+        if (forwarder_) forwarder_->append_families(*snap);
+
         auto took = gauge("tracer.collection.duration", "seconds", "Time the last collection took.");
         took.samples.push_back({{}, collection_seconds, {}});
         snap->push_back(std::move(took));
@@ -312,7 +339,10 @@ private:
     std::unique_ptr<SchedCollector> sched_;
     std::unique_ptr<ProcCollector> proc_;
     std::vector<CgroupCollector*> collectors_;
+    std::unique_ptr<forwarder::Forwarder> forwarder_;
     std::unique_ptr<statsd::StatsdServer> statsd_;
+    std::vector<metrics::Event> statsd_events_;  // of the interval being published, for the forwarder
+    std::vector<metrics::ServiceCheck> statsd_checks_;
 };
 
 }  // namespace

@@ -33,7 +33,10 @@ struct TraceFlags {
 CLI::App* add_trace_command(CLI::App& app, TraceFlags& flags);
 int trace_command(const TraceFlags& flags);
 
-struct VersionFlags {};
+struct VersionFlags {
+    bool features = false;  // also probe the kernel and print the path taken per feature
+    std::string btf_path;
+};
 CLI::App* add_version_command(CLI::App& app, VersionFlags& flags);
 int version_command(const VersionFlags& flags);
 

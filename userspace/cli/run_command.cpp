@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 #include "config/agent_config.h"
 #include "log.h"
+#include "probes/kernel_features.h"
 
 #include <CLI/CLI.hpp>
 
@@ -43,6 +44,10 @@ int run_command(const RunFlags& f) {
     LOG_INFO("tracer starting: config %s, interval %gs",
              options.config.config_path.empty() ? "(built-in defaults)" : options.config.config_path.c_str(),
              options.config.interval);
+    // Without usable BTF the agent stops with one error naming the fix; the
+    // feature list would only repeat it.
+    if (auto features = probes::probe_kernel_features(f.btf_path); !features.btf_file.empty())
+        for (const auto& line : probes::describe_features(features)) LOG_INFO("kernel feature: %s", line.c_str());
     try {
         return agent::run_agent(options);
     } catch (const std::exception& e) {

@@ -140,6 +140,11 @@ int trace_command(const TraceFlags& f) {
         probes::ProcProbeOptions o;
         o.keying = keying;
         o.btf_path = f.btf_path;
+        if (!wanted.empty()) {  // only the kinds printed cross the ring
+            o.emitted_events = 0;
+            for (auto k : {ProcEventKind::Exec, ProcEventKind::Fork, ProcEventKind::Exit, ProcEventKind::Oom})
+                if (wanted.count(kind_name(k))) o.emitted_events |= probes::proc_event_bit(k);
+        }
         probes::ProcProbe probe(o);
         LOG_INFO("tracing %s events (cgroups named in the %s); Ctrl-C to stop",
                  wanted.empty() ? "exec, fork, exit and oom" : "the chosen", keying.describe().c_str());

@@ -3,6 +3,7 @@
 // TRACER_<KEY> environment overrides and the "unknown key" suggestions all
 // read it, so a new key is one line there (plus its field and its docs).
 #include "config/agent_config.h"
+#include "config/sinks_config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -121,6 +122,41 @@ std::vector<std::string> to_syscall_names(const Value& v) {
     return *v.list;
 }
 
+// ---- forwarder keys (sinks parse themselves: config/sinks_config.cpp) ----
+
+uint64_t to_u64(const Value& v, uint64_t min) {
+    uint64_t n = 0;
+    if (!v.scalar || !parse_whole(*v.scalar, n) || n < min) bad(v, "an integer >= " + std::to_string(min));
+    return n;
+}
+
+std::string to_string(const Value& v) {
+    if (!v.scalar) bad(v, "a string");
+    return *v.scalar;
+}
+
+std::string to_spool_dir(const Value& v) {
+    if (!v.scalar || (!v.scalar->empty() && v.scalar->front() != '/')) bad(v, "an absolute path (\"\" = no spool)");
+    return *v.scalar;
+}
+
+std::vector<std::string> to_tags(const Value& v) {
+    if (!v.list) bad(v, "a list of \"key:value\" tags");
+    check_tags(*v.list, v.key);
+    return *v.list;
+}
+
+// From the file: the YAML node; from TRACER_SINKS: its text, read as YAML
+// ('[{type: remote_write, url: "http://..."}]').
+std::vector<SinkConfig> to_sinks(const Value& v) {
+    if (v.node.IsDefined()) return parse_sinks(v.node, v.key);
+    try {
+        return parse_sinks(YAML::Load(v.scalar.value_or("")), v.key);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError("'" + v.key + "' must be a YAML list of maps: " + e.msg);
+    }
+}
+
 std::string to_socket_path(const Value& v) {
     if (!v.scalar || (!v.scalar->empty() && (v.scalar->front() != '/' || v.scalar->size() > 107)))
         bad(v, "an absolute path of at most 107 bytes (\"\" = off)");
@@ -162,6 +198,11 @@ const Key kKeys[] = {
     {"syscalls.histogram_syscalls", [](C& c, const V& v) { c.syscalls.histogram_syscalls = to_syscall_names(v); }},
     {"syscalls.map_entries", [](C& c, const V& v) { c.syscalls.map_entries = to_u32(v, 64); }},
     {"syscalls.max_threads", [](C& c, const V& v) { c.syscalls.max_threads = to_u32(v, 64); }},
+    {"hostname", [](C& c, const V& v) { c.hostname = to_string(v); }},
+    {"tags", [](C& c, const V& v) { c.tags = to_tags(v); }},
+    {"sinks", [](C& c, const V& v) { c.sinks = to_sinks(v); }},
+    {"spool_dir", [](C& c, const V& v) { c.spool_dir = to_spool_dir(v); }},
+    {"spool_max_bytes", [](C& c, const V& v) { c.spool_max_bytes = to_u64(v, 4096); }},
     {"statsd.enabled", [](C& c, const V& v) { c.statsd.enabled = to_bool(v); }},
     {"statsd.listen", [](C& c, const V& v) { c.statsd.listen = to_metrics_addr(v); }},
     {"statsd.socket", [](C& c, const V& v) { c.statsd.socket = to_socket_path(v); }},
@@ -284,6 +325,8 @@ void apply_map(const YAML::Node& map, const std::string& prefix, AgentConfig& cf
         } else if (const Key* k = find_key(path)) {
             try {
                 k->set(cfg, from_node(path, value));
+            } catch (const ConfigLineError& e) {  // inside a list of maps: the entry's own line
+                throw ConfigError(origin + ":" + std::to_string(e.line) + ": " + e.what());
             } catch (const ConfigError& e) {  // a null value's mark is the next line's
                 throw ConfigError(at(origin, value.IsNull() ? key.Mark() : value.Mark()) + e.what());
             }

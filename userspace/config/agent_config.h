@@ -38,6 +38,34 @@ struct SyscallsConfig {
     bool operator==(const SyscallsConfig&) const = default;
 };
 
+// One entry of `sinks:`: where and how the forwarder delivers every interval's
+// batch (parsed in config/sinks_config.cpp; see docs/configuration.md#sinks).
+struct SinkConfig {
+    std::string type;           // remote_write | datadog | influx
+    std::string url;            // http(s)://...
+    std::string name;           // the `sink` label and the spool subdirectory; default: type
+    std::string api_key_env;    // variable holding the API key / token
+    std::string api_key_file;   // file holding it (trailing newline stripped)
+    double timeout = 10;        // seconds per request
+    double backoff_initial = 0.5, backoff_max = 30;  // seconds between retries (x2, jitter)
+    bool tls_verify = true;
+    std::string ca_file, cert_file, key_file, proxy;
+    uint32_t queue_batches = 16;              // in-memory queue of batches awaiting encoding
+    uint32_t max_series_per_request = 10000;  // larger batches are split into several requests
+    uint64_t max_request_bytes = 8u << 20;    // uncompressed; requests are split below it
+    std::optional<uint64_t> spool_max_bytes;  // overrides the global one
+
+    bool operator==(const SinkConfig&) const = default;
+};
+
+// A config error located at a line of the file (1-based) that differs from
+// the key's own, e.g. an entry deep inside a list of maps.
+class ConfigLineError : public ConfigError {
+public:
+    ConfigLineError(int line, const std::string& what) : ConfigError(what), line(line) {}
+    int line;
+};
+
 // The embedded DogStatsD server (docs/configuration.md, `statsd.*`).
 struct StatsdConfig {
     bool enabled = true;
@@ -67,6 +95,12 @@ struct AgentConfig {
     uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
     std::string log_level = "info";       // error | warn | info | debug
     SyscallsConfig syscalls;
+    // Forwarder (docs/configuration.md#sinks).
+    std::string hostname = "";            // the host tag; "" = gethostname()
+    std::vector<std::string> tags;        // global tags "key:value" added to every series
+    std::vector<SinkConfig> sinks;        // none: /metrics only
+    std::string spool_dir = "/var/lib/tracer/spool";  // one subdirectory per sink; "" = memory only
+    uint64_t spool_max_bytes = 256ull << 20;          // per sink
     StatsdConfig statsd;
 
     bool operator==(const AgentConfig&) const = default;

@@ -181,6 +181,14 @@ std::string prometheus_name(const Family& family) {
     return name;
 }
 
+std::string prometheus_label_name(std::string_view name) {
+    std::string out;
+    append_name(out, name, false);
+    return out;
+}
+
+void append_prometheus_number(std::string& out, double v) { append_double(out, v); }
+
 void render_prometheus_text(const Snapshot& snapshot, std::string& out) {
     out.reserve(out.size() + estimate_size(snapshot));
     std::string labels;  // reused across samples

@@ -2,6 +2,8 @@
 // a missing piece is one clear message naming the fix, not a libbpf errno.
 #pragma once
 
+#include "probes/kernel_features.h"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,9 +23,10 @@ enum class ProbeVariant {
     Modern,    // Linux 5.11+: tp_btf, task-local storage, BTF-typed direct loads
 };
 
-// Runs `load_modern` when `wanted` is Modern, or Auto on a kernel with task
-// storage; otherwise, or when it throws a ProbeError and Modern was not
-// demanded, `load_baseline`. Returns the build that loaded. `area` names the
+// Runs `load_modern` when `wanted` is Modern, or Auto on a kernel the 5.11+
+// build applies to (modern_build_applies: BTF, tp_btf, task storage);
+// otherwise, or when it throws a ProbeError and Modern was not demanded,
+// `load_baseline`. Returns the build that loaded. `area` names the
 // probe in the log line about the fallback.
 template <class LoadModern, class LoadBaseline>
 ProbeVariant load_newest_build(ProbeVariant wanted, const char* area, LoadModern&& load_modern,
@@ -46,7 +49,7 @@ void log_fallback_to_baseline(const char* area, const ProbeError& why);
 template <class LoadModern, class LoadBaseline>
 ProbeVariant load_newest_build(ProbeVariant wanted, const char* area, LoadModern&& load_modern,
                                LoadBaseline&& load_baseline) {
-    if (wanted == ProbeVariant::Modern || (wanted == ProbeVariant::Auto && kernel_has_task_storage())) {
+    if (wanted == ProbeVariant::Modern || (wanted == ProbeVariant::Auto && modern_build_applies(kernel_features()))) {
         try {
             load_modern();
             return ProbeVariant::Modern;

@@ -72,6 +72,7 @@ void ProcProbe::load(const ProcProbeOptions& o, int mark_victim) {
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     skel->rodata->oom_victim_is_task = mark_victim == kMarkVictimTask;
     skel->rodata->oom_report_at_exit = mark_victim == kMarkVictimPid || o.oom_report_at_exit;
+    skel->rodata->emitted_events = o.emitted_events;
     if (mark_victim == kMarkVictimAbsent) bpf_program__set_autoload(skel->progs.tracer_proc_oom, false);
     bpf_map__set_max_entries(skel->maps.proc_counts, std::max<uint32_t>(o.map_entries, 64));
     bpf_map__set_max_entries(skel->maps.proc_events, ring_size(o.ring_bytes));

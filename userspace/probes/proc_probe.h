@@ -29,6 +29,9 @@ struct ProcProbeOptions {
     // Report OOM victims when they exit, as on kernels whose oom:mark_victim
     // names only a pid (always on there). For tests of that path.
     bool oom_report_at_exit = false;
+    // The kinds whose events go into the ring (1 << PROC_EVENT_*; see
+    // proc_event_bit()); every kind is counted either way.
+    uint32_t emitted_events = ~0u;
 };
 
 enum class ProcEventKind : uint32_t {
@@ -37,6 +40,8 @@ enum class ProcEventKind : uint32_t {
     Exit = PROC_EVENT_EXIT,  // a thread-group leader exited
     Oom = PROC_EVENT_OOM,    // pid/tgid/comm/cgroup_id: the victim
 };
+
+constexpr uint32_t proc_event_bit(ProcEventKind k) { return 1u << static_cast<uint32_t>(k); }
 
 struct ProcEvent {
     ProcEventKind kind = ProcEventKind::Exec;

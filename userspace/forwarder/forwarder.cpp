@@ -1,0 +1,145 @@
+#include "forwarder/forwarder.h"
+
+#include "forwarder/sink_encoders.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace tracer::forwarder {
+namespace {
+
+std::string read_api_key(const config::SinkConfig& s) {
+    const std::string who = "sink '" + s.name + "'";
+    std::string key;
+    if (!s.api_key_env.empty()) {
+        const char* v = std::getenv(s.api_key_env.c_str());
+        if (!v || !*v) throw config::ConfigError(who + ": api_key_env: the variable " + s.api_key_env + " is not set");
+        key = v;
+    } else if (!s.api_key_file.empty()) {
+        std::ifstream in(s.api_key_file);
+        if (!in) throw config::ConfigError(who + ": api_key_file: cannot read " + s.api_key_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        key = ss.str();
+        while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+        if (key.empty()) throw config::ConfigError(who + ": api_key_file: " + s.api_key_file + " is empty");
+    }
+    return key;
+}
+
+std::unique_ptr<SinkEncoder> encoder_for(const std::string& type) {
+    if (type == "remote_write") return make_remote_write_encoder();
+    if (type == "datadog") return make_datadog_encoder();
+    return make_influx_encoder();
+}
+
+std::string auth_header(const std::string& type, const std::string& key) {
+    if (type == "datadog") return "DD-API-KEY: " + key;
+    if (type == "influx") return "Authorization: Token " + key;
+    return "Authorization: Bearer " + key;
+}
+
+}  // namespace
+
+std::string host_tag(const config::AgentConfig& cfg) {
+    if (!cfg.hostname.empty()) return cfg.hostname;
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "";
+    return buf;
+}
+
+Forwarder::Forwarder(const config::AgentConfig& cfg) {
+    bool deltas = false;
+    for (const auto& s : cfg.sinks) deltas |= s.type != "remote_write";
+    aggregator_ = std::make_unique<Aggregator>(AggregatorOptions{host_tag(cfg), cfg.tags, cfg.interval, deltas});
+    for (const auto& s : cfg.sinks) {
+        SinkOptions o;
+        o.name = s.name;
+        o.http.url = s.url;
+        o.http.timeout_seconds = s.timeout;
+        o.http.tls_verify = s.tls_verify;
+        o.http.ca_file = s.ca_file;
+        o.http.cert_file = s.cert_file;
+        o.http.key_file = s.key_file;
+        o.http.proxy = s.proxy;
+        if (std::string key = read_api_key(s); !key.empty()) o.http.headers.push_back(auth_header(s.type, key));
+        o.limits.max_series = s.max_series_per_request;
+        o.limits.max_bytes = s.max_request_bytes;
+        o.queue_batches = s.queue_batches;
+        o.spool_dir = cfg.spool_dir.empty() ? "" : cfg.spool_dir + "/" + s.name;
+        o.spool_max_bytes = s.spool_max_bytes.value_or(cfg.spool_max_bytes);
+        o.backoff_initial = s.backoff_initial;
+        o.backoff_max = s.backoff_max;
+        o.log_every = cfg.interval;
+        sinks_.push_back(std::make_unique<Sink>(std::move(o), encoder_for(s.type)));
+        descriptions_.push_back(s.name + " (" + s.type + ") -> " + s.url);
+    }
+}
+
+Forwarder::~Forwarder() { stop(); }
+
+void Forwarder::start() {
+    for (auto& s : sinks_) s->start();
+}
+
+void Forwarder::submit(int64_t timestamp_ms, std::vector<std::shared_ptr<const metrics::Snapshot>> sources,
+                       std::vector<metrics::Event> events, std::vector<metrics::ServiceCheck> service_checks) {
+    if (sinks_.empty()) return;
+    auto batch = aggregator_->aggregate(timestamp_ms, std::move(sources), std::move(events), std::move(service_checks));
+    for (auto& s : sinks_) s->offer(batch);
+}
+
+void Forwarder::stop() {
+    for (auto& s : sinks_) s->stop();
+}
+
+std::string Forwarder::describe() const {
+    std::string out;
+    for (const auto& d : descriptions_) out += (out.empty() ? "" : ", ") + d;
+    return out;
+}
+
+void Forwarder::append_families(metrics::Snapshot& out) const {
+    if (sinks_.empty()) return;
+    using metrics::MetricType;
+    auto family = [](const char* name, const char* unit, MetricType type, const char* help) {
+        return metrics::Family{name, unit, help, type, {}};
+    };
+    auto sent = family("tracer.forwarder.sent_batches", "", MetricType::Counter,
+                       "Requests (batches, or parts of a batch split by the size limits) delivered with a 2xx answer.");
+    auto samples = family("tracer.forwarder.sent_samples", "", MetricType::Counter, "Series points delivered.");
+    auto failed = family("tracer.forwarder.failed_requests", "", MetricType::Counter,
+                         "Requests that failed: no answer, or an answer other than 2xx.");
+    auto retried = family("tracer.forwarder.retried_requests", "", MetricType::Counter,
+                          "Requests that were retries of a failed one.");
+    auto dropped = family("tracer.forwarder.dropped_batches", "", MetricType::Counter,
+                          "Batches given up, by reason: spool_full (the oldest spooled one made room), rejected "
+                          "(a 4xx answer other than 408/429), queue_full, spool_error, encode_error, corrupt.");
+    auto queued = family("tracer.forwarder.queued_batches", "", MetricType::Gauge,
+                         "Batches in memory, not yet delivered (waiting to be encoded, or encoded and waiting to be sent).");
+    auto spooled = family("tracer.forwarder.spooled_batches", "", MetricType::Gauge,
+                          "Undelivered batches in the on-disk spool.");
+    auto spooled_bytes = family("tracer.forwarder.spooled", "bytes", MetricType::Gauge,
+                                "Size of the on-disk spool.");
+    for (const auto& s : sinks_) {
+        const SinkStats& st = s->stats();
+        metrics::Labels sink{{"sink", s->name()}};
+        sent.samples.push_back({sink, double(st.sent_batches.load())});
+        samples.samples.push_back({sink, double(st.sent_samples.load())});
+        failed.samples.push_back({sink, double(st.failed_requests.load())});
+        retried.samples.push_back({sink, double(st.retried_requests.load())});
+        for (size_t r = 0; r < st.dropped.size(); ++r)
+            dropped.samples.push_back({{{"reason", drop_reason_name(static_cast<DropReason>(r))}, {"sink", s->name()}},
+                                       double(st.dropped[r].load())});
+        queued.samples.push_back({sink, double(st.queued_batches.load())});
+        spooled.samples.push_back({sink, double(st.spooled_batches.load())});
+        spooled_bytes.samples.push_back({sink, double(st.spooled_bytes.load())});
+    }
+    for (auto* f : {&sent, &samples, &failed, &retried, &dropped, &queued, &spooled, &spooled_bytes})
+        out.push_back(std::move(*f));
+}
+
+}  // namespace tracer::forwarder
