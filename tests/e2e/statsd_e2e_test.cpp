@@ -4,6 +4,7 @@
 // error and the agent runs on.
 #include "containers/cgroup_layout.h"
 #include "fixtures.h"
+#include "victoria_metrics.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -16,6 +17,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -152,4 +154,36 @@ TEST_F(TracerStatsd, BusyUdpPortIsOneErrorAndTheAgentRunsOn) {
         << out;
     tracer.signal(SIGTERM);
     EXPECT_EQ(tracer.wait_for(10s), 0);
+}
+
+// With a remote_write sink configured, statsd values reach a real VictoriaMetrics.
+TEST_F(TracerStatsd, StatsdValuesArriveInVictoriaMetrics) {
+    if (auto why = tracer::fixtures::VictoriaMetrics::skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    tracer::fixtures::VictoriaMetrics vm;
+    ASSERT_TRUE(vm.start()) << vm.output();
+    uint16_t statsd_port = tracer::fixtures::free_tcp_port();
+    const std::string config = socket_path_ + ".yaml";
+    std::ofstream(config) << "interval: 0.5\nmetrics_addr: \"\"\ntop_cgroups: 0\nspool_dir: \"\"\n"
+                          << "sinks:\n  - type: remote_write\n    url: " << vm.url("/api/v1/write") << "\n"
+                          << "statsd:\n  listen: \"127.0.0.1:" << statsd_port << "\"\n  socket: \"" << socket_path_
+                          << "\"\n";
+    Subprocess tracer({TRACER_BINARY, "run", "--config", config});
+    bool sent = false;
+    for (int i = 0; i < 100 && !sent; ++i) {  // once the agent listens (the log says so)
+        if (tracer.output().find("DogStatsD server listening") != std::string::npos)
+            sent = send_udp(statsd_port, "e2e.vm.hits:4|c|#app:vm\ne2e.vm.level:7|g");
+        else
+            std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(sent) << tracer.output();
+    auto hits = vm.export_series("{__name__=\"e2e_vm_hits_total\"}", 1);
+    ASSERT_EQ(hits.size(), 1u) << tracer.output();
+    EXPECT_EQ(hits[0].labels.at("app"), "vm");
+    EXPECT_EQ(hits[0].values.back(), 4);
+    auto level = vm.export_series("{__name__=\"e2e_vm_level\"}", 1);
+    ASSERT_EQ(level.size(), 1u);
+    EXPECT_EQ(level[0].values.back(), 7);
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(20s), 0) << tracer.output();
+    std::remove(config.c_str());
 }
