@@ -35,6 +35,7 @@ if [[ " $* " == *" --test "* ]]; then
     nftables                           # network tests: packet loss on a veth (numgen random)
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
+    libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
   )
 fi
 

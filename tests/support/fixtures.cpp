@@ -299,4 +299,19 @@ double metric_value(const std::string& body, const std::string& series) {
     return pos == std::string::npos ? -1.0 : std::stod(body.substr(pos + series.size() + 2));
 }
 
+BusyUdpPort::BusyUdpPort() : fd_(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        throw std::runtime_error(std::string("binding a UDP port: ") + std::strerror(errno));
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+}
+
+BusyUdpPort::~BusyUdpPort() {
+    if (fd_ >= 0) close(fd_);
+}
+
 }  // namespace tracer::fixtures

@@ -124,5 +124,19 @@ std::string scrape_metrics_until(uint16_t port, const std::string& needle, std::
 // The value of the sample `series` (`name{labels}` exactly as rendered) in a
 // /metrics body; -1 if absent.
 double metric_value(const std::string& body, const std::string& series);
+// A UDP port on 127.0.0.1 held (bound, without SO_REUSEPORT) until destroyed:
+// a port in use for tests of what a listener does then.
+class BusyUdpPort {
+public:
+    BusyUdpPort();
+    ~BusyUdpPort();
+    BusyUdpPort(const BusyUdpPort&) = delete;
+    BusyUdpPort& operator=(const BusyUdpPort&) = delete;
+    uint16_t port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    uint16_t port_ = 0;
+};
 
 }  // namespace tracer::fixtures

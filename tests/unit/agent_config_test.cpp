@@ -197,7 +197,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
-              "docker_socket, container_labels_as_tags, container_include, container_exclude)");
+              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
               "latency, histogram_syscalls, map_entries, max_threads)");
@@ -206,7 +206,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
-              "docker_socket, container_labels_as_tags, container_include, container_exclude)");
+              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd)");
 }
 
 TEST(AgentConfig, BadValuesNameTheKeyAndLine) {
@@ -501,3 +501,22 @@ TEST(AgentConfig, BadContainerKeysNameTheKeyAndLine) {
 }
 
 }  // namespace
+
+TEST(AgentConfig, StatsdKeys) {
+    auto cfg = parse_agent_config(
+        "statsd:\n  listen: \":9125\"\n  socket: \"\"\n  tcp_listen: \"127.0.0.1:9126\"\n"
+        "  percentiles: [0.99, 0.5, 0.5]\n  max_contexts: 10\n  origin_from_field: false\n",
+        "cfg.yaml");
+    EXPECT_EQ(cfg.statsd.listen, ":9125");
+    EXPECT_EQ(cfg.statsd.socket, "");
+    EXPECT_EQ(cfg.statsd.tcp_listen, "127.0.0.1:9126");
+    EXPECT_EQ(cfg.statsd.percentiles, (std::vector<double>{0.5, 0.99}));
+    EXPECT_EQ(cfg.statsd.max_contexts, 10u);
+    EXPECT_FALSE(cfg.statsd.origin_from_field);
+    EXPECT_EQ(parse_error("statsd:\n  percentiles: [0.5, 1]\n"),
+              "cfg.yaml:2: 'statsd.percentiles' must be a list of quantiles between 0 and 1 such as "
+              "[0.5, 0.95, 0.99], got '1' in the list");
+    EXPECT_EQ(parse_error("statsd:\n  socket: dsd.sock\n"),
+              "cfg.yaml:2: 'statsd.socket' must be an absolute path of at most 107 bytes (\"\" = off), got 'dsd.sock'");
+    EXPECT_EQ(parse_error("statsd:\n  listen: 8125\n"), "cfg.yaml:2: 'statsd.listen' must be HOST:PORT, got '8125'");
+}

@@ -21,6 +21,8 @@
 #include "probes/proc_probe.h"
 #include "probes/sched_probe.h"
 #include "probes/syscall_probe.h"
+#include "statsd/process_origin.h"
+#include "statsd/statsd_server.h"
 #include "tracer_version.h"
 
 #include <pthread.h>
@@ -33,6 +35,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <utility>
 
 namespace tracer::agent {
 namespace {
@@ -142,6 +145,8 @@ public:
             });
         }
 
+        start_statsd(keying);
+
         metrics::LatestSnapshot latest;
         std::unique_ptr<api::MetricsServer> server;
         if (!cfg_.metrics_addr.empty()) {
@@ -166,7 +171,9 @@ public:
             last = started;
             double took = std::chrono::duration<double>(Clock::now() - started).count();
             publish(latest, directory, took);
-            if (forwarder_) forwarder_->submit(unix_ms(), {latest.get()});
+            if (forwarder_)
+                forwarder_->submit(unix_ms(), {latest.get()}, std::exchange(statsd_events_, {}),
+                                   std::exchange(statsd_checks_, {}));
             log_top();
             // fixed-rate schedule; if we fell behind, skip ahead rather than burst
             deadline += interval;
@@ -175,6 +182,7 @@ public:
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
         if (server) server->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
+        if (statsd_) statsd_->stop();
         events = {};  // stop and join before the probes go
         lookups.reset();
         docker_.reset();
@@ -275,6 +283,42 @@ private:
         if (collectors_.empty()) throw probes::ProbeError("no probe could be loaded (see the errors above)");
     }
 
+    // The DogStatsD server; its listeners that cannot open are logged and left out.
+    void start_statsd(const containers::CgroupKeying& keying) {
+        if (!cfg_.statsd.enabled) return;
+        const auto& c = cfg_.statsd;
+        statsd::StatsdServerOptions o;
+        o.udp_listen = c.listen;
+        o.socket_path = c.socket;
+        o.tcp_listen = c.tcp_listen;
+        o.udp_readers = c.udp_readers;
+        o.origin_from_socket = c.origin_from_socket;
+        o.origin_from_field = c.origin_from_field;
+        o.percentiles = c.percentiles;
+        o.max_contexts = c.max_contexts;
+        o.receive_buffer_bytes = c.receive_buffer_bytes;
+        // The sender's labels exactly as the kernel metrics of its cgroup carry
+        // them: `cgroup` and the container tags (the tagger is thread-safe).
+        o.pid_labels = [this, hierarchy = keying.hierarchy](pid_t pid) {
+            return tagger_ ? tagger_->labels_for_pid(pid) : statsd::cgroup_labels_of_pid(pid, hierarchy);
+        };
+        // Events and service checks arrive during publish() (statsd_->flush(), this thread)
+        // and go to the forwarder with the interval's snapshot.
+        o.on_events = [this](std::vector<metrics::Event>&& e, std::vector<metrics::ServiceCheck>&& c) {
+            LOG_DEBUG("statsd: %zu event(s), %zu service check(s) this interval", e.size(), c.size());
+            if (!forwarder_) return;
+            for (auto& x : e) statsd_events_.push_back(std::move(x));
+            for (auto& x : c) statsd_checks_.push_back(std::move(x));
+        };
+        statsd_ = std::make_unique<statsd::StatsdServer>(std::move(o));
+        statsd_->start();
+        std::string where;
+        if (statsd_->udp_port()) where += "udp " + c.listen.substr(0, c.listen.rfind(':') + 1) + std::to_string(statsd_->udp_port());
+        if (statsd_->socket_listening()) where += (where.empty() ? "" : ", ") + std::string("unix ") + c.socket;
+        if (statsd_->tcp_port()) where += (where.empty() ? "" : ", ") + std::string("tcp port ") + std::to_string(statsd_->tcp_port());
+        if (!where.empty()) LOG_INFO("DogStatsD server listening on %s", where.c_str());
+    }
+
     void on_event(const probes::ProcEvent& e) {
         if (e.kind != probes::ProcEventKind::Oom) return;
         LOG_WARN("OOM kill: pid %u (%s), memory cgroup id %llu, %llu MiB virtual", e.pid, e.comm.c_str(),
@@ -286,6 +330,10 @@ private:
         auto snap = std::make_shared<metrics::Snapshot>();
         for (const auto* c : collectors_) c->append_families(*snap);
         directory.apply_tags(*snap, 0);  // every family so far is per-cgroup
+        if (statsd_) {
+            statsd::StatsdFlush flushed = statsd_->flush();
+            for (auto& f : flushed.families) snap->push_back(std::move(f));
+        }
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -383,6 +431,9 @@ private:
     std::string cgroup2_root_;  // where the network probe's cgroup_skb programs attach ("" = no cgroup2)
     std::vector<CgroupCollector*> collectors_;
     std::unique_ptr<forwarder::Forwarder> forwarder_;
+    std::unique_ptr<statsd::StatsdServer> statsd_;
+    std::vector<metrics::Event> statsd_events_;  // of the interval being published, for the forwarder
+    std::vector<metrics::ServiceCheck> statsd_checks_;
 };
 
 }  // namespace

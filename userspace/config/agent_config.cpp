@@ -203,6 +203,26 @@ std::vector<std::string> to_container_filters(const Value& v) {
     return *v.list;
 }
 
+std::string to_unix_socket_path(const Value& v) {
+    if (!v.scalar || (!v.scalar->empty() && (v.scalar->front() != '/' || v.scalar->size() > 107)))
+        bad(v, "an absolute path of at most 107 bytes (\"\" = off)");
+    return *v.scalar;
+}
+
+std::vector<double> to_percentiles(const Value& v) {
+    constexpr std::string_view expected = "a list of quantiles between 0 and 1 such as [0.5, 0.95, 0.99]";
+    if (!v.list) bad(v, expected);
+    std::vector<double> out;
+    for (const auto& item : *v.list) {
+        double q = 0;
+        if (!parse_whole(item, q) || !(q > 0) || !(q < 1)) bad(v.key, expected, quote(item) + " in the list");
+        out.push_back(q);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
 // ---- the key table ----
 
 struct Key {
@@ -233,6 +253,16 @@ const Key kKeys[] = {
     {"container_labels_as_tags", [](C& c, const V& v) { c.container_labels_as_tags = to_labels_as_tags(v); }},
     {"container_include", [](C& c, const V& v) { c.container_include = to_container_filters(v); }},
     {"container_exclude", [](C& c, const V& v) { c.container_exclude = to_container_filters(v); }},
+    {"statsd.enabled", [](C& c, const V& v) { c.statsd.enabled = to_bool(v); }},
+    {"statsd.listen", [](C& c, const V& v) { c.statsd.listen = to_metrics_addr(v); }},
+    {"statsd.socket", [](C& c, const V& v) { c.statsd.socket = to_unix_socket_path(v); }},
+    {"statsd.tcp_listen", [](C& c, const V& v) { c.statsd.tcp_listen = to_metrics_addr(v); }},
+    {"statsd.udp_readers", [](C& c, const V& v) { c.statsd.udp_readers = to_u32(v, 1); }},
+    {"statsd.origin_from_socket", [](C& c, const V& v) { c.statsd.origin_from_socket = to_bool(v); }},
+    {"statsd.origin_from_field", [](C& c, const V& v) { c.statsd.origin_from_field = to_bool(v); }},
+    {"statsd.percentiles", [](C& c, const V& v) { c.statsd.percentiles = to_percentiles(v); }},
+    {"statsd.max_contexts", [](C& c, const V& v) { c.statsd.max_contexts = to_u32(v, 1); }},
+    {"statsd.receive_buffer_bytes", [](C& c, const V& v) { c.statsd.receive_buffer_bytes = to_u32(v, 0); }},
 };
 
 std::string join_path(const std::string& prefix, std::string_view name) {

@@ -66,6 +66,22 @@ public:
     int line;
 };
 
+// The embedded DogStatsD server (docs/configuration.md, `statsd.*`).
+struct StatsdConfig {
+    bool enabled = true;
+    std::string listen = "127.0.0.1:8125";           // UDP HOST:PORT; "" = no UDP
+    std::string socket = "/run/tracer/dsd.socket";   // Unix datagram socket; "" = none
+    std::string tcp_listen = "";                     // TCP HOST:PORT (newline-framed); "" = off
+    uint32_t udp_readers = 2;                        // SO_REUSEPORT sockets, one thread each
+    bool origin_from_socket = true;                  // Unix socket: the sender's pid -> its cgroup/container tags
+    bool origin_from_field = true;                   // the |c:<container-id> field -> container tags
+    std::vector<double> percentiles = {0.5, 0.95, 0.99};  // timers/histograms/distributions
+    uint32_t max_contexts = 100000;                  // name + tags combinations; more are refused and counted
+    uint32_t receive_buffer_bytes = 8u << 20;        // per socket
+
+    bool operator==(const StatsdConfig&) const = default;
+};
+
 struct AgentConfig {
     std::string config_path;              // where it was loaded from ("" = built-in defaults)
     double interval = 10.0;               // seconds between collections, > 0
@@ -92,6 +108,7 @@ struct AgentConfig {
     std::vector<std::pair<std::string, std::string>> container_labels_as_tags;
     std::vector<std::string> container_include;
     std::vector<std::string> container_exclude;
+    StatsdConfig statsd;
 
     bool operator==(const AgentConfig&) const = default;
 };
