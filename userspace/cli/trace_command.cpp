@@ -157,6 +157,7 @@ std::vector<std::tuple<std::string, std::string, bool>> fields(const probes::Net
     };
     if (!container.empty()) f.emplace_back("container", container, true);
     f.insert(f.end(), {
+        {"direction", c.inbound ? "inbound" : "outbound", true},
         {"local", c.local, true},
         {"remote", c.remote, true},
         {"tx_bytes", std::to_string(c.tx_bytes), false},
