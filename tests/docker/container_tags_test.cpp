@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -101,10 +105,11 @@ protected:
     // `host_root`: run tracer in a mount namespace of its own where the host's
     // / is bound at `host_root` and its own /sys/fs/cgroup and the engine's
     // directory are empty tmpfs: only --host-root reaches cgroupfs and the socket.
-    void start_tracer(double interval = 1, const std::string& host_root = "") {
+    void start_tracer(double interval = 1, const std::string& host_root = "", const std::string& more_config = "") {
         config_ = "/tmp/tracer-docker-test-" + std::to_string(getpid()) + ".yaml";
         std::ofstream(config_) << "docker_socket: \"" << socket_ << "\"\n"
-                               << "container_labels_as_tags:\n  team: team\n";
+                               << "container_labels_as_tags:\n  team: team\n"
+                               << more_config;
         port_ = tracer::fixtures::free_tcp_port();
         std::vector<std::string> argv{TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval),
                                       "--metrics-addr", "127.0.0.1:" + std::to_string(port_)};
@@ -238,6 +243,50 @@ TEST_F(DockerContainers, TaggingGoesOnAfterDockerdIsKilledAndRestarted) {
     run_container("tracer-e2e-6", {"--label", "team=core"}, kWrites + "; exec sleep 1000");
     EXPECT_TRUE(wait_for("tracer_syscalls_total",
                          {{"container_name", "tracer-e2e-6"}, {"team", "core"}, {"syscall", "write"}}, 5000));
+}
+
+TEST_F(DockerContainers, StatsdSenderInAContainerGetsItsTagsOverTheUnixSocket) {
+    // The DogStatsD server names a Unix-socket sender by its pid's cgroup:
+    // the same tags as the container's kernel metrics.
+    const std::string sock = "/tmp/tracer-dsd-" + std::to_string(getpid()) + ".sock";
+    start_tracer(1, "", "statsd:\n  listen: \"\"\n  socket: \"" + sock + "\"\n");
+    std::string id = run_container("tracer-e2e-dsd", {"--label", "team=core"}, "exec sleep 1000");
+    ASSERT_EQ(id.size(), 64u) << id;
+    // A sender process that joins the container's cgroups (as `docker exec`
+    // would put it there), then sends 100 increments and waits to be read.
+    const auto* keyed = tracer::fixtures::auto_keying_mount();
+    ASSERT_TRUE(keyed);
+    std::vector<std::string> procs{keyed->mount_point + "/docker/" + id + "/cgroup.procs"};
+    if (const auto* v2 = tracer::fixtures::host_layout().unified())
+        procs.push_back(v2->mount_point + "/docker/" + id + "/cgroup.procs");
+    const std::string line = "app.dsd.requests:1|c|#via:uds";
+    sockaddr_un to{};
+    to.sun_family = AF_UNIX;
+    std::snprintf(to.sun_path, sizeof to.sun_path, "%s", sock.c_str());
+    pid_t child = fork();
+    if (child == 0) {
+        for (const auto& p : procs) {
+            int fd = open(p.c_str(), O_WRONLY);
+            if (fd < 0 || write(fd, "0", 1) != 1) _exit(2);
+            close(fd);
+        }
+        int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+        for (int i = 0; i < 100; ++i)
+            if (sendto(s, line.data(), line.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) _exit(3);
+        sleep(5);  // the origin is looked up while the sender lives
+        _exit(0);
+    }
+    ASSERT_GT(child, 0);
+    auto s = wait_for("app_dsd_requests_total",
+                      {{"container_name", "tracer-e2e-dsd"}, {"image", engine_->image()}, {"team", "core"},
+                       {"container_id", id.substr(0, 12)}, {"cgroup", "/docker/" + id}, {"via", "uds"}},
+                      100);
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_EQ(status, 0) << "the sender could not join the container's cgroups or send";
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->value, 100);
+    unlink(sock.c_str());
 }
 
 }  // namespace
