@@ -152,7 +152,9 @@ protected:
         skip_modern_without_task_storage();  // the network probe is 5.11+ only (BaselineIsRefused)
         if (IsSkipped()) return;
         if (!fixtures::host_layout().unified()) GTEST_SKIP() << "no cgroup2 hierarchy mounted";
-        if (!have("ip")) GTEST_SKIP() << "iproute2 (ip) is not installed: scripts/install-deps.sh --test";
+        // busybox's ip (the vmtest guests') has no netns: iproute2's is needed
+        if (!have("ip") || sh("ip netns list") != 0)
+            GTEST_SKIP() << "iproute2's ip (with netns) is not installed: scripts/install-deps.sh --test";
         topo_ = std::make_unique<VethTopology>();
         ASSERT_TRUE(topo_->ok()) << "could not build the netns + veth topology with ip(8)";
     }
