@@ -432,6 +432,11 @@ std::string cpu_model() {
 
 void quiet_libbpf() { libbpf_set_print(libbpf_quiet); }
 
+void begin_bpf_bench(const char* name) {
+    if (::geteuid() != 0) std::fprintf(stderr, "%s: warning: not root; loading BPF will most likely fail\n", name);
+    quiet_libbpf();
+}
+
 // ---------------------------------------------------------------- measuring
 
 Measurement measure(const Workload& w, int samples, const std::set<uint32_t>& expected,

@@ -207,6 +207,8 @@ bool parse_long(const std::string& s, long lo, long hi, long& out);
 std::string cpu_model();
 // libbpf prints everything but its debug output to stderr.
 void quiet_libbpf();
+// The start of every BPF overhead bench `name`: a warning when not root, libbpf quiet.
+void begin_bpf_bench(const char* name);
 
 // ---------------------------------------------------------------- measuring
 

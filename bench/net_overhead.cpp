@@ -437,9 +437,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
 }
 
 int run(const Options& opt) {
-    if (::geteuid() != 0)
-        std::fprintf(stderr, "bench_net_overhead: warning: not root; loading BPF will most likely fail\n");
-    quiet_libbpf();
+    begin_bpf_bench("bench_net_overhead");
     tracer::log::set_level(tracer::log::Level::Warn);  // the in-process net probe's start-up lines
 
     utsname u{};

@@ -638,9 +638,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
 }
 
 int run(const Options& opt) {
-    if (::geteuid() != 0)
-        std::fprintf(stderr, "bench_sched_overhead: warning: not root; loading BPF will most likely fail\n");
-    quiet_libbpf();
+    begin_bpf_bench("bench_sched_overhead");
     tracer::log::set_level(tracer::log::Level::Warn);  // the in-process sched probe's start-up lines
 
     // ---- CPUs: ping (this thread) on one; pong there or on another; the agents off ping's CPU

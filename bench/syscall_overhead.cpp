@@ -314,9 +314,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
 }
 
 int run(const Options& opt) {
-    if (::geteuid() != 0)
-        std::fprintf(stderr, "bench_syscall_overhead: warning: not root; loading BPF will most likely fail\n");
-    quiet_libbpf();
+    begin_bpf_bench("bench_syscall_overhead");
 
     // ---- CPUs: the measuring thread on one, the agents on the others
     cpu_set_t allowed;
