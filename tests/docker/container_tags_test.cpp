@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -245,11 +247,13 @@ TEST_F(DockerContainers, TaggingGoesOnAfterDockerdIsKilledAndRestarted) {
                          {{"container_name", "tracer-e2e-6"}, {"team", "core"}, {"syscall", "write"}}, 5000));
 }
 
-TEST_F(DockerContainers, StatsdSenderInAContainerGetsItsTagsOverTheUnixSocket) {
+TEST_F(DockerContainers, StatsdSenderInAContainerGetsItsTagsOverTheUnixSocketAndByItsCField) {
     // The DogStatsD server names a Unix-socket sender by its pid's cgroup:
     // the same tags as the container's kernel metrics.
     const std::string sock = "/tmp/tracer-dsd-" + std::to_string(getpid()) + ".sock";
-    start_tracer(1, "", "statsd:\n  listen: \"\"\n  socket: \"" + sock + "\"\n");
+    const uint16_t udp_port = tracer::fixtures::free_tcp_port();  // the same number is free for UDP here
+    start_tracer(1, "",
+                 "statsd:\n  listen: \"127.0.0.1:" + std::to_string(udp_port) + "\"\n  socket: \"" + sock + "\"\n");
     std::string id = run_container("tracer-e2e-dsd", {"--label", "team=core"}, "exec sleep 1000");
     ASSERT_EQ(id.size(), 64u) << id;
     // A sender process that joins the container's cgroups (as `docker exec`
@@ -287,6 +291,24 @@ TEST_F(DockerContainers, StatsdSenderInAContainerGetsItsTagsOverTheUnixSocket) {
     ASSERT_TRUE(s);
     EXPECT_EQ(s->value, 100);
     unlink(sock.c_str());
+
+    // Over UDP the sender names its container in a `|c:` field: the same tags.
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(udp_port);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const std::string tagged = "app.dsd.udp:1|c|#via:udp|c:" + id;
+    for (int i = 0; i < 50; ++i)
+        ASSERT_EQ(sendto(udp, tagged.data(), tagged.size(), 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst),
+                  ssize_t(tagged.size()));
+    close(udp);
+    auto u = wait_for("app_dsd_udp_total",
+                      {{"container_name", "tracer-e2e-dsd"}, {"image", engine_->image()}, {"team", "core"},
+                       {"container_id", id.substr(0, 12)}, {"cgroup", "/docker/" + id}, {"via", "udp"}},
+                      50);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->value, 50);
 }
 
 }  // namespace

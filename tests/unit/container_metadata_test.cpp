@@ -222,6 +222,20 @@ TEST(ContainerTagger, KeyedPathOfAProcCgroupFile) {
     EXPECT_EQ(ContainerTagger::keyed_path(text, blkio), std::nullopt);
 }
 
+TEST(ContainerTagger, LabelsForAContainerIdMatchItsCgroupOnceTagged) {
+    MetadataCache cache;
+    ContainerTagger tagger(cache, tag_options());
+    // Not seen yet: the id alone, short as on every metric.
+    EXPECT_EQ(tagger.labels_for_container_id(kId), (tracer::metrics::Labels{{"container_id", kId.substr(0, 12)}}));
+    cache.put({kId, "web", "nginx:1.25", "", "", "", {{"team", "core"}}});
+    const auto tagged = tagger.tags_for_path("/docker/" + kId);  // what the flush does every interval
+    EXPECT_EQ(tagger.labels_for_container_id(kId), tagged.labels);
+    EXPECT_EQ(tagger.labels_for_container_id(kId.substr(0, 12)), tagged.labels);  // a 12-digit prefix
+    EXPECT_EQ(tagger.labels_for_container_id(kId.substr(0, 8)),
+              (tracer::metrics::Labels{{"container_id", kId.substr(0, 8)}}));  // too short to be matched
+    EXPECT_EQ(tagged.labels[2].value, "web");
+}
+
 TEST(ContainerTagger, LabelsForPidMatchTheKernelMetricsOfItsCgroup) {
     MetadataCache cache;
     auto o = tag_options();

@@ -304,6 +304,9 @@ private:
         o.pid_labels = [this, hierarchy = keying.hierarchy](pid_t pid) {
             return tagger_ ? tagger_->labels_for_pid(pid) : statsd::cgroup_labels_of_pid(pid, hierarchy);
         };
+        // A `|c:<container-id>` field: the same labels, once that container's cgroup was tagged.
+        if (tagger_)
+            o.container_labels = [this](std::string_view id) { return tagger_->labels_for_container_id(id); };
         // Events and service checks arrive during publish() (statsd_->flush(), this thread)
         // and go to the forwarder with the interval's snapshot.
         o.on_events = [this](std::vector<metrics::Event>&& e, std::vector<metrics::ServiceCheck>&& c) {

@@ -37,6 +37,7 @@ ContainerTagger::Tags ContainerTagger::tags_for_path(const std::string& cgroup_p
     t.labels[0].value = cgroup_path;
     auto ref = container_from_cgroup_path(cgroup_path);
     if (!ref) return t;
+    remember_path(ref->id, cgroup_path);
     auto info = cache_.find(ref->id);
     if (!info) {
         t.known = false;  // named from the next interval on
@@ -75,6 +76,33 @@ std::optional<std::string> ContainerTagger::keyed_path(const std::string& text, 
         if (match) return line.substr(b + 1);
     }
     return std::nullopt;
+}
+
+void ContainerTagger::remember_path(const std::string& id, const std::string& cgroup_path) const {
+    constexpr size_t kMaxPaths = 8192;  // ids of containers gone long ago go with the next clear
+    std::lock_guard lock(paths_mu_);
+    if (path_of_id_.size() >= kMaxPaths && !path_of_id_.count(id)) path_of_id_.clear();
+    path_of_id_[id] = cgroup_path;
+}
+
+metrics::Labels ContainerTagger::labels_for_container_id(std::string_view id) const {
+    std::optional<std::string> path;
+    {
+        std::lock_guard lock(paths_mu_);
+        if (auto it = path_of_id_.find(std::string(id)); it != path_of_id_.end()) {
+            path = it->second;
+        } else if (id.size() >= 12) {
+            for (const auto& [full, p] : path_of_id_)
+                if (full.compare(0, id.size(), id) == 0) {
+                    path = p;
+                    break;
+                }
+        }
+    }
+    if (!path) return {{"container_id", std::string(id.substr(0, 12))}};
+    auto t = tags_for_path(*path);
+    if (t.excluded) return {};
+    return std::move(t.labels);
 }
 
 metrics::Labels ContainerTagger::labels_for_pid(pid_t pid) const {

@@ -17,9 +17,12 @@
 
 #include <sys/types.h>
 
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -56,6 +59,13 @@ public:
     // hierarchy). Empty when the pid is gone or its container is excluded.
     metrics::Labels labels_for_pid(pid_t pid) const;
 
+    // For a DogStatsD `|c:<container-id>` field (full id, or a prefix of at
+    // least 12): the labels of that container's cgroup, as the kernel metrics
+    // carry them, once its cgroup has been tagged (tags_for_path remembers the
+    // path of every container id it saw). Before that, or for an id never
+    // seen here: just container_id (12 characters). Empty when excluded.
+    metrics::Labels labels_for_container_id(std::string_view id) const;
+
     // The keyed hierarchy's path in a /proc/<pid>/cgroup text; nullopt if absent.
     static std::optional<std::string> keyed_path(const std::string& proc_pid_cgroup, const CgroupKeying& keying);
 
@@ -66,9 +76,13 @@ private:
     };
     static std::vector<Filter> compile(const std::vector<std::string>& filters);
     static bool matches(const std::vector<Filter>& filters, const ContainerInfo& info);
+    void remember_path(const std::string& id, const std::string& cgroup_path) const;
 
     MetadataCache& cache_;
     ContainerTaggerOptions options_;
+    // container id -> its cgroup path, from tags_for_path; bounded (cleared when full).
+    mutable std::mutex paths_mu_;
+    mutable std::unordered_map<std::string, std::string> path_of_id_;
     std::vector<std::string> names_;
     std::vector<Filter> include_, exclude_;
 };
