@@ -17,6 +17,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -185,5 +186,44 @@ TEST_F(TracerStatsd, StatsdValuesArriveInVictoriaMetrics) {
     EXPECT_EQ(level[0].values.back(), 7);
     tracer.signal(SIGTERM);
     EXPECT_EQ(tracer.wait_for(20s), 0) << tracer.output();
+    std::remove(config.c_str());
+}
+
+TEST_F(TracerStatsd, WhatArrivedBeforeSigtermIsForwardedNotDropped) {
+    // A long interval: the values arrive, SIGTERM comes before any flush. The
+    // agent's last, partial interval takes them; the sink delivers or spools
+    // them, and a restart on the same spool delivers what was spooled.
+    if (auto why = tracer::fixtures::VictoriaMetrics::skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    tracer::fixtures::VictoriaMetrics vm;
+    ASSERT_TRUE(vm.start()) << vm.output();
+    uint16_t statsd_port = tracer::fixtures::free_tcp_port();
+    const std::string spool = socket_path_ + ".spool", config = socket_path_ + ".yaml";
+    std::ofstream(config) << "interval: 600\nmetrics_addr: \"\"\ntop_cgroups: 0\nspool_dir: \"" << spool << "\"\n"
+                          << "sinks:\n  - type: remote_write\n    url: " << vm.url("/api/v1/write") << "\n"
+                          << "statsd:\n  listen: \"127.0.0.1:" << statsd_port << "\"\n  socket: \"\"\n";
+    {
+        Subprocess tracer({TRACER_BINARY, "run", "--config", config});
+        bool sent = false;
+        for (int i = 0; i < 100 && !sent; ++i) {
+            if (tracer.output().find("DogStatsD server listening") != std::string::npos)
+                sent = send_udp(statsd_port, "e2e.term.hits:4|c|#app:term");
+            else
+                std::this_thread::sleep_for(100ms);
+        }
+        ASSERT_TRUE(sent) << tracer.output();
+        std::this_thread::sleep_for(500ms);  // read by the server, long before the first flush
+        tracer.signal(SIGTERM);
+        ASSERT_EQ(tracer.wait_for(20s), 0) << tracer.output();
+    }
+    {  // delivers what the first run left in the spool, if anything
+        Subprocess again({TRACER_BINARY, "run", "--config", config, "--interval", "0.5"});
+        auto hits = vm.export_series("{__name__=\"e2e_term_hits_total\"}", 1);
+        ASSERT_EQ(hits.size(), 1u) << again.output();
+        EXPECT_EQ(hits[0].labels.at("app"), "term");
+        EXPECT_EQ(hits[0].values.front(), 4);
+        again.signal(SIGTERM);
+        EXPECT_EQ(again.wait_for(20s), 0) << again.output();
+    }
+    std::filesystem::remove_all(spool);
     std::remove(config.c_str());
 }

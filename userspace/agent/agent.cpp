@@ -163,6 +163,14 @@ public:
         }
         publish(latest, directory, 0);
 
+        // Each interval's snapshot goes to /metrics and, with this interval's
+        // statsd events and service checks, to every sink.
+        auto publish_and_forward = [&](double collection_seconds) {
+            publish(latest, directory, collection_seconds);
+            if (forwarder_)
+                forwarder_->submit(unix_ms(), {latest.get()}, std::exchange(statsd_events_, {}),
+                                   std::exchange(statsd_checks_, {}));
+        };
         const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.interval));
         auto last = Clock::now();
         auto deadline = last + interval;
@@ -172,16 +180,18 @@ public:
             collect_interval(directory, collectors_, started - last);
             last = started;
             double took = std::chrono::duration<double>(Clock::now() - started).count();
-            publish(latest, directory, took);
-            if (forwarder_)
-                forwarder_->submit(unix_ms(), {latest.get()}, std::exchange(statsd_events_, {}),
-                                   std::exchange(statsd_checks_, {}));
+            publish_and_forward(took);
             log_top();
             // fixed-rate schedule; if we fell behind, skip ahead rather than burst
             deadline += interval;
             if (deadline < Clock::now()) deadline = Clock::now() + interval;
         }
         LOG_INFO("%s received: detaching and exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        // One last, partial interval: what the kernel counted and the DogStatsD
+        // server took in since the last one is published and handed to the
+        // sinks (which spool what they cannot deliver) rather than dropped.
+        collect_interval(directory, collectors_, Clock::now() - last);
+        publish_and_forward(0);
         if (server) server->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         if (statsd_) statsd_->stop();
