@@ -66,6 +66,9 @@ bool wait_until_sleeping(pid_t pid) {
 class TrackedChild {
 public:
     TrackedChild(const TestCgroup& cg, std::function<void()> work) : child_(std::move(work)) {
+        // Moved only once it sleeps: the run time of its start-up is charged at
+        // its first switch-out, which must happen in the old cgroup, before `before_`.
+        EXPECT_TRUE(wait_until_sleeping(child_.pid()));
         cg.add(child_.pid());
         before_ = schedstat(child_.pid());  // blocked until release(): stable
     }
