@@ -1,0 +1,19 @@
+// Every integration plugin, one line each. Adding a plugin is its folder
+// under collectors/ plus its line here.
+#include "collectors/plugin.h"
+
+namespace tracer::collectors {
+
+const std::vector<PluginInfo>& plugin_registry() {
+    static const std::vector<PluginInfo> plugins = {
+    };
+    return plugins;
+}
+
+const PluginInfo* find_plugin(const std::string& name) {
+    for (const auto& p : plugin_registry())
+        if (p.name == name) return &p;
+    return nullptr;
+}
+
+}  // namespace tracer::collectors
