@@ -11,7 +11,7 @@
 namespace tracer::agent {
 
 void NetCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -29,7 +29,7 @@ void NetCollector::accumulate(CgroupDirectory& directory, std::chrono::duration<
 }
 
 void NetCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     table_.forget(keys);
 }
 

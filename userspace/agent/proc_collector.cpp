@@ -7,7 +7,7 @@
 namespace tracer::agent {
 
 void ProcCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read_counts(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -22,7 +22,7 @@ void ProcCollector::accumulate(CgroupDirectory& directory, std::chrono::duration
 }
 
 void ProcCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     table_.forget(keys);
 }
 

@@ -7,7 +7,7 @@
 namespace tracer::agent {
 
 void SchedCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -26,7 +26,7 @@ void SchedCollector::accumulate(CgroupDirectory& directory, std::chrono::duratio
 }
 
 void SchedCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     table_.forget(keys);
 }
 

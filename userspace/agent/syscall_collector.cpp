@@ -17,8 +17,8 @@ namespace {
 
 }  // namespace
 
-SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, SyscallCollectorOptions options)
-    : probe_(probe), options_(std::move(options)) {
+SyscallCollector::SyscallCollector(KernelReadings<probes::SyscallReading> kernel, SyscallCollectorOptions options)
+    : kernel_(std::move(kernel)), options_(std::move(options)) {
     if (options_.histogram_syscalls)
         histogram_nrs_.insert(options_.histogram_syscalls->begin(), options_.histogram_syscalls->end());
 }
@@ -28,7 +28,7 @@ bool SyscallCollector::wants_histogram(uint32_t nr) const {
 }
 
 void SyscallCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -71,7 +71,7 @@ void SyscallCollector::accumulate(CgroupDirectory& directory, std::chrono::durat
 }
 
 void SyscallCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     std::unordered_set<uint64_t> gone(keys.begin(), keys.end());
     std::erase_if(last_, [&](const auto& kv) { return gone.count(kv.first.key) != 0; });
 }
