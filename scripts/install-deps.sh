@@ -17,6 +17,7 @@ want=(
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
+  libhiredis-dev libmemcached-dev      # plugins: the redis and memcached client libraries
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -36,6 +37,7 @@ if [[ " $* " == *" --test "* ]]; then
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
+    redis-server memcached nginx-light # the plugins' real servers in tests
   )
 fi
 
