@@ -5,6 +5,7 @@
 #include "agent/proc_collector.h"
 #include "agent/sched_collector.h"
 #include "agent/syscall_collector.h"
+#include "collectors/plugin_runner.h"  // plugins: integration plugins (conf.d)
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
@@ -148,6 +149,7 @@ public:
         }
 
         start_statsd(keying);
+        plugins_ = collectors::make_plugin_runner(cfg_.confd, cfg_.host_root, cfg_.interval);  // plugins
 
         metrics::LatestSnapshot latest;
         std::unique_ptr<api::MetricsServer> server;
@@ -195,6 +197,7 @@ public:
         if (server) server->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         if (statsd_) statsd_->stop();
+        plugins_.reset();  // plugins: stops the scheduler and workers
         events = {};  // stop and join before the probes go
         lookups.reset();
         docker_.reset();
@@ -349,6 +352,13 @@ private:
             statsd::StatsdFlush flushed = statsd_->flush();
             for (auto& f : flushed.families) snap->push_back(std::move(f));
         }
+        if (plugins_) {  // plugins: their latest results, never waiting for a run
+            metrics::Interval from_plugins;
+            plugins_->flush(from_plugins);
+            for (auto& f : from_plugins.families) snap->push_back(std::move(f));
+            if (forwarder_)
+                for (auto& c : from_plugins.service_checks) statsd_checks_.push_back(std::move(c));
+        }
 
         auto info = gauge("tracer.build_info", "", "tracer's version; always 1.");
         info.samples.push_back({{{"version", TRACER_VERSION}}, 1, {}});
@@ -449,6 +459,7 @@ private:
     std::unique_ptr<statsd::StatsdServer> statsd_;
     std::vector<metrics::Event> statsd_events_;  // of the interval being published, for the forwarder
     std::vector<metrics::ServiceCheck> statsd_checks_;
+    std::unique_ptr<collectors::PluginRunner> plugins_;  // plugins: null without conf.d files
 };
 
 }  // namespace
