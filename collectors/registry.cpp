@@ -5,6 +5,7 @@
 #include "collectors/http_check/http_check.h"
 #include "collectors/memcached/memcached.h"
 #include "collectors/nginx/nginx.h"
+#include "collectors/process/process.h"
 #include "collectors/prometheus/prometheus.h"
 #include "collectors/redis/redis.h"
 
@@ -15,6 +16,7 @@ const std::vector<PluginInfo>& plugin_registry() {
         http_check_plugin(),
         memcached_plugin(),
         nginx_plugin(),
+        process_plugin(),
         prometheus_plugin(),
         redis_plugin(),
     };
