@@ -8,6 +8,7 @@
 #include "collectors/process/process.h"
 #include "collectors/prometheus/prometheus.h"
 #include "collectors/redis/redis.h"
+#include "collectors/system/system.h"
 
 namespace tracer::collectors {
 
@@ -19,6 +20,7 @@ const std::vector<PluginInfo>& plugin_registry() {
         process_plugin(),
         prometheus_plugin(),
         redis_plugin(),
+        system_plugin(),
     };
     return plugins;
 }

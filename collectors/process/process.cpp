@@ -2,6 +2,7 @@
 // host root). Names follow Datadog's process check (system.processes.*).
 #include "collectors/process/process.h"
 
+#include "collectors/file_text.h"
 #include "collectors/instance_keys.h"
 
 #include <unistd.h>
@@ -14,13 +15,6 @@
 
 namespace tracer::collectors {
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 class ProcessCheck : public Check {
 public:
@@ -49,14 +43,14 @@ public:
             std::string pid = entry.path().filename().string();
             if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
             std::string base = proc_ + "/" + pid;
-            std::string comm = slurp(base + "/comm");
+            std::string comm = read_file_text(base + "/comm");
             if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-            std::string cmdline = slurp(base + "/cmdline");
+            std::string cmdline = read_file_text(base + "/cmdline");
             for (auto& c : cmdline)
                 if (c == '\0') c = ' ';
             while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
             if (comm.empty() || !matches(comm, cmdline)) continue;
-            std::string stat = slurp(base + "/stat");
+            std::string stat = read_file_text(base + "/stat");
             auto close = stat.rfind(')');
             if (close == std::string::npos) continue;  // gone meanwhile
             std::istringstream fields(stat.substr(close + 2));
@@ -71,7 +65,7 @@ public:
                 (void)fd;
                 ++fds;
             }
-            std::istringstream io(slurp(base + "/io"));
+            std::istringstream io(read_file_text(base + "/io"));
             std::string key;
             double value = 0;
             while (io >> key >> value) {
