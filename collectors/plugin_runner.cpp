@@ -308,11 +308,16 @@ void PluginRunner::stop() {
     lk.unlock();
     if (scheduler.joinable()) scheduler.join();
     lk.lock();
-    // Runs in flight get until their abandon time; then they are written off.
+    // Runs in flight get until their abandon time, at most kStopGrace; then they are written off.
+    auto give_up = Clock::now() + kStopGrace;
     for (;;) {
-        auto next = shared_->abandon_overdue(Clock::now());
+        auto now = Clock::now();
+        if (now >= give_up)
+            for (auto& w : shared_->workers)
+                if (w->current) w->abandon_at = std::min(w->abandon_at, now);
+        auto next = shared_->abandon_overdue(now);
         if (next == Clock::time_point::max()) break;
-        shared_->state_cv.wait_until(lk, next);
+        shared_->state_cv.wait_until(lk, std::min(next, give_up));
     }
     std::vector<std::thread> idle;
     for (auto& w : shared_->workers) idle.push_back(std::move(w->thread));

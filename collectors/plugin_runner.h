@@ -50,6 +50,8 @@ struct InstanceReport {
 };
 
 constexpr std::chrono::milliseconds kAbandonGrace{1000};
+// stop() waits this long at most for runs in flight before writing them off.
+constexpr std::chrono::milliseconds kStopGrace{1000};
 
 class PluginRunner : public metrics::Source {
 public:
@@ -62,7 +64,7 @@ public:
 
     // Starts the scheduler and the workers: every instance runs at once, then on its schedule.
     void start();
-    // Stops scheduling, waits for runs in flight until their abandon time, writes off the rest.
+    // Stops scheduling, waits for runs in flight (kStopGrace at most), writes off the rest.
     void stop();
 
     // Runs every instance once now (without start()) and waits until each has

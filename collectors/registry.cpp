@@ -5,8 +5,10 @@
 #include "collectors/http_check/http_check.h"
 #include "collectors/memcached/memcached.h"
 #include "collectors/nginx/nginx.h"
+#include "collectors/process/process.h"
 #include "collectors/prometheus/prometheus.h"
 #include "collectors/redis/redis.h"
+#include "collectors/system/system.h"
 
 namespace tracer::collectors {
 
@@ -15,8 +17,10 @@ const std::vector<PluginInfo>& plugin_registry() {
         http_check_plugin(),
         memcached_plugin(),
         nginx_plugin(),
+        process_plugin(),
         prometheus_plugin(),
         redis_plugin(),
+        system_plugin(),
     };
     return plugins;
 }

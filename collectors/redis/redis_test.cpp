@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 namespace tracer::collectors {
 namespace {
 
@@ -89,6 +91,39 @@ TEST(RedisPlugin, StoppedServerIsCriticalWithTheConnectError) {
     EXPECT_TRUE(r.metrics.empty());
     ASSERT_TRUE(server.start()) << server.output();
     EXPECT_EQ(service_check_of(plugin.run(), "redis.can_connect"), CheckStatus::Ok);
+}
+
+TEST(RedisPlugin, TracerCheckRedisPrintsTheTableAndFailsWhenCritical) {
+    auto server = redis_server();
+    if (auto why = server.skip_reason("redis-server"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(server.start()) << server.output();
+    command(server.port(), "", {"SET a 1", "SET b 2", "SET c 3"});
+    server.write_file("conf.d/redis.yaml", "instances:\n  - host: 127.0.0.1\n    port: {port}\n    tags: [env:cli]\n");
+    fixtures::Subprocess check({TRACER_BINARY, "check", "redis", "--confd", server.dir() + "/conf.d"});
+    ASSERT_EQ(check.wait_for(std::chrono::seconds(30)), 0) << check.output();
+    std::string out = check.output();
+    EXPECT_NE(out.find("=== redis[0] ==="), std::string::npos) << out;
+    EXPECT_NE(out.find("status OK"), std::string::npos) << out;
+    EXPECT_NE(out.find("METRIC"), std::string::npos) << out;
+    // redis.keys   gauge   3   env:cli,redis_db:db0,...
+    std::regex keys_row(R"(\n  redis\.keys +gauge +3  env:cli,redis_db:db0,redis_host:127\.0\.0\.1,redis_port:)" +
+                        std::to_string(server.port()));
+    EXPECT_TRUE(std::regex_search(out, keys_row)) << out;
+    EXPECT_TRUE(std::regex_search(out, std::regex(R"(redis\.can_connect +OK)"))) << out;
+
+    fixtures::Subprocess json({TRACER_BINARY, "check", "redis", "--confd", server.dir() + "/conf.d", "--format", "json"});
+    ASSERT_EQ(json.wait_for(std::chrono::seconds(30)), 0) << json.output();
+    EXPECT_NE(json.output().find("\"name\": \"redis.keys\""), std::string::npos) << json.output();
+
+    server.stop();
+    fixtures::Subprocess down({TRACER_BINARY, "check", "redis", "--confd", server.dir() + "/conf.d"});
+    EXPECT_EQ(down.wait_for(std::chrono::seconds(30)), 1) << down.output();
+    EXPECT_TRUE(std::regex_search(down.output(), std::regex(R"(redis\.can_connect +CRITICAL +cannot connect)")))
+        << down.output();
+
+    fixtures::Subprocess unknown({TRACER_BINARY, "check", "reddis", "--confd", server.dir() + "/conf.d"});
+    EXPECT_EQ(unknown.wait_for(std::chrono::seconds(30)), 2);
+    EXPECT_NE(unknown.output().find("unknown plugin 'reddis'"), std::string::npos) << unknown.output();
 }
 
 }  // namespace

@@ -217,7 +217,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
-              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd)");
+              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, confd)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
               "enabled, latency, histogram_syscalls, map_entries, max_threads)");
@@ -226,7 +226,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
-              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd)");
+              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, confd)");
 }
 
 TEST(AgentConfig, BadValuesNameTheKeyAndLine) {

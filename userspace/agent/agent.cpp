@@ -3,6 +3,7 @@
 #include "agent/host_context.h"
 #include "agent/kernel_source.h"
 #include "api/metrics_server.h"
+#include "collectors/plugin_runner.h"
 #include "forwarder/forwarder.h"
 #include "log.h"
 #include "statsd/statsd_source.h"
@@ -89,6 +90,9 @@ public:
         });
 
         start_statsd();
+        // Integration plugins from conf.d: their checks run on the runner's own threads.
+        plugins_ = collectors::make_plugin_runner(cfg_.confd, cfg_.host_root, cfg_.interval);
+        if (plugins_) sources_.push_back(plugins_.get());
 
         std::unique_ptr<api::MetricsServer> server;
         if (!cfg_.metrics_addr.empty()) {
@@ -138,6 +142,7 @@ public:
         if (server) server->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         statsd_.reset();
+        plugins_.reset();  // stops the scheduler and the workers
         events = {};  // stop and join before the probes go
         kernel_.reset();
         host_.reset();
@@ -214,6 +219,7 @@ private:
     std::unique_ptr<HostContext> host_;
     std::unique_ptr<KernelSource> kernel_;
     std::unique_ptr<statsd::StatsdSource> statsd_;
+    std::unique_ptr<collectors::PluginRunner> plugins_;  // null without conf.d files
     std::vector<metrics::Source*> sources_;  // in flush order
 };
 

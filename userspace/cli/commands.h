@@ -20,6 +20,7 @@ struct RunFlags {
     std::optional<std::string> log_level;
     std::optional<std::string> host_root;     // --host-root
     std::string btf_path;
+    std::optional<std::string> confd;         // --confd (integration plugins)
 };
 CLI::App* add_run_command(CLI::App& app, RunFlags& flags);
 int run_command(const RunFlags& flags);
@@ -43,5 +44,16 @@ struct VersionFlags {
 };
 CLI::App* add_version_command(CLI::App& app, VersionFlags& flags);
 int version_command(const VersionFlags& flags);
+
+// `tracer check NAME`: runs one plugin's conf.d instances once and prints what they report.
+struct CheckFlags {
+    std::string plugin;
+    std::string confd = "/etc/tracer/conf.d";
+    std::string format = "table";
+    std::string host_root;
+    bool check_rate = false;  // run twice, 1 s apart, so rates have a value
+};
+CLI::App* add_check_command(CLI::App& app, CheckFlags& flags);
+int check_command(const CheckFlags& flags);
 
 }  // namespace tracer::cli

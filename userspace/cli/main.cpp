@@ -14,9 +14,11 @@ int main(int argc, char** argv) {
     tracer::cli::RunFlags run_flags;
     tracer::cli::TraceFlags trace_flags;
     tracer::cli::VersionFlags version_flags;
+    tracer::cli::CheckFlags check_flags;
     auto* run = tracer::cli::add_run_command(app, run_flags);
     auto* trace = tracer::cli::add_trace_command(app, trace_flags);
     auto* version = tracer::cli::add_version_command(app, version_flags);
+    auto* check = tracer::cli::add_check_command(app, check_flags);
 
     try {
         app.parse(argc, argv);
@@ -26,5 +28,6 @@ int main(int argc, char** argv) {
     if (run->parsed()) return tracer::cli::run_command(run_flags);
     if (trace->parsed()) return tracer::cli::trace_command(trace_flags);
     if (version->parsed()) return tracer::cli::version_command(version_flags);
+    if (check->parsed()) return tracer::cli::check_command(check_flags);
     return 2;
 }

@@ -23,6 +23,8 @@ CLI::App* add_run_command(CLI::App& app, RunFlags& f) {
     run->add_option("--log-level", f.log_level, "error, warn, info or debug [default: info]");
     run->add_option("--host-root", f.host_root,
                     "Where the host's / is mounted (/proc, /sys, /run, the Docker socket), e.g. /host [default: /]");
+    run->add_option("--confd", f.confd,
+                    "Directory of integration plugin configs (<plugin>.yaml) [default: /etc/tracer/conf.d]");
     run->add_option("--btf", f.btf_path,
                     "BTF file describing the running kernel, for kernels without /sys/kernel/btf/vmlinux");
     return run;
@@ -35,6 +37,7 @@ int run_command(const RunFlags& f) {
         if (f.interval) options.config.interval = *f.interval;
         if (f.metrics_addr) options.config.metrics_addr = *f.metrics_addr;
         if (f.log_level) options.config.log_level = *f.log_level;
+        if (f.confd) options.config.confd = *f.confd;
         if (f.host_root) {
             if (!f.host_root->empty() && f.host_root->front() != '/')
                 throw config::ConfigError("--host-root must be an absolute path, got '" + *f.host_root + "'");

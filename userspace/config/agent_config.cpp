@@ -272,6 +272,7 @@ const Key kKeys[] = {
     {"statsd.percentiles", [](C& c, const V& v) { c.statsd.percentiles = to_percentiles(v); }},
     {"statsd.max_contexts", [](C& c, const V& v) { c.statsd.max_contexts = to_u32(v, 1); }},
     {"statsd.receive_buffer_bytes", [](C& c, const V& v) { c.statsd.receive_buffer_bytes = to_u32(v, 0); }},
+    {"confd", [](C& c, const V& v) { c.confd = to_string(v); }},
 };
 
 std::string join_path(const std::string& prefix, std::string_view name) {

@@ -136,6 +136,8 @@ struct AgentConfig {
     std::vector<std::string> container_include;
     std::vector<std::string> container_exclude;
     StatsdConfig statsd;
+    // Integration plugins: the conf.d directory of <plugin>.yaml files (collectors/confd.h).
+    std::string confd = "/etc/tracer/conf.d";
 
     bool operator==(const AgentConfig&) const = default;
 };
