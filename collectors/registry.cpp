@@ -2,10 +2,13 @@
 // under collectors/ plus its line here.
 #include "collectors/plugin.h"
 
+#include "collectors/apache/apache.h"
+
 namespace tracer::collectors {
 
 const std::vector<PluginInfo>& plugin_registry() {
     static const std::vector<PluginInfo> plugins = {
+        apache_plugin(),
     };
     return plugins;
 }

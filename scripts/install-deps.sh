@@ -17,6 +17,7 @@ want=(
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
+  libpq-dev libmariadb-dev             # plugins: the postgres and mysql/MariaDB client libraries
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -36,6 +37,8 @@ if [[ " $* " == *" --test "* ]]; then
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
+    apache2 haproxy php-fpm            # plugins: the servers their tests start
+    mariadb-server postgresql
   )
 fi
 
