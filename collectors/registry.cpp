@@ -3,12 +3,14 @@
 #include "collectors/plugin.h"
 
 #include "collectors/apache/apache.h"
+#include "collectors/haproxy/haproxy.h"
 
 namespace tracer::collectors {
 
 const std::vector<PluginInfo>& plugin_registry() {
     static const std::vector<PluginInfo> plugins = {
         apache_plugin(),
+        haproxy_plugin(),
     };
     return plugins;
 }

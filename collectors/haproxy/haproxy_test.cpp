@@ -1,0 +1,175 @@
+// The haproxy plugin against a real HAProxy started by the suite: a frontend
+// `fe` whose backend `be` forwards to a second frontend answering 200 itself,
+// a stats socket and a stats page behind basic auth.
+#include "plugin_harness.h"
+
+#include "collectors/haproxy/haproxy.h"
+#include "config/agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <thread>
+
+namespace tracer::plugin_tests {
+namespace {
+
+using collectors::CheckStatus;
+
+struct HaproxyServer {
+    std::string skip_reason, start_error;
+    std::unique_ptr<TempDir> dir;
+    uint16_t fe_port = 0, origin_port = 0, stats_port = 0;
+    std::unique_ptr<RunningServer> server;
+
+    HaproxyServer() {
+        skip_reason = missing_binary({{"/usr/sbin/haproxy", "haproxy"}});
+        if (!skip_reason.empty()) return;
+        dir = std::make_unique<TempDir>("tracer-haproxy");
+        fe_port = fixtures::free_tcp_port();
+        origin_port = fixtures::free_tcp_port();
+        stats_port = fixtures::free_tcp_port();
+        auto port = [](uint16_t p) { return "127.0.0.1:" + std::to_string(p); };
+        dir->write("haproxy.cfg",
+                   "global\n  stats socket " + socket() + " mode 600 level admin\n"
+                   "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
+                   "frontend fe\n  bind " + port(fe_port) + "\n  default_backend be\n"
+                   "backend be\n  server s1 " + port(origin_port) + " check inter 100ms\n"
+                   // never reachable: marked down by its health checks, a backup so it gets no traffic
+                   "  server s2 " + port(fixtures::free_tcp_port()) + " check inter 100ms fall 2 backup\n"
+                   "frontend origin\n  bind " + port(origin_port) + "\n"
+                   "  http-request return status 200 content-type text/plain string ok\n"
+                   "listen stats\n  bind " + port(stats_port) + "\n  stats enable\n  stats uri /stats\n"
+                   "  stats auth monitor:s3cret\n");
+        server = std::make_unique<RunningServer>(
+            std::vector<std::string>{"/usr/sbin/haproxy", "-f", dir->file("haproxy.cfg"), "-db"}, SIGTERM);
+        if (!server->wait_port(fe_port, start_error) || !server->wait_path(socket(), start_error))
+            start_error = "haproxy: " + start_error;
+    }
+    std::string socket() const { return dir->file("stats.sock"); }
+};
+
+class HaproxyPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { server_ = std::make_unique<HaproxyServer>(); }
+    static void TearDownTestSuite() { server_.reset(); }
+    void SetUp() override {
+        if (!server_->skip_reason.empty()) GTEST_SKIP() << server_->skip_reason;
+        ASSERT_EQ(server_->start_error, "");
+    }
+    static std::unique_ptr<HaproxyServer> server_;
+};
+std::unique_ptr<HaproxyServer> HaproxyPlugin::server_;
+
+const metrics::Labels kFe{{"haproxy_service", "fe"}};
+const metrics::Labels kBe{{"haproxy_service", "be"}};
+
+TEST_F(HaproxyPlugin, RequestsThroughTheFrontendCountExactly) {
+    auto check = make_check("haproxy", "url: unix://" + server_->socket());
+    auto first = run_once(*check);
+    ASSERT_EQ(first.error, "") << first.dump();
+    ASSERT_NE(first.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(first.check("haproxy.can_connect")->status, CheckStatus::Ok);
+    ASSERT_TRUE(first.value("haproxy.frontend.session.rate", kFe)) << first.dump();
+
+    constexpr int kRequests = 5;
+    for (int i = 0; i < kRequests; ++i) ASSERT_EQ(http_get(server_->fe_port, "/"), 200);
+    auto second = run_once(*check);
+    ASSERT_EQ(second.error, "") << second.dump();
+    auto delta = [&](const std::string& name, const metrics::Labels& labels) {
+        return second.value(name, labels).value_or(-1) - first.value(name, labels).value_or(-1);
+    };
+    EXPECT_EQ(delta("haproxy.frontend.session.rate", kFe), kRequests);
+    EXPECT_EQ(delta("haproxy.frontend.requests.tot_rate", kFe), kRequests);
+    EXPECT_EQ(delta("haproxy.frontend.response.2xx", kFe), kRequests);
+    EXPECT_EQ(delta("haproxy.backend.session.rate", kBe), kRequests);
+    EXPECT_EQ(delta("haproxy.backend.response.2xx", kBe), kRequests);
+    EXPECT_GT(delta("haproxy.frontend.bytes.in.total", kFe), 0);
+    EXPECT_EQ(second.value("haproxy.frontend.session.current", kFe), 0);
+    EXPECT_EQ(second.point("haproxy.frontend.bytes.out.total", kFe)->kind, RecordingCheckRun::Kind::MonotonicCount);
+    // Aggregates only by default: no server rows.
+    EXPECT_FALSE(second.value("haproxy.backend.session.rate", {{"haproxy_service", "be"}, {"backend", "s1"}}));
+}
+
+TEST_F(HaproxyPlugin, TheStatsPageGivesTheSameCountersAsTheSocket) {
+    setenv("TRACER_TEST_HAPROXY_PASSWORD", "s3cret", 1);
+    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port) +
+                                          "/stats\nusername: monitor\npassword_env: TRACER_TEST_HAPROXY_PASSWORD\n");
+    auto socket = make_check("haproxy", "url: unix://" + server_->socket());
+    ASSERT_EQ(http_get(server_->fe_port, "/"), 200);
+    auto by_page = run_once(*page);
+    auto by_socket = run_once(*socket);
+    ASSERT_EQ(by_page.error, "") << by_page.dump();
+    EXPECT_EQ(by_page.check("haproxy.can_connect")->status, CheckStatus::Ok);
+    ASSERT_TRUE(by_page.value("haproxy.frontend.session.rate", kFe)) << by_page.dump();
+    EXPECT_EQ(by_page.value("haproxy.frontend.session.rate", kFe), by_socket.value("haproxy.frontend.session.rate", kFe));
+    EXPECT_EQ(by_page.value("haproxy.backend.response.2xx", kBe), by_socket.value("haproxy.backend.response.2xx", kBe));
+}
+
+TEST_F(HaproxyPlugin, AWrongPasswordIsCriticalWithTheHttpStatus) {
+    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port) +
+                                          "/stats\nusername: monitor\npassword: wrong\n");
+    auto run = run_once(*page);
+    ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("haproxy.can_connect")->message.find("HTTP 401"), std::string::npos)
+        << run.check("haproxy.can_connect")->message;
+    EXPECT_EQ(run.check("haproxy.can_connect")->message.find("wrong"), std::string::npos) << "the password leaked";
+    EXPECT_TRUE(run.recorded.empty());
+}
+
+TEST_F(HaproxyPlugin, ServerRowsAndStatusCounts) {
+    auto check = make_check("haproxy", "url: unix://" + server_->socket() +
+                                           "\ncollect_aggregates_only: false\ncollect_status_metrics: true\n");
+    // s2 is down once its health checks have failed twice (100 ms apart).
+    RecordingCheckRun run(std::chrono::steady_clock::now());
+    for (int i = 0; i < 100; ++i) {
+        run = run_once(*check);
+        ASSERT_EQ(run.error, "") << run.dump();
+        if (run.value("haproxy.count_per_status", {{"haproxy_service", "be"}, {"status", "down"}}) == 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(run.value("haproxy.count_per_status", {{"haproxy_service", "be"}, {"status", "down"}}), 1) << run.dump();
+    EXPECT_EQ(run.value("haproxy.count_per_status", {{"haproxy_service", "be"}, {"status", "up"}}), 1);
+    EXPECT_EQ(run.value("haproxy.count_per_status", {{"haproxy_service", "fe"}, {"status", "open"}}), 1);
+    EXPECT_EQ(run.value("haproxy.backend_hosts", {{"haproxy_service", "be"}, {"available", "true"}}), 1);
+    EXPECT_EQ(run.value("haproxy.backend_hosts", {{"haproxy_service", "be"}, {"available", "false"}}), 1);
+    // The server rows, under haproxy.backend.* with the server's name.
+    auto s1 = run.value("haproxy.backend.session.rate", {{"haproxy_service", "be"}, {"backend", "s1"}});
+    auto be = run.value("haproxy.backend.session.rate", kBe);
+    ASSERT_TRUE(s1 && be) << run.dump();
+    EXPECT_EQ(*s1, *be) << "s2 is a backup: every session of be went to s1";
+}
+
+TEST_F(HaproxyPlugin, AStoppedServerIsCriticalWithTheReason) {
+    auto gone = make_check("haproxy", "url: unix://" + server_->dir->file("no-such.sock"));
+    auto run = run_once(*gone);
+    ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("haproxy.can_connect")->message.find("No such file or directory"), std::string::npos)
+        << run.check("haproxy.can_connect")->message;
+
+    auto refused = make_check("haproxy", "url: tcp://127.0.0.1:" + std::to_string(fixtures::free_tcp_port()));
+    run = run_once(*refused);
+    ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("haproxy.can_connect")->message.find("Connection refused"), std::string::npos)
+        << run.check("haproxy.can_connect")->message;
+}
+
+TEST_F(HaproxyPlugin, ConfigErrorsNameTheFileAndLine) {
+    try {
+        make_check("haproxy", "url: ftp://x\n", "/etc/tracer/conf.d/haproxy.yaml");
+        FAIL();
+    } catch (const config::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("/etc/tracer/conf.d/haproxy.yaml:1: haproxy instance 0: 'url' must be"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(make_check("haproxy", "url: unix:///x\ncollect_status_metrics: maybe\n"), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace tracer::plugin_tests
