@@ -4,6 +4,7 @@
 
 #include "collectors/apache/apache.h"
 #include "collectors/haproxy/haproxy.h"
+#include "collectors/mysql/mysql.h"
 #include "collectors/php_fpm/php_fpm.h"
 
 namespace tracer::collectors {
@@ -12,6 +13,7 @@ const std::vector<PluginInfo>& plugin_registry() {
     static const std::vector<PluginInfo> plugins = {
         apache_plugin(),
         haproxy_plugin(),
+        mysql_plugin(),
         php_fpm_plugin(),
     };
     return plugins;
