@@ -37,7 +37,8 @@ if [[ " $* " == *" --test "* ]]; then
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
-    apache2 haproxy php-fpm            # plugins: the servers their tests start
+    redis-server memcached nginx-light # the plugins' real servers in tests
+    apache2 haproxy php-fpm            # ... and those of the server plugins
     mariadb-server postgresql
   )
 fi
