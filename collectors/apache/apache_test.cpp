@@ -1,6 +1,6 @@
 // The apache plugin against a real Apache httpd started by the suite.
-#include "apache_server.h"
-#include "plugin_harness.h"
+#include "tests/plugins/apache_server.h"
+#include "tests/plugins/plugin_harness.h"
 
 #include "config/agent_config.h"
 
@@ -101,7 +101,7 @@ TEST_F(ApachePlugin, AStoppedServerIsCriticalWithTheReason) {
     EXPECT_TRUE(run.recorded.empty()) << run.dump();
 }
 
-TEST_F(ApachePlugin, ConfigErrorsNameTheFileAndLine) {
+TEST(ApachePluginConfig, ErrorsNameTheFileAndLine) {
     try {
         make_check("apache", "tags: [a:b]\napache_status_url: ftp://x/\n", "/etc/tracer/conf.d/apache.yaml");
         FAIL() << "accepted an ftp URL";

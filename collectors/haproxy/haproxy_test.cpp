@@ -1,15 +1,16 @@
 // The haproxy plugin against a real HAProxy started by the suite: a frontend
 // `fe` whose backend `be` forwards to a second frontend answering 200 itself,
 // a stats socket and a stats page behind basic auth.
-#include "plugin_harness.h"
+#include "tests/plugins/plugin_harness.h"
+#include "server_process.h"
 
 #include "collectors/haproxy/haproxy.h"
 #include "config/agent_config.h"
 
 #include <gtest/gtest.h>
 
-#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -19,36 +20,32 @@ namespace {
 using collectors::CheckStatus;
 
 struct HaproxyServer {
-    std::string skip_reason, start_error;
-    std::unique_ptr<TempDir> dir;
-    uint16_t fe_port = 0, origin_port = 0, stats_port = 0;
-    std::unique_ptr<RunningServer> server;
+    // The frontend `fe` listens on the fixture's port.
+    fixtures::ServerProcess server{{"/usr/sbin/haproxy", "-f", "{dir}/haproxy.cfg", "-db"},
+                                   {.ready = [](const fixtures::ServerProcess& s) {
+                                       return fixtures::accepts_tcp(s.port()) && access((s.dir() + "/stats.sock").c_str(), F_OK) == 0;
+                                   }}};
+    std::string skip_reason = server.skip_reason("haproxy"), start_error;
+    uint16_t origin_port = fixtures::free_tcp_port(), stats_port = fixtures::free_tcp_port();
 
     HaproxyServer() {
-        skip_reason = missing_binary({{"/usr/sbin/haproxy", "haproxy"}});
         if (!skip_reason.empty()) return;
-        dir = std::make_unique<TempDir>("tracer-haproxy");
-        fe_port = fixtures::free_tcp_port();
-        origin_port = fixtures::free_tcp_port();
-        stats_port = fixtures::free_tcp_port();
         auto port = [](uint16_t p) { return "127.0.0.1:" + std::to_string(p); };
-        dir->write("haproxy.cfg",
-                   "global\n  stats socket " + socket() + " mode 600 level admin\n"
-                   "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
-                   "frontend fe\n  bind " + port(fe_port) + "\n  default_backend be\n"
-                   "backend be\n  server s1 " + port(origin_port) + " check inter 100ms\n"
-                   // never reachable: marked down by its health checks, a backup so it gets no traffic
-                   "  server s2 " + port(fixtures::free_tcp_port()) + " check inter 100ms fall 2 backup\n"
-                   "frontend origin\n  bind " + port(origin_port) + "\n"
-                   "  http-request return status 200 content-type text/plain string ok\n"
-                   "listen stats\n  bind " + port(stats_port) + "\n  stats enable\n  stats uri /stats\n"
-                   "  stats auth monitor:s3cret\n");
-        server = std::make_unique<RunningServer>(
-            std::vector<std::string>{"/usr/sbin/haproxy", "-f", dir->file("haproxy.cfg"), "-db"}, SIGTERM);
-        if (!server->wait_port(fe_port, start_error) || !server->wait_path(socket(), start_error))
-            start_error = "haproxy: " + start_error;
+        server.write_file("haproxy.cfg",
+                          "global\n  stats socket {dir}/stats.sock mode 600 level admin\n"
+                          "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
+                          "frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n"
+                          "backend be\n  server s1 " + port(origin_port) + " check inter 100ms\n"
+                          // never reachable: marked down by its health checks, a backup so it gets no traffic
+                          "  server s2 " + port(fixtures::free_tcp_port()) + " check inter 100ms fall 2 backup\n"
+                          "frontend origin\n  bind " + port(origin_port) + "\n"
+                          "  http-request return status 200 content-type text/plain string ok\n"
+                          "listen stats\n  bind " + port(stats_port) + "\n  stats enable\n  stats uri /stats\n"
+                          "  stats auth monitor:s3cret\n");
+        if (!server.start()) start_error = "haproxy did not start: " + server.output();
     }
-    std::string socket() const { return dir->file("stats.sock"); }
+    uint16_t fe_port() const { return server.port(); }
+    std::string socket() const { return server.dir() + "/stats.sock"; }
 };
 
 class HaproxyPlugin : public ::testing::Test {
@@ -75,7 +72,7 @@ TEST_F(HaproxyPlugin, RequestsThroughTheFrontendCountExactly) {
     ASSERT_TRUE(first.value("haproxy.frontend.session.rate", kFe)) << first.dump();
 
     constexpr int kRequests = 5;
-    for (int i = 0; i < kRequests; ++i) ASSERT_EQ(http_get(server_->fe_port, "/"), 200);
+    for (int i = 0; i < kRequests; ++i) ASSERT_EQ(http_get(server_->fe_port(), "/"), 200);
     auto second = run_once(*check);
     ASSERT_EQ(second.error, "") << second.dump();
     auto delta = [&](const std::string& name, const metrics::Labels& labels) {
@@ -98,7 +95,7 @@ TEST_F(HaproxyPlugin, TheStatsPageGivesTheSameCountersAsTheSocket) {
     auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port) +
                                           "/stats\nusername: monitor\npassword_env: TRACER_TEST_HAPROXY_PASSWORD\n");
     auto socket = make_check("haproxy", "url: unix://" + server_->socket());
-    ASSERT_EQ(http_get(server_->fe_port, "/"), 200);
+    ASSERT_EQ(http_get(server_->fe_port(), "/"), 200);
     auto by_page = run_once(*page);
     auto by_socket = run_once(*socket);
     ASSERT_EQ(by_page.error, "") << by_page.dump();
@@ -144,7 +141,7 @@ TEST_F(HaproxyPlugin, ServerRowsAndStatusCounts) {
 }
 
 TEST_F(HaproxyPlugin, AStoppedServerIsCriticalWithTheReason) {
-    auto gone = make_check("haproxy", "url: unix://" + server_->dir->file("no-such.sock"));
+    auto gone = make_check("haproxy", "url: unix://" + server_->server.dir() + "/no-such.sock");
     auto run = run_once(*gone);
     ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
     EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
@@ -159,7 +156,7 @@ TEST_F(HaproxyPlugin, AStoppedServerIsCriticalWithTheReason) {
         << run.check("haproxy.can_connect")->message;
 }
 
-TEST_F(HaproxyPlugin, ConfigErrorsNameTheFileAndLine) {
+TEST(HaproxyPluginConfig, ErrorsNameTheFileAndLine) {
     try {
         make_check("haproxy", "url: ftp://x\n", "/etc/tracer/conf.d/haproxy.yaml");
         FAIL();

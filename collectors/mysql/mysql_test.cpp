@@ -1,13 +1,15 @@
-// The mysql plugin against real MariaDB servers started by the suite: a
-// primary and a replica of it (both from one mariadb-install-db data directory).
-#include "plugin_harness.h"
+// The mysql plugin against real MariaDB servers: a primary the suite starts
+// and, for the replication test, a replica of it (both from one
+// mariadb-install-db data directory).
+#include "tests/plugins/plugin_harness.h"
+#include "server_process.h"
 
 #include "config/agent_config.h"
 
 #include <gtest/gtest.h>
 #include <mysql.h>
 
-#include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -53,99 +55,77 @@ private:
     MYSQL* m_;
 };
 
-struct MariaDbPair {
-    std::string skip_reason, start_error;
-    std::unique_ptr<TempDir> dir;
-    uint16_t primary_port = 0, replica_port = 0;
-    std::unique_ptr<RunningServer> primary, replica;
+// mariadbd on the fixture's port and directory ({dir}/data, {dir}/mysqld.sock).
+std::vector<std::string> mariadbd_argv(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {kMariadbd, "--no-defaults", "--datadir={dir}/data", "--socket={dir}/mysqld.sock",
+                                     "--port={port}", "--bind-address=127.0.0.1", "--user=root",
+                                     "--skip-name-resolve", "--pid-file={dir}/mysqld.pid",
+                                     // small: the suite's servers start in seconds
+                                     "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
 
-    const std::vector<std::string> small = {"--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"};
+// A primary (binary log on), its data directory as mariadb-install-db made it
+// kept aside in {dir}/pristine for a replica, and the test users.
+struct MariaDbPrimary {
+    fixtures::ServerProcess server{mariadbd_argv({"--server-id=1", "--log-bin={dir}/data/binlog",
+                                                  "--max-connections=" + std::to_string(kMaxConnections)})};
+    std::string skip_reason = server.skip_reason("mariadb-server"), start_error;
 
-    MariaDbPair() {
-        skip_reason = missing_binary({{kMariadbd, "mariadb-server"}, {kInstallDb, "mariadb-server"}});
+    MariaDbPrimary() {
+        if (skip_reason.empty() && access(kInstallDb, X_OK) != 0) skip_reason = std::string(kInstallDb) + " is missing";
         if (!skip_reason.empty()) return;
-        dir = std::make_unique<TempDir>("tracer-mariadb");
-        std::vector<std::string> install = {kInstallDb, "--no-defaults", "--datadir=" + dir->file("primary"),
-                                            "--user=root", "--auth-root-authentication-method=socket",
-                                            "--skip-test-db"};
-        install.insert(install.end(), small.begin(), small.end());
-        fixtures::Subprocess installer(install);
+        fixtures::Subprocess installer({kInstallDb, "--no-defaults", "--datadir=" + server.dir() + "/data",
+                                        "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db",
+                                        "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"});
         if (installer.wait_for(std::chrono::seconds(120)) != 0) {
             start_error = "mariadb-install-db failed: " + installer.output();
             return;
         }
-        std::filesystem::copy(dir->file("primary"), dir->file("replica"), std::filesystem::copy_options::recursive);
-        primary_port = fixtures::free_tcp_port();
-        primary = start("primary", primary_port, {"--server-id=1", "--log-bin=" + dir->file("primary/binlog"),
-                                                  "--max-connections=" + std::to_string(kMaxConnections)});
-        if (!start_error.empty()) return;
-        replica_port = fixtures::free_tcp_port();
-        replica = start("replica", replica_port, {"--server-id=2"});
-        if (!start_error.empty()) return;
+        std::filesystem::copy(server.dir() + "/data", server.dir() + "/pristine", std::filesystem::copy_options::recursive);
+        if (!server.start()) {
+            start_error = "mariadbd did not start: " + server.output();
+            return;
+        }
         try {
-            RootSession p(socket("primary"));
+            RootSession p(socket());
             p.exec("CREATE USER 'tracer'@'127.0.0.1' IDENTIFIED BY 's3cret'");
             p.exec("GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'tracer'@'127.0.0.1'");
             p.exec("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'r3pl'");
             p.exec("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'");
-            RootSession r(socket("replica"));  // replays the above from the primary's binlog
-            r.exec("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=" + std::to_string(primary_port) +
-                   ", MASTER_USER='repl', MASTER_PASSWORD='r3pl', MASTER_CONNECT_RETRY=1");
-            r.exec("START SLAVE");
-            // Until the replica has connected (its IO thread runs a few SELECTs
-            // on the primary first) and caught up, so the tests' counts are theirs.
-            for (int i = 0; i < 300; ++i) {
-                if (r.value("SHOW SLAVE STATUS", "Slave_IO_Running") == "Yes" &&
-                    r.value("SHOW SLAVE STATUS", "Seconds_Behind_Master") == "0")
-                    return;
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            }
-            start_error = "the replica did not start replicating in 30 s";
         } catch (const std::exception& e) {
             start_error = e.what();
         }
     }
-
-    std::string socket(const std::string& name) const { return dir->file(name + ".sock"); }
-
-    std::unique_ptr<RunningServer> start(const std::string& name, uint16_t port, std::vector<std::string> extra) {
-        std::vector<std::string> argv = {kMariadbd, "--no-defaults", "--datadir=" + dir->file(name),
-                                         "--socket=" + socket(name), "--port=" + std::to_string(port),
-                                         "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-                                         "--pid-file=" + dir->file(name + ".pid")};
-        argv.insert(argv.end(), small.begin(), small.end());
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        auto server = std::make_unique<RunningServer>(argv, SIGTERM);
-        if (!server->wait_port(port, start_error)) start_error = "mariadbd " + name + ": " + start_error;
-        return server;
-    }
-
-    std::string instance(uint16_t port, const std::string& more = "") const {
-        return "host: 127.0.0.1\nport: " + std::to_string(port) + "\nusername: tracer\npassword: s3cret\n" + more;
-    }
+    std::string socket() const { return server.dir() + "/mysqld.sock"; }
 };
+
+std::string instance(uint16_t port, const std::string& more = "") {
+    return "host: 127.0.0.1\nport: " + std::to_string(port) + "\nusername: tracer\npassword: s3cret\n" + more;
+}
 
 class MysqlPlugin : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() { db_ = std::make_unique<MariaDbPair>(); }
+    static void SetUpTestSuite() { db_ = std::make_unique<MariaDbPrimary>(); }
     static void TearDownTestSuite() { db_.reset(); }
     void SetUp() override {
         if (!db_->skip_reason.empty()) GTEST_SKIP() << db_->skip_reason;
         ASSERT_EQ(db_->start_error, "");
     }
-    static std::unique_ptr<MariaDbPair> db_;
+    static std::unique_ptr<MariaDbPrimary> db_;
 };
-std::unique_ptr<MariaDbPair> MysqlPlugin::db_;
+std::unique_ptr<MariaDbPrimary> MysqlPlugin::db_;
 
 TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
-    auto check = make_check("mysql", db_->instance(db_->primary_port));
+    auto check = make_check("mysql", instance(db_->server.port()));
     auto first = run_once(*check);
     ASSERT_EQ(first.error, "") << first.dump();
     ASSERT_NE(first.check("mysql.can_connect"), nullptr);
     EXPECT_EQ(first.check("mysql.can_connect")->status, CheckStatus::Ok);
 
     constexpr int kSelects = 9;
-    RootSession session(db_->socket("primary"));
+    RootSession session(db_->socket());
     for (int i = 0; i < kSelects; ++i) session.exec("SELECT " + std::to_string(i));
     auto second = run_once(*check);
     ASSERT_EQ(second.error, "") << second.dump();
@@ -162,11 +142,10 @@ TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
     ASSERT_TRUE(total) << second.dump();
     EXPECT_LE(*total, 16 << 20) << "innodb_buffer_pool_size=16M";
     EXPECT_EQ(*second.value("mysql.innodb.buffer_pool_used") + *second.value("mysql.innodb.buffer_pool_free"), total);
-}
 
-TEST_F(MysqlPlugin, ExtraStatusMetricsAreOptIn) {
-    auto plain = run_once(*make_check("mysql", db_->instance(db_->primary_port)));
-    auto extra = run_once(*make_check("mysql", db_->instance(db_->primary_port, "extra_status_metrics: true\n"
+    // Opt-in groups.
+    const auto& plain = second;
+    auto extra = run_once(*make_check("mysql", instance(db_->server.port(), "extra_status_metrics: true\n"
                                                                                 "extra_innodb_metrics: true\n")));
     ASSERT_EQ(extra.error, "") << extra.dump();
     EXPECT_FALSE(plain.value("mysql.performance.handler_read_rnd_next"));
@@ -177,9 +156,20 @@ TEST_F(MysqlPlugin, ExtraStatusMetricsAreOptIn) {
 }
 
 TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
-    auto replica = make_check("mysql", db_->instance(db_->replica_port, "replication: true\n"));
+    // A replica from the pristine data directory: it replays the primary's
+    // binary log from the start (the users included).
+    fixtures::ServerProcess server(mariadbd_argv({"--server-id=2"}));
+    std::filesystem::copy(db_->server.dir() + "/pristine", server.dir() + "/data", std::filesystem::copy_options::recursive);
+    ASSERT_TRUE(server.start()) << server.output();
+    const std::string replica_socket = server.dir() + "/mysqld.sock";
+    RootSession(replica_socket).exec("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=" +
+                                     std::to_string(db_->server.port()) +
+                                     ", MASTER_USER='repl', MASTER_PASSWORD='r3pl', MASTER_CONNECT_RETRY=1");
+    RootSession(replica_socket).exec("START SLAVE");
+
+    auto replica = make_check("mysql", instance(server.port(), "replication: true\n"));
     RecordingCheckRun run(std::chrono::steady_clock::now());
-    for (int i = 0; i < 200; ++i) {  // the replica connects and catches up
+    for (int i = 0; i < 300; ++i) {  // the replica connects and catches up
         run = run_once(*replica);
         if (run.value("mysql.replication.replica_running") == 1 &&
             run.value("mysql.replication.seconds_behind_master") == 0)
@@ -194,12 +184,12 @@ TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
     ASSERT_NE(run.check("mysql.replication.replica_running"), nullptr);
     EXPECT_EQ(run.check("mysql.replication.replica_running")->status, CheckStatus::Ok);
 
-    auto primary = run_once(*make_check("mysql", db_->instance(db_->primary_port, "replication: true\n")));
+    auto primary = run_once(*make_check("mysql", instance(db_->server.port(), "replication: true\n")));
     ASSERT_EQ(primary.error, "") << primary.dump();
     EXPECT_EQ(primary.value("mysql.replication.replicas_connected"), 1) << primary.dump();
     EXPECT_FALSE(primary.value("mysql.replication.replica_running")) << "the primary is no replica";
 
-    RootSession(db_->socket("replica")).exec("STOP SLAVE");
+    RootSession(replica_socket).exec("STOP SLAVE");
     run = run_once(*replica);
     EXPECT_EQ(run.value("mysql.replication.replica_running"), 0);
     EXPECT_FALSE(run.value("mysql.replication.seconds_behind_master")) << "NULL while stopped";
@@ -208,11 +198,10 @@ TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
     EXPECT_NE(run.check("mysql.replication.replica_running")->message.find("IO thread: No"), std::string::npos)
         << run.check("mysql.replication.replica_running")->message;
     EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Ok);
-    RootSession(db_->socket("replica")).exec("START SLAVE");
 }
 
-TEST_F(MysqlPlugin, AWrongPasswordIsCriticalWithTheReason) {
-    auto check = make_check("mysql", "host: 127.0.0.1\nport: " + std::to_string(db_->primary_port) +
+TEST_F(MysqlPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
+    auto check = make_check("mysql", "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) +
                                          "\nusername: tracer\npassword: not-the-secret\n");
     auto run = run_once(*check);
     ASSERT_NE(run.check("mysql.can_connect"), nullptr);
@@ -221,18 +210,17 @@ TEST_F(MysqlPlugin, AWrongPasswordIsCriticalWithTheReason) {
     EXPECT_NE(message.find("Access denied for user 'tracer'@'127.0.0.1'"), std::string::npos) << message;
     EXPECT_EQ(message.find("not-the-secret"), std::string::npos) << "the password leaked";
     EXPECT_TRUE(run.recorded.empty());
-}
 
-TEST_F(MysqlPlugin, AStoppedServerIsCriticalWithTheReason) {
-    auto check = make_check("mysql", db_->instance(fixtures::free_tcp_port()));
-    auto run = run_once(*check);
+    // Nothing on the port: the server is gone.
+    check = make_check("mysql", instance(fixtures::free_tcp_port()));
+    run = run_once(*check);
     ASSERT_NE(run.check("mysql.can_connect"), nullptr);
     EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Critical);
     EXPECT_NE(run.check("mysql.can_connect")->message.find("Can't connect to server on '127.0.0.1'"), std::string::npos)
         << run.check("mysql.can_connect")->message;
 }
 
-TEST_F(MysqlPlugin, ConfigErrorsNameTheFileAndLine) {
+TEST(MysqlPluginConfig, ErrorsNameTheFileAndLine) {
     try {
         make_check("mysql", "host: 127.0.0.1\nport: 99999\nusername: x\n", "/etc/tracer/conf.d/mysql.yaml");
         FAIL();

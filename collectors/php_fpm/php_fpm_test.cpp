@@ -1,13 +1,12 @@
 // The php_fpm plugin against a real PHP-FPM pool behind a real Apache httpd
 // (mod_proxy_fcgi), both started by the suite.
-#include "apache_server.h"
-#include "plugin_harness.h"
+#include "tests/plugins/apache_server.h"
+#include "tests/plugins/plugin_harness.h"
+#include "server_process.h"
 
 #include "config/agent_config.h"
 
 #include <gtest/gtest.h>
-
-#include <signal.h>
 
 namespace tracer::plugin_tests {
 namespace {
@@ -18,34 +17,27 @@ constexpr const char* kPhpFpm = "/usr/sbin/php-fpm8.2";
 constexpr int kChildren = 3;
 
 struct PhpFpmPool {
-    std::string skip_reason, start_error;
-    std::unique_ptr<TempDir> dir;
-    uint16_t port = 0;
-    std::unique_ptr<RunningServer> server;
+    fixtures::ServerProcess server{{kPhpFpm, "-y", "{dir}/php-fpm.conf", "-F", "-n"}};
+    std::string skip_reason = server.skip_reason("php-fpm"), start_error;
     std::unique_ptr<ApacheServer> apache;
 
     PhpFpmPool() {
-        skip_reason = missing_binary({{kPhpFpm, "php-fpm"}, {"/usr/sbin/apache2", "apache2"}});
         if (!skip_reason.empty()) return;
-        dir = std::make_unique<TempDir>("tracer-php-fpm");
-        port = fixtures::free_tcp_port();
-        dir->write("php-fpm.conf", "[global]\npid = " + dir->file("php-fpm.pid") + "\nerror_log = " +
-                                       dir->file("php-fpm.log") + "\ndaemonize = no\n"
-                                       "[tracer]\nuser = www-data\ngroup = www-data\nlisten = 127.0.0.1:" +
-                                       std::to_string(port) + "\npm = static\npm.max_children = " +
-                                       std::to_string(kChildren) + "\npm.status_path = /status\nping.path = /ping\n");
-        server = std::make_unique<RunningServer>(
-            std::vector<std::string>{kPhpFpm, "-y", dir->file("php-fpm.conf"), "-F", "-n"}, SIGTERM);
-        if (!server->wait_port(port, start_error)) {
-            start_error = "php-fpm: " + start_error;
+        server.write_file("php-fpm.conf", "[global]\npid = {dir}/php-fpm.pid\nerror_log = {dir}/php-fpm.log\n"
+                                          "daemonize = no\n[tracer]\nuser = www-data\ngroup = www-data\n"
+                                          "listen = 127.0.0.1:{port}\npm = static\npm.max_children = " +
+                                              std::to_string(kChildren) + "\npm.status_path = /status\nping.path = /ping\n");
+        if (!server.start()) {
+            start_error = "php-fpm did not start: " + server.output();
             return;
         }
         const std::string mods = "/usr/lib/apache2/modules/";
         apache = std::make_unique<ApacheServer>(
-            "<LocationMatch \"^/(status|ping)$\">\n  SetHandler \"proxy:fcgi://127.0.0.1:" + std::to_string(port) +
+            "<LocationMatch \"^/(status|ping)$\">\n  SetHandler \"proxy:fcgi://127.0.0.1:" + std::to_string(server.port()) +
                 "\"\n</LocationMatch>\n",
             "LoadModule proxy_module " + mods + "mod_proxy.so\nLoadModule proxy_fcgi_module " + mods +
                 "mod_proxy_fcgi.so\n");
+        skip_reason = apache->skip_reason();
         start_error = apache->start_error();
     }
 };
@@ -76,8 +68,11 @@ TEST_F(PhpFpmPlugin, RequestsRaiseAcceptedByExactlyTheirNumber) {
     ASSERT_NE(first.check("php_fpm.can_ping"), nullptr);
     EXPECT_EQ(first.check("php_fpm.can_ping")->status, CheckStatus::Ok);
     EXPECT_EQ(first.value("php_fpm.processes.total", kPool), kChildren) << first.dump();
-    EXPECT_EQ(first.value("php_fpm.processes.active", kPool), 1) << "the status request itself";
-    EXPECT_EQ(first.value("php_fpm.processes.idle", kPool), kChildren - 1);
+    // The status request itself is active (and the ping before it may not have
+    // been marked finished yet).
+    EXPECT_GE(first.value("php_fpm.processes.active", kPool).value_or(0), 1);
+    EXPECT_EQ(first.value("php_fpm.processes.active", kPool).value_or(0) + first.value("php_fpm.processes.idle", kPool).value_or(0),
+              kChildren);
     EXPECT_EQ(first.value("php_fpm.listen_queue.size", kPool), 0);
     EXPECT_EQ(first.value("php_fpm.requests.slow", kPool), 0);
     ASSERT_TRUE(first.value("php_fpm.requests.accepted", kPool));
@@ -113,7 +108,7 @@ TEST_F(PhpFpmPlugin, APageThatIsNotTheStatusIsCritical) {
     EXPECT_TRUE(run.recorded.empty());
 }
 
-TEST_F(PhpFpmPlugin, ConfigErrorsNameTheFileAndLine) {
+TEST(PhpFpmPluginConfig, ErrorsNameTheFileAndLine) {
     try {
         make_check("php_fpm", "tags: [x:y]\nping_reply: pong\n", "/etc/tracer/conf.d/php_fpm.yaml");
         FAIL();
@@ -128,7 +123,7 @@ TEST_F(PhpFpmPlugin, ConfigErrorsNameTheFileAndLine) {
 TEST_F(PhpFpmPlugin, ZAStoppedPoolIsCriticalWithTheReason) {
     auto check = make_check("php_fpm", instance());
     ASSERT_EQ(run_once(*check).error, "");
-    pool_->server->stop();
+    pool_->server.stop();
     auto run = run_once(*check);
     ASSERT_NE(run.check("php_fpm.can_connect"), nullptr);
     EXPECT_EQ(run.check("php_fpm.can_connect")->status, CheckStatus::Critical);

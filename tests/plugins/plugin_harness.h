@@ -1,8 +1,6 @@
 // Drives one integration plugin's check in a test the way the runner does:
 // builds the Check from an instance's YAML through the registry, runs it once
 // against a CheckRun that records everything, and keeps what run() threw.
-// Plus what the server suites share: a temp directory, a server process that
-// is stopped gracefully, waiting for a port.
 #pragma once
 
 #include "collectors/plugin.h"
@@ -66,48 +64,6 @@ std::unique_ptr<collectors::Check> make_check(const std::string& plugin, const s
 
 // One run with `timeout`, as the runner would do it.
 RecordingCheckRun run_once(collectors::Check& check, std::chrono::seconds timeout = std::chrono::seconds(10));
-
-// A directory under /tmp, removed with everything in it when destroyed.
-class TempDir {
-public:
-    explicit TempDir(const std::string& prefix);
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-    void write(const std::string& name, const std::string& text) const;
-
-private:
-    std::string path_;
-};
-
-// A server in the foreground, stopped with `stop_signal` (then SIGKILL after
-// 20 s) when destroyed.
-class RunningServer {
-public:
-    RunningServer(std::vector<std::string> argv, int stop_signal, uid_t run_as = static_cast<uid_t>(-1));
-    ~RunningServer();
-    RunningServer(const RunningServer&) = delete;
-    RunningServer& operator=(const RunningServer&) = delete;
-    // Until 127.0.0.1:`port` accepts a connection; false (with the server's
-    // output in `why`) if the server exits or 30 s pass first.
-    bool wait_port(uint16_t port, std::string& why);
-    // Until `path` exists (a Unix socket); same contract.
-    bool wait_path(const std::string& path, std::string& why);
-    // Stops it now (same as the destructor).
-    void stop();
-    std::string output() const { return process_.output(); }
-
-private:
-    fixtures::Subprocess process_;
-    int stop_signal_;
-    bool stopped_ = false;
-};
-
-// "" if every binary exists and is executable; else the skip reason naming the
-// missing one and the Debian package that has it.
-std::string missing_binary(const std::vector<std::pair<std::string, std::string>>& binary_and_package);
 
 // GET http://127.0.0.1:`port``path`; the HTTP status (0 if no answer).
 int http_get(uint16_t port, const std::string& path);

@@ -5,18 +5,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 namespace tracer::plugin_tests {
 
@@ -27,18 +18,6 @@ namespace {
 metrics::Labels sorted(metrics::Labels labels) {
     std::sort(labels.begin(), labels.end());
     return labels;
-}
-
-bool port_accepts(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(fd);
-    return ok;
 }
 
 }  // namespace
@@ -124,73 +103,6 @@ RecordingCheckRun run_once(collectors::Check& check, std::chrono::seconds timeou
         run.error = e.what();
     }
     return run;
-}
-
-TempDir::TempDir(const std::string& prefix) {
-    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl);
-    path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-}
-
-void TempDir::write(const std::string& name, const std::string& text) const {
-    std::ofstream out(file(name));
-    out << text;
-    if (!out) throw std::runtime_error("write " + file(name));
-}
-
-RunningServer::RunningServer(std::vector<std::string> argv, int stop_signal, uid_t run_as)
-    : process_(std::move(argv), run_as), stop_signal_(stop_signal) {}
-
-RunningServer::~RunningServer() { stop(); }
-
-void RunningServer::stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    process_.signal(stop_signal_);
-    if (process_.wait_for(std::chrono::seconds(20)) == -1) {
-        process_.signal(SIGKILL);
-        process_.wait_for(std::chrono::seconds(5));
-    }
-}
-
-bool RunningServer::wait_port(uint16_t port, std::string& why) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < end) {
-        if (port_accepts(port)) return true;
-        if (!process_.running()) {
-            why = "the server exited: " + process_.output();
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    why = "nothing listens on 127.0.0.1:" + std::to_string(port) + " after 30 s: " + process_.output();
-    return false;
-}
-
-bool RunningServer::wait_path(const std::string& path, std::string& why) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < end) {
-        if (access(path.c_str(), F_OK) == 0) return true;
-        if (!process_.running()) {
-            why = "the server exited: " + process_.output();
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    why = path + " missing after 30 s: " + process_.output();
-    return false;
-}
-
-std::string missing_binary(const std::vector<std::pair<std::string, std::string>>& binary_and_package) {
-    for (const auto& [binary, package] : binary_and_package)
-        if (access(binary.c_str(), X_OK) != 0)
-            return binary + " is missing (Debian package " + package + "; scripts/install-deps.sh --test)";
-    return "";
 }
 
 int http_get(uint16_t port, const std::string& path) {

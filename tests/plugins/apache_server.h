@@ -1,11 +1,10 @@
 // Apache httpd from Debian (apache2) on a free loopback port with its own
-// ServerRoot in a temp dir: mod_status at /server-status plus `extra`
-// configuration (e.g. a php-fpm proxy).
+// ServerRoot (a ServerProcess): mod_status at /server-status, /index.html,
+// plus `extra_config` (e.g. a php-fpm proxy) and `extra_modules` lines.
 #pragma once
 
-#include "plugin_harness.h"
+#include "server_process.h"
 
-#include <memory>
 #include <string>
 
 namespace tracer::plugin_tests {
@@ -16,15 +15,13 @@ public:
     explicit ApacheServer(const std::string& extra_config = "", const std::string& extra_modules = "");
     const std::string& skip_reason() const { return skip_reason_; }
     const std::string& start_error() const { return start_error_; }
-    uint16_t port() const { return port_; }
-    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-    void stop() { if (server_) server_->stop(); }
+    uint16_t port() const { return server_.port(); }
+    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port()) + path; }
+    void stop() { server_.stop(); }
 
 private:
+    fixtures::ServerProcess server_;
     std::string skip_reason_, start_error_;
-    uint16_t port_ = 0;
-    std::unique_ptr<TempDir> dir_;
-    std::unique_ptr<RunningServer> server_;
 };
 
 }  // namespace tracer::plugin_tests
