@@ -6,6 +6,7 @@
 #include "collectors/haproxy/haproxy.h"
 #include "collectors/mysql/mysql.h"
 #include "collectors/php_fpm/php_fpm.h"
+#include "collectors/postgres/postgres.h"
 
 namespace tracer::collectors {
 
@@ -15,6 +16,7 @@ const std::vector<PluginInfo>& plugin_registry() {
         haproxy_plugin(),
         mysql_plugin(),
         php_fpm_plugin(),
+        postgres_plugin(),
     };
     return plugins;
 }

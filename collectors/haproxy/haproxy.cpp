@@ -2,6 +2,7 @@
 
 #include "collectors/http_page.h"
 #include "collectors/instance_keys.h"
+#include "collectors/metric_table.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -22,47 +23,40 @@
 namespace tracer::collectors {
 namespace {
 
-enum class Kind { Gauge, Rate, Count };
 
 // CSV column -> what it becomes under haproxy.<frontend|backend>.
-struct Column {
-    const char* column;
-    Kind kind;
-    const char* suffix;
-    const char* unit;
-};
-constexpr Column kColumns[] = {
-    {"qcur", Kind::Gauge, "queue.current", ""},
-    {"scur", Kind::Gauge, "session.current", ""},
-    {"slim", Kind::Gauge, "session.limit", ""},
-    {"stot", Kind::Rate, "session.rate", ""},
-    {"bin", Kind::Rate, "bytes.in_rate", "bytes"},
-    {"bin", Kind::Count, "bytes.in.total", "bytes"},
-    {"bout", Kind::Rate, "bytes.out_rate", "bytes"},
-    {"bout", Kind::Count, "bytes.out.total", "bytes"},
-    {"dreq", Kind::Rate, "denied.req_rate", ""},
-    {"dresp", Kind::Rate, "denied.resp_rate", ""},
-    {"ereq", Kind::Rate, "errors.req_rate", ""},
-    {"econ", Kind::Rate, "errors.con_rate", ""},
-    {"eresp", Kind::Rate, "errors.resp_rate", ""},
-    {"wretr", Kind::Rate, "warnings.retr_rate", ""},
-    {"wredis", Kind::Rate, "warnings.redis_rate", ""},
-    {"lastchg", Kind::Gauge, "uptime", "seconds"},
-    {"req_rate", Kind::Gauge, "requests.rate", ""},
-    {"req_tot", Kind::Rate, "requests.tot_rate", ""},
-    {"hrsp_1xx", Kind::Rate, "response.1xx", ""},
-    {"hrsp_2xx", Kind::Rate, "response.2xx", ""},
-    {"hrsp_3xx", Kind::Rate, "response.3xx", ""},
-    {"hrsp_4xx", Kind::Rate, "response.4xx", ""},
-    {"hrsp_5xx", Kind::Rate, "response.5xx", ""},
-    {"hrsp_other", Kind::Rate, "response.other", ""},
-    {"qtime", Kind::Gauge, "queue.time", "milliseconds"},
-    {"ctime", Kind::Gauge, "connect.time", "milliseconds"},
-    {"rtime", Kind::Gauge, "response.time", "milliseconds"},
-    {"ttime", Kind::Gauge, "session.time", "milliseconds"},
-    {"conn_rate", Kind::Gauge, "connections.rate", ""},
-    {"conn_tot", Kind::Rate, "connections.tot_rate", ""},
-    {"intercepted", Kind::Rate, "requests.intercepted", ""},
+constexpr MetricColumn kColumns[] = {
+    {"qcur", "queue.current", kGauge, ""},
+    {"scur", "session.current", kGauge, ""},
+    {"slim", "session.limit", kGauge, ""},
+    {"stot", "session.rate", kRate, ""},
+    {"bin", "bytes.in_rate", kRate, "bytes"},
+    {"bin", "bytes.in.total", kCount, "bytes"},
+    {"bout", "bytes.out_rate", kRate, "bytes"},
+    {"bout", "bytes.out.total", kCount, "bytes"},
+    {"dreq", "denied.req_rate", kRate, ""},
+    {"dresp", "denied.resp_rate", kRate, ""},
+    {"ereq", "errors.req_rate", kRate, ""},
+    {"econ", "errors.con_rate", kRate, ""},
+    {"eresp", "errors.resp_rate", kRate, ""},
+    {"wretr", "warnings.retr_rate", kRate, ""},
+    {"wredis", "warnings.redis_rate", kRate, ""},
+    {"lastchg", "uptime", kGauge, "seconds"},
+    {"req_rate", "requests.rate", kGauge, ""},
+    {"req_tot", "requests.tot_rate", kRate, ""},
+    {"hrsp_1xx", "response.1xx", kRate, ""},
+    {"hrsp_2xx", "response.2xx", kRate, ""},
+    {"hrsp_3xx", "response.3xx", kRate, ""},
+    {"hrsp_4xx", "response.4xx", kRate, ""},
+    {"hrsp_5xx", "response.5xx", kRate, ""},
+    {"hrsp_other", "response.other", kRate, ""},
+    {"qtime", "queue.time", kGauge, "milliseconds"},
+    {"ctime", "connect.time", kGauge, "milliseconds"},
+    {"rtime", "response.time", kGauge, "milliseconds"},
+    {"ttime", "session.time", kGauge, "milliseconds"},
+    {"conn_rate", "connections.rate", kGauge, ""},
+    {"conn_tot", "connections.tot_rate", kRate, ""},
+    {"intercepted", "requests.intercepted", kRate, ""},
 };
 
 constexpr const char* kStatuses[] = {"up", "open", "down", "maint", "nolb"};
@@ -212,15 +206,10 @@ private:
         metrics::Labels labels{{"haproxy_service", f.at("pxname")}};
         if (!aggregate) labels.push_back({"backend", f.at("svname")});
         for (const auto& c : kColumns) {
-            auto it = f.find(c.column);
+            auto it = f.find(c.source);
             double v = 0;
             if (it == f.end() || !parse_number(it->second, v)) continue;
-            std::string metric = "haproxy." + side + "." + c.suffix;
-            switch (c.kind) {
-                case Kind::Gauge: out.gauge(metric, v, labels, c.unit); break;
-                case Kind::Rate: out.rate(metric, v, labels, c.unit); break;
-                case Kind::Count: out.monotonic_count(metric, v, labels, c.unit); break;
-            }
+            report_metric(out, c.kind, "haproxy." + side + "." + c.metric, v, labels, c.unit);
         }
         double scur = 0, slim = 0;
         auto s = f.find("scur"), l = f.find("slim");
