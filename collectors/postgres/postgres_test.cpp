@@ -199,7 +199,7 @@ TEST_F(PostgresPlugin, AStandbyReportsItsDelayAndThePrimaryItsStandby) {
     fixtures::ServerProcess standby(postgres_argv(), as_postgres());
     fixtures::Subprocess basebackup({postgres_program("pg_basebackup"), "-D", standby.dir() + "/data", "-h",
                                      db_->server.dir(), "-p", std::to_string(db_->server.port()), "-U", "postgres",
-                                     "-R", "--no-sync"},
+                                     "-R", "--no-sync", "--checkpoint=fast"},
                                     postgres_uid());
     ASSERT_EQ(basebackup.wait_for(std::chrono::seconds(120)), 0) << basebackup.output();
     ASSERT_TRUE(standby.start()) << standby.output();
