@@ -362,6 +362,21 @@ std::unique_ptr<Check> make_mysql_check(const InstanceConfig& config) {
     o.replication = keys.boolean("replication", false);
     o.extra_status = keys.boolean("extra_status_metrics", false);
     o.extra_innodb = keys.boolean("extra_innodb_metrics", false);
+    if (keys.has("options")) {  // Datadog's layout: the three flags under options:
+        if (!config.instance["options"].IsMap()) keys.fail("options", "'options' must be a map");
+        InstanceConfig nested = config;
+        nested.instance = config.instance["options"];
+        InstanceKeys options(nested);
+        for (const auto& item : nested.instance) {
+            auto key = item.first.as<std::string>();
+            if (key != "replication" && key != "extra_status_metrics" && key != "extra_innodb_metrics")
+                options.fail(key, "unknown key 'options." + key +
+                                      "' (known: replication, extra_status_metrics, extra_innodb_metrics)");
+        }
+        o.replication = options.boolean("replication", o.replication);
+        o.extra_status = options.boolean("extra_status_metrics", o.extra_status);
+        o.extra_innodb = options.boolean("extra_innodb_metrics", o.extra_innodb);
+    }
     return std::make_unique<MysqlCheck>(std::move(o));
 }
 
@@ -370,7 +385,7 @@ std::unique_ptr<Check> make_mysql_check(const InstanceConfig& config) {
 PluginInfo mysql_plugin() {
     return {"mysql", "MySQL / MariaDB global status, variables and replication (libmariadb)", make_mysql_check,
             {"host", "port", "sock", "username", "user", "password", "password_env", "password_file", "replication",
-             "extra_status_metrics", "extra_innodb_metrics"}};
+             "extra_status_metrics", "extra_innodb_metrics", "options"}};
 }
 
 }  // namespace tracer::collectors

@@ -75,6 +75,7 @@ struct MariaDbPrimary {
 
     MariaDbPrimary() {
         if (skip_reason.empty() && access(kInstallDb, X_OK) != 0) skip_reason = std::string(kInstallDb) + " is missing";
+        if (skip_reason.empty() && geteuid() != 0) skip_reason = "needs root (mariadbd --user=root, root over its socket)";
         if (!skip_reason.empty()) return;
         fixtures::Subprocess installer({kInstallDb, "--no-defaults", "--datadir=" + server.dir() + "/data",
                                         "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db",
@@ -145,8 +146,9 @@ TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
 
     // Opt-in groups.
     const auto& plain = second;
-    auto extra = run_once(*make_check("mysql", instance(db_->server.port(), "extra_status_metrics: true\n"
-                                                                                "extra_innodb_metrics: true\n")));
+    // Datadog's layout, the flags under options:
+    auto extra = run_once(*make_check("mysql", instance(db_->server.port(), "options:\n  extra_status_metrics: true\n"
+                                                                                "  extra_innodb_metrics: true\n")));
     ASSERT_EQ(extra.error, "") << extra.dump();
     EXPECT_FALSE(plain.value("mysql.performance.handler_read_rnd_next"));
     EXPECT_TRUE(extra.value("mysql.performance.handler_read_rnd_next"));
@@ -230,6 +232,16 @@ TEST(MysqlPluginConfig, ErrorsNameTheFileAndLine) {
     }
     EXPECT_THROW(make_check("mysql", "host: 127.0.0.1\n"), config::ConfigError);
     EXPECT_THROW(make_check("mysql", "username: x\npassword: a\npassword_env: B\n"), config::ConfigError);
+    try {
+        make_check("mysql", "username: x\noptions:\n  replication: true\n  galera_cluster: true\n",
+                   "/etc/tracer/conf.d/mysql.yaml");
+        FAIL();
+    } catch (const config::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("/etc/tracer/conf.d/mysql.yaml:4: mysql instance 0: unknown key "
+                                             "'options.galera_cluster'"),
+                  std::string::npos)
+            << e.what();
+    }
 }
 
 }  // namespace

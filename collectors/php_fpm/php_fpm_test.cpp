@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 namespace tracer::plugin_tests {
 namespace {
 
@@ -22,6 +24,7 @@ struct PhpFpmPool {
     std::unique_ptr<ApacheServer> apache;
 
     PhpFpmPool() {
+        if (skip_reason.empty() && geteuid() != 0) skip_reason = "needs root (the pool runs as www-data)";
         if (!skip_reason.empty()) return;
         server.write_file("php-fpm.conf", "[global]\npid = {dir}/php-fpm.pid\nerror_log = {dir}/php-fpm.log\n"
                                           "daemonize = no\n[tracer]\nuser = www-data\ngroup = www-data\n"

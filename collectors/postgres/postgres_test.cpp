@@ -152,8 +152,12 @@ TEST_F(PostgresPlugin, ACreatedDatabaseAppearsWithItsSizeAndConnections) {
     EXPECT_GE(run.value("postgresql.uptime").value_or(-1), 0);
     EXPECT_FALSE(run.value("postgresql.replication_delay")) << "a primary";
 
-    auto without_size = run_once(*make_check("postgres", instance(db_->server.port(), "collect_database_size_metrics: false\n"
-                                                                                      "ignore_databases: [post%]\n")));
+    // The password from a file this time.
+    std::string password_file = db_->server.write_file("tracer.password", "s3cret\n");
+    auto without_size = run_once(*make_check(
+        "postgres", "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) +
+                        "\nusername: tracer\npassword_file: " + password_file +
+                        "\ncollect_database_size_metrics: false\nignore_databases: [post%]\n"));
     ASSERT_EQ(without_size.error, "") << without_size.dump();
     EXPECT_FALSE(without_size.value("postgresql.database_size", kShop));
     EXPECT_EQ(without_size.value("postgresql.connections", kShop), 3);

@@ -1,12 +1,14 @@
 #include "apache_server.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace tracer::plugin_tests {
 
 ApacheServer::ApacheServer(const std::string& extra_config, const std::string& extra_modules)
     : server_({"/usr/sbin/apache2", "-f", "{dir}/httpd.conf", "-DFOREGROUND"}) {
     skip_reason_ = server_.skip_reason("apache2");
+    if (skip_reason_.empty() && geteuid() != 0) skip_reason_ = "needs root (apache2 switches its workers to www-data)";
     if (!skip_reason_.empty()) return;
     chmod(server_.dir().c_str(), 0755);  // the workers (www-data) serve index.html from it
     const std::string mods = "/usr/lib/apache2/modules/";
