@@ -1,23 +1,16 @@
-// One HTTP GET of a status page over libcurl (apache's server-status,
-// haproxy's CSV, php-fpm's status): the body of a 2xx answer, or an exception
-// whose message is the reason a user can act on.
+// A status page (apache's server-status, haproxy's CSV, php-fpm's status and
+// ping) read with http_fetch: the body of a 2xx answer, or an exception whose
+// message is the reason a user can act on.
 #pragma once
 
-#include <chrono>
+#include "collectors/http_fetch.h"
+
 #include <string>
 
 namespace tracer::collectors {
 
-struct HttpPageRequest {
-    std::string url;
-    std::string user;      // HTTP basic auth when not empty
-    std::string password;  // never logged nor put in an error
-    bool tls_verify = true;
-    std::chrono::steady_clock::time_point deadline;  // the whole request gives up then
-};
-
-// Throws std::runtime_error "GET <url>: <reason>" ("Couldn't connect to
-// server", "HTTP 404", "Timeout was reached", ...).
-std::string fetch_http_page(const HttpPageRequest& request);
+// Throws std::runtime_error "<url>: HTTP <status>" for a non-2xx answer, or
+// http_fetch's "<url>: <reason>" when none came (refused, timed out, ...).
+std::string fetch_status_page(const HttpRequest& request);
 
 }  // namespace tracer::collectors

@@ -1,98 +1,108 @@
 #include "collectors/instance_keys.h"
 
-#include "config/agent_config.h"
-
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 namespace tracer::collectors {
 
-InstanceKeys::InstanceKeys(const InstanceConfig& config) : config_(config) {}
-
-YAML::Node InstanceKeys::node(const std::string& key) const {
-    if (!config_.instance.IsMap()) return YAML::Node();
-    return config_.instance[key];
+std::string instance_where(const InstanceConfig& cfg, const YAML::Node& node) {
+    const YAML::Node& at = node.IsDefined() && !node.Mark().is_null() ? node : cfg.instance;
+    std::string line = at.IsDefined() && !at.Mark().is_null() ? ":" + std::to_string(at.Mark().line + 1) : "";
+    return cfg.file + line + ": " + cfg.plugin + " instance " + std::to_string(cfg.index) + ": ";
 }
 
-bool InstanceKeys::has(const std::string& key) const {
-    auto n = node(key);
-    return n.IsDefined() && !n.IsNull();
+config::ConfigError instance_error(const InstanceConfig& cfg, const std::string& what, const YAML::Node& node) {
+    return config::ConfigError(instance_where(cfg, node) + what);
 }
 
-void InstanceKeys::fail(const std::string& key, const std::string& what) const {
-    int line = -1;
-    auto n = node(key);
-    if (n.IsDefined() && n.Mark().line >= 0) line = n.Mark().line + 1;
-    else if (config_.instance.IsDefined() && config_.instance.Mark().line >= 0) line = config_.instance.Mark().line + 1;
-    std::string where = config_.file.empty() ? config_.plugin + ".yaml" : config_.file;
-    if (line > 0) where += ":" + std::to_string(line);
-    throw config::ConfigError(where + ": " + config_.plugin + " instance " + std::to_string(config_.index) + ": " +
-                              what);
+YAML::Node instance_value(const InstanceConfig& cfg, const std::string& key) {
+    if (cfg.instance.IsMap())
+        if (auto v = cfg.instance[key]; v.IsDefined() && !v.IsNull()) return v;
+    if (cfg.init_config.IsMap())
+        if (auto v = cfg.init_config[key]; v.IsDefined() && !v.IsNull()) return v;
+    return YAML::Node(YAML::NodeType::Undefined);
 }
 
-std::string InstanceKeys::string(const std::string& key, const std::string& fallback) const {
-    if (!has(key)) return fallback;
-    auto n = node(key);
-    if (!n.IsScalar()) fail(key, "'" + key + "' must be a string");
-    return n.Scalar();
+std::string string_key(const InstanceConfig& cfg, const std::string& key, const std::string& fallback) {
+    auto v = instance_value(cfg, key);
+    if (!v.IsDefined()) return fallback;
+    if (!v.IsScalar()) throw instance_error(cfg, "'" + key + "' must be a string", v);
+    return v.Scalar();
 }
 
-std::string InstanceKeys::required_string(const std::string& key) const {
-    if (!has(key)) fail(key, "'" + key + "' is required");
-    auto value = string(key, "");
-    if (value.empty()) fail(key, "'" + key + "' must not be empty");
-    return value;
+std::string required_string_key(const InstanceConfig& cfg, const std::string& key) {
+    std::string s = string_key(cfg, key);
+    if (s.empty()) throw instance_error(cfg, "'" + key + "' is required");
+    return s;
 }
 
-int64_t InstanceKeys::integer(const std::string& key, int64_t fallback, int64_t min, int64_t max) const {
-    if (!has(key)) return fallback;
-    auto n = node(key);
-    int64_t value = 0;
-    bool ok = n.IsScalar();
-    if (ok) {
-        try {
-            value = n.as<int64_t>();
-        } catch (const YAML::Exception&) {
-            ok = false;
-        }
+double number_key(const InstanceConfig& cfg, const std::string& key, double fallback, double min, double max) {
+    auto v = instance_value(cfg, key);
+    if (!v.IsDefined()) return fallback;
+    std::string text = v.IsScalar() ? v.Scalar() : "";
+    char* end = nullptr;
+    double d = text.empty() ? NAN : std::strtod(text.c_str(), &end);
+    if (std::isnan(d) || (end && *end) || d < min || d > max) {
+        std::ostringstream range;
+        range << "a number from " << min << " to " << max;
+        throw instance_error(cfg, "'" + key + "' must be " + range.str() + ", got " +
+                                      (v.IsScalar() ? "'" + text + "'" : std::string("a list or map")),
+                             v);
     }
-    if (!ok || value < min || value > max)
-        fail(key, "'" + key + "' must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
-    return value;
+    return d;
 }
 
-bool InstanceKeys::boolean(const std::string& key, bool fallback) const {
-    if (!has(key)) return fallback;
-    auto n = node(key);
-    try {
-        if (n.IsScalar()) return n.as<bool>();
-    } catch (const YAML::Exception&) {
-    }
-    fail(key, "'" + key + "' must be true or false");
+bool bool_key(const InstanceConfig& cfg, const std::string& key, bool fallback) {
+    auto v = instance_value(cfg, key);
+    if (!v.IsDefined()) return fallback;
+    bool out = false;
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, out))
+        throw instance_error(cfg, "'" + key + "' must be true or false", v);
+    return out;
 }
 
-std::string InstanceKeys::password() const {
-    int given = has("password") + has("password_env") + has("password_file");
-    if (given > 1) fail("password", "give only one of 'password', 'password_env' and 'password_file'");
-    if (has("password")) {
-        auto n = node("password");
-        if (!n.IsScalar()) fail("password", "'password' must be a string");
-        return n.Scalar();
+std::vector<std::string> string_list_key(const InstanceConfig& cfg, const std::string& key) {
+    auto v = instance_value(cfg, key);
+    std::vector<std::string> out;
+    if (!v.IsDefined()) return out;
+    if (v.IsScalar()) return {v.Scalar()};
+    if (!v.IsSequence()) throw instance_error(cfg, "'" + key + "' must be a list of strings", v);
+    for (const auto& item : v) {
+        if (!item.IsScalar()) throw instance_error(cfg, "'" + key + "' must be a list of strings", item);
+        out.push_back(item.Scalar());
     }
-    if (has("password_env")) {
-        auto name = string("password_env", "");
+    return out;
+}
+
+std::vector<std::string> secret_keys(const std::string& key) { return {key, key + "_env", key + "_file"}; }
+
+std::string secret_key(const InstanceConfig& cfg, const std::string& key) {
+    auto inline_value = instance_value(cfg, key);
+    auto env = instance_value(cfg, key + "_env");
+    auto file = instance_value(cfg, key + "_file");
+    int given = inline_value.IsDefined() + env.IsDefined() + file.IsDefined();
+    if (given > 1)
+        throw instance_error(cfg, "set only one of '" + key + "', '" + key + "_env' and '" + key + "_file'");
+    if (inline_value.IsDefined()) {
+        if (!inline_value.IsScalar()) throw instance_error(cfg, "'" + key + "' must be a string", inline_value);
+        return inline_value.Scalar();
+    }
+    if (env.IsDefined()) {
+        std::string name = string_key(cfg, key + "_env");
         const char* value = std::getenv(name.c_str());
-        if (!value) fail("password_env", "the environment variable '" + name + "' (password_env) is not set");
+        if (!value) throw instance_error(cfg, "'" + key + "_env': the environment variable " + name + " is not set", env);
         return value;
     }
-    if (has("password_file")) {
-        auto path = string("password_file", "");
+    if (file.IsDefined()) {
+        std::string path = string_key(cfg, key + "_file");
         std::ifstream in(path);
-        if (!in) fail("password_file", "cannot read password_file '" + path + "'");
-        std::string line;
-        std::getline(in, line);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        return line;
+        if (!in) throw instance_error(cfg, "'" + key + "_file': cannot read " + path, file);
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+        return text;
     }
     return "";
 }

@@ -1,39 +1,45 @@
-// Typed access to the keys of one `instances:` entry, for plugin factories.
-// Every problem is a config::ConfigError naming the file and line:
-//   "/etc/tracer/conf.d/mysql.yaml:7: mysql instance 0: 'port' must be an integer in 1..65535"
-// Secrets (`password`, `password_env`, `password_file`) are resolved here and
-// never appear in an error message.
+// Typed reads of an instance's keys for plugin factories: the value from the
+// instance entry, else from init_config (file-wide defaults), else the default
+// given. A wrong type or value throws config::ConfigError "<file>:<line>: ..."
+// naming the key and what it must be; a secret's value is never in a message.
 #pragma once
 
 #include "collectors/plugin.h"
+#include "config/agent_config.h"
 
-#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tracer::collectors {
 
-class InstanceKeys {
-public:
-    explicit InstanceKeys(const InstanceConfig& config);
+// "<file>:<line>: <plugin> instance <index>: " for `node` (the instance itself
+// when `node` has no position).
+std::string instance_where(const InstanceConfig& cfg, const YAML::Node& node = YAML::Node());
 
-    bool has(const std::string& key) const;
-    std::string string(const std::string& key, const std::string& fallback) const;
-    // Throws when the key is absent.
-    std::string required_string(const std::string& key) const;
-    int64_t integer(const std::string& key, int64_t fallback, int64_t min, int64_t max) const;
-    bool boolean(const std::string& key, bool fallback) const;
+// The node of `key` in the instance, else in init_config; undefined if neither has it.
+YAML::Node instance_value(const InstanceConfig& cfg, const std::string& key);
 
-    // The secret of `password`, `password_env` (the variable's name) or
-    // `password_file` (its first line): at most one of them; "" when none.
-    std::string password() const;
+std::string string_key(const InstanceConfig& cfg, const std::string& key, const std::string& fallback = "");
+// Throws when the key is absent or empty.
+std::string required_string_key(const InstanceConfig& cfg, const std::string& key);
+double number_key(const InstanceConfig& cfg, const std::string& key, double fallback, double min, double max);
+bool bool_key(const InstanceConfig& cfg, const std::string& key, bool fallback);
+// A list of strings (a single string counts as a list of one).
+std::vector<std::string> string_list_key(const InstanceConfig& cfg, const std::string& key);
 
-    // "<file>:<line>: <plugin> instance <n>: <what>" at the key's line (or the instance's).
-    [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+// A secret named `key` (e.g. "password"): `key:` in the YAML, or the
+// environment variable named by `key_env:`, or the contents of the file named
+// by `key_file:` (one trailing newline stripped); "" when none is set. Throws
+// when more than one is set, the variable is unset or the file unreadable
+// (the message names the variable or file, never the secret).
+std::string secret_key(const InstanceConfig& cfg, const std::string& key = "password");
 
-private:
-    YAML::Node node(const std::string& key) const;
-    const InstanceConfig& config_;
-};
+// The instance keys a secret `key` brings: key, key_env, key_file.
+std::vector<std::string> secret_keys(const std::string& key = "password");
+
+// A ConfigError located at `node` (or the instance).
+config::ConfigError instance_error(const InstanceConfig& cfg, const std::string& what,
+                                   const YAML::Node& node = YAML::Node());
 
 }  // namespace tracer::collectors

@@ -4,9 +4,14 @@
 
 #include "collectors/apache/apache.h"
 #include "collectors/haproxy/haproxy.h"
+#include "collectors/http_check/http_check.h"
+#include "collectors/memcached/memcached.h"
 #include "collectors/mysql/mysql.h"
+#include "collectors/nginx/nginx.h"
 #include "collectors/php_fpm/php_fpm.h"
 #include "collectors/postgres/postgres.h"
+#include "collectors/prometheus/prometheus.h"
+#include "collectors/redis/redis.h"
 
 namespace tracer::collectors {
 
@@ -14,9 +19,14 @@ const std::vector<PluginInfo>& plugin_registry() {
     static const std::vector<PluginInfo> plugins = {
         apache_plugin(),
         haproxy_plugin(),
+        http_check_plugin(),
+        memcached_plugin(),
         mysql_plugin(),
+        nginx_plugin(),
         php_fpm_plugin(),
         postgres_plugin(),
+        prometheus_plugin(),
+        redis_plugin(),
     };
     return plugins;
 }

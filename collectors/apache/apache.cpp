@@ -63,7 +63,9 @@ public:
     void run(CheckRun& out) override {
         std::string page;
         try {
-            page = fetch_http_page({options_.url, options_.user, options_.password, options_.tls_verify, out.deadline()});
+            page = fetch_status_page({.url = options_.url,
+                  .username = options_.user, .password = options_.password,
+                  .deadline = out.deadline(), .tls_verify = options_.tls_verify});
         } catch (const std::exception& e) {
             out.service_check("apache.can_connect", CheckStatus::Critical, e.what());
             throw;
@@ -104,7 +106,7 @@ public:
             ++reported;
         }
         if (reported == 0) {
-            std::string why = "GET " + options_.url +
+            std::string why = options_.url +
                               ": no mod_status fields in the answer (is it the server-status?auto page, with mod_status loaded?)";
             out.service_check("apache.can_connect", CheckStatus::Critical, why);
             throw std::runtime_error(why);
@@ -117,15 +119,15 @@ private:
 };
 
 std::unique_ptr<Check> make_apache_check(const InstanceConfig& config) {
-    InstanceKeys keys(config);
     ApacheOptions o;
-    o.url = keys.required_string("apache_status_url");
+    o.url = required_string_key(config, "apache_status_url");
     if (o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0)
-        keys.fail("apache_status_url", "'apache_status_url' must be an http:// or https:// URL");
+        throw instance_error(config, "'apache_status_url' must be an http:// or https:// URL",
+                             instance_value(config, "apache_status_url"));
     if (o.url.find('?') == std::string::npos) o.url += "?auto";
-    o.user = keys.string("username", keys.string("apache_user", ""));
-    o.password = keys.password();
-    o.tls_verify = keys.boolean("tls_verify", true);
+    o.user = string_key(config, "username", string_key(config, "apache_user", ""));
+    o.password = secret_key(config);
+    o.tls_verify = bool_key(config, "tls_verify", true);
     return std::make_unique<ApacheCheck>(std::move(o));
 }
 

@@ -159,7 +159,9 @@ public:
         try {
             std::string text;
             if (options_.url.rfind("http", 0) == 0)
-                text = fetch_http_page({options_.url, options_.user, options_.password, options_.tls_verify, out.deadline()});
+                text = fetch_status_page({.url = options_.url,
+                      .username = options_.user, .password = options_.password,
+                      .deadline = out.deadline(), .tls_verify = options_.tls_verify});
             else
                 text = query_stats_socket(options_.url, out.deadline());
             rows = parse_haproxy_csv(text);
@@ -221,18 +223,20 @@ private:
 };
 
 std::unique_ptr<Check> make_haproxy_check(const InstanceConfig& config) {
-    InstanceKeys keys(config);
     HaproxyOptions o;
-    o.url = keys.required_string("url");
+    o.url = required_string_key(config, "url");
     bool http = o.url.rfind("http://", 0) == 0 || o.url.rfind("https://", 0) == 0;
     if (!http && o.url.rfind("unix://", 0) != 0 && o.url.rfind("tcp://", 0) != 0)
-        keys.fail("url", "'url' must be the stats page (http:// or https://) or the stats socket (unix:///PATH or tcp://HOST:PORT)");
+        throw instance_error(config,
+                             "'url' must be the stats page (http:// or https://) or the stats socket "
+                             "(unix:///PATH or tcp://HOST:PORT)",
+                             instance_value(config, "url"));
     if (http && o.url.find(";csv") == std::string::npos) o.url += ";csv;norefresh";
-    o.user = keys.string("username", "");
-    o.password = keys.password();
-    o.tls_verify = keys.boolean("tls_verify", true);
-    o.aggregates_only = keys.boolean("collect_aggregates_only", true);
-    o.status_metrics = keys.boolean("collect_status_metrics", false);
+    o.user = string_key(config, "username", "");
+    o.password = secret_key(config);
+    o.tls_verify = bool_key(config, "tls_verify", true);
+    o.aggregates_only = bool_key(config, "collect_aggregates_only", true);
+    o.status_metrics = bool_key(config, "collect_status_metrics", false);
     return std::make_unique<HaproxyCheck>(std::move(o));
 }
 

@@ -20,13 +20,16 @@ namespace {
 using collectors::CheckStatus;
 
 struct HaproxyServer {
-    // The frontend `fe` listens on the fixture's port.
+    // The frontend `fe` listens on a Unix socket (no stray TCP client adds
+    // sessions to it); the stats page on the fixture's port.
     fixtures::ServerProcess server{{"/usr/sbin/haproxy", "-f", "{dir}/haproxy.cfg", "-db"},
                                    {.ready = [](const fixtures::ServerProcess& s) {
-                                       return fixtures::accepts_tcp(s.port()) && access((s.dir() + "/stats.sock").c_str(), F_OK) == 0;
+                                       return fixtures::accepts_tcp(s.port()) &&
+                                              access((s.dir() + "/stats.sock").c_str(), F_OK) == 0 &&
+                                              access((s.dir() + "/fe.sock").c_str(), F_OK) == 0;
                                    }}};
     std::string skip_reason = server.skip_reason("haproxy"), start_error;
-    uint16_t origin_port = fixtures::free_tcp_port(), stats_port = fixtures::free_tcp_port();
+    uint16_t origin_port = fixtures::free_tcp_port();
 
     HaproxyServer() {
         if (!skip_reason.empty()) return;
@@ -34,17 +37,19 @@ struct HaproxyServer {
         server.write_file("haproxy.cfg",
                           "global\n  stats socket {dir}/stats.sock mode 600 level admin\n"
                           "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
-                          "frontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n"
+                          "frontend fe\n  bind unix@{dir}/fe.sock\n  default_backend be\n"
                           "backend be\n  server s1 " + port(origin_port) + " check inter 100ms\n"
                           // never reachable: marked down by its health checks, a backup so it gets no traffic
                           "  server s2 " + port(fixtures::free_tcp_port()) + " check inter 100ms fall 2 backup\n"
                           "frontend origin\n  bind " + port(origin_port) + "\n"
                           "  http-request return status 200 content-type text/plain string ok\n"
-                          "listen stats\n  bind " + port(stats_port) + "\n  stats enable\n  stats uri /stats\n"
+                          "listen stats\n  bind 127.0.0.1:{port}\n  stats enable\n  stats uri /stats\n"
                           "  stats auth monitor:s3cret\n");
         if (!server.start()) start_error = "haproxy did not start: " + server.output();
     }
-    uint16_t fe_port() const { return server.port(); }
+    // One request through `fe`; its HTTP status.
+    int request() const { return http_get_unix(server.dir() + "/fe.sock", "/"); }
+    uint16_t stats_port() const { return server.port(); }
     std::string socket() const { return server.dir() + "/stats.sock"; }
 };
 
@@ -72,7 +77,7 @@ TEST_F(HaproxyPlugin, RequestsThroughTheFrontendCountExactly) {
     ASSERT_TRUE(first.value("haproxy.frontend.session.rate", kFe)) << first.dump();
 
     constexpr int kRequests = 5;
-    for (int i = 0; i < kRequests; ++i) ASSERT_EQ(http_get(server_->fe_port(), "/"), 200);
+    for (int i = 0; i < kRequests; ++i) ASSERT_EQ(server_->request(), 200);
     auto second = run_once(*check);
     ASSERT_EQ(second.error, "") << second.dump();
     auto delta = [&](const std::string& name, const metrics::Labels& labels) {
@@ -92,10 +97,10 @@ TEST_F(HaproxyPlugin, RequestsThroughTheFrontendCountExactly) {
 
 TEST_F(HaproxyPlugin, TheStatsPageGivesTheSameCountersAsTheSocket) {
     setenv("TRACER_TEST_HAPROXY_PASSWORD", "s3cret", 1);
-    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port) +
+    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port()) +
                                           "/stats\nusername: monitor\npassword_env: TRACER_TEST_HAPROXY_PASSWORD\n");
     auto socket = make_check("haproxy", "url: unix://" + server_->socket());
-    ASSERT_EQ(http_get(server_->fe_port(), "/"), 200);
+    ASSERT_EQ(server_->request(), 200);
     auto by_page = run_once(*page);
     auto by_socket = run_once(*socket);
     ASSERT_EQ(by_page.error, "") << by_page.dump();
@@ -106,7 +111,7 @@ TEST_F(HaproxyPlugin, TheStatsPageGivesTheSameCountersAsTheSocket) {
 }
 
 TEST_F(HaproxyPlugin, AWrongPasswordIsCriticalWithTheHttpStatus) {
-    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port) +
+    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port()) +
                                           "/stats\nusername: monitor\npassword: wrong\n");
     auto run = run_once(*page);
     ASSERT_NE(run.check("haproxy.can_connect"), nullptr);

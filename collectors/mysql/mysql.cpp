@@ -351,31 +351,32 @@ private:
 };
 
 std::unique_ptr<Check> make_mysql_check(const InstanceConfig& config) {
-    InstanceKeys keys(config);
     MysqlOptions o;
-    o.host = keys.string("host", "localhost");
-    o.port = static_cast<unsigned>(keys.integer("port", 3306, 1, 65535));
-    o.socket = keys.string("sock", "");
-    o.user = keys.string("username", keys.string("user", ""));
-    if (o.user.empty()) keys.fail("username", "'username' is required");
-    o.password = keys.password();
-    o.replication = keys.boolean("replication", false);
-    o.extra_status = keys.boolean("extra_status_metrics", false);
-    o.extra_innodb = keys.boolean("extra_innodb_metrics", false);
-    if (keys.has("options")) {  // Datadog's layout: the three flags under options:
-        if (!config.instance["options"].IsMap()) keys.fail("options", "'options' must be a map");
+    o.host = string_key(config, "host", "localhost");
+    o.port = static_cast<unsigned>(number_key(config, "port", 3306, 1, 65535));
+    o.socket = string_key(config, "sock", "");
+    o.user = string_key(config, "username", string_key(config, "user", ""));
+    if (o.user.empty()) throw instance_error(config, "'username' is required");
+    o.password = secret_key(config);
+    o.replication = bool_key(config, "replication", false);
+    o.extra_status = bool_key(config, "extra_status_metrics", false);
+    o.extra_innodb = bool_key(config, "extra_innodb_metrics", false);
+    if (auto options = instance_value(config, "options"); options.IsDefined()) {  // Datadog's layout
+        if (!options.IsMap()) throw instance_error(config, "'options' must be a map", options);
         InstanceConfig nested = config;
-        nested.instance = config.instance["options"];
-        InstanceKeys options(nested);
+        nested.instance = options;
+        nested.init_config = YAML::Node();
         for (const auto& item : nested.instance) {
             auto key = item.first.as<std::string>();
             if (key != "replication" && key != "extra_status_metrics" && key != "extra_innodb_metrics")
-                options.fail(key, "unknown key 'options." + key +
-                                      "' (known: replication, extra_status_metrics, extra_innodb_metrics)");
+                throw instance_error(config,
+                                     "unknown key 'options." + key +
+                                         "' (known: replication, extra_status_metrics, extra_innodb_metrics)",
+                                     item.first);
         }
-        o.replication = options.boolean("replication", o.replication);
-        o.extra_status = options.boolean("extra_status_metrics", o.extra_status);
-        o.extra_innodb = options.boolean("extra_innodb_metrics", o.extra_innodb);
+        o.replication = bool_key(nested, "replication", o.replication);
+        o.extra_status = bool_key(nested, "extra_status_metrics", o.extra_status);
+        o.extra_innodb = bool_key(nested, "extra_innodb_metrics", o.extra_innodb);
     }
     return std::make_unique<MysqlCheck>(std::move(o));
 }

@@ -228,7 +228,7 @@ TEST(MysqlPluginConfig, ErrorsNameTheFileAndLine) {
         FAIL();
     } catch (const config::ConfigError& e) {
         EXPECT_EQ(std::string(e.what()),
-                  "/etc/tracer/conf.d/mysql.yaml:2: mysql instance 0: 'port' must be an integer in 1..65535");
+                  "/etc/tracer/conf.d/mysql.yaml:2: mysql instance 0: 'port' must be a number from 1 to 65535, got '99999'");
     }
     EXPECT_THROW(make_check("mysql", "host: 127.0.0.1\n"), config::ConfigError);
     EXPECT_THROW(make_check("mysql", "username: x\npassword: a\npassword_env: B\n"), config::ConfigError);

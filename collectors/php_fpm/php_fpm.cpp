@@ -53,11 +53,12 @@ public:
         }
         nlohmann::json status;
         try {
-            auto body = fetch_http_page({options_.status_url, options_.user, options_.password, options_.tls_verify,
-                                         out.deadline()});
+            auto body = fetch_status_page({.url = options_.status_url,
+                  .username = options_.user, .password = options_.password,
+                  .deadline = out.deadline(), .tls_verify = options_.tls_verify});
             status = nlohmann::json::parse(body, nullptr, false);
             if (!status.is_object() || !status.contains("accepted conn"))
-                throw std::runtime_error("GET " + options_.status_url +
+                throw std::runtime_error(options_.status_url +
                                          ": not a PHP-FPM status page in JSON (is the URL pm.status_path, proxied to the pool?)");
         } catch (const std::exception& e) {
             out.service_check("php_fpm.can_connect", CheckStatus::Critical, e.what());
@@ -79,10 +80,11 @@ private:
     // "" when the ping page answered with the expected reply; else why not.
     std::string ping(CheckRun& out) const {
         try {
-            auto body = fetch_http_page({options_.ping_url, options_.user, options_.password, options_.tls_verify,
-                                         out.deadline()});
+            auto body = fetch_status_page({.url = options_.ping_url,
+                  .username = options_.user, .password = options_.password,
+                  .deadline = out.deadline(), .tls_verify = options_.tls_verify});
             if (body.find(options_.ping_reply) == std::string::npos)
-                return "GET " + options_.ping_url + ": the reply is not '" + options_.ping_reply + "' but '" +
+                return options_.ping_url + ": the reply is not '" + options_.ping_reply + "' but '" +
                        body.substr(0, 100) + "'";
             return "";
         } catch (const std::exception& e) {
@@ -94,21 +96,24 @@ private:
 };
 
 std::unique_ptr<Check> make_php_fpm_check(const InstanceConfig& config) {
-    InstanceKeys keys(config);
     PhpFpmOptions o;
-    o.status_url = keys.string("status_url", "");
-    o.ping_url = keys.string("ping_url", "");
-    if (o.status_url.empty() && o.ping_url.empty()) keys.fail("status_url", "give 'status_url' or 'ping_url' (or both)");
+    o.status_url = string_key(config, "status_url", "");
+    o.ping_url = string_key(config, "ping_url", "");
+    if (o.status_url.empty() && o.ping_url.empty())
+        throw instance_error(config, "give 'status_url' or 'ping_url' (or both)");
     for (const char* key : {"status_url", "ping_url"}) {
-        auto url = keys.string(key, "");
+        auto url = string_key(config, key, "");
         if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-            keys.fail(key, std::string("'") + key + "' must be an http:// or https:// URL (the web server in front of the pool)");
+            throw instance_error(config,
+                                 std::string("'") + key +
+                                     "' must be an http:// or https:// URL (the web server in front of the pool)",
+                                 instance_value(config, key));
     }
     if (!o.status_url.empty()) o.status_url += o.status_url.find('?') == std::string::npos ? "?json" : "&json";
-    o.ping_reply = keys.string("ping_reply", "pong");
-    o.user = keys.string("username", keys.string("user", ""));
-    o.password = keys.password();
-    o.tls_verify = keys.boolean("tls_verify", true);
+    o.ping_reply = string_key(config, "ping_reply", "pong");
+    o.user = string_key(config, "username", string_key(config, "user", ""));
+    o.password = secret_key(config);
+    o.tls_verify = bool_key(config, "tls_verify", true);
     return std::make_unique<PhpFpmCheck>(std::move(o));
 }
 

@@ -266,25 +266,21 @@ private:
 };
 
 std::unique_ptr<Check> make_postgres_check(const InstanceConfig& config) {
-    InstanceKeys keys(config);
     PostgresOptions o;
-    o.host = keys.string("host", "localhost");
-    o.port = std::to_string(keys.integer("port", 5432, 1, 65535));
-    o.user = keys.string("username", keys.string("user", ""));
-    if (o.user.empty()) keys.fail("username", "'username' is required");
-    o.password = keys.password();
-    o.dbname = keys.string("dbname", "postgres");
-    o.sslmode = keys.string("ssl", "prefer");
+    o.host = string_key(config, "host", "localhost");
+    o.port = std::to_string(static_cast<int>(number_key(config, "port", 5432, 1, 65535)));
+    o.user = string_key(config, "username", string_key(config, "user", ""));
+    if (o.user.empty()) throw instance_error(config, "'username' is required");
+    o.password = secret_key(config);
+    o.dbname = string_key(config, "dbname", "postgres");
+    o.sslmode = string_key(config, "ssl", "prefer");
     static const char* kModes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
     if (std::find(std::begin(kModes), std::end(kModes), o.sslmode) == std::end(kModes))
-        keys.fail("ssl", "'ssl' must be one of disable, allow, prefer, require, verify-ca, verify-full");
-    if (keys.has("ignore_databases")) {
-        auto list = config.instance["ignore_databases"];
-        if (!list.IsSequence()) keys.fail("ignore_databases", "'ignore_databases' must be a list of names (% and _ match as in LIKE)");
-        o.ignore_databases.clear();
-        for (const auto& item : list) o.ignore_databases.push_back(item.as<std::string>());
-    }
-    o.collect_database_size = keys.boolean("collect_database_size_metrics", true);
+        throw instance_error(config, "'ssl' must be one of disable, allow, prefer, require, verify-ca, verify-full",
+                             instance_value(config, "ssl"));
+    if (instance_value(config, "ignore_databases").IsDefined())
+        o.ignore_databases = string_list_key(config, "ignore_databases");
+    o.collect_database_size = bool_key(config, "collect_database_size_metrics", true);
     o.timeout_ms = static_cast<int>(std::max(1.0, config.timeout_seconds * 1000));
     return std::make_unique<PostgresCheck>(std::move(o));
 }

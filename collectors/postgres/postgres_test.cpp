@@ -271,7 +271,7 @@ TEST(PostgresPluginConfig, ErrorsNameTheFileAndLine) {
                   "prefer, require, verify-ca, verify-full");
     }
     EXPECT_THROW(make_check("postgres", "host: 127.0.0.1\n"), config::ConfigError);
-    EXPECT_THROW(make_check("postgres", "username: x\nignore_databases: template0\n"), config::ConfigError);
+    EXPECT_THROW(make_check("postgres", "username: x\nignore_databases: {a: b}\n"), config::ConfigError);
 }
 
 }  // namespace

@@ -113,4 +113,13 @@ int http_get(uint16_t port, const std::string& path) {
     return res ? res->status : 0;
 }
 
+int http_get_unix(const std::string& socket_path, const std::string& path) {
+    httplib::Client client(socket_path);
+    client.set_address_family(AF_UNIX);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+    auto res = client.Get(path);
+    return res ? res->status : 0;
+}
+
 }  // namespace tracer::plugin_tests

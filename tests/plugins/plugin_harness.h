@@ -67,5 +67,8 @@ RecordingCheckRun run_once(collectors::Check& check, std::chrono::seconds timeou
 
 // GET http://127.0.0.1:`port``path`; the HTTP status (0 if no answer).
 int http_get(uint16_t port, const std::string& path);
+// The same over the Unix socket `socket_path`: no stray TCP client can add to
+// what the server counts.
+int http_get_unix(const std::string& socket_path, const std::string& path);
 
 }  // namespace tracer::plugin_tests
