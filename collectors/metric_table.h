@@ -3,19 +3,14 @@
 // CheckRun gets it.
 #pragma once
 
+#include "collectors/check_results.h"
 #include "collectors/plugin.h"
 
 #include <string>
 
 namespace tracer::collectors {
 
-enum class MetricKind {
-    Gauge,           // the value as read
-    Rate,            // a cumulative count reported per second (CheckRun::rate)
-    MonotonicCount,  // a cumulative count exported as a counter
-};
-
-// Short names for the tables.
+// Short names for the tables (MetricKind: collectors/check_results.h).
 inline constexpr MetricKind kGauge = MetricKind::Gauge;
 inline constexpr MetricKind kRate = MetricKind::Rate;
 inline constexpr MetricKind kCount = MetricKind::MonotonicCount;

@@ -1,6 +1,7 @@
 // The apache plugin against a real Apache httpd started by the suite.
 #include "tests/plugins/apache_server.h"
 #include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
 
 #include "config/agent_config.h"
 
@@ -37,7 +38,7 @@ TEST_F(ApachePlugin, RequestsRaiseTheHitCounterByExactlyTheirNumber) {
     EXPECT_GT(first.value("apache.performance.uptime").value_or(-1), -1);
     // The event MPM: a fixed scoreboard, every slot counted once.
     double slots = 0;
-    for (const auto& p : first.recorded)
+    for (const auto& p : first.metrics)
         if (p.name.rfind("apache.scoreboard.", 0) == 0) slots += p.value;
     EXPECT_EQ(slots, first.value("apache.performance.max_workers"));
     EXPECT_GE(first.value("apache.performance.busy_workers").value_or(0), 1) << "the status request itself";
@@ -98,7 +99,17 @@ TEST_F(ApachePlugin, AStoppedServerIsCriticalWithTheReason) {
     EXPECT_NE(run.check("apache.can_connect")->message.find("127.0.0.1:" + std::to_string(other.port())),
               std::string::npos)
         << run.check("apache.can_connect")->message;
-    EXPECT_TRUE(run.recorded.empty()) << run.dump();
+    EXPECT_TRUE(run.metrics.empty()) << run.dump();
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(ApachePlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("apache", "init_config:\ninstances:\n  - apache_status_url: " +
+                                                   server_->url("/server-status") + "\n    tags: [role:web]\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "apache.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "apache.performance.max_workers"), 0);
 }
 
 TEST(ApachePluginConfig, ErrorsNameTheFileAndLine) {

@@ -2,6 +2,7 @@
 // `fe` whose backend `be` forwards to a second frontend answering 200 itself,
 // a stats socket and a stats page behind basic auth.
 #include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
 #include "server_process.h"
 
 #include "collectors/haproxy/haproxy.h"
@@ -90,7 +91,7 @@ TEST_F(HaproxyPlugin, RequestsThroughTheFrontendCountExactly) {
     EXPECT_EQ(delta("haproxy.backend.response.2xx", kBe), kRequests);
     EXPECT_GT(delta("haproxy.frontend.bytes.in.total", kFe), 0);
     EXPECT_EQ(second.value("haproxy.frontend.session.current", kFe), 0);
-    EXPECT_EQ(second.point("haproxy.frontend.bytes.out.total", kFe)->kind, RecordingCheckRun::Kind::MonotonicCount);
+    EXPECT_EQ(second.point("haproxy.frontend.bytes.out.total", kFe)->kind, collectors::MetricKind::MonotonicCount);
     // Aggregates only by default: no server rows.
     EXPECT_FALSE(second.value("haproxy.backend.session.rate", {{"haproxy_service", "be"}, {"backend", "s1"}}));
 }
@@ -119,7 +120,7 @@ TEST_F(HaproxyPlugin, AWrongPasswordIsCriticalWithTheHttpStatus) {
     EXPECT_NE(run.check("haproxy.can_connect")->message.find("HTTP 401"), std::string::npos)
         << run.check("haproxy.can_connect")->message;
     EXPECT_EQ(run.check("haproxy.can_connect")->message.find("wrong"), std::string::npos) << "the password leaked";
-    EXPECT_TRUE(run.recorded.empty());
+    EXPECT_TRUE(run.metrics.empty());
 }
 
 TEST_F(HaproxyPlugin, ServerRowsAndStatusCounts) {
@@ -159,6 +160,16 @@ TEST_F(HaproxyPlugin, AStoppedServerIsCriticalWithTheReason) {
     EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
     EXPECT_NE(run.check("haproxy.can_connect")->message.find("Connection refused"), std::string::npos)
         << run.check("haproxy.can_connect")->message;
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(HaproxyPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("haproxy", "init_config:\ninstances:\n  - url: unix://" + server_->socket() +
+                                                    "\n    collect_status_metrics: true\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "haproxy.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "haproxy.count_per_status"), 0);
 }
 
 TEST(HaproxyPluginConfig, ErrorsNameTheFileAndLine) {

@@ -2,6 +2,7 @@
 // and, for the replication test, a replica of it (both from one
 // mariadb-install-db data directory).
 #include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
 #include "server_process.h"
 
 #include "config/agent_config.h"
@@ -137,7 +138,7 @@ TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
     EXPECT_EQ(delta("mysql.performance.com_select"), kSelects);
     EXPECT_EQ(delta("mysql.net.connections"), 1) << "the test's session";
     EXPECT_EQ(delta("mysql.performance.threads_connected"), 1);
-    EXPECT_EQ(second.point("mysql.performance.com_select")->kind, RecordingCheckRun::Kind::Rate);
+    EXPECT_EQ(second.point("mysql.performance.com_select")->kind, collectors::MetricKind::Rate);
     EXPECT_EQ(second.value("mysql.net.max_connections_available"), kMaxConnections);
     auto total = second.value("mysql.innodb.buffer_pool_total");
     ASSERT_TRUE(total) << second.dump();
@@ -154,7 +155,7 @@ TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
     EXPECT_TRUE(extra.value("mysql.performance.handler_read_rnd_next"));
     EXPECT_EQ(extra.value("mysql.innodb.buffer_pool_pages_total").value_or(-1) * 16384,
               extra.value("mysql.innodb.buffer_pool_total"));
-    EXPECT_EQ(extra.point("mysql.performance.threads_created")->kind, RecordingCheckRun::Kind::MonotonicCount);
+    EXPECT_EQ(extra.point("mysql.performance.threads_created")->kind, collectors::MetricKind::MonotonicCount);
 }
 
 TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
@@ -211,7 +212,7 @@ TEST_F(MysqlPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
     const auto& message = run.check("mysql.can_connect")->message;
     EXPECT_NE(message.find("Access denied for user 'tracer'@'127.0.0.1'"), std::string::npos) << message;
     EXPECT_EQ(message.find("not-the-secret"), std::string::npos) << "the password leaked";
-    EXPECT_TRUE(run.recorded.empty());
+    EXPECT_TRUE(run.metrics.empty());
 
     // Nothing on the port: the server is gone.
     check = make_check("mysql", instance(fixtures::free_tcp_port()));
@@ -220,6 +221,18 @@ TEST_F(MysqlPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
     EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Critical);
     EXPECT_NE(run.check("mysql.can_connect")->message.find("Can't connect to server on '127.0.0.1'"), std::string::npos)
         << run.check("mysql.can_connect")->message;
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(MysqlPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("mysql", "init_config:\ninstances:\n  - host: 127.0.0.1\n    port: " +
+                                                  std::to_string(db_->server.port()) +
+                                                  "\n    username: tracer\n    password: s3cret\n    options:\n"
+                                                  "      replication: true\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "mysql.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "mysql.net.max_connections_available"), 0);
 }
 
 TEST(MysqlPluginConfig, ErrorsNameTheFileAndLine) {

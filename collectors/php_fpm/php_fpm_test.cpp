@@ -2,6 +2,7 @@
 // (mod_proxy_fcgi), both started by the suite.
 #include "tests/plugins/apache_server.h"
 #include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
 #include "server_process.h"
 
 #include "config/agent_config.h"
@@ -86,7 +87,7 @@ TEST_F(PhpFpmPlugin, RequestsRaiseAcceptedByExactlyTheirNumber) {
     EXPECT_EQ(first.value("php_fpm.listen_queue.size", kPool), 0);
     EXPECT_EQ(first.value("php_fpm.requests.slow", kPool), 0);
     ASSERT_TRUE(first.value("php_fpm.requests.accepted", kPool));
-    EXPECT_EQ(first.point("php_fpm.requests.accepted", kPool)->kind, RecordingCheckRun::Kind::MonotonicCount);
+    EXPECT_EQ(first.point("php_fpm.requests.accepted", kPool)->kind, collectors::MetricKind::MonotonicCount);
 
     constexpr int kRequests = 6;
     for (int i = 0; i < kRequests; ++i) ASSERT_EQ(http_get(pool_->apache->port(), "/ping"), 200);
@@ -115,7 +116,17 @@ TEST_F(PhpFpmPlugin, APageThatIsNotTheStatusIsCritical) {
     ASSERT_NE(run.check("php_fpm.can_connect"), nullptr);
     EXPECT_EQ(run.check("php_fpm.can_connect")->status, CheckStatus::Critical);
     EXPECT_NE(run.check("php_fpm.can_connect")->message.find("not a PHP-FPM status page"), std::string::npos);
-    EXPECT_TRUE(run.recorded.empty());
+    EXPECT_TRUE(run.metrics.empty());
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(PhpFpmPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("php_fpm", "init_config:\ninstances:\n  - status_url: " + pool_->apache->url("/status") +
+                                                    "\n    ping_url: " + pool_->apache->url("/ping") + "\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "php_fpm.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "php_fpm.processes.total"), 0);
 }
 
 TEST(PhpFpmPluginConfig, ErrorsNameTheFileAndLine) {
@@ -140,7 +151,7 @@ TEST_F(PhpFpmPlugin, ZAStoppedPoolIsCriticalWithTheReason) {
     EXPECT_NE(run.check("php_fpm.can_connect")->message.find("HTTP 503"), std::string::npos)
         << run.check("php_fpm.can_connect")->message;
     EXPECT_EQ(run.check("php_fpm.can_ping")->status, CheckStatus::Critical);
-    EXPECT_TRUE(run.recorded.empty());
+    EXPECT_TRUE(run.metrics.empty());
 }
 
 }  // namespace

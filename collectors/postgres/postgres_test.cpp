@@ -2,6 +2,7 @@
 // starts (initdb, then postgres as the postgres user) and, for the
 // replication test, a standby made from it with pg_basebackup.
 #include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
 #include "server_process.h"
 
 #include "config/agent_config.h"
@@ -146,7 +147,7 @@ TEST_F(PostgresPlugin, ACreatedDatabaseAppearsWithItsSizeAndConnections) {
     EXPECT_EQ(run.value("postgresql.connections", kShop), 3);
     EXPECT_EQ(run.value("postgresql.max_connections"), kMaxConnections);
     EXPECT_GT(run.value("postgresql.percent_usage_connections").value_or(0), 0);
-    EXPECT_EQ(run.point("postgresql.commits", kShop)->kind, RecordingCheckRun::Kind::Rate);
+    EXPECT_EQ(run.point("postgresql.commits", kShop)->kind, collectors::MetricKind::Rate);
     EXPECT_TRUE(run.value("postgresql.database_size", {{"db", "postgres"}}));
     EXPECT_FALSE(run.value("postgresql.database_size", {{"db", "template1"}})) << "ignored by default";
     EXPECT_GE(run.value("postgresql.uptime").value_or(-1), 0);
@@ -188,7 +189,7 @@ TEST_F(PostgresPlugin, ARequestedCheckpointIsCountedOnce) {
     ASSERT_EQ(first.error, "") << first.dump();
     auto before = first.value("postgresql.bgwriter.checkpoints_requested");
     ASSERT_TRUE(before) << first.dump();
-    EXPECT_EQ(first.point("postgresql.bgwriter.checkpoints_requested")->kind, RecordingCheckRun::Kind::MonotonicCount);
+    EXPECT_EQ(first.point("postgresql.bgwriter.checkpoints_requested")->kind, collectors::MetricKind::MonotonicCount);
     db_->session().exec("CHECKPOINT");
     // The checkpointer publishes its counters just after it wakes the waiter.
     double delta = 0;
@@ -225,7 +226,7 @@ TEST_F(PostgresPlugin, AStandbyReportsItsDelayAndThePrimaryItsStandby) {
     // The primary sees one streaming standby; its lag columns fill in once the
     // standby has acknowledged some WAL.
     auto on_primary = make_check("postgres", instance(db_->server.port()));
-    std::vector<RecordingCheckRun::Point> lags;
+    std::vector<collectors::ReportedMetric> lags;
     for (int i = 0; i < 200 && lags.empty(); ++i) {
         db_->session("shop").exec("CREATE TABLE IF NOT EXISTS ticks (n int); INSERT INTO ticks VALUES (1)");
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -252,13 +253,24 @@ TEST_F(PostgresPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
               std::string::npos)
         << run.check("postgres.can_connect")->message;
     EXPECT_EQ(run.check("postgres.can_connect")->message.find("not-the-secret"), std::string::npos);
-    EXPECT_TRUE(run.recorded.empty());
+    EXPECT_TRUE(run.metrics.empty());
 
     run = run_once(*make_check("postgres", instance(fixtures::free_tcp_port())));
     ASSERT_NE(run.check("postgres.can_connect"), nullptr);
     EXPECT_EQ(run.check("postgres.can_connect")->status, CheckStatus::Critical);
     EXPECT_NE(run.check("postgres.can_connect")->message.find("Connection refused"), std::string::npos)
         << run.check("postgres.can_connect")->message;
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(PostgresPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("postgres", "init_config:\ninstances:\n  - host: 127.0.0.1\n    port: " +
+                                                     std::to_string(db_->server.port()) +
+                                                     "\n    username: tracer\n    password: s3cret\n    dbname: shop\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "postgres.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "postgresql.max_connections"), 0);
 }
 
 TEST(PostgresPluginConfig, ErrorsNameTheFileAndLine) {

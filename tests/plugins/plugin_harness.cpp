@@ -22,28 +22,10 @@ metrics::Labels sorted(metrics::Labels labels) {
 
 }  // namespace
 
-void RecordingCheckRun::gauge(const std::string& name, double value, metrics::Labels labels, const std::string& unit) {
-    recorded.push_back({name, std::move(labels), value, Kind::Gauge, unit});
-}
-
-void RecordingCheckRun::monotonic_count(const std::string& name, double value, metrics::Labels labels,
-                                        const std::string& unit) {
-    recorded.push_back({name, std::move(labels), value, Kind::MonotonicCount, unit});
-}
-
-void RecordingCheckRun::rate(const std::string& name, double cumulative, metrics::Labels labels,
-                             const std::string& unit) {
-    recorded.push_back({name, std::move(labels), cumulative, Kind::Rate, unit});
-}
-
-void RecordingCheckRun::service_check(const std::string& name, CheckStatus status, const std::string& message) {
-    service_checks.push_back({name, status, message});
-}
-
-const RecordingCheckRun::Point* RecordingCheckRun::point(const std::string& name, metrics::Labels labels) const {
+const collectors::ReportedMetric* RecordingCheckRun::point(const std::string& name, metrics::Labels labels) const {
     labels = sorted(std::move(labels));
-    const Point* found = nullptr;
-    for (const auto& p : recorded) {
+    const collectors::ReportedMetric* found = nullptr;
+    for (const auto& p : metrics) {
         if (p.name != name || sorted(p.labels) != labels) continue;
         EXPECT_EQ(found, nullptr) << name << " reported twice with the same labels";
         found = &p;
@@ -52,20 +34,20 @@ const RecordingCheckRun::Point* RecordingCheckRun::point(const std::string& name
 }
 
 std::optional<double> RecordingCheckRun::value(const std::string& name, metrics::Labels labels) const {
-    const Point* p = point(name, std::move(labels));
+    const collectors::ReportedMetric* p = point(name, std::move(labels));
     if (!p) return std::nullopt;
     return p->value;
 }
 
-std::vector<RecordingCheckRun::Point> RecordingCheckRun::points(const std::string& name) const {
-    std::vector<Point> out;
-    for (const auto& p : recorded)
+std::vector<collectors::ReportedMetric> RecordingCheckRun::points(const std::string& name) const {
+    std::vector<collectors::ReportedMetric> out;
+    for (const auto& p : metrics)
         if (p.name == name) out.push_back(p);
     return out;
 }
 
-const RecordingCheckRun::ServiceCheck* RecordingCheckRun::check(const std::string& name) const {
-    const ServiceCheck* found = nullptr;
+const collectors::ReportedServiceCheck* RecordingCheckRun::check(const std::string& name) const {
+    const collectors::ReportedServiceCheck* found = nullptr;
     for (const auto& s : service_checks)
         if (s.name == name) found = &s;
     return found;
@@ -73,7 +55,7 @@ const RecordingCheckRun::ServiceCheck* RecordingCheckRun::check(const std::strin
 
 std::string RecordingCheckRun::dump() const {
     std::ostringstream out;
-    for (const auto& p : recorded) {
+    for (const auto& p : metrics) {
         out << p.name << "{";
         for (size_t i = 0; i < p.labels.size(); ++i) out << (i ? "," : "") << p.labels[i].name << "=" << p.labels[i].value;
         out << "}=" << p.value << "\n";

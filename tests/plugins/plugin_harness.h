@@ -1,8 +1,11 @@
 // Drives one integration plugin's check in a test the way the runner does:
 // builds the Check from an instance's YAML through the registry, runs it once
-// against a CheckRun that records everything, and keeps what run() threw.
+// into the runner's CollectedRun, and keeps what run() threw. The values the
+// check handed over stay raw (no rates derived), so tests can assert exact
+// counts.
 #pragma once
 
+#include "collectors/check_results.h"
 #include "collectors/plugin.h"
 #include "fixtures.h"
 
@@ -14,47 +17,24 @@
 
 namespace tracer::plugin_tests {
 
-class RecordingCheckRun : public collectors::CheckRun {
+// The runner's own CheckRun (rates as the cumulative values read), plus
+// lookups for assertions and what run() threw.
+class RecordingCheckRun : public collectors::CollectedRun {
 public:
-    enum class Kind { Gauge, MonotonicCount, Rate };
-    struct Point {
-        std::string name;
-        metrics::Labels labels;
-        double value = 0;
-        Kind kind = Kind::Gauge;
-        std::string unit;
-    };
-    struct ServiceCheck {
-        std::string name;
-        collectors::CheckStatus status = collectors::CheckStatus::Unknown;
-        std::string message;
-    };
-
-    explicit RecordingCheckRun(std::chrono::steady_clock::time_point deadline) : deadline_(deadline) {}
-
-    void gauge(const std::string& name, double value, metrics::Labels labels, const std::string& unit) override;
-    void monotonic_count(const std::string& name, double value, metrics::Labels labels, const std::string& unit) override;
-    void rate(const std::string& name, double cumulative, metrics::Labels labels, const std::string& unit) override;
-    void service_check(const std::string& name, collectors::CheckStatus status, const std::string& message) override;
-    std::chrono::steady_clock::time_point deadline() const override { return deadline_; }
+    using collectors::CollectedRun::CollectedRun;
 
     // The value reported for `name` with exactly these labels (any order);
     // nullopt if none. A name reported twice with the same labels fails the test.
     std::optional<double> value(const std::string& name, metrics::Labels labels = {}) const;
-    const Point* point(const std::string& name, metrics::Labels labels = {}) const;
+    const collectors::ReportedMetric* point(const std::string& name, metrics::Labels labels = {}) const;
     // Every point of `name`, whatever its labels.
-    std::vector<Point> points(const std::string& name) const;
+    std::vector<collectors::ReportedMetric> points(const std::string& name) const;
     // The last service check of that name; nullptr if none.
-    const ServiceCheck* check(const std::string& name) const;
+    const collectors::ReportedServiceCheck* check(const std::string& name) const;
     // "name{labels}=value" per line, for failure messages.
     std::string dump() const;
 
-    std::vector<Point> recorded;
-    std::vector<ServiceCheck> service_checks;
     std::string error;  // what run() threw ("" if it returned)
-
-private:
-    std::chrono::steady_clock::time_point deadline_;
 };
 
 // Builds the check of `plugin` from one instance written in YAML; throws
