@@ -2,9 +2,14 @@
 // under collectors/ plus its line here.
 #include "collectors/plugin.h"
 
+#include "collectors/apache/apache.h"
+#include "collectors/haproxy/haproxy.h"
 #include "collectors/http_check/http_check.h"
 #include "collectors/memcached/memcached.h"
+#include "collectors/mysql/mysql.h"
 #include "collectors/nginx/nginx.h"
+#include "collectors/php_fpm/php_fpm.h"
+#include "collectors/postgres/postgres.h"
 #include "collectors/process/process.h"
 #include "collectors/prometheus/prometheus.h"
 #include "collectors/redis/redis.h"
@@ -14,9 +19,14 @@ namespace tracer::collectors {
 
 const std::vector<PluginInfo>& plugin_registry() {
     static const std::vector<PluginInfo> plugins = {
+        apache_plugin(),
+        haproxy_plugin(),
         http_check_plugin(),
         memcached_plugin(),
+        mysql_plugin(),
         nginx_plugin(),
+        php_fpm_plugin(),
+        postgres_plugin(),
         process_plugin(),
         prometheus_plugin(),
         redis_plugin(),

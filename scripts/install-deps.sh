@@ -18,6 +18,7 @@ want=(
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
   libhiredis-dev libmemcached-dev      # plugins: the redis and memcached client libraries
+  libpq-dev libmariadb-dev             # plugins: the postgres and mysql/MariaDB client libraries
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -38,6 +39,8 @@ if [[ " $* " == *" --test "* ]]; then
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
     redis-server memcached nginx-light # the plugins' real servers in tests
+    apache2 haproxy php-fpm            # ... and those of the server plugins
+    mariadb-server postgresql
   )
 fi
 

@@ -1,0 +1,188 @@
+// The haproxy plugin against a real HAProxy started by the suite: a frontend
+// `fe` whose backend `be` forwards to a second frontend answering 200 itself,
+// a stats socket and a stats page behind basic auth.
+#include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
+#include "server_process.h"
+
+#include "collectors/haproxy/haproxy.h"
+#include "config/agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace tracer::plugin_tests {
+namespace {
+
+using collectors::CheckStatus;
+
+struct HaproxyServer {
+    // The frontend `fe` listens on a Unix socket (no stray TCP client adds
+    // sessions to it); the stats page on the fixture's port.
+    fixtures::ServerProcess server{{"/usr/sbin/haproxy", "-f", "{dir}/haproxy.cfg", "-db"},
+                                   {.ready = [](const fixtures::ServerProcess& s) {
+                                       return fixtures::accepts_tcp(s.port()) &&
+                                              access((s.dir() + "/stats.sock").c_str(), F_OK) == 0 &&
+                                              access((s.dir() + "/fe.sock").c_str(), F_OK) == 0;
+                                   }}};
+    std::string skip_reason = server.skip_reason("haproxy"), start_error;
+    uint16_t origin_port = fixtures::free_tcp_port();
+
+    HaproxyServer() {
+        if (!skip_reason.empty()) return;
+        auto port = [](uint16_t p) { return "127.0.0.1:" + std::to_string(p); };
+        server.write_file("haproxy.cfg",
+                          "global\n  stats socket {dir}/stats.sock mode 600 level admin\n"
+                          "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
+                          "frontend fe\n  bind unix@{dir}/fe.sock\n  default_backend be\n"
+                          "backend be\n  server s1 " + port(origin_port) + " check inter 100ms\n"
+                          // never reachable: marked down by its health checks, a backup so it gets no traffic
+                          "  server s2 " + port(fixtures::free_tcp_port()) + " check inter 100ms fall 2 backup\n"
+                          "frontend origin\n  bind " + port(origin_port) + "\n"
+                          "  http-request return status 200 content-type text/plain string ok\n"
+                          "listen stats\n  bind 127.0.0.1:{port}\n  stats enable\n  stats uri /stats\n"
+                          "  stats auth monitor:s3cret\n");
+        if (!server.start()) start_error = "haproxy did not start: " + server.output();
+    }
+    // One request through `fe`; its HTTP status.
+    int request() const { return http_get_unix(server.dir() + "/fe.sock", "/"); }
+    uint16_t stats_port() const { return server.port(); }
+    std::string socket() const { return server.dir() + "/stats.sock"; }
+};
+
+class HaproxyPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { server_ = std::make_unique<HaproxyServer>(); }
+    static void TearDownTestSuite() { server_.reset(); }
+    void SetUp() override {
+        if (!server_->skip_reason.empty()) GTEST_SKIP() << server_->skip_reason;
+        ASSERT_EQ(server_->start_error, "");
+    }
+    static std::unique_ptr<HaproxyServer> server_;
+};
+std::unique_ptr<HaproxyServer> HaproxyPlugin::server_;
+
+const metrics::Labels kFe{{"haproxy_service", "fe"}};
+const metrics::Labels kBe{{"haproxy_service", "be"}};
+
+TEST_F(HaproxyPlugin, RequestsThroughTheFrontendCountExactly) {
+    auto check = make_check("haproxy", "url: unix://" + server_->socket());
+    auto first = run_once(*check);
+    ASSERT_EQ(first.error, "") << first.dump();
+    ASSERT_NE(first.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(first.check("haproxy.can_connect")->status, CheckStatus::Ok);
+    ASSERT_TRUE(first.value("haproxy.frontend.session.rate", kFe)) << first.dump();
+
+    constexpr int kRequests = 5;
+    for (int i = 0; i < kRequests; ++i) ASSERT_EQ(server_->request(), 200);
+    auto second = run_once(*check);
+    ASSERT_EQ(second.error, "") << second.dump();
+    auto delta = [&](const std::string& name, const metrics::Labels& labels) {
+        return second.value(name, labels).value_or(-1) - first.value(name, labels).value_or(-1);
+    };
+    EXPECT_EQ(delta("haproxy.frontend.session.rate", kFe), kRequests);
+    EXPECT_EQ(delta("haproxy.frontend.requests.tot_rate", kFe), kRequests);
+    EXPECT_EQ(delta("haproxy.frontend.response.2xx", kFe), kRequests);
+    EXPECT_EQ(delta("haproxy.backend.session.rate", kBe), kRequests);
+    EXPECT_EQ(delta("haproxy.backend.response.2xx", kBe), kRequests);
+    EXPECT_GT(delta("haproxy.frontend.bytes.in.total", kFe), 0);
+    EXPECT_EQ(second.value("haproxy.frontend.session.current", kFe), 0);
+    EXPECT_EQ(second.point("haproxy.frontend.bytes.out.total", kFe)->kind, collectors::MetricKind::MonotonicCount);
+    // Aggregates only by default: no server rows.
+    EXPECT_FALSE(second.value("haproxy.backend.session.rate", {{"haproxy_service", "be"}, {"backend", "s1"}}));
+}
+
+TEST_F(HaproxyPlugin, TheStatsPageGivesTheSameCountersAsTheSocket) {
+    setenv("TRACER_TEST_HAPROXY_PASSWORD", "s3cret", 1);
+    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port()) +
+                                          "/stats\nusername: monitor\npassword_env: TRACER_TEST_HAPROXY_PASSWORD\n");
+    auto socket = make_check("haproxy", "url: unix://" + server_->socket());
+    ASSERT_EQ(server_->request(), 200);
+    auto by_page = run_once(*page);
+    auto by_socket = run_once(*socket);
+    ASSERT_EQ(by_page.error, "") << by_page.dump();
+    EXPECT_EQ(by_page.check("haproxy.can_connect")->status, CheckStatus::Ok);
+    ASSERT_TRUE(by_page.value("haproxy.frontend.session.rate", kFe)) << by_page.dump();
+    EXPECT_EQ(by_page.value("haproxy.frontend.session.rate", kFe), by_socket.value("haproxy.frontend.session.rate", kFe));
+    EXPECT_EQ(by_page.value("haproxy.backend.response.2xx", kBe), by_socket.value("haproxy.backend.response.2xx", kBe));
+}
+
+TEST_F(HaproxyPlugin, AWrongPasswordIsCriticalWithTheHttpStatus) {
+    auto page = make_check("haproxy", "url: http://127.0.0.1:" + std::to_string(server_->stats_port()) +
+                                          "/stats\nusername: monitor\npassword: wrong\n");
+    auto run = run_once(*page);
+    ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("haproxy.can_connect")->message.find("HTTP 401"), std::string::npos)
+        << run.check("haproxy.can_connect")->message;
+    EXPECT_EQ(run.check("haproxy.can_connect")->message.find("wrong"), std::string::npos) << "the password leaked";
+    EXPECT_TRUE(run.metrics.empty());
+}
+
+TEST_F(HaproxyPlugin, ServerRowsAndStatusCounts) {
+    auto check = make_check("haproxy", "url: unix://" + server_->socket() +
+                                           "\ncollect_aggregates_only: false\ncollect_status_metrics: true\n");
+    // s2 is down once its health checks have failed twice (100 ms apart).
+    RecordingCheckRun run(std::chrono::steady_clock::now());
+    for (int i = 0; i < 100; ++i) {
+        run = run_once(*check);
+        ASSERT_EQ(run.error, "") << run.dump();
+        if (run.value("haproxy.count_per_status", {{"haproxy_service", "be"}, {"status", "down"}}) == 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(run.value("haproxy.count_per_status", {{"haproxy_service", "be"}, {"status", "down"}}), 1) << run.dump();
+    EXPECT_EQ(run.value("haproxy.count_per_status", {{"haproxy_service", "be"}, {"status", "up"}}), 1);
+    EXPECT_EQ(run.value("haproxy.count_per_status", {{"haproxy_service", "fe"}, {"status", "open"}}), 1);
+    EXPECT_EQ(run.value("haproxy.backend_hosts", {{"haproxy_service", "be"}, {"available", "true"}}), 1);
+    EXPECT_EQ(run.value("haproxy.backend_hosts", {{"haproxy_service", "be"}, {"available", "false"}}), 1);
+    // The server rows, under haproxy.backend.* with the server's name.
+    auto s1 = run.value("haproxy.backend.session.rate", {{"haproxy_service", "be"}, {"backend", "s1"}});
+    auto be = run.value("haproxy.backend.session.rate", kBe);
+    ASSERT_TRUE(s1 && be) << run.dump();
+    EXPECT_EQ(*s1, *be) << "s2 is a backup: every session of be went to s1";
+}
+
+TEST_F(HaproxyPlugin, AStoppedServerIsCriticalWithTheReason) {
+    auto gone = make_check("haproxy", "url: unix://" + server_->server.dir() + "/no-such.sock");
+    auto run = run_once(*gone);
+    ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("haproxy.can_connect")->message.find("No such file or directory"), std::string::npos)
+        << run.check("haproxy.can_connect")->message;
+
+    auto refused = make_check("haproxy", "url: tcp://127.0.0.1:" + std::to_string(fixtures::free_tcp_port()));
+    run = run_once(*refused);
+    ASSERT_NE(run.check("haproxy.can_connect"), nullptr);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("haproxy.can_connect")->message.find("Connection refused"), std::string::npos)
+        << run.check("haproxy.can_connect")->message;
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(HaproxyPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("haproxy", "init_config:\ninstances:\n  - url: unix://" + server_->socket() +
+                                                    "\n    collect_status_metrics: true\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "haproxy.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "haproxy.count_per_status"), 0);
+}
+
+TEST(HaproxyPluginConfig, ErrorsNameTheFileAndLine) {
+    try {
+        make_check("haproxy", "url: ftp://x\n", "/etc/tracer/conf.d/haproxy.yaml");
+        FAIL();
+    } catch (const config::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("/etc/tracer/conf.d/haproxy.yaml:1: haproxy instance 0: 'url' must be"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(make_check("haproxy", "url: unix:///x\ncollect_status_metrics: maybe\n"), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace tracer::plugin_tests

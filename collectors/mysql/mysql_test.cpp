@@ -1,0 +1,261 @@
+// The mysql plugin against real MariaDB servers: a primary the suite starts
+// and, for the replication test, a replica of it (both from one
+// mariadb-install-db data directory).
+#include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
+#include "server_process.h"
+
+#include "config/agent_config.h"
+
+#include <gtest/gtest.h>
+#include <mysql.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace tracer::plugin_tests {
+namespace {
+
+using collectors::CheckStatus;
+
+constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
+constexpr const char* kInstallDb = "/usr/bin/mariadb-install-db";
+constexpr int kMaxConnections = 77;
+
+// A root session over the server's Unix socket (unix_socket authentication).
+class RootSession {
+public:
+    explicit RootSession(const std::string& socket) : m_(mysql_init(nullptr)) {
+        if (!mysql_real_connect(m_, nullptr, "root", nullptr, nullptr, 0, socket.c_str(), 0))
+            throw std::runtime_error("connect " + socket + ": " + mysql_error(m_));
+    }
+    ~RootSession() { mysql_close(m_); }
+    RootSession(const RootSession&) = delete;
+    RootSession& operator=(const RootSession&) = delete;
+    void exec(const std::string& sql) {
+        if (mysql_query(m_, sql.c_str()) != 0) throw std::runtime_error(sql + ": " + mysql_error(m_));
+        if (MYSQL_RES* r = mysql_store_result(m_)) mysql_free_result(r);
+    }
+    // `column` of the first row of `sql`; "" if no row or NULL.
+    std::string value(const std::string& sql, const std::string& column) {
+        if (mysql_query(m_, sql.c_str()) != 0) throw std::runtime_error(sql + ": " + mysql_error(m_));
+        MYSQL_RES* r = mysql_store_result(m_);
+        if (!r) return "";
+        std::string out;
+        MYSQL_ROW row = mysql_fetch_row(r);
+        MYSQL_FIELD* fields = mysql_fetch_fields(r);
+        for (unsigned i = 0; row && i < mysql_num_fields(r); ++i)
+            if (fields[i].name == column && row[i]) out = row[i];
+        mysql_free_result(r);
+        return out;
+    }
+
+private:
+    MYSQL* m_;
+};
+
+// mariadbd on the fixture's port and directory ({dir}/data, {dir}/mysqld.sock).
+std::vector<std::string> mariadbd_argv(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {kMariadbd, "--no-defaults", "--datadir={dir}/data", "--socket={dir}/mysqld.sock",
+                                     "--port={port}", "--bind-address=127.0.0.1", "--user=root",
+                                     "--skip-name-resolve", "--pid-file={dir}/mysqld.pid",
+                                     // small: the suite's servers start in seconds
+                                     "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
+// A primary (binary log on), its data directory as mariadb-install-db made it
+// kept aside in {dir}/pristine for a replica, and the test users.
+struct MariaDbPrimary {
+    fixtures::ServerProcess server{mariadbd_argv({"--server-id=1", "--log-bin={dir}/data/binlog",
+                                                  "--max-connections=" + std::to_string(kMaxConnections)})};
+    std::string skip_reason = server.skip_reason("mariadb-server"), start_error;
+
+    MariaDbPrimary() {
+        if (skip_reason.empty() && access(kInstallDb, X_OK) != 0) skip_reason = std::string(kInstallDb) + " is missing";
+        if (skip_reason.empty() && geteuid() != 0) skip_reason = "needs root (mariadbd --user=root, root over its socket)";
+        if (!skip_reason.empty()) return;
+        fixtures::Subprocess installer({kInstallDb, "--no-defaults", "--datadir=" + server.dir() + "/data",
+                                        "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db",
+                                        "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"});
+        if (installer.wait_for(std::chrono::seconds(120)) != 0) {
+            start_error = "mariadb-install-db failed: " + installer.output();
+            return;
+        }
+        std::filesystem::copy(server.dir() + "/data", server.dir() + "/pristine", std::filesystem::copy_options::recursive);
+        if (!server.start()) {
+            start_error = "mariadbd did not start: " + server.output();
+            return;
+        }
+        try {
+            RootSession p(socket());
+            p.exec("CREATE USER 'tracer'@'127.0.0.1' IDENTIFIED BY 's3cret'");
+            p.exec("GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'tracer'@'127.0.0.1'");
+            p.exec("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'r3pl'");
+            p.exec("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'");
+        } catch (const std::exception& e) {
+            start_error = e.what();
+        }
+    }
+    std::string socket() const { return server.dir() + "/mysqld.sock"; }
+};
+
+std::string instance(uint16_t port, const std::string& more = "") {
+    return "host: 127.0.0.1\nport: " + std::to_string(port) + "\nusername: tracer\npassword: s3cret\n" + more;
+}
+
+class MysqlPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { db_ = std::make_unique<MariaDbPrimary>(); }
+    static void TearDownTestSuite() { db_.reset(); }
+    void SetUp() override {
+        if (!db_->skip_reason.empty()) GTEST_SKIP() << db_->skip_reason;
+        ASSERT_EQ(db_->start_error, "");
+    }
+    static std::unique_ptr<MariaDbPrimary> db_;
+};
+std::unique_ptr<MariaDbPrimary> MysqlPlugin::db_;
+
+TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
+    auto check = make_check("mysql", instance(db_->server.port()));
+    auto first = run_once(*check);
+    ASSERT_EQ(first.error, "") << first.dump();
+    ASSERT_NE(first.check("mysql.can_connect"), nullptr);
+    EXPECT_EQ(first.check("mysql.can_connect")->status, CheckStatus::Ok);
+
+    constexpr int kSelects = 9;
+    RootSession session(db_->socket());
+    for (int i = 0; i < kSelects; ++i) session.exec("SELECT " + std::to_string(i));
+    auto second = run_once(*check);
+    ASSERT_EQ(second.error, "") << second.dump();
+    auto delta = [&](const std::string& name) {
+        return second.value(name).value_or(-1000) - first.value(name).value_or(-2000);
+    };
+    // The check's own statements are SHOWs, over the one connection it keeps.
+    EXPECT_EQ(delta("mysql.performance.com_select"), kSelects);
+    EXPECT_EQ(delta("mysql.net.connections"), 1) << "the test's session";
+    EXPECT_EQ(delta("mysql.performance.threads_connected"), 1);
+    EXPECT_EQ(second.point("mysql.performance.com_select")->kind, collectors::MetricKind::Rate);
+    EXPECT_EQ(second.value("mysql.net.max_connections_available"), kMaxConnections);
+    auto total = second.value("mysql.innodb.buffer_pool_total");
+    ASSERT_TRUE(total) << second.dump();
+    EXPECT_LE(*total, 16 << 20) << "innodb_buffer_pool_size=16M";
+    EXPECT_EQ(*second.value("mysql.innodb.buffer_pool_used") + *second.value("mysql.innodb.buffer_pool_free"), total);
+
+    // Opt-in groups.
+    const auto& plain = second;
+    // Datadog's layout, the flags under options:
+    auto extra = run_once(*make_check("mysql", instance(db_->server.port(), "options:\n  extra_status_metrics: true\n"
+                                                                                "  extra_innodb_metrics: true\n")));
+    ASSERT_EQ(extra.error, "") << extra.dump();
+    EXPECT_FALSE(plain.value("mysql.performance.handler_read_rnd_next"));
+    EXPECT_TRUE(extra.value("mysql.performance.handler_read_rnd_next"));
+    EXPECT_EQ(extra.value("mysql.innodb.buffer_pool_pages_total").value_or(-1) * 16384,
+              extra.value("mysql.innodb.buffer_pool_total"));
+    EXPECT_EQ(extra.point("mysql.performance.threads_created")->kind, collectors::MetricKind::MonotonicCount);
+}
+
+TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
+    // A replica from the pristine data directory: it replays the primary's
+    // binary log from the start (the users included).
+    fixtures::ServerProcess server(mariadbd_argv({"--server-id=2"}));
+    std::filesystem::copy(db_->server.dir() + "/pristine", server.dir() + "/data", std::filesystem::copy_options::recursive);
+    ASSERT_TRUE(server.start()) << server.output();
+    const std::string replica_socket = server.dir() + "/mysqld.sock";
+    RootSession(replica_socket).exec("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=" +
+                                     std::to_string(db_->server.port()) +
+                                     ", MASTER_USER='repl', MASTER_PASSWORD='r3pl', MASTER_CONNECT_RETRY=1");
+    RootSession(replica_socket).exec("START SLAVE");
+
+    auto replica = make_check("mysql", instance(server.port(), "replication: true\n"));
+    RecordingCheckRun run(std::chrono::steady_clock::now());
+    for (int i = 0; i < 300; ++i) {  // the replica connects and catches up
+        run = run_once(*replica);
+        if (run.value("mysql.replication.replica_running") == 1 &&
+            run.value("mysql.replication.seconds_behind_master") == 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(run.error, "") << run.dump();
+    EXPECT_EQ(run.value("mysql.replication.replica_running"), 1) << run.dump();
+    EXPECT_EQ(run.value("mysql.replication.slave_running"), 1);
+    EXPECT_EQ(run.value("mysql.replication.seconds_behind_master"), 0);
+    EXPECT_EQ(run.value("mysql.replication.seconds_behind_source"), 0);
+    ASSERT_NE(run.check("mysql.replication.replica_running"), nullptr);
+    EXPECT_EQ(run.check("mysql.replication.replica_running")->status, CheckStatus::Ok);
+
+    auto primary = run_once(*make_check("mysql", instance(db_->server.port(), "replication: true\n")));
+    ASSERT_EQ(primary.error, "") << primary.dump();
+    EXPECT_EQ(primary.value("mysql.replication.replicas_connected"), 1) << primary.dump();
+    EXPECT_FALSE(primary.value("mysql.replication.replica_running")) << "the primary is no replica";
+
+    RootSession(replica_socket).exec("STOP SLAVE");
+    run = run_once(*replica);
+    EXPECT_EQ(run.value("mysql.replication.replica_running"), 0);
+    EXPECT_FALSE(run.value("mysql.replication.seconds_behind_master")) << "NULL while stopped";
+    ASSERT_NE(run.check("mysql.replication.replica_running"), nullptr);
+    EXPECT_EQ(run.check("mysql.replication.replica_running")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("mysql.replication.replica_running")->message.find("IO thread: No"), std::string::npos)
+        << run.check("mysql.replication.replica_running")->message;
+    EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Ok);
+}
+
+TEST_F(MysqlPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
+    auto check = make_check("mysql", "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) +
+                                         "\nusername: tracer\npassword: not-the-secret\n");
+    auto run = run_once(*check);
+    ASSERT_NE(run.check("mysql.can_connect"), nullptr);
+    EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Critical);
+    const auto& message = run.check("mysql.can_connect")->message;
+    EXPECT_NE(message.find("Access denied for user 'tracer'@'127.0.0.1'"), std::string::npos) << message;
+    EXPECT_EQ(message.find("not-the-secret"), std::string::npos) << "the password leaked";
+    EXPECT_TRUE(run.metrics.empty());
+
+    // Nothing on the port: the server is gone.
+    check = make_check("mysql", instance(fixtures::free_tcp_port()));
+    run = run_once(*check);
+    ASSERT_NE(run.check("mysql.can_connect"), nullptr);
+    EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("mysql.can_connect")->message.find("Can't connect to server on '127.0.0.1'"), std::string::npos)
+        << run.check("mysql.can_connect")->message;
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(MysqlPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("mysql", "init_config:\ninstances:\n  - host: 127.0.0.1\n    port: " +
+                                                  std::to_string(db_->server.port()) +
+                                                  "\n    username: tracer\n    password: s3cret\n    options:\n"
+                                                  "      replication: true\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "mysql.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "mysql.net.max_connections_available"), 0);
+}
+
+TEST(MysqlPluginConfig, ErrorsNameTheFileAndLine) {
+    try {
+        make_check("mysql", "host: 127.0.0.1\nport: 99999\nusername: x\n", "/etc/tracer/conf.d/mysql.yaml");
+        FAIL();
+    } catch (const config::ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "/etc/tracer/conf.d/mysql.yaml:2: mysql instance 0: 'port' must be a number from 1 to 65535, got '99999'");
+    }
+    EXPECT_THROW(make_check("mysql", "host: 127.0.0.1\n"), config::ConfigError);
+    EXPECT_THROW(make_check("mysql", "username: x\npassword: a\npassword_env: B\n"), config::ConfigError);
+    try {
+        make_check("mysql", "username: x\noptions:\n  replication: true\n  galera_cluster: true\n",
+                   "/etc/tracer/conf.d/mysql.yaml");
+        FAIL();
+    } catch (const config::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("/etc/tracer/conf.d/mysql.yaml:4: mysql instance 0: unknown key "
+                                             "'options.galera_cluster'"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace tracer::plugin_tests

@@ -1,0 +1,290 @@
+// The postgres plugin against real PostgreSQL servers: a primary the suite
+// starts (initdb, then postgres as the postgres user) and, for the
+// replication test, a standby made from it with pg_basebackup.
+#include "tests/plugins/plugin_harness.h"
+#include "plugin_check.h"
+#include "server_process.h"
+
+#include "config/agent_config.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <pwd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace tracer::plugin_tests {
+namespace {
+
+using collectors::CheckStatus;
+
+constexpr int kMaxConnections = 37;
+
+// A PostgreSQL program of the newest version installed ("" if none).
+std::string postgres_program(const std::string& name) {
+    std::string best;
+    std::error_code ec;
+    for (const auto& version : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+        auto path = version.path() / "bin" / name;
+        if (std::filesystem::exists(path) && path.string() > best) best = path.string();
+    }
+    return best;
+}
+
+// A session as the superuser over the server's Unix socket (trust).
+class Session {
+public:
+    Session(const std::string& socket_dir, uint16_t port, const std::string& db = "postgres") {
+        std::string port_text = std::to_string(port);
+        const char* keys[] = {"host", "port", "user", "dbname", nullptr};
+        const char* values[] = {socket_dir.c_str(), port_text.c_str(), "postgres", db.c_str(), nullptr};
+        c_ = PQconnectdbParams(keys, values, 0);
+        if (PQstatus(c_) != CONNECTION_OK) {
+            std::string why = PQerrorMessage(c_);
+            PQfinish(c_);
+            throw std::runtime_error("connect to " + socket_dir + ": " + why);
+        }
+    }
+    ~Session() { PQfinish(c_); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    // The first column of the first row ("" if none).
+    std::string exec(const std::string& sql) {
+        PGresult* r = PQexec(c_, sql.c_str());
+        auto status = PQresultStatus(r);
+        std::string out = status == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+        std::string why = PQresultErrorMessage(r);
+        PQclear(r);
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw std::runtime_error(sql + ": " + why);
+        return out;
+    }
+
+private:
+    PGconn* c_ = nullptr;
+};
+
+std::vector<std::string> postgres_argv() {
+    return {postgres_program("postgres"), "-D", "{dir}/data", "-p", "{port}", "-k", "{dir}", "-c",
+            "listen_addresses=127.0.0.1", "-c", "max_connections=" + std::to_string(kMaxConnections), "-c",
+            "fsync=off", "-c", "shared_buffers=16MB"};
+}
+
+// Ready when it accepts sessions (not just connections: "the database system
+// is starting up").
+fixtures::ServerProcess::Options as_postgres() {
+    return {.run_as = "postgres", .ready = [](const fixtures::ServerProcess& s) {
+                std::string conninfo = "host=" + s.dir() + " port=" + std::to_string(s.port()) + " user=postgres dbname=postgres";
+                return PQping(conninfo.c_str()) == PQPING_OK;
+            }};
+}
+
+uid_t postgres_uid() {
+    const passwd* pw = getpwnam("postgres");
+    return pw ? pw->pw_uid : static_cast<uid_t>(-1);
+}
+
+struct PostgresPrimary {
+    fixtures::ServerProcess server{postgres_argv(), as_postgres()};
+    std::string skip_reason = server.skip_reason("postgresql"), start_error;
+
+    PostgresPrimary() {
+        if (!skip_reason.empty()) return;
+        fixtures::Subprocess initdb({postgres_program("initdb"), "-D", server.dir() + "/data", "-U", "postgres",
+                                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"},
+                                    postgres_uid());
+        if (initdb.wait_for(std::chrono::seconds(120)) != 0) {
+            start_error = "initdb failed: " + initdb.output();
+            return;
+        }
+        if (!server.start()) {
+            start_error = "postgres did not start: " + server.output();
+            return;
+        }
+        try {
+            Session s = session();
+            s.exec("CREATE ROLE tracer LOGIN PASSWORD 's3cret'");
+            s.exec("GRANT pg_monitor TO tracer");
+            s.exec("CREATE DATABASE shop");
+        } catch (const std::exception& e) {
+            start_error = e.what();
+        }
+    }
+    Session session(const std::string& db = "postgres") const { return Session(server.dir(), server.port(), db); }
+};
+
+std::string instance(uint16_t port, const std::string& more = "") {
+    return "host: 127.0.0.1\nport: " + std::to_string(port) + "\nusername: tracer\npassword: s3cret\n" + more;
+}
+
+class PostgresPlugin : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { db_ = std::make_unique<PostgresPrimary>(); }
+    static void TearDownTestSuite() { db_.reset(); }
+    void SetUp() override {
+        if (!db_->skip_reason.empty()) GTEST_SKIP() << db_->skip_reason;
+        ASSERT_EQ(db_->start_error, "");
+    }
+    static std::unique_ptr<PostgresPrimary> db_;
+};
+std::unique_ptr<PostgresPrimary> PostgresPlugin::db_;
+
+const metrics::Labels kShop{{"db", "shop"}};
+
+TEST_F(PostgresPlugin, ACreatedDatabaseAppearsWithItsSizeAndConnections) {
+    Session a = db_->session("shop"), b = db_->session("shop"), c = db_->session("shop");
+    auto check = make_check("postgres", instance(db_->server.port()));
+    auto run = run_once(*check);
+    ASSERT_EQ(run.error, "") << run.dump();
+    ASSERT_NE(run.check("postgres.can_connect"), nullptr);
+    EXPECT_EQ(run.check("postgres.can_connect")->status, CheckStatus::Ok);
+
+    double size = std::stod(db_->session().exec("SELECT pg_database_size('shop')"));
+    EXPECT_GT(size, 0);
+    EXPECT_EQ(run.value("postgresql.database_size", kShop), size) << run.dump();
+    EXPECT_EQ(run.point("postgresql.database_size", kShop)->unit, "bytes");
+    EXPECT_EQ(run.value("postgresql.connections", kShop), 3);
+    EXPECT_EQ(run.value("postgresql.max_connections"), kMaxConnections);
+    EXPECT_GT(run.value("postgresql.percent_usage_connections").value_or(0), 0);
+    EXPECT_EQ(run.point("postgresql.commits", kShop)->kind, collectors::MetricKind::Rate);
+    EXPECT_TRUE(run.value("postgresql.database_size", {{"db", "postgres"}}));
+    EXPECT_FALSE(run.value("postgresql.database_size", {{"db", "template1"}})) << "ignored by default";
+    EXPECT_GE(run.value("postgresql.uptime").value_or(-1), 0);
+    EXPECT_FALSE(run.value("postgresql.replication_delay")) << "a primary";
+
+    // The password from a file this time.
+    std::string password_file = db_->server.write_file("tracer.password", "s3cret\n");
+    auto without_size = run_once(*make_check(
+        "postgres", "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) +
+                        "\nusername: tracer\npassword_file: " + password_file +
+                        "\ncollect_database_size_metrics: false\nignore_databases: [post%]\n"));
+    ASSERT_EQ(without_size.error, "") << without_size.dump();
+    EXPECT_FALSE(without_size.value("postgresql.database_size", kShop));
+    EXPECT_EQ(without_size.value("postgresql.connections", kShop), 3);
+    EXPECT_TRUE(without_size.value("postgresql.connections", {{"db", "template1"}}));
+    EXPECT_FALSE(without_size.value("postgresql.connections", {{"db", "postgres"}}));
+}
+
+TEST_F(PostgresPlugin, ATableLockedInATransactionIsCounted) {
+    Session owner = db_->session("shop");
+    owner.exec("CREATE TABLE orders (id int)");
+    owner.exec("BEGIN");
+    owner.exec("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
+    // Relation names resolve in the database the check connects to.
+    auto check = make_check("postgres", instance(db_->server.port(), "dbname: shop\n"));
+    auto run = run_once(*check);
+    ASSERT_EQ(run.error, "") << run.dump();
+    const metrics::Labels lock{{"db", "shop"}, {"schema", "public"}, {"table", "orders"},
+                               {"lock_mode", "AccessExclusiveLock"}, {"lock_type", "relation"}};
+    EXPECT_EQ(run.value("postgresql.locks", lock), 1) << run.dump();
+    owner.exec("COMMIT");
+    run = run_once(*check);
+    EXPECT_FALSE(run.value("postgresql.locks", lock));
+}
+
+TEST_F(PostgresPlugin, ARequestedCheckpointIsCountedOnce) {
+    auto check = make_check("postgres", instance(db_->server.port()));
+    auto first = run_once(*check);
+    ASSERT_EQ(first.error, "") << first.dump();
+    auto before = first.value("postgresql.bgwriter.checkpoints_requested");
+    ASSERT_TRUE(before) << first.dump();
+    EXPECT_EQ(first.point("postgresql.bgwriter.checkpoints_requested")->kind, collectors::MetricKind::MonotonicCount);
+    db_->session().exec("CHECKPOINT");
+    // The checkpointer publishes its counters just after it wakes the waiter.
+    double delta = 0;
+    for (int i = 0; i < 100 && delta < 1; ++i) {
+        if (i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        delta = run_once(*check).value("postgresql.bgwriter.checkpoints_requested").value_or(-1) - *before;
+    }
+    EXPECT_EQ(delta, 1);
+}
+
+TEST_F(PostgresPlugin, AStandbyReportsItsDelayAndThePrimaryItsStandby) {
+    fixtures::ServerProcess standby(postgres_argv(), as_postgres());
+    fixtures::Subprocess basebackup({postgres_program("pg_basebackup"), "-D", standby.dir() + "/data", "-h",
+                                     db_->server.dir(), "-p", std::to_string(db_->server.port()), "-U", "postgres",
+                                     "-R", "--no-sync", "--checkpoint=fast"},
+                                    postgres_uid());
+    ASSERT_EQ(basebackup.wait_for(std::chrono::seconds(120)), 0) << basebackup.output();
+    ASSERT_TRUE(standby.start()) << standby.output();
+
+    auto on_standby = make_check("postgres", instance(standby.port()));
+    RecordingCheckRun run(std::chrono::steady_clock::now());
+    for (int i = 0; i < 200; ++i) {
+        run = run_once(*on_standby);
+        if (run.value("postgresql.wal_receiver.connected") == 1 && run.value("postgresql.replication_delay_bytes") == 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(run.error, "") << run.dump();
+    EXPECT_EQ(run.value("postgresql.wal_receiver.connected"), 1) << run.dump();
+    EXPECT_EQ(run.value("postgresql.replication_delay_bytes"), 0);
+    EXPECT_EQ(run.value("postgresql.replication_delay"), 0) << "everything received is replayed";
+    EXPECT_TRUE(run.value("postgresql.database_size", kShop)) << "the standby has the primary's databases";
+
+    // The primary sees one streaming standby; its lag columns fill in once the
+    // standby has acknowledged some WAL.
+    auto on_primary = make_check("postgres", instance(db_->server.port()));
+    std::vector<collectors::ReportedMetric> lags;
+    for (int i = 0; i < 200 && lags.empty(); ++i) {
+        db_->session("shop").exec("CREATE TABLE IF NOT EXISTS ticks (n int); INSERT INTO ticks VALUES (1)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        lags = run_once(*on_primary).points("postgresql.replication.wal_write_lag");
+    }
+    ASSERT_EQ(lags.size(), 1u);
+    metrics::Labels labels = lags[0].labels;
+    std::sort(labels.begin(), labels.end());
+    EXPECT_EQ(labels, (metrics::Labels{{"wal_app_name", "walreceiver"},
+                                       {"wal_client_addr", ""},
+                                       {"wal_state", "streaming"},
+                                       {"wal_sync_state", "async"}}));
+    EXPECT_GE(lags[0].value, 0);
+    EXPECT_EQ(lags[0].unit, "seconds");
+}
+
+TEST_F(PostgresPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
+    auto check = make_check("postgres", "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) +
+                                            "\nusername: tracer\npassword: not-the-secret\n");
+    auto run = run_once(*check);
+    ASSERT_NE(run.check("postgres.can_connect"), nullptr);
+    EXPECT_EQ(run.check("postgres.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("postgres.can_connect")->message.find("password authentication failed for user \"tracer\""),
+              std::string::npos)
+        << run.check("postgres.can_connect")->message;
+    EXPECT_EQ(run.check("postgres.can_connect")->message.find("not-the-secret"), std::string::npos);
+    EXPECT_TRUE(run.metrics.empty());
+
+    run = run_once(*make_check("postgres", instance(fixtures::free_tcp_port())));
+    ASSERT_NE(run.check("postgres.can_connect"), nullptr);
+    EXPECT_EQ(run.check("postgres.can_connect")->status, CheckStatus::Critical);
+    EXPECT_NE(run.check("postgres.can_connect")->message.find("Connection refused"), std::string::npos)
+        << run.check("postgres.can_connect")->message;
+}
+
+// The agent's own path: conf.d text -> loader (every key known) -> runner.
+TEST_F(PostgresPlugin, RunsUnderTheAgentsRunner) {
+    fixtures::PluginUnderTest plugin("postgres", "init_config:\ninstances:\n  - host: 127.0.0.1\n    port: " +
+                                                     std::to_string(db_->server.port()) +
+                                                     "\n    username: tracer\n    password: s3cret\n    dbname: shop\n");
+    auto report = plugin.run();
+    EXPECT_EQ(report.last_error, "");
+    EXPECT_EQ(fixtures::service_check_of(report, "postgres.can_connect"), CheckStatus::Ok);
+    EXPECT_GE(fixtures::metric_of(report, "postgresql.max_connections"), 0);
+}
+
+TEST(PostgresPluginConfig, ErrorsNameTheFileAndLine) {
+    try {
+        make_check("postgres", "username: x\nssl: maybe\n", "/etc/tracer/conf.d/postgres.yaml");
+        FAIL();
+    } catch (const config::ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "/etc/tracer/conf.d/postgres.yaml:2: postgres instance 0: 'ssl' must be one of disable, allow, "
+                  "prefer, require, verify-ca, verify-full");
+    }
+    EXPECT_THROW(make_check("postgres", "host: 127.0.0.1\n"), config::ConfigError);
+    EXPECT_THROW(make_check("postgres", "username: x\nignore_databases: {a: b}\n"), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace tracer::plugin_tests
