@@ -278,7 +278,7 @@ public:
         load_uid_ = pw->pw_uid;
         load_gid_ = pw->pw_gid;
         bin_ = find_postgres_bin();
-        pgbench_ = need("/usr/bin/pgbench", "postgresql-contrib");
+        pgbench_ = need("/usr/bin/pgbench", "postgresql");
         data_ = tmp.file("pgdata");
         const std::string sock = tmp.file("");
         if (::chown(sock.c_str(), pw->pw_uid, pw->pw_gid) != 0)

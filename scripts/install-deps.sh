@@ -36,6 +36,7 @@ if [[ " $* " == *" --test "* ]]; then
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
+    redis-server redis-tools nginx-light postgresql wrk  # bench_app_overhead: real servers and load
   )
 fi
 
