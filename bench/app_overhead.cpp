@@ -625,7 +625,8 @@ int run(Options opt) {
         std::printf("\nkernel.bpf_stats pass (separate: bpf_stats adds two clock reads per program run).\n"
                     "Runs count every event on the machine (other processes' too) during the load run.\n");
         BpfStatsOn on;
-        for (const auto& name : {std::string("tracer default"), std::string("syscount + runqlat")}) {
+        for (const auto& name : {std::string("tracer default"), std::string("baseline tracer default"),
+                                 std::string("syscount + runqlat")}) {
             auto c = std::find_if(configs.begin(), configs.end(), [&](const Config& x) { return x.name == name; });
             if (c == configs.end() || failed.count(name)) continue;
             Setup s = c->attach();
