@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -187,6 +188,18 @@ Child::Child(const SpawnSpec& spec, std::function<void()> pump) : pump_(std::mov
         ::dup2(out_fd, 1);
         ::dup2(err.get(), 2);
         if (spec.affinity) ::sched_setaffinity(0, sizeof(cpu_set_t), &*spec.affinity);
+        if (!spec.cgroup_procs.empty()) {
+            int fd = ::open(spec.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || ::write(fd, "0", 1) != 1) {
+                std::fprintf(stderr, "join cgroup %s: %s\n", spec.cgroup_procs.c_str(), std::strerror(errno));
+                ::_exit(127);
+            }
+            ::close(fd);
+        }
+        if (spec.uid && (::setgroups(0, nullptr) != 0 || ::setgid(spec.gid) != 0 || ::setuid(*spec.uid) != 0)) {
+            std::fprintf(stderr, "switch to uid %u: %s\n", unsigned(*spec.uid), std::strerror(errno));
+            ::_exit(127);
+        }
         ::execv(argv[0], argv.data());
         std::fprintf(stderr, "exec %s: %s\n", argv[0], std::strerror(errno));
         ::_exit(127);
@@ -363,9 +376,9 @@ uint16_t free_loopback_port() {
     return ntohs(a.sin_port);
 }
 
-bool metrics_answer(uint16_t port) {
+std::optional<std::string> metrics_body(uint16_t port) {
     Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!s.valid()) return false;
+    if (!s.valid()) return std::nullopt;
     timeval tv{1, 0};
     ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -373,18 +386,30 @@ bool metrics_answer(uint16_t port) {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(port);
-    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return std::nullopt;
     const std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(s.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return false;
-    char buf[64];
-    size_t got = 0;
-    while (got < 12) {
-        ssize_t n = ::recv(s.get(), buf + got, sizeof buf - got, 0);
+    if (::send(s.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return std::nullopt;
+    std::string text;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
         if (n <= 0) break;
-        got += static_cast<size_t>(n);
+        text.append(buf, static_cast<size_t>(n));
     }
-    std::string head(buf, got);
-    return head.rfind("HTTP/1.", 0) == 0 && head.size() >= 12 && head.compare(8, 4, " 200") == 0;
+    if (text.rfind("HTTP/1.", 0) != 0 || text.size() < 12 || text.compare(8, 4, " 200") != 0) return std::nullopt;
+    const auto body = text.find("\r\n\r\n");
+    return body == std::string::npos ? std::string() : text.substr(body + 4);
+}
+
+bool metrics_answer(uint16_t port) { return metrics_body(port).has_value(); }
+
+bool probes_up(uint16_t port, const std::vector<std::string>& probes) {
+    const auto body = metrics_body(port);
+    if (!body) return false;
+    if (body->find("tracer_probe_up{") == std::string::npos) return true;  // an agent without the gauges
+    for (const auto& p : probes)
+        if (body->find("tracer_probe_up{probe=\"" + p + "\"} 1") == std::string::npos) return false;
+    return true;
 }
 
 // ---------------------------------------------------------------- numbers, machine
@@ -718,12 +743,12 @@ Setup Agents::tracer(const TracerRun& r) {
     spec.stdout_path = tmp_.file(r.tag + ".stdout");
     spec.stderr_path = tmp_.file(r.tag + ".stderr");
     spec.affinity = affinity_;
+    spec.cgroup_procs = cgroup_procs_;
     auto child = std::make_shared<Child>(spec);
     const std::string err_path = spec.stderr_path, out_path = spec.stdout_path;
-    wait_attached(*child, "tracer", [&] {
-        return (!r.attached_line.empty() && read_file(err_path).find(r.attached_line) != std::string::npos) ||
-               metrics_answer(port);
-    }, [&] {
+    const std::vector<std::string> probes =
+        r.probes.empty() ? std::vector<std::string>{"syscalls", "sched", "proc", "net"} : r.probes;
+    wait_attached(*child, "tracer", [&] { return probes_up(port, probes); }, [&] {
         return "  tracer stderr (last lines):\n" + tail_lines(read_file(err_path), 15, "    | ") +
                "  tracer stdout (last lines):\n" + tail_lines(read_file(out_path), 5, "    | ");
     });
@@ -755,6 +780,7 @@ Setup Agents::tool(const ToolRun& r) {
     spec.stdout_fd = h->pty.slave_fd();
     spec.stderr_path = tmp_.file(r.tag + ".stderr");
     spec.affinity = affinity_;
+    spec.cgroup_procs = cgroup_procs_;
     Holder* raw = h.get();
     h->child.emplace(spec, [raw] { raw->pty.pump(); });
     h->pty.close_slave();
@@ -780,7 +806,7 @@ void Agents::wait_attached(Child& child, const std::string& what, const std::fun
             throw RowError("  " + what + " " + child.exit_description() + " before attaching\n" + logs());
         if (Clock::now() >= deadline)
             throw RowError("  " + what + " not attached after " + std::to_string(attach_timeout_s_) +
-                           " s (no attach line / no /metrics)\n" + logs());
+                           " s (probes not all up on /metrics, or no ready line)\n" + logs());
         nap(50ms);
     }
 }

@@ -122,6 +122,9 @@ struct SpawnSpec {
     int stdout_fd = -1;
     std::string stderr_path;
     std::optional<cpu_set_t> affinity;
+    std::string cgroup_procs;       // non-empty: the child joins this cgroup (its cgroup.procs) before exec
+    std::optional<uid_t> uid;       // run as this user (and gid) instead of ours
+    gid_t gid = 0;
 };
 
 // A child started with fork/exec; always stopped (SIGINT, then SIGKILL after
@@ -193,8 +196,14 @@ std::string disturbance(const std::set<uint32_t>& expected);
 // ---------------------------------------------------------------- tracer's /metrics
 
 uint16_t free_loopback_port();
-// Plain HTTP/1.0 GET /metrics; true on a 200.
+// Plain HTTP/1.0 GET /metrics: the body on a 200, nullopt otherwise.
+std::optional<std::string> metrics_body(uint16_t port);
 bool metrics_answer(uint16_t port);
+// Readiness, asked of the agent: every probe in `probes` reports
+// tracer_probe_up{probe="<area>"} 1 on /metrics. An agent that exports no
+// tracer_probe_up at all (older builds) counts as ready once /metrics answers:
+// it starts serving only after loading every probe.
+bool probes_up(uint16_t port, const std::vector<std::string>& probes);
 
 // ---------------------------------------------------------------- numbers, machine
 
@@ -347,8 +356,9 @@ struct TracerRun {
     std::string tag;                // names the temp files
     std::string yaml;               // the config, without metrics_addr (a free loopback port is added)
     std::vector<std::string> args;  // extra `tracer run` arguments, before --metrics-addr
-    std::string attached_line;      // also ready once stderr has this ("": only when /metrics answers,
-                                    // which the agent starts after loading every probe)
+    // The areas the config turns on: ready once the agent reports every one
+    // attached (probes_up); empty: syscalls, sched, proc and net.
+    std::vector<std::string> probes;
 };
 
 // A libbpf-tools style tool whose stdout goes through a pty.
@@ -363,6 +373,8 @@ struct ToolRun {
 class Agents {
 public:
     Agents(std::string bench_name, std::string tracer, int attach_timeout_s, std::optional<cpu_set_t> affinity);
+    // Every agent and tool started after this joins `cgroup_procs` (CPU accounting).
+    void join_cgroup(std::string cgroup_procs) { cgroup_procs_ = std::move(cgroup_procs); }
     const std::string& tracer_path() const { return tracer_; }
     std::string temp_file(const std::string& name) const { return tmp_.file(name); }
 
@@ -376,6 +388,7 @@ private:
     std::string bench_name_, tracer_;
     int attach_timeout_s_;
     std::optional<cpu_set_t> affinity_;
+    std::string cgroup_procs_;
     TempDir tmp_;
 };
 

@@ -5,6 +5,7 @@
 // `tracer run` loads it), `tracer run` on the default config, untraced again.
 //
 // Needs root (BPF). See bench/README.md and docs/performance.md.
+#include "bench_cli.h"
 #include "bench_support.h"
 
 #include "containers/cgroup_layout.h"
@@ -370,72 +371,6 @@ void print_prog_runs(const std::vector<Row>& rows, const std::vector<Workload>& 
         }
 }
 
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: bench_net_overhead [--tracer PATH] [--mib N] [--rr N] [--conns N] [--samples K] [--rounds R]\n"
-                 "                          [--attach-timeout S] [--no-prog-stats] [-v]\n"
-                 "Loopback TCP with and without tracer, in one run: bulk throughput (a fixed transfer per\n"
-                 "sample), request/response rate, connection setup/teardown rate. Needs root.\n"
-                 "  --tracer PATH       tracer binary [default: %s]\n"
-                 "  --mib N             MiB per bulk sample [default: 256]\n"
-                 "  --rr N              round trips per request/response sample [default: 20000]\n"
-                 "  --conns N           connections per setup/teardown sample [default: 2000]\n"
-                 "  --samples K         samples per configuration and workload (median reported) [default: 11]\n"
-                 "  --rounds R          measure untraced and every configuration R times, interleaved [default: 3]\n"
-                 "  --attach-timeout S  seconds to wait for tracer to attach [default: 20]\n"
-                 "  --no-prog-stats     skip the per-program run-time pass (bpf_stats)\n"
-                 "  -v, --verbose       print every sample\n"
-                 "Exit status: 0 when every configuration was measured, 1 if something could not be, 2 on\n"
-                 "usage errors.\n",
-                 TRACER_BENCH_DEFAULT_TRACER);
-}
-
-std::optional<Options> parse_args(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto number = [&](long lo, long hi, long& out) {
-            if (i + 1 >= argc || !parse_long(argv[i + 1], lo, hi, out)) {
-                std::fprintf(stderr, "bench_net_overhead: %s needs a number in [%ld, %ld]\n", a.c_str(), lo, hi);
-                return false;
-            }
-            ++i;
-            return true;
-        };
-        long n = 0;
-        if (a == "-h" || a == "--help") {
-            usage(stdout);
-            std::exit(0);
-        } else if (a == "--tracer" && i + 1 < argc) {
-            o.tracer = argv[++i];
-        } else if (a == "--mib") {
-            if (!number(1, 1 << 20, o.mib)) return std::nullopt;
-        } else if (a == "--rr") {
-            if (!number(100, 100'000'000, o.rr)) return std::nullopt;
-        } else if (a == "--conns") {
-            if (!number(10, 10'000'000, o.conns)) return std::nullopt;
-        } else if (a == "--rounds") {
-            if (!number(1, 100, n)) return std::nullopt;
-            o.rounds = int(n);
-        } else if (a == "--samples") {
-            if (!number(1, 1000, n)) return std::nullopt;
-            o.samples = int(n);
-        } else if (a == "--attach-timeout") {
-            if (!number(1, 3600, n)) return std::nullopt;
-            o.attach_timeout_s = int(n);
-        } else if (a == "--no-prog-stats") {
-            o.prog_stats = false;
-        } else if (a == "-v" || a == "--verbose") {
-            o.verbose = true;
-        } else {
-            std::fprintf(stderr, "bench_net_overhead: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return std::nullopt;
-        }
-    }
-    return o;
-}
-
 int run(const Options& opt) {
     begin_bpf_bench("bench_net_overhead");
     tracer::log::set_level(tracer::log::Level::Warn);  // the in-process net probe's start-up lines
@@ -506,9 +441,27 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto opt = parse_args(argc, argv);
-    if (!opt) return 2;
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    install_stop_handlers();
-    return run(*opt);
+    Options o;
+    CLI::App app("Loopback TCP with and without tracer, in one run: bulk throughput (a fixed transfer per\n"
+                 "sample), request/response rate, connection setup/teardown rate. Needs root. Exit status: 0\n"
+                 "when every configuration was measured, 1 if something could not be.",
+                 "bench_net_overhead");
+    add_tracer_option(app, o.tracer);
+    app.add_option("--mib", o.mib, "MiB per bulk sample")->capture_default_str()->check(CLI::Range(1L, 1L << 20));
+    app.add_option("--rr", o.rr, "round trips per request/response sample")
+        ->capture_default_str()
+        ->check(CLI::Range(100L, 100000000L));
+    app.add_option("--conns", o.conns, "connections per setup/teardown sample")
+        ->capture_default_str()
+        ->check(CLI::Range(10L, 10000000L));
+    app.add_option("--samples", o.samples, "samples per configuration and workload (median reported)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    app.add_option("--rounds", o.rounds, "measure untraced and every configuration R times, interleaved")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    add_attach_timeout_option(app, o.attach_timeout_s);
+    app.add_flag("!--no-prog-stats", o.prog_stats, "skip the per-program run-time pass (bpf_stats)");
+    app.add_flag("-v,--verbose", o.verbose, "print every sample");
+    return bench_main(app, argc, argv, [&] { return run(o); });
 }

@@ -6,6 +6,7 @@
 // switches), all in one run.
 //
 // Needs root (BPF). See bench/README.md and docs/performance.md.
+#include "bench_cli.h"
 #include "bench_support.h"
 #include "empty_sched_hooks.skel.h"
 
@@ -545,137 +546,21 @@ Verdicts print_ratios(const std::vector<Row>& rows, const std::vector<Layout>& l
 
 // ---------------------------------------------------------------- main
 
-void usage(FILE* f) {
-    std::fprintf(
-        f,
-        "usage: bench_sched_overhead [--tracer PATH] [--runqlat PATH] [--round-trips N | --sample-ms MS]\n"
-        "                            [--samples K]\n"
-        "                            [--cpu C] [--pong-cpu C] [--attach-timeout S] [--quiet-wait S]\n"
-        "                            [--no-prog-stats] [--ignore-other-tasks] [-v]\n"
-        "Cost of a pipe ping-pong round trip between two processes (context switches and wake-ups),\n"
-        "with the ends on two CPUs and on one CPU: untraced, empty BPF programs on\n"
-        "the scheduler hooks (floor), tracer's sched probe alone, tracer run (default config; and with\n"
-        "syscall latency off), runqlat; all in one run. Needs root.\n"
-        "  --tracer PATH         tracer binary [default: %s]\n"
-        "  --runqlat PATH        libbpf-tools runqlat [default: /usr/sbin/runqlat]\n"
-        "  --round-trips N       round trips per sample [default: calibrated per layout, see --sample-ms]\n"
-        "  --sample-ms MS        without --round-trips: as many round trips per sample as take about MS\n"
-        "                        milliseconds untraced, measured once per layout before the rows [default: 300]\n"
-        "  --samples K           samples per configuration and layout; the median is reported [default: 21]\n"
-        "  --cpu C               CPU of the ping end (the bench) [default: the last allowed CPU]\n"
-        "  --pong-cpu C          CPU of the pong end in the cross-CPU layout [default: the first other one]\n"
-        "  --attach-timeout S    seconds to wait for tracer/runqlat to attach [default: 20]\n"
-        "  --quiet-wait S        give a row up after S seconds of disturbed samples [default: 60]\n"
-        "  --no-prog-stats       skip the separate pass that reads per-program run times (bpf_stats)\n"
-        "  --ignore-other-tasks  keep samples taken while other tasks were runnable\n"
-        "  -v, --verbose         print every sample\n"
-        "Exit status: 0 when every available configuration was measured (missing tracer/runqlat\n"
-        "binaries are skipped, loudly), 1 when something could not be measured, 2 on usage errors.\n",
-        TRACER_BENCH_DEFAULT_TRACER);
-}
-
-std::optional<Options> parse_args(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i], val;
-        bool has_val = false;
-        if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-            val = a.substr(eq + 1);
-            a = a.substr(0, eq);
-            has_val = true;
-        }
-        if (a == "-h" || a == "--help") {
-            usage(stdout);
-            std::exit(0);
-        }
-        auto value = [&]() -> std::optional<std::string> {
-            if (has_val) return val;
-            if (i + 1 >= argc) return std::nullopt;
-            return std::string(argv[++i]);
-        };
-        auto bad = [&](const std::string& why) {
-            std::fprintf(stderr, "bench_sched_overhead: %s %s\n", a.c_str(), why.c_str());
-            return std::nullopt;
-        };
-        long n = 0;
-        if (a == "--tracer" || a == "--runqlat") {
-            auto v = value();
-            if (!v || v->empty()) return bad("needs a path");
-            (a == "--tracer" ? o.tracer : o.runqlat) = *v;
-        } else if (a == "--round-trips") {
-            auto v = value();
-            if (!v || !parse_long(*v, 1000, 100'000'000L, n)) return bad("needs a number in [1000, 1e8]");
-            o.round_trips = n;
-        } else if (a == "--sample-ms") {
-            auto v = value();
-            if (!v || !parse_long(*v, 10, 60'000, n)) return bad("needs milliseconds in [10, 60000]");
-            o.sample_ms = static_cast<int>(n);
-        } else if (a == "--samples") {
-            auto v = value();
-            if (!v || !parse_long(*v, 1, 1000, n)) return bad("needs a number in [1, 1000]");
-            o.samples = static_cast<int>(n);
-        } else if (a == "--cpu" || a == "--pong-cpu") {
-            auto v = value();
-            if (!v || !parse_long(*v, 0, CPU_SETSIZE - 1, n)) return bad("needs a CPU number");
-            (a == "--cpu" ? o.cpu : o.pong_cpu) = static_cast<int>(n);
-        } else if (a == "--attach-timeout" || a == "--quiet-wait") {
-            auto v = value();
-            if (!v || !parse_long(*v, 1, 3600, n)) return bad("needs seconds in [1, 3600]");
-            (a == "--attach-timeout" ? o.attach_timeout_s : o.quiet_wait_s) = static_cast<int>(n);
-        } else if ((a == "-v" || a == "--verbose") && !has_val) {
-            o.verbose = true;
-        } else if (a == "--no-prog-stats" && !has_val) {
-            o.prog_stats = false;
-        } else if (a == "--ignore-other-tasks" && !has_val) {
-            o.check_others = false;
-        } else {
-            std::fprintf(stderr, "bench_sched_overhead: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return std::nullopt;
-        }
-    }
-    return o;
-}
-
 int run(const Options& opt) {
     begin_bpf_bench("bench_sched_overhead");
     tracer::log::set_level(tracer::log::Level::Warn);  // the in-process sched probe's start-up lines
 
     // ---- CPUs: ping (this thread) on one; pong there or on another; the agents off ping's CPU
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
-        std::fprintf(stderr, "sched_getaffinity: %s\n", std::strerror(errno));
-        return 1;
-    }
-    int cpu = opt.cpu;
-    if (cpu < 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &allowed)) cpu = c;
-    if (cpu < 0 || !CPU_ISSET(cpu, &allowed)) {
-        std::fprintf(stderr, "bench_sched_overhead: CPU %d is not available to this process\n", opt.cpu);
-        return 2;
-    }
+    const Pinning pin = pin_measuring_thread(opt.cpu);
+    const int cpu = pin.cpu;
     int pong_cpu = opt.pong_cpu;
-    if (pong_cpu < 0)
+    if (pong_cpu < 0 && pin.others)
         for (int c = 0; c < CPU_SETSIZE && pong_cpu < 0; ++c)
-            if (c != cpu && CPU_ISSET(c, &allowed)) pong_cpu = c;
-    if (opt.pong_cpu >= 0 && (pong_cpu == cpu || !CPU_ISSET(pong_cpu, &allowed))) {
-        std::fprintf(stderr, "bench_sched_overhead: --pong-cpu %d must be another CPU available to this process\n",
-                     opt.pong_cpu);
-        return 2;
-    }
-    cpu_set_t others = allowed;
-    CPU_CLR(cpu, &others);
-    std::optional<cpu_set_t> child_affinity;
-    if (CPU_COUNT(&others) > 0) child_affinity = others;
-    cpu_set_t mine;
-    CPU_ZERO(&mine);
-    CPU_SET(cpu, &mine);
-    if (::sched_setaffinity(0, sizeof mine, &mine) != 0) {
-        std::fprintf(stderr, "sched_setaffinity(CPU %d): %s\n", cpu, std::strerror(errno));
-        return 1;
-    }
+            if (CPU_ISSET(c, &*pin.others)) pong_cpu = c;
+    if (opt.pong_cpu >= 0 && (!pin.others || !CPU_ISSET(pong_cpu, &*pin.others)))
+        throw FatalError("--pong-cpu " + std::to_string(opt.pong_cpu) +
+                         " must be another CPU available to this process");
+    const std::optional<cpu_set_t> child_affinity = pin.others;
 
     utsname u{};
     ::uname(&u);
@@ -766,9 +651,34 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto opt = parse_args(argc, argv);
-    if (!opt) return 2;
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    install_stop_handlers();
-    return run(*opt);
+    Options o;
+    CLI::App app("Cost of a pipe ping-pong round trip between two processes (context switches and wake-ups),\n"
+                 "with the ends on two CPUs and on one CPU: untraced, empty BPF programs on the scheduler hooks\n"
+                 "(floor), tracer's sched probe alone, tracer run (default config; and with syscall latency off),\n"
+                 "runqlat; all in one run. Needs root. Exit status: 0 when every available configuration was\n"
+                 "measured, 1 when something could not be.",
+                 "bench_sched_overhead");
+    add_tracer_option(app, o.tracer);
+    app.add_option("--runqlat", o.runqlat, "libbpf-tools runqlat")->capture_default_str();
+    app.add_option("--round-trips", o.round_trips, "round trips per sample (0: calibrated per layout, see --sample-ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(0L, 100000000L));
+    app.add_option("--sample-ms", o.sample_ms,
+                   "without --round-trips: as many round trips per sample as take about MS untraced")
+        ->capture_default_str()
+        ->check(CLI::Range(10, 60000));
+    app.add_option("--samples", o.samples, "samples per configuration and layout; the median is reported")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    app.add_option("--cpu", o.cpu, "CPU of the ping end, the bench (-1: the last allowed CPU)")->capture_default_str();
+    app.add_option("--pong-cpu", o.pong_cpu, "CPU of the pong end in the cross-CPU layout (-1: the first other one)")
+        ->capture_default_str();
+    add_attach_timeout_option(app, o.attach_timeout_s);
+    app.add_option("--quiet-wait", o.quiet_wait_s, "give a row up after S seconds of disturbed samples")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600));
+    app.add_flag("!--no-prog-stats", o.prog_stats, "skip the separate per-program run-time pass (bpf_stats)");
+    app.add_flag("!--ignore-other-tasks", o.check_others, "keep samples taken while other tasks were runnable");
+    app.add_flag("-v,--verbose", o.verbose, "print every sample");
+    return bench_main(app, argc, argv, [&] { return run(o); });
 }

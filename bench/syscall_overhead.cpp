@@ -4,6 +4,7 @@
 // all measured in one run on one pinned CPU.
 //
 // Needs root (BPF, tracefs). See bench/README.md and docs/performance.md.
+#include "bench_cli.h"
 #include "bench_support.h"
 #include "empty_hooks.skel.h"
 
@@ -118,7 +119,6 @@ public:
                  "  latency: " + std::string(latency ? "true" : "false") + "\n" +
                  (time_all ? "  histogram_syscalls: [\"*\"]\n" : "");
         r.args = {"--interval", "1"};
-        r.attached_line = "syscalls probe attached";
         return agents_.tracer(r);
     }
 
@@ -233,115 +233,13 @@ Verdicts print_ratios(const std::vector<Row>& rows) {
 
 // ---------------------------------------------------------------- main
 
-void usage(FILE* f) {
-    std::fprintf(f,
-                 "usage: bench_syscall_overhead [--tracer PATH] [--syscount PATH] [--calls N] [--samples K]\n"
-                 "                              [--cpu C] [--attach-timeout S] [--variants] [--no-prog-stats] [-v]\n"
-                 "Cost of one getppid() syscall: untraced, empty BPF hooks (floor), tracer run (latency on/off),\n"
-                 "syscount, syscount -L; all in one run. Needs root.\n"
-                 "  --tracer PATH         tracer binary [default: %s]\n"
-                 "  --syscount PATH       libbpf-tools syscount [default: /usr/sbin/syscount]\n"
-                 "  --calls N             calls per sample [default: 2000000]\n"
-                 "  --samples K           samples per configuration; the median is reported [default: 7]\n"
-                 "  --cpu C               CPU the measuring thread is pinned to [default: the last allowed CPU]\n"
-                 "  --attach-timeout S    seconds to wait for tracer/syscount to attach [default: 20]\n"
-                 "  --variants            also tracer with `cgroup_hierarchy: unified` (cgroup id helper instead\n"
-                 "                        of the v1 CO-RE read chain; differs from the default on v1/hybrid hosts)\n"
-                 "  --no-prog-stats       skip the separate pass that reads per-program run times (bpf_stats)\n"
-                 "  -v, --verbose         print every sample\n"
-                 "Exit status: 0 when every available configuration was measured (missing tracer/syscount\n"
-                 "binaries are skipped, loudly), 1 when something could not be measured, 2 on usage errors.\n",
-                 TRACER_BENCH_DEFAULT_TRACER);
-}
-
-std::optional<Options> parse_args(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i], val;
-        bool has_val = false;
-        if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-            val = a.substr(eq + 1);
-            a = a.substr(0, eq);
-            has_val = true;
-        }
-        if (a == "-h" || a == "--help") {
-            usage(stdout);
-            std::exit(0);
-        }
-        auto value = [&]() -> std::optional<std::string> {
-            if (has_val) return val;
-            if (i + 1 >= argc) return std::nullopt;
-            return std::string(argv[++i]);
-        };
-        auto bad = [&](const std::string& why) {
-            std::fprintf(stderr, "bench_syscall_overhead: %s %s\n", a.c_str(), why.c_str());
-            return std::nullopt;
-        };
-        long n = 0;
-        if (a == "--tracer" || a == "--syscount") {
-            auto v = value();
-            if (!v || v->empty()) return bad("needs a path");
-            (a == "--tracer" ? o.tracer : o.syscount) = *v;
-        } else if (a == "--calls") {
-            auto v = value();
-            if (!v || !parse_long(*v, 1000, 1'000'000'000L, n)) return bad("needs a number in [1000, 1e9]");
-            o.calls = n;
-        } else if (a == "--samples") {
-            auto v = value();
-            if (!v || !parse_long(*v, 1, 1000, n)) return bad("needs a number in [1, 1000]");
-            o.samples = static_cast<int>(n);
-        } else if (a == "--cpu") {
-            auto v = value();
-            if (!v || !parse_long(*v, 0, CPU_SETSIZE - 1, n)) return bad("needs a CPU number");
-            o.cpu = static_cast<int>(n);
-        } else if (a == "--variants" && !has_val) {
-            o.variants = true;
-        } else if ((a == "-v" || a == "--verbose") && !has_val) {
-            o.verbose = true;
-        } else if (a == "--no-prog-stats" && !has_val) {
-            o.prog_stats = false;
-        } else if (a == "--attach-timeout") {
-            auto v = value();
-            if (!v || !parse_long(*v, 1, 3600, n)) return bad("needs seconds in [1, 3600]");
-            o.attach_timeout_s = static_cast<int>(n);
-        } else {
-            std::fprintf(stderr, "bench_syscall_overhead: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
-            return std::nullopt;
-        }
-    }
-    return o;
-}
-
 int run(const Options& opt) {
     begin_bpf_bench("bench_syscall_overhead");
 
     // ---- CPUs: the measuring thread on one, the agents on the others
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
-        std::fprintf(stderr, "sched_getaffinity: %s\n", std::strerror(errno));
-        return 1;
-    }
-    int cpu = opt.cpu;
-    if (cpu < 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &allowed)) cpu = c;
-    if (cpu < 0 || !CPU_ISSET(cpu, &allowed)) {
-        std::fprintf(stderr, "bench_syscall_overhead: CPU %d is not available to this process\n", opt.cpu);
-        return 2;
-    }
-    cpu_set_t others = allowed;
-    CPU_CLR(cpu, &others);
-    std::optional<cpu_set_t> child_affinity;
-    if (CPU_COUNT(&others) > 0) child_affinity = others;
-    cpu_set_t mine;
-    CPU_ZERO(&mine);
-    CPU_SET(cpu, &mine);
-    if (::sched_setaffinity(0, sizeof mine, &mine) != 0) {
-        std::fprintf(stderr, "sched_setaffinity(CPU %d): %s\n", cpu, std::strerror(errno));
-        return 1;
-    }
+    const Pinning pin = pin_measuring_thread(opt.cpu);
+    const int cpu = pin.cpu;
+    const std::optional<cpu_set_t> child_affinity = pin.others;
 
     utsname u{};
     ::uname(&u);
@@ -411,9 +309,24 @@ int run(const Options& opt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto opt = parse_args(argc, argv);
-    if (!opt) return 2;
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    install_stop_handlers();
-    return run(*opt);
+    Options o;
+    CLI::App app("Cost of one getppid() syscall: untraced, empty BPF hooks (floor), tracer run (latency on/off),\n"
+                 "syscount, syscount -L; all in one run. Needs root. Exit status: 0 when every available\n"
+                 "configuration was measured (missing binaries are skipped, loudly), 1 when something could\n"
+                 "not be measured.",
+                 "bench_syscall_overhead");
+    add_tracer_option(app, o.tracer);
+    app.add_option("--syscount", o.syscount, "libbpf-tools syscount")->capture_default_str();
+    app.add_option("--calls", o.calls, "calls per sample")->capture_default_str()->check(CLI::Range(1000L, 1000000000L));
+    app.add_option("--samples", o.samples, "samples per configuration; the median is reported")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    app.add_option("--cpu", o.cpu, "CPU the measuring thread is pinned to (-1: the last allowed CPU)")
+        ->capture_default_str();
+    add_attach_timeout_option(app, o.attach_timeout_s);
+    app.add_flag("--variants", o.variants,
+                 "also tracer with `cgroup_hierarchy: unified` (differs from the default on v1/hybrid hosts)");
+    app.add_flag("!--no-prog-stats", o.prog_stats, "skip the separate per-program run-time pass (bpf_stats)");
+    app.add_flag("-v,--verbose", o.verbose, "print every sample");
+    return bench_main(app, argc, argv, [&] { return run(o); });
 }

@@ -12,9 +12,12 @@
  *
  * One build for every kernel >= 5.8 (raw_tp + CO-RE reads): two probe reads
  * per cgroup created are not worth a second variant.
+ *
+ * tracer-builds: baseline
  */
 #include "kernel_types.h"
 #include "cgroup_events.h"
+#include "maps.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
@@ -23,27 +26,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __s32 hierarchy_id = 0;
 
-/* Only what this program reads; CO-RE matches names without the ___ suffix. */
-struct cgroup_root___ev {
-	int hierarchy_id;
-} __attribute__((preserve_access_index));
-
-struct cgroup___ev {
-	struct kernfs_node *kn;
-	struct cgroup_root___ev *root;
-} __attribute__((preserve_access_index));
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024); /* ~1900 records per interval before a drop */
 } cgroup_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} cgroup_event_drops SEC(".maps");
+DROP_COUNTERS(cgroup_event_drops, 1);
 
 static __always_inline int report(struct bpf_raw_tracepoint_args *ctx, __u32 kind)
 {
@@ -53,10 +41,7 @@ static __always_inline int report(struct bpf_raw_tracepoint_args *ctx, __u32 kin
 		return 0;
 	struct cgroup_event *e = bpf_ringbuf_reserve(&cgroup_events, sizeof(*e), 0);
 	if (!e) {
-		__u32 zero = 0;
-		__u64 *drops = bpf_map_lookup_elem(&cgroup_event_drops, &zero);
-		if (drops)
-			*drops += 1;
+		count_drop(&cgroup_event_drops, 0);
 		return 0;
 	}
 	e->kind = kind;

@@ -24,20 +24,17 @@
 const volatile __u32 cgroup_key_mode = CGROUP_KEY_DEFAULT;
 const volatile __u32 cgroup_v1_subsys_id = 0;
 
-static __always_inline __u64 current_cgroup_key(void)
+/* The key of task `t` in the v1 hierarchy controller `ssid` is bound to (or
+ * the v2 hierarchy, for a controller on it): task->cgroups->subsys[ssid]. */
+static __always_inline __u64 task_subsys_cgroup_key(struct task_struct *t, __u32 ssid)
 {
-	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
-		return bpf_get_current_cgroup_id();
-
-	__u32 ssid = cgroup_v1_subsys_id;
 	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
 		return 0;
 #ifdef TRACER_BPF_MODERN
 	/* BTF-typed pointers: plain (fault-safe) loads, no helper call per field */
-	return bpf_get_current_task_btf()->cgroups->subsys[ssid]->cgroup->kn->id;
+	return t->cgroups->subsys[ssid]->cgroup->kn->id;
 #else
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct css_set *cset = BPF_CORE_READ(task, cgroups);
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
 	struct cgroup_subsys_state *css = NULL;
 	if (bpf_core_read(&css, sizeof(css), &cset->subsys[ssid]))
 		return 0;
@@ -45,29 +42,33 @@ static __always_inline __u64 current_cgroup_key(void)
 #endif
 }
 
+static __always_inline struct task_struct *current_task(void)
+{
+#ifdef TRACER_BPF_MODERN
+	return bpf_get_current_task_btf();
+#else
+	return (struct task_struct *)bpf_get_current_task();
+#endif
+}
+
+static __always_inline __u64 current_cgroup_key(void)
+{
+	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
+		return bpf_get_current_cgroup_id();
+	return task_subsys_cgroup_key(current_task(), cgroup_v1_subsys_id);
+}
+
 /* The key of any task `t` (sched_switch's prev and next, a woken task), as
  * current_cgroup_key() gives it for the current one. In the TRACER_BPF_MODERN
  * build `t` must be BTF-typed (a tp_btf argument): plain loads, no helper. */
 static __always_inline __u64 task_cgroup_key(struct task_struct *t)
 {
+	if (cgroup_key_mode != CGROUP_KEY_DEFAULT)
+		return task_subsys_cgroup_key(t, cgroup_v1_subsys_id);
 #ifdef TRACER_BPF_MODERN
-	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
-		return t->cgroups->dfl_cgrp->kn->id;
-	__u32 ssid = cgroup_v1_subsys_id;
-	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
-		return 0;
-	return t->cgroups->subsys[ssid]->cgroup->kn->id;
+	return t->cgroups->dfl_cgrp->kn->id;
 #else
-	struct css_set *cset = BPF_CORE_READ(t, cgroups);
-	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
-		return BPF_CORE_READ(cset, dfl_cgrp, kn, id);
-	__u32 ssid = cgroup_v1_subsys_id;
-	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
-		return 0;
-	struct cgroup_subsys_state *css = NULL;
-	if (bpf_core_read(&css, sizeof(css), &cset->subsys[ssid]))
-		return 0;
-	return BPF_CORE_READ(css, cgroup, kn, id);
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
 #endif
 }
 

@@ -48,9 +48,17 @@ struct sched_entity {
 	u64 sum_exec_runtime; /* ns on CPU, kept by the scheduler for every class */
 };
 
+/* CONFIG_SCHED_INFO: the scheduler's own run-queue accounting (rq clock),
+ * what /proc/<pid>/schedstat shows. */
+struct sched_info {
+	unsigned long pcount;        /* times run on a CPU (switch-ins) */
+	unsigned long long run_delay; /* ns spent waiting on a run queue, summed */
+};
+
 struct task_struct {
 	unsigned int __state; /* 5.14+; `state` before, see task_struct___pre514 */
 	struct sched_entity se;
+	struct sched_info sched_info;
 	int pid;
 	int tgid;
 	struct css_set *cgroups;
@@ -112,6 +120,17 @@ struct tcp_sock {
 /* CO-RE flavor (libbpf ignores the ___suffix): task_struct before 5.14. */
 struct task_struct___pre514 {
 	long state;
+};
+
+/* CO-RE flavours of cgroup for the cgroup:cgroup_mkdir/rmdir programs: the
+ * hierarchy a cgroup belongs to. */
+struct cgroup_root___ev {
+	int hierarchy_id;
+};
+
+struct cgroup___ev {
+	struct kernfs_node *kn;
+	struct cgroup_root___ev *root;
 };
 
 /* Values are relocated by CO-RE (bpf_core_enum_value). */

@@ -29,13 +29,16 @@
  * charged to its own v2 cgroup when tracer keys on cgroup v2 (exact), else
  * counted as unattributed (NET_DROP_UNATTRIBUTED).
  *
- * Only the 5.11+ build loads (socket storage from tp_btf programs appeared in
- * 5.11); userspace refuses the baseline build with a clear message.
+ * Only the 5.11+ build exists (socket storage from tp_btf programs appeared in
+ * 5.11); userspace refuses older kernels with a clear message.
+ *
+ * tracer-builds: modern
  */
 #include "kernel_types.h"
 #include "net.h"
 #include "bits.bpf.h"
 #include "cgroup_key.bpf.h"
+#include "maps.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
@@ -83,32 +86,12 @@ struct {
 	__uint(max_entries, 256 * 1024); /* resized by userspace before load */
 } net_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NET_DROP_REASONS);
-	__type(key, __u32);
-	__type(value, __u64);
-} net_drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&net_drops, &reason);
-	if (n)
-		*n += 1;
-}
+DROP_COUNTERS(net_drops, NET_DROP_REASONS);
 
 static __always_inline struct net_stats *stats_for(__u64 key)
 {
-	struct net_stats *st = bpf_map_lookup_elem(&net_stats, &key);
-	if (st)
-		return st;
 	static const struct net_stats zero;
-	/* BPF_NOEXIST: another CPU may have inserted it meanwhile, which is fine. */
-	bpf_map_update_elem(&net_stats, &key, &zero, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&net_stats, &key);
-	if (!st)
-		count_drop(NET_DROP_STATS_FULL);
-	return st;
+	return lookup_or_init(&net_stats, &key, &zero, &net_drops, NET_DROP_STATS_FULL);
 }
 
 /* ---- bytes and packets ---- */
@@ -146,7 +129,7 @@ static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 	}
 	return 1;
 unattributed:
-	count_drop(NET_DROP_UNATTRIBUTED);
+	count_drop(&net_drops, NET_DROP_UNATTRIBUTED);
 	return 1; /* always let the packet through */
 }
 
@@ -179,7 +162,7 @@ static __always_inline void set_owner_current(const struct sock *sk, __u32 direc
 {
 	struct net_sock *o = bpf_sk_storage_get(&net_socks, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o) {
-		count_drop(NET_DROP_SOCK_STORAGE);
+		count_drop(&net_drops, NET_DROP_SOCK_STORAGE);
 		return;
 	}
 	o->cgroup_key = current_cgroup_key();
@@ -245,7 +228,7 @@ static __always_inline void record_close(const struct sock *sk, struct net_sock 
 
 	struct net_conn_event *e = bpf_ringbuf_reserve(&net_events, sizeof(*e), 0);
 	if (!e) {
-		count_drop(NET_DROP_RINGBUF_FULL);
+		count_drop(&net_drops, NET_DROP_RINGBUF_FULL);
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -321,7 +304,7 @@ static __always_inline void charge_tcp_event(const struct sock *sk, enum tcp_eve
 {
 	struct net_sock *o = owner_of(sk);
 	if (!o) {
-		count_drop(NET_DROP_UNATTRIBUTED);
+		count_drop(&net_drops, NET_DROP_UNATTRIBUTED);
 		return;
 	}
 	struct net_stats *st = stats_for(o->cgroup_key);

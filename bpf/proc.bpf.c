@@ -36,6 +36,8 @@
 #include "kernel_types.h"
 #include "proc.h"
 #include "cgroup_key.bpf.h"
+#include "hooks.bpf.h"
+#include "maps.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
@@ -65,12 +67,7 @@ struct {
 	__type(value, struct proc_counts);
 } proc_counts SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PROC_DROP_REASONS);
-	__type(key, __u32);
-	__type(value, __u64);
-} proc_drops SEC(".maps");
+DROP_COUNTERS(proc_drops, PROC_DROP_REASONS);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -79,46 +76,11 @@ struct {
 	__type(value, struct proc_oom_pending);
 } proc_oom_pending SEC(".maps");
 
-#ifdef TRACER_BPF_MODERN
-#define HOOK(tp) SEC("tp_btf/" tp)
-/* BTF-typed task pointers: plain (fault-safe) loads, no helper call per field */
-#define TASK_PID(t) ((t)->pid)
-#define TASK_TGID(t) ((t)->tgid)
-#define TASK_PPID(t) ((t)->real_parent->tgid)
-#define TASK_EXIT_CODE(t) ((t)->exit_code)
-#define TASK_START_TIME(t) ((t)->start_time)
-#define TASK_TOTAL_VM(t) ((t)->mm->total_vm)
-#define BPRM_FILENAME(b) ((b)->filename)
-#else
-#define HOOK(tp) SEC("raw_tp/" tp)
-#define TASK_PID(t) BPF_CORE_READ(t, pid)
-#define TASK_TGID(t) BPF_CORE_READ(t, tgid)
-#define TASK_PPID(t) BPF_CORE_READ(t, real_parent, tgid)
-#define TASK_EXIT_CODE(t) BPF_CORE_READ(t, exit_code)
-#define TASK_START_TIME(t) BPF_CORE_READ(t, start_time)
-#define TASK_TOTAL_VM(t) BPF_CORE_READ(t, mm, total_vm)
-#define BPRM_FILENAME(b) BPF_CORE_READ(b, filename)
-#endif
-
-static __always_inline void count_drop(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&proc_drops, &reason);
-	if (n)
-		*n += 1;
-}
 
 static __always_inline struct proc_counts *counts_for(__u64 key)
 {
-	struct proc_counts *c = bpf_map_lookup_elem(&proc_counts, &key);
-	if (c)
-		return c;
 	static const struct proc_counts zero;
-	/* BPF_NOEXIST: another CPU may have inserted it meanwhile, which is fine. */
-	bpf_map_update_elem(&proc_counts, &key, &zero, BPF_NOEXIST);
-	c = bpf_map_lookup_elem(&proc_counts, &key);
-	if (!c)
-		count_drop(PROC_DROP_COUNTS_FULL);
-	return c;
+	return lookup_or_init(&proc_counts, &key, &zero, &proc_drops, PROC_DROP_COUNTS_FULL);
 }
 
 /* The task's cgroup in the memory controller's hierarchy (v1 or v2), whatever
@@ -127,26 +89,15 @@ static __always_inline __u64 task_memcg_key(struct task_struct *t)
 {
 	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
 		return 0;
-	__u32 ssid = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	if (ssid >= TRACER_CGROUP_SUBSYS_MAX)
-		return 0;
-#ifdef TRACER_BPF_MODERN
-	return t->cgroups->subsys[ssid]->cgroup->kn->id;
-#else
-	struct css_set *cset = BPF_CORE_READ(t, cgroups);
-	struct cgroup_subsys_state *css = NULL;
-	if (bpf_core_read(&css, sizeof(css), &cset->subsys[ssid]))
-		return 0;
-	return BPF_CORE_READ(css, cgroup, kn, id);
-#endif
+	return task_subsys_cgroup_key(t, bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id));
 }
 
 static __always_inline void fill(struct proc_event *e, __u32 kind, struct task_struct *t, __u64 key)
 {
 	e->kind = kind;
-	e->pid = TASK_PID(t);
-	e->tgid = TASK_TGID(t);
-	e->ppid = TASK_PPID(t);
+	e->pid = KREAD(t, pid);
+	e->tgid = KREAD(t, tgid);
+	e->ppid = KREAD2(t, real_parent, tgid);
 	e->cgroup_id = key;
 	e->timestamp_ns = bpf_ktime_get_ns();
 	if (bpf_core_read_str(e->comm, sizeof(e->comm), &t->comm) < 0)
@@ -165,13 +116,13 @@ int BPF_PROG(tracer_proc_exec, struct task_struct *p, int old_pid, struct linux_
 
 	struct proc_exec_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
-		count_drop(PROC_DROP_RINGBUF_FULL);
+		count_drop(&proc_drops, PROC_DROP_RINGBUF_FULL);
 		return 0;
 	}
 	fill(&e->hdr, PROC_EVENT_EXEC, p, key);
 	e->old_pid = old_pid;
 	e->pad = 0;
-	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPRM_FILENAME(bprm)) < 0)
+	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), KREAD(bprm, filename)) < 0)
 		e->filename[0] = 0;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
@@ -180,7 +131,7 @@ int BPF_PROG(tracer_proc_exec, struct task_struct *p, int old_pid, struct linux_
 HOOK("sched_process_fork")
 int BPF_PROG(tracer_proc_fork, struct task_struct *parent, struct task_struct *child)
 {
-	if (TASK_PID(child) != TASK_TGID(child))
+	if (KREAD(child, pid) != KREAD(child, tgid))
 		return 0; /* a new thread */
 	/* the child's own key: clone3(CLONE_INTO_CGROUP) may differ from the parent's */
 	__u64 key = task_cgroup_key(child);
@@ -192,7 +143,7 @@ int BPF_PROG(tracer_proc_fork, struct task_struct *parent, struct task_struct *c
 
 	struct proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
-		count_drop(PROC_DROP_RINGBUF_FULL);
+		count_drop(&proc_drops, PROC_DROP_RINGBUF_FULL);
 		return 0;
 	}
 	fill(e, PROC_EVENT_FORK, child, key);
@@ -212,7 +163,7 @@ static __always_inline void emit_oom(struct task_struct *victim, __u64 marked_ns
 
 	struct proc_oom_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
-		count_drop(PROC_DROP_RINGBUF_FULL);
+		count_drop(&proc_drops, PROC_DROP_RINGBUF_FULL);
 		return;
 	}
 	fill(&e->hdr, PROC_EVENT_OOM, victim, key);
@@ -220,7 +171,7 @@ static __always_inline void emit_oom(struct task_struct *victim, __u64 marked_ns
 	e->memcg_id = task_memcg_key(victim);
 	/* mm->total_vm is one plain field; the RSS counters changed layout twice
 	 * (atomics, then per-CPU counters in 6.2) and are left out. */
-	e->total_vm_pages = (flags & PROC_OOM_AT_EXIT) ? 0 : TASK_TOTAL_VM(victim);
+	e->total_vm_pages = (flags & PROC_OOM_AT_EXIT) ? 0 : KREAD2(victim, mm, total_vm);
 	e->trigger_tgid = trigger_tgid;
 	e->flags = flags;
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* urgent */
@@ -233,13 +184,13 @@ static __always_inline void park_oom_victim(__u32 tid)
 		.trigger_tgid = (__u32)(bpf_get_current_pid_tgid() >> 32),
 	};
 	if (bpf_map_update_elem(&proc_oom_pending, &tid, &v, BPF_ANY))
-		count_drop(PROC_DROP_OOM_PENDING_FULL);
+		count_drop(&proc_drops, PROC_DROP_OOM_PENDING_FULL);
 }
 
 HOOK("sched_process_exit")
 int BPF_PROG(tracer_proc_exit, struct task_struct *p)
 {
-	__u32 pid = TASK_PID(p), tgid = TASK_TGID(p);
+	__u32 pid = KREAD(p, pid), tgid = KREAD(p, tgid);
 
 	if (oom_report_at_exit) {
 		struct proc_oom_pending *v = bpf_map_lookup_elem(&proc_oom_pending, &pid);
@@ -262,13 +213,13 @@ int BPF_PROG(tracer_proc_exit, struct task_struct *p)
 
 	struct proc_exit_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
-		count_drop(PROC_DROP_RINGBUF_FULL);
+		count_drop(&proc_drops, PROC_DROP_RINGBUF_FULL);
 		return 0;
 	}
 	fill(&e->hdr, PROC_EVENT_EXIT, p, key);
-	e->exit_code = TASK_EXIT_CODE(p);
+	e->exit_code = KREAD(p, exit_code);
 	e->pad = 0;
-	e->lifetime_ns = e->hdr.timestamp_ns - TASK_START_TIME(p);
+	e->lifetime_ns = e->hdr.timestamp_ns - KREAD(p, start_time);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
@@ -285,7 +236,7 @@ int tracer_proc_oom(unsigned long long *ctx)
 	}
 	struct task_struct *victim = (struct task_struct *)ctx[0];
 	if (oom_report_at_exit) {
-		park_oom_victim(TASK_PID(victim));
+		park_oom_victim(KREAD(victim, pid));
 		return 0;
 	}
 	emit_oom(victim, bpf_ktime_get_ns(), (__u32)(bpf_get_current_pid_tgid() >> 32), 0);

@@ -7,11 +7,21 @@
  * event only updates a per-CPU hash keyed by cgroup; userspace reads deltas
  * once per interval. Nothing goes through a ring buffer.
  *
- *  - sched_wakeup, sched_wakeup_new: the task starts waiting on a run queue.
  *  - sched_switch(prev -> next): prev is charged its time on CPU and one
  *    voluntary (it blocked) or involuntary (it stays runnable: preempted or
- *    yielded; it starts waiting again) switch; next ends its wait, charged as
- *    run-queue latency to next's cgroup (the one that waited, not the waker).
+ *    yielded) switch.
+ *  - run-queue latency, two ways (userspace picks, `runq_from_sched_info`):
+ *    sched_info mode (kernels with CONFIG_SCHED_INFO, every distribution
+ *    kernel): the scheduler already sums each task's run-queue waits with its
+ *    own rq clock (task->sched_info.run_delay, one more switch-in in pcount,
+ *    what /proc/<pid>/schedstat shows). At prev's switch-out, the growth of
+ *    both since its previous switch-out is the wait that ended when it
+ *    switched in: charged to prev's cgroup, the one that waited. No clock
+ *    read, no wake-up hook, nothing done for next.
+ *    clock mode (otherwise): sched_wakeup / sched_wakeup_new and a preempted
+ *    prev stamp the start of a wait; next's switch-in ends it.
+ *  - sched_wakeup_new: a new task's slot starts from zero (nothing run,
+ *    nothing waited), so its first stretch counts.
  *  - sched_migrate_task: one migration for the moved task's cgroup.
  * The idle tasks (pid 0, one per CPU) are never charged nor tracked.
  *
@@ -38,6 +48,8 @@
 #include "sched.h"
 #include "bits.bpf.h"
 #include "cgroup_key.bpf.h"
+#include "hooks.bpf.h"
+#include "maps.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
@@ -47,6 +59,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TASK_RUNNING 0x0000
 #define TASK_DEAD 0x0080
 
+/* Run-queue latency from the scheduler's sched_info (see above); set by userspace. */
+const volatile bool runq_from_sched_info = true;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384); /* resized by userspace before load */
@@ -55,8 +70,6 @@ struct {
 } sched_stats SEC(".maps");
 
 #ifdef TRACER_BPF_MODERN
-#define HOOK(tp) SEC("tp_btf/" tp)
-#define TASK_READ(t, field) ((t)->field)
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -64,8 +77,6 @@ struct {
 	__type(value, struct sched_task);
 } sched_tasks SEC(".maps");
 #else
-#define HOOK(tp) SEC("raw_tp/" tp)
-#define TASK_READ(t, field) BPF_CORE_READ(t, field)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768); /* resized by userspace before load */
@@ -74,33 +85,13 @@ struct {
 } sched_tasks SEC(".maps");
 #endif
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SCHED_DROP_REASONS);
-	__type(key, __u32);
-	__type(value, __u64);
-} sched_drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&sched_drops, &reason);
-	if (n)
-		*n += 1;
-}
+DROP_COUNTERS(sched_drops, SCHED_DROP_REASONS);
 
 static __always_inline struct sched_stats *stats_for_key(__u64 cgroup_key)
 {
 	struct sched_key key = { .cgroup_id = cgroup_key };
-	struct sched_stats *st = bpf_map_lookup_elem(&sched_stats, &key);
-	if (st)
-		return st;
 	static const struct sched_stats zero;
-	/* BPF_NOEXIST: another CPU may have inserted it meanwhile, which is fine. */
-	bpf_map_update_elem(&sched_stats, &key, &zero, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&sched_stats, &key);
-	if (!st)
-		count_drop(SCHED_DROP_STATS_FULL);
-	return st;
+	return lookup_or_init(&sched_stats, &key, &zero, &sched_drops, SCHED_DROP_STATS_FULL);
 }
 
 static __always_inline struct sched_stats *stats_for(struct task_struct *t)
@@ -110,61 +101,85 @@ static __always_inline struct sched_stats *stats_for(struct task_struct *t)
 
 static __always_inline __u64 task_runtime(struct task_struct *t)
 {
-	return TASK_READ(t, se.sum_exec_runtime);
+	return KREAD(t, se.sum_exec_runtime);
+}
+
+static __always_inline __u64 task_run_delay(struct task_struct *t)
+{
+	return KREAD(t, sched_info.run_delay);
+}
+
+static __always_inline __u64 task_pcount(struct task_struct *t)
+{
+	return KREAD(t, sched_info.pcount);
+}
+
+/* One wait of `wait` ns (`waits` of them, summed) ended: run-queue latency. */
+static __always_inline void charge_wait(struct sched_stats *st, __u64 waits, __u64 wait)
+{
+	st->runq_count += waits;
+	st->runq_total_ns += wait;
+	__u32 slot = log2_slot(waits > 1 ? wait / waits : wait, SCHED_RUNQ_SLOTS);
+	barrier_var(slot); /* keep the bound check for older verifiers */
+	if (slot < SCHED_RUNQ_SLOTS)
+		st->runq_slots[slot] += waits;
 }
 
 /* The scheduling slot of thread `t` (pid `pid`); created on demand when
- * `create`, with the task's runtime so far as the base of its next charge. */
+ * `create`, with the task's runtime so far as the base of its next charge
+ * (a slot that cannot be created is counted). */
 static __always_inline struct sched_task *task_slot(struct task_struct *t, __u32 pid, bool create)
 {
 #ifdef TRACER_BPF_MODERN
 	if (!create)
 		return bpf_task_storage_get(&sched_tasks, t, 0, 0);
-	struct sched_task init = { .runtime_ns = task_runtime(t) };
-	return bpf_task_storage_get(&sched_tasks, t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct sched_task init = {
+		.runtime_ns = task_runtime(t),
+		.run_delay_ns = runq_from_sched_info ? task_run_delay(t) : 0,
+		.pcount = runq_from_sched_info ? task_pcount(t) : 0,
+	};
+	struct sched_task *ts = bpf_task_storage_get(&sched_tasks, t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts)
+		count_drop(&sched_drops, SCHED_DROP_TASK_SLOT);
+	return ts;
 #else
-	struct sched_task *ts = bpf_map_lookup_elem(&sched_tasks, &pid);
-	if (ts || !create)
-		return ts;
-	struct sched_task fresh = { .runtime_ns = task_runtime(t) };
-	bpf_map_update_elem(&sched_tasks, &pid, &fresh, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&sched_tasks, &pid);
+	if (!create)
+		return bpf_map_lookup_elem(&sched_tasks, &pid);
+	struct sched_task fresh = {
+		.runtime_ns = task_runtime(t),
+		.run_delay_ns = runq_from_sched_info ? task_run_delay(t) : 0,
+		.pcount = runq_from_sched_info ? task_pcount(t) : 0,
+	};
+	return lookup_or_init(&sched_tasks, &pid, &fresh, &sched_drops, SCHED_DROP_TASK_SLOT);
 #endif
 }
 
-static __always_inline long task_state(struct task_struct *t)
-{
-	if (bpf_core_field_exists(t->__state))
-		return TASK_READ(t, __state);
-	struct task_struct___pre514 *old = (void *)t;
-	return TASK_READ(old, state);
-}
-
-/* `p` becomes runnable. A task preempted earlier is already waiting: keep that start. */
+/* Clock mode: `p` becomes runnable. A task preempted earlier is already
+ * waiting: keep that start. (Not loaded in sched_info mode.) */
 HOOK("sched_wakeup")
 int BPF_PROG(tracer_sched_wakeup, struct task_struct *p)
 {
-	__u32 pid = TASK_READ(p, pid);
+	__u32 pid = KREAD(p, pid);
 	if (!pid)
 		return 0;
 	struct sched_task *ts = task_slot(p, pid, true);
-	if (!ts) {
-		count_drop(SCHED_DROP_TASK_SLOT);
+	if (!ts)
 		return 0;
-	}
 	if (!ts->wait_start_ns)
 		ts->wait_start_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
-/* A new task: waiting from now, nothing run yet. */
+/* A new task: nothing run yet, nothing waited (clock mode: waiting from now). */
 HOOK("sched_wakeup_new")
 int BPF_PROG(tracer_sched_wakeup_new, struct task_struct *p)
 {
-	__u32 pid = TASK_READ(p, pid);
+	__u32 pid = KREAD(p, pid);
 	struct sched_task fresh = {
-		.wait_start_ns = bpf_ktime_get_ns(),
+		.wait_start_ns = runq_from_sched_info ? 0 : bpf_ktime_get_ns(),
 		.runtime_ns = task_runtime(p),
+		.run_delay_ns = runq_from_sched_info ? task_run_delay(p) : 0,
+		.pcount = runq_from_sched_info ? task_pcount(p) : 0,
 	};
 #ifdef TRACER_BPF_MODERN
 	struct sched_task *ts = task_slot(p, pid, true);
@@ -177,17 +192,17 @@ int BPF_PROG(tracer_sched_wakeup_new, struct task_struct *p)
 	if (bpf_map_update_elem(&sched_tasks, &pid, &fresh, BPF_ANY) == 0)
 		return 0;
 #endif
-	count_drop(SCHED_DROP_TASK_SLOT);
+	count_drop(&sched_drops, SCHED_DROP_TASK_SLOT);
 	return 0;
 }
 
 HOOK("sched_switch")
 int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u32 prev_pid = TASK_READ(prev, pid), next_pid = TASK_READ(next, pid);
-	/* Most switches stay in one cgroup (a pipe or futex partner, a thread of
-	 * the same process): then prev's stats serve next too, one lookup. */
+	__u64 now = runq_from_sched_info ? 0 : bpf_ktime_get_ns();
+	__u32 prev_pid = KREAD(prev, pid);
+	/* Clock mode: most switches stay in one cgroup (a pipe or futex partner,
+	 * a thread of the same process): then prev's stats serve next too. */
 	__u64 prev_key = 0;
 	struct sched_stats *prev_st = NULL;
 
@@ -204,9 +219,16 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 			if (st && runtime > ts->runtime_ns)
 				st->oncpu_ns += runtime - ts->runtime_ns;
 			ts->runtime_ns = runtime;
-			ts->wait_start_ns = runnable ? now : 0; /* drops a stale wake-up stamp */
-		} else if (!dead) {
-			count_drop(SCHED_DROP_TASK_SLOT);
+			if (runq_from_sched_info) {
+				__u64 delay = task_run_delay(prev), runs = task_pcount(prev);
+				if (st && runs > ts->pcount)
+					charge_wait(st, runs - ts->pcount,
+						    delay > ts->run_delay_ns ? delay - ts->run_delay_ns : 0);
+				ts->run_delay_ns = delay;
+				ts->pcount = runs;
+			} else {
+				ts->wait_start_ns = runnable ? now : 0; /* drops a stale wake-up stamp */
+			}
 		}
 		if (st) {
 			if (runnable)
@@ -220,26 +242,21 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 #endif
 	}
 
+	if (runq_from_sched_info)
+		return 0; /* next's wait is charged at its own switch-out */
+	__u32 next_pid = KREAD(next, pid);
 	if (!next_pid)
 		return 0;
 	struct sched_task *ts = task_slot(next, next_pid, true);
-	if (!ts) {
-		count_drop(SCHED_DROP_TASK_SLOT);
+	if (!ts)
 		return 0;
-	}
 	if (ts->wait_start_ns) {
 		__u64 wait = now - ts->wait_start_ns;
 		ts->wait_start_ns = 0;
 		__u64 next_key = task_cgroup_key(next);
 		struct sched_stats *st = prev_st && next_key == prev_key ? prev_st : stats_for_key(next_key);
-		if (st) {
-			st->runq_count += 1;
-			st->runq_total_ns += wait;
-			__u32 slot = log2_slot(wait, SCHED_RUNQ_SLOTS);
-			barrier_var(slot); /* keep the bound check for older verifiers */
-			if (slot < SCHED_RUNQ_SLOTS)
-				st->runq_slots[slot] += 1;
-		}
+		if (st)
+			charge_wait(st, 1, wait);
 	}
 	return 0;
 }
@@ -247,7 +264,7 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 HOOK("sched_migrate_task")
 int BPF_PROG(tracer_sched_migrate_task, struct task_struct *p, int dest_cpu)
 {
-	if (!TASK_READ(p, pid))
+	if (!KREAD(p, pid))
 		return 0;
 	struct sched_stats *st = stats_for(p);
 	if (st)

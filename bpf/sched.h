@@ -29,8 +29,10 @@ struct sched_stats {
 
 /* Scheduling state of one thread. */
 struct sched_task {
-	__u64 wait_start_ns; /* runnable and waiting since (woken, or preempted); 0: not waiting */
+	__u64 wait_start_ns; /* clock mode: runnable and waiting since (woken, or preempted); 0: not waiting */
 	__u64 runtime_ns;    /* its se.sum_exec_runtime at its last switch-out (or when first seen) */
+	__u64 run_delay_ns;  /* sched_info mode: its sched_info.run_delay, pcount then */
+	__u64 pcount;
 };
 
 /* Indexes of the per-CPU `sched_drops` array: every failed map update. */

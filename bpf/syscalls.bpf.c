@@ -10,7 +10,16 @@
  * Latency mode (default): for the syscalls in `timed_syscalls` (those whose
  * latency userspace exports), sys_enter stamps the thread's in-flight slot and
  * sys_exit turns it into latency; every other syscall costs what count-only
- * mode costs. The slot is reused in place (no insert/delete
+ * mode costs.
+ *
+ * Busy threads are sampled: the two clock reads are most of a timed
+ * syscall's cost on VMs whose clocksource is slow to read (kvm-clock, Xen,
+ * Hyper-V). A thread's first `sample_after` timed syscalls in each period of
+ * 16 jiffies (16-64 ms) are all timed; beyond that, one in `sample_every` is,
+ * and its latency is recorded with that weight (histogram slot and sum grow
+ * by `sample_every`), so the histogram and the sum estimate every call. Counts
+ * and errors stay exact: every syscall is counted at sys_exit. The maximum
+ * is the maximum of the timed calls. sample_after == 0: every call is timed. The slot is reused in place (no insert/delete
  * per syscall) and removed when the thread exits (sched_process_exit), so
  * threads that die mid-syscall leave nothing behind.
  * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
@@ -27,6 +36,8 @@
 #include "syscalls.h"
 #include "bits.bpf.h"
 #include "cgroup_key.bpf.h"
+#include "hooks.bpf.h"
+#include "maps.bpf.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
@@ -36,6 +47,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool latency_enabled = true;
 /* Which syscalls are timed (latency mode); set by userspace before load. */
 const volatile __u64 timed_syscalls[SYSCALL_TIMED_WORDS] = {};
+
+/* Latency sampling of busy threads (see the top); set by userspace.
+ * sample_every is a power of two. */
+const volatile __u32 sample_after = 0;
+const volatile __u32 sample_every = 1;
 
 /* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
 volatile __u64 max_epoch = 0;
@@ -56,7 +72,6 @@ struct {
 } syscall_stats SEC(".maps");
 
 #ifdef TRACER_BPF_MODERN
-#define HOOK(tp) SEC("tp_btf/" tp)
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -64,7 +79,6 @@ struct {
 	__type(value, struct syscall_inflight);
 } syscall_inflight SEC(".maps");
 #else
-#define HOOK(tp) SEC("raw_tp/" tp)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 32768); /* resized by userspace before load */
@@ -73,19 +87,7 @@ struct {
 } syscall_inflight SEC(".maps");
 #endif
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SYSCALL_DROP_REASONS);
-	__type(key, __u32);
-	__type(value, __u64);
-} syscall_drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&syscall_drops, &reason);
-	if (n)
-		*n += 1;
-}
+DROP_COUNTERS(syscall_drops, SYSCALL_DROP_REASONS);
 
 static __always_inline struct syscall_stats *stats_for(__u32 nr)
 {
@@ -93,46 +95,43 @@ static __always_inline struct syscall_stats *stats_for(__u32 nr)
 		.cgroup_id = current_cgroup_key(),
 		.nr = nr < SYSCALL_NR_OTHER ? nr : SYSCALL_NR_OTHER,
 	};
-	struct syscall_stats *st = bpf_map_lookup_elem(&syscall_stats, &key);
-	if (st)
-		return st;
 	static const struct syscall_stats zero;
-	/* BPF_NOEXIST: another CPU may have inserted it meanwhile, which is fine. */
-	bpf_map_update_elem(&syscall_stats, &key, &zero, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&syscall_stats, &key);
-	if (!st)
-		count_drop(SYSCALL_DROP_STATS_FULL);
-	return st;
+	return lookup_or_init(&syscall_stats, &key, &zero, &syscall_drops, SYSCALL_DROP_STATS_FULL);
 }
 
-/* The current thread's in-flight slot; created on demand when `create`. */
-static __always_inline struct syscall_inflight *inflight_slot(bool create)
+/* The current thread's in-flight slot. */
+static __always_inline struct syscall_inflight *inflight_slot(void)
 {
 #ifdef TRACER_BPF_MODERN
-	return bpf_task_storage_get(&syscall_inflight, bpf_get_current_task_btf(), 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	return bpf_task_storage_get(&syscall_inflight, bpf_get_current_task_btf(), 0, 0);
 #else
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct syscall_inflight *in = bpf_map_lookup_elem(&syscall_inflight, &tid);
-	if (in || !create)
-		return in;
-	static const struct syscall_inflight fresh;
-	bpf_map_update_elem(&syscall_inflight, &tid, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&syscall_inflight, &tid);
+#endif
+}
+
+/* The same, created on demand; NULL (counted) when it cannot be. */
+static __always_inline struct syscall_inflight *inflight_slot_or_create(void)
+{
+#ifdef TRACER_BPF_MODERN
+	struct syscall_inflight *in = bpf_task_storage_get(&syscall_inflight, bpf_get_current_task_btf(), 0,
+							   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in)
+		count_drop(&syscall_drops, SYSCALL_DROP_INFLIGHT_FULL);
+	return in;
+#else
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	static const struct syscall_inflight fresh;
+	return lookup_or_init(&syscall_inflight, &tid, &fresh, &syscall_drops, SYSCALL_DROP_INFLIGHT_FULL);
 #endif
 }
 
 static __always_inline __u32 syscall_nr_of(struct pt_regs *regs)
 {
-#ifdef TRACER_BPF_MODERN
-#define REGS_READ(r, field) ((r)->field)
-#else
-#define REGS_READ(r, field) BPF_CORE_READ(r, field)
-#endif
 #if defined(__TARGET_ARCH_x86)
-	return (__u32)REGS_READ(regs, orig_ax);
+	return (__u32)KREAD(regs, orig_ax);
 #else
-	return (__u32)REGS_READ(regs, syscallno);
+	return (__u32)KREAD(regs, syscallno);
 #endif
 }
 
@@ -157,11 +156,26 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 	}
 	if (!is_timed((__u32)nr))
 		return 0;
-	struct syscall_inflight *in = inflight_slot(true);
-	if (!in) {
-		count_drop(SYSCALL_DROP_INFLIGHT_FULL);
+	struct syscall_inflight *in = inflight_slot_or_create();
+	if (!in)
 		return 0;
+	__u32 weight = 1;
+	if (sample_after) {
+		__u64 period = bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT;
+		if (in->period != period) {
+			in->period = period;
+			in->calls = 0;
+		}
+		__u32 calls = ++in->calls;
+		if (calls > sample_after) {
+			if (calls & (sample_every - 1)) {
+				in->start_ns = 0; /* counted at sys_exit, not timed */
+				return 0;
+			}
+			weight = sample_every;
+		}
 	}
+	in->weight = weight;
 	in->start_ns = bpf_ktime_get_ns();
 	return 0;
 }
@@ -171,14 +185,17 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 nr = syscall_nr_of(regs);
 	bool timed = latency_enabled && is_timed(nr);
-	__u64 latency = 0;
+	__u64 latency = 0, weight = 1;
 
 	if (timed) {
-		struct syscall_inflight *in = inflight_slot(false);
-		if (!in || !in->start_ns)
-			return 0; /* entered before we attached */
-		latency = bpf_ktime_get_ns() - in->start_ns;
-		in->start_ns = 0;
+		struct syscall_inflight *in = inflight_slot();
+		if (in && in->start_ns) {
+			latency = bpf_ktime_get_ns() - in->start_ns;
+			weight = in->weight;
+			in->start_ns = 0;
+		} else {
+			timed = false; /* not sampled, or entered before we attached: counted only */
+		}
 	}
 
 	struct syscall_stats *st = stats_for(nr);
@@ -189,7 +206,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		st->errors += 1;
 	if (timed) {
 		__u64 epoch = max_epoch;
-		st->total_ns += latency;
+		st->total_ns += latency * weight;
 		if (st->max_epoch != epoch) {
 			st->max_epoch = epoch;
 			st->max_ns = latency;
@@ -202,7 +219,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		 * then reject the index as unbounded. Keep the check. */
 		barrier_var(slot);
 		if (slot < SYSCALL_LATENCY_SLOTS)
-			st->slots[slot] += 1;
+			st->slots[slot] += weight;
 	}
 	return 0;
 }

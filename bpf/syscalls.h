@@ -35,9 +35,17 @@ struct syscall_stats {
  * SYSCALL_NR_OTHER standing for every number above it. */
 #define SYSCALL_TIMED_WORDS ((SYSCALL_NR_OTHER + 1) / 64)
 
-/* In-flight timed syscall of one thread (latency mode). start_ns == 0: none. */
+/* Latency sampling (see syscalls.bpf.c): a thread's calls are counted per
+ * period of 2^SYSCALL_SAMPLE_PERIOD_SHIFT jiffies. */
+#define SYSCALL_SAMPLE_PERIOD_SHIFT 4
+
+/* In-flight timed syscall of one thread (latency mode). start_ns == 0: none
+ * (or not sampled). */
 struct syscall_inflight {
 	__u64 start_ns;
+	__u64 period;  /* jiffies >> SYSCALL_SAMPLE_PERIOD_SHIFT of `calls` */
+	__u32 calls;   /* timed syscalls the thread entered in that period */
+	__u32 weight;  /* how many calls the one being timed stands for */
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

@@ -43,9 +43,26 @@ endfunction()
 # tracer_bpf_skeleton(<area> <out-list-var>) for bpf/<area>.bpf.c: the 5.8
 # baseline build <area>.skel.h and, built with -DTRACER_BPF_MODERN, the 5.11+
 # build <area>_modern.skel.h (task storage, BTF-typed loads). Userspace picks
-# one at start-up from feature probes.
+# one at start-up from feature probes. An area that needs only one of them
+# says so in its source with a line "tracer-builds: baseline" (or "modern");
+# no skeleton nobody includes is generated.
 function(tracer_bpf_skeleton area out_var)
-  tracer_bpf_skeleton_from(${CMAKE_SOURCE_DIR}/bpf/${area}.bpf.c ${area} tmp)
-  tracer_bpf_skeleton_from(${CMAKE_SOURCE_DIR}/bpf/${area}.bpf.c ${area}_modern tmp -DTRACER_BPF_MODERN)
+  set(src ${CMAKE_SOURCE_DIR}/bpf/${area}.bpf.c)
+  file(STRINGS ${src} declared REGEX "tracer-builds:")
+  set(builds baseline modern)
+  if(declared)
+    string(REGEX REPLACE ".*tracer-builds:[ \t]*" "" builds "${declared}")
+    string(REGEX REPLACE "[ \t]+" ";" builds "${builds}")
+  endif()
+  set(tmp)
+  if("baseline" IN_LIST builds)
+    tracer_bpf_skeleton_from(${src} ${area} tmp)
+  endif()
+  if("modern" IN_LIST builds)
+    tracer_bpf_skeleton_from(${src} ${area}_modern tmp -DTRACER_BPF_MODERN)
+  endif()
+  if(NOT tmp)
+    message(FATAL_ERROR "${src}: 'tracer-builds:' names neither baseline nor modern")
+  endif()
   set(${out_var} ${${out_var}} ${tmp} PARENT_SCOPE)
 endfunction()

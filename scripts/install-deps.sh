@@ -41,6 +41,7 @@ if [[ " $* " == *" --test "* ]]; then
     redis-server memcached nginx-light # the plugins' real servers in tests
     apache2 haproxy php-fpm            # ... and those of the server plugins
     mariadb-server postgresql
+    redis-tools wrk                    # bench_app_overhead: redis-benchmark and the HTTP load
   )
 fi
 

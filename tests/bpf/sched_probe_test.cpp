@@ -162,6 +162,9 @@ protected:
         return {};
     }
 
+    // 3 busy loops on (at most) 2 CPUs: their run-queue latency, in their cgroup only.
+    void crowded_cpus();
+
     std::unique_ptr<probes::SchedProbe> probe_;
 };
 
@@ -238,7 +241,22 @@ TEST_P(SchedProbeTest, PipeRoundTripsAreVoluntarySwitches) {
     }
 }
 
-TEST_P(SchedProbeTest, RunQueueLatencyOfCrowdedCpusStaysInItsCgroup) {
+TEST_P(SchedProbeTest, RunQueueLatencyOfCrowdedCpusStaysInItsCgroup) { crowded_cpus(); }
+
+// The other way to measure run-queue latency (kernels without sched_info):
+// stamps at wake-up and preemption, ended at switch-in. Same bars.
+TEST_P(SchedProbeTest, RunQueueLatencyFromWakeUpStampsHoldsTheSameBars) {
+    probe_.reset();
+    probes::SchedProbeOptions o;
+    o.keying = keying_;
+    o.variant = variant_;
+    o.prefer_sched_info = false;
+    probe_ = std::make_unique<probes::SchedProbe>(o);
+    ASSERT_NE(std::string(probe_->variant_description()).find("wake-up stamps"), std::string::npos);
+    crowded_cpus();
+}
+
+void SchedProbeTest::crowded_cpus() {
     // 3 busy loops for 1 s on (at most) 2 CPUs in `busy`; one process sleeps in `idle`.
     auto cpus = allowed_cpus();
     cpus.resize(std::min<size_t>(cpus.size(), 2));

@@ -47,9 +47,11 @@ protected:
     }
 
     std::unique_ptr<probes::SyscallProbe> open(bool latency = true,
-                                               std::optional<std::vector<uint32_t>> timed = std::nullopt) {
+                                               std::optional<std::vector<uint32_t>> timed = std::nullopt,
+                                               uint32_t sample_every = 16) {
         probes::SyscallProbeOptions o;
         o.latency = latency;
+        o.sample_every = sample_every;
         o.timed_syscalls = std::move(timed);
         o.keying = keying_;
         o.variant = variant_;
@@ -147,6 +149,34 @@ TEST_P(SyscallProbeTest, NanosleepLatencySumsAndBuckets) {
     EXPECT_EQ(in_range, uint64_t(N));
     EXPECT_GE(t.max_ns, 1000000u);
     EXPECT_LE(t.max_ns, user_max);
+}
+
+// A busy thread's latency is sampled (one call in 16 beyond the first 256 per
+// period stands for 16): the count stays exact, the histogram and the sum
+// estimate every call. With sampling off every call is in the histogram.
+TEST_P(SyscallProbeTest, BusyThreadsAreSampledWithExactCounts) {
+    constexpr int N = 40000;
+    for (uint32_t every : {16u, 1u}) {
+        auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, every);
+        TestCgroup cg(every > 1 ? "sampled" : "unsampled");
+        run_in(cg, [] {
+            for (int i = 0; i < N; ++i) syscall(SYS_getppid);
+        });
+        auto t = totals(*probe, cg.id(*mount_), "getppid");
+        EXPECT_GE(t.count, uint64_t(N)) << "every " << every;
+        EXPECT_LE(t.count, uint64_t(N + 5)) << "every " << every;
+        uint64_t in_slots = 0;
+        for (auto v : t.slots) in_slots += v;
+        if (every == 1) {
+            EXPECT_EQ(in_slots, t.count);
+        } else {
+            // sampled calls carry weight 16: whole multiples, close to the count
+            EXPECT_NEAR(double(in_slots), double(t.count), 0.05 * double(t.count) + 16 * 16);
+            RecordProperty("sampled_histogram_vs_count", std::to_string(double(in_slots) / double(t.count)));
+        }
+        EXPECT_GT(t.total_ns, 0u);
+        EXPECT_LT(t.total_ns / std::max<uint64_t>(in_slots, 1), 1000000u) << "getppid takes microseconds";
+    }
 }
 
 TEST_P(SyscallProbeTest, SiblingCgroupsNeverMix) {

@@ -49,43 +49,27 @@ CgroupEventsProbe::CgroupEventsProbe(const containers::CgroupKeying& keying, con
     if (int err = cgroup_events_bpf::load(skel)) throw_libbpf_error("cannot load the cgroup events BPF programs", err);
     if (int err = cgroup_events_bpf::attach(skel))
         throw_libbpf_error("cannot attach to the cgroup:cgroup_mkdir/cgroup_rmdir tracepoints", err);
-    ring_buffer* rb = ring_buffer__new(bpf_map__fd(skel->maps.cgroup_events), &CgroupEventsProbe::on_sample, this,
-                                       nullptr);
-    if (!rb) throw_libbpf_error("cannot map the cgroup event ring buffer", errno);
-    ring_ = {rb, ring_buffer__free};
+    ring_.emplace(bpf_map__fd(skel->maps.cgroup_events), "the cgroup event ring buffer");
     drops_fd_ = bpf_map__fd(skel->maps.cgroup_event_drops);
 }
 
 // ring_ is declared after skel_, so it is freed (unmapped) before the maps close.
 CgroupEventsProbe::~CgroupEventsProbe() = default;
 
-int CgroupEventsProbe::on_sample(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<CgroupEventsProbe*>(ctx);
-    cgroup_event e;
-    if (size < sizeof e || !self->sink_) return 0;
-    std::memcpy(&e, data, sizeof e);
-    CgroupEvent ev;
-    ev.created = e.kind == CGROUP_EVENT_MKDIR;
-    ev.cgroup_id = e.cgroup_id;
-    ev.path.assign(e.path, strnlen(e.path, sizeof e.path));
-    (*self->sink_)(ev);
-    return 0;
-}
-
 size_t CgroupEventsProbe::drain(const std::function<void(const CgroupEvent&)>& sink) {
-    sink_ = &sink;
-    int n = ring_buffer__consume(ring_.get());
-    sink_ = nullptr;
-    return n > 0 ? static_cast<size_t>(n) : 0;
+    return ring_->drain([&](const void* data, size_t size) {
+        cgroup_event e;
+        if (size < sizeof e) return false;
+        std::memcpy(&e, data, sizeof e);
+        CgroupEvent ev;
+        ev.created = e.kind == CGROUP_EVENT_MKDIR;
+        ev.cgroup_id = e.cgroup_id;
+        ev.path.assign(e.path, strnlen(e.path, sizeof e.path));
+        sink(ev);
+        return true;
+    });
 }
 
-uint64_t CgroupEventsProbe::drops() const {
-    std::vector<uint64_t> values(ncpus_);
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(drops_fd_, &zero, values.data()) != 0) return 0;
-    uint64_t total = 0;
-    for (uint64_t v : values) total += v;
-    return total;
-}
+uint64_t CgroupEventsProbe::drops() const { return sum_drop_counters<1>(drops_fd_, ncpus_)[0]; }
 
 }  // namespace tracer::probes

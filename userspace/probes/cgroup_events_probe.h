@@ -5,13 +5,13 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
+#include "probes/bpf_maps.h"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-
-struct ring_buffer;
 
 namespace tracer::probes {
 
@@ -37,13 +37,10 @@ public:
     uint64_t drops() const;
 
 private:
-    static int on_sample(void* ctx, void* data, size_t size);
-
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};
-    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> ring_{nullptr, nullptr};
+    std::optional<EventRing> ring_;  // freed first
     int drops_fd_ = -1;
     int ncpus_ = 0;
-    const std::function<void(const CgroupEvent&)>* sink_ = nullptr;
 };
 
 // The v1 hierarchy id of `controller` in /proc/cgroups (its 2nd column); -1 if absent.

@@ -1,5 +1,6 @@
 #include "probes/net_probe.h"
 
+#include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "log.h"
 #include "net_modern.skel.h"
@@ -92,9 +93,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     stats_fd_ = bpf_map__fd(skel->maps.net_stats);
     drops_fd_ = bpf_map__fd(skel->maps.net_drops);
     events_fd_ = bpf_map__fd(skel->maps.net_events);
-    ring_buffer* rb = ring_buffer__new(events_fd_, &NetProbe::on_sample, this, nullptr);
-    if (!rb) throw_libbpf_error("cannot map the net event ring buffer", errno);
-    ring_ = {rb, ring_buffer__free};
+    ring_.emplace(events_fd_, "the net event ring buffer");
     skel_ = std::move(owner);
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) {
@@ -109,75 +108,44 @@ NetProbe::~NetProbe() = default;
 
 void NetProbe::read(std::vector<NetReading>& out) {
     out.clear();
-    uint64_t key = 0, next = 0;
-    bool first = true;
-    while (bpf_map_get_next_key(stats_fd_, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (bpf_map_lookup_elem(stats_fd_, &key, percpu_.data()) != 0) continue;  // deleted meanwhile
+    for_each_percpu_entry<uint64_t>(stats_fd_, percpu_, [&](uint64_t key, const auto& per_cpu) {
         NetReading r;
         r.cgroup_id = key;
-        for (const auto& v : percpu_) add_counters(r.totals, v);
+        for (const auto& v : per_cpu) add_counters(r.totals, v);
         out.push_back(r);
-    }
+    });
 }
 
 void NetProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     for (uint64_t id : cgroup_ids) bpf_map_delete_elem(stats_fd_, &id);  // ENOENT (never seen) is fine
 }
 
-int NetProbe::on_sample(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<NetProbe*>(ctx);
-    net_conn_event e;
-    if (size < sizeof e) return 0;
-    std::memcpy(&e, data, sizeof e);
-    NetConnection c;
-    c.cgroup_id = e.cgroup_key;
-    c.timestamp_ns = e.timestamp_ns;
-    c.lifetime_ns = e.lifetime_ns;
-    c.tx_bytes = e.tx_bytes;
-    c.rx_bytes = e.rx_bytes;
-    c.srtt_us = e.srtt_us;
-    c.tgid = e.tgid;
-    c.inbound = e.direction == NET_DIR_INBOUND;
-    c.comm = std::string(e.comm, strnlen(e.comm, sizeof e.comm));
-    c.local = format_endpoint(e.family, e.laddr, e.lport);
-    c.remote = format_endpoint(e.family, e.raddr, e.rport);
-    try {
-        (*self->sink_)(c);
-    } catch (...) {
-        self->sink_error_ = std::current_exception();  // never unwind through libbpf's C frames
-        return -1;
-    }
-    ++self->delivered_;
-    return 0;
-}
-
 size_t NetProbe::drain(const std::function<void(const NetConnection&)>& sink) {
-    sink_ = &sink;
-    delivered_ = 0;
-    int n = ring_buffer__consume(ring_.get());
-    sink_ = nullptr;
-    if (sink_error_) std::rethrow_exception(std::exchange(sink_error_, nullptr));
-    if (n < 0) throw_libbpf_error("cannot read the net event ring buffer", n);
-    return delivered_;
+    return ring_->drain([&](const void* data, size_t size) {
+        net_conn_event e;
+        if (size < sizeof e) return false;
+        std::memcpy(&e, data, sizeof e);
+        NetConnection c;
+        c.cgroup_id = e.cgroup_key;
+        c.timestamp_ns = e.timestamp_ns;
+        c.lifetime_ns = e.lifetime_ns;
+        c.tx_bytes = e.tx_bytes;
+        c.rx_bytes = e.rx_bytes;
+        c.srtt_us = e.srtt_us;
+        c.tgid = e.tgid;
+        c.inbound = e.direction == NET_DIR_INBOUND;
+        c.comm = std::string(e.comm, strnlen(e.comm, sizeof e.comm));
+        c.local = format_endpoint(e.family, e.laddr, e.lport);
+        c.remote = format_endpoint(e.family, e.raddr, e.rport);
+        sink(c);
+        return true;
+    });
 }
 
-bool NetProbe::wait(int timeout_ms) {
-    pollfd p{events_fd_, POLLIN, 0};  // poll() sees unannounced data, epoll would not
-    int n = poll(&p, 1, timeout_ms);
-    if (n < 0 && errno != EINTR) throw_libbpf_error("cannot wait on the net event ring buffer", errno);
-    return n > 0 && (p.revents & POLLIN);
-}
+bool NetProbe::wait(int timeout_ms) { return ring_->wait(timeout_ms); }
 
 std::array<uint64_t, NET_DROP_REASONS> NetProbe::drops() const {
-    std::array<uint64_t, NET_DROP_REASONS> total{};
-    std::vector<uint64_t> values(ncpus_);
-    for (uint32_t reason = 0; reason < NET_DROP_REASONS; ++reason) {
-        if (bpf_map_lookup_elem(drops_fd_, &reason, values.data()) != 0) continue;
-        for (uint64_t v : values) total[reason] += v;
-    }
-    return total;
+    return sum_drop_counters<NET_DROP_REASONS>(drops_fd_, ncpus_);
 }
 
 }  // namespace tracer::probes

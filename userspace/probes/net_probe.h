@@ -7,17 +7,17 @@
 
 #include "bpf/net.h"
 #include "containers/cgroup_layout.h"
-#include "probes/bpf_support.h"
+#include "probes/bpf_maps.h"
+#include "probes/bpf_support.h"  // ProbeVariant
 
 #include <array>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-struct ring_buffer;
 
 namespace tracer::probes {
 
@@ -79,17 +79,12 @@ public:
     const std::vector<std::string>& attached() const { return attached_; }
 
 private:
-    static int on_sample(void* ctx, void* data, size_t size);
-
-    std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};               // owns the skeleton
-    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> ring_{nullptr, nullptr};  // freed first
+    std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
+    std::optional<EventRing> ring_;                                   // freed first
     int stats_fd_ = -1, drops_fd_ = -1, events_fd_ = -1;
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<net_stats> percpu_;  // scratch for one lookup
-    const std::function<void(const NetConnection&)>* sink_ = nullptr;  // during drain()
-    size_t delivered_ = 0;
-    std::exception_ptr sink_error_;
 };
 
 // "10.0.0.1:80" / "[fd00::1]:80" from an address in network order.

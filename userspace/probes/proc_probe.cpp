@@ -1,5 +1,6 @@
 #include "probes/proc_probe.h"
 
+#include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "log.h"
 #include "proc.skel.h"
@@ -8,14 +9,12 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 
 namespace tracer::probes {
@@ -74,9 +73,7 @@ void ProcProbe::load(const ProcProbeOptions& o, int mark_victim) {
         throw_libbpf_error("cannot attach the proc BPF programs to the sched and oom tracepoints", err);
 
     events_fd_ = bpf_map__fd(skel->maps.proc_events);
-    ring_buffer* rb = ring_buffer__new(events_fd_, &ProcProbe::on_sample, this, nullptr);
-    if (!rb) throw_libbpf_error("cannot map the proc event ring buffer", errno);
-    ring_ = {rb, ring_buffer__free};
+    ring_.emplace(events_fd_, "the proc event ring buffer");
     counts_fd_ = bpf_map__fd(skel->maps.proc_counts);
     drops_fd_ = bpf_map__fd(skel->maps.proc_drops);
     skel_ = std::move(owner);
@@ -85,6 +82,56 @@ void ProcProbe::load(const ProcProbeOptions& o, int mark_victim) {
         if (bpf_program__autoload(prog)) attached_.push_back(bpf_program__section_name(prog));
     }
 }
+
+namespace {
+
+// One ring record -> event; false for a short record or a kind this build does not know.
+bool decode_event(const void* data, size_t size, ProcEvent& ev) {
+    proc_event h;
+    if (size < sizeof h) return false;
+    std::memcpy(&h, data, sizeof h);
+    ev.kind = static_cast<ProcEventKind>(h.kind);
+    ev.pid = h.pid;
+    ev.tgid = h.tgid;
+    ev.ppid = h.ppid;
+    ev.cgroup_id = h.cgroup_id;
+    ev.timestamp_ns = h.timestamp_ns;
+    ev.comm = bounded(h.comm, sizeof h.comm);
+    switch (h.kind) {
+    case PROC_EVENT_EXEC: {
+        proc_exec_event e;
+        if (size < sizeof e) return false;
+        std::memcpy(&e, data, sizeof e);
+        ev.filename = bounded(e.filename, sizeof e.filename);
+        break;
+    }
+    case PROC_EVENT_FORK:
+        break;
+    case PROC_EVENT_EXIT: {
+        proc_exit_event e;
+        if (size < sizeof e) return false;
+        std::memcpy(&e, data, sizeof e);
+        ev.exit_code = e.exit_code;
+        ev.lifetime_ns = e.lifetime_ns;
+        break;
+    }
+    case PROC_EVENT_OOM: {
+        proc_oom_event e;
+        if (size < sizeof e) return false;
+        std::memcpy(&e, data, sizeof e);
+        ev.oom_memcg_id = e.memcg_id;
+        ev.oom_total_vm_pages = e.total_vm_pages;
+        ev.oom_trigger_tgid = e.trigger_tgid;
+        ev.oom_at_exit = e.flags & PROC_OOM_AT_EXIT;
+        break;
+    }
+    default:
+        return false;  // a kind this build does not know
+    }
+    return true;
+}
+
+}  // namespace
 
 ProcProbe::ProcProbe(const ProcProbeOptions& o) {
     install_libbpf_logging();
@@ -107,123 +154,41 @@ const char* ProcProbe::variant_description() const {
     return variant_ == ProbeVariant::Modern ? "tp_btf + BTF, Linux 5.11+" : "raw_tp + CO-RE reads, Linux 5.8+";
 }
 
-int ProcProbe::on_sample(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<ProcProbe*>(ctx);
-    proc_event h;
-    if (size < sizeof h) return 0;
-    std::memcpy(&h, data, sizeof h);
-    ProcEvent ev;
-    ev.kind = static_cast<ProcEventKind>(h.kind);
-    ev.pid = h.pid;
-    ev.tgid = h.tgid;
-    ev.ppid = h.ppid;
-    ev.cgroup_id = h.cgroup_id;
-    ev.timestamp_ns = h.timestamp_ns;
-    ev.comm = bounded(h.comm, sizeof h.comm);
-    switch (h.kind) {
-    case PROC_EVENT_EXEC: {
-        proc_exec_event e;
-        if (size < sizeof e) return 0;
-        std::memcpy(&e, data, sizeof e);
-        ev.filename = bounded(e.filename, sizeof e.filename);
-        break;
-    }
-    case PROC_EVENT_FORK:
-        break;
-    case PROC_EVENT_EXIT: {
-        proc_exit_event e;
-        if (size < sizeof e) return 0;
-        std::memcpy(&e, data, sizeof e);
-        ev.exit_code = e.exit_code;
-        ev.lifetime_ns = e.lifetime_ns;
-        break;
-    }
-    case PROC_EVENT_OOM: {
-        proc_oom_event e;
-        if (size < sizeof e) return 0;
-        std::memcpy(&e, data, sizeof e);
-        ev.oom_memcg_id = e.memcg_id;
-        ev.oom_total_vm_pages = e.total_vm_pages;
-        ev.oom_trigger_tgid = e.trigger_tgid;
-        ev.oom_at_exit = e.flags & PROC_OOM_AT_EXIT;
-        break;
-    }
-    default:
-        return 0;  // a kind this build does not know
-    }
-    try {
-        (*self->sink_)(ev);
-    } catch (...) {
-        // never unwind through libbpf's C frames
-        self->sink_error_ = std::current_exception();
-        return -1;
-    }
-    ++self->delivered_;
-    return 0;
-}
-
 size_t ProcProbe::drain(const std::function<void(const ProcEvent&)>& sink) {
-    sink_ = &sink;
-    delivered_ = 0;
-    int n = ring_buffer__consume(ring_.get());
-    sink_ = nullptr;
-    if (sink_error_) std::rethrow_exception(std::exchange(sink_error_, nullptr));
-    if (n < 0) throw_libbpf_error("cannot read the proc event ring buffer", n);
-    return delivered_;
+    return ring_->drain([&](const void* data, size_t size) {
+        ProcEvent ev;
+        if (!decode_event(data, size, ev)) return false;
+        sink(ev);
+        return true;
+    });
 }
 
 bool ProcProbe::wait(int timeout_ms) {
-    // poll(), not the ring's epoll: poll asks the ring whether data is waiting on
-    // every call, epoll only learns of it from a wake-up, and most events have none.
-    pollfd p{events_fd_, POLLIN, 0};
-    int n = poll(&p, 1, timeout_ms);
-    if (n < 0 && errno != EINTR) throw_libbpf_error("cannot wait on the proc event ring buffer", errno);
-    return n > 0 && (p.revents & POLLIN);
+    // poll(), not the ring's epoll: most events come without a wake-up.
+    return ring_->wait(timeout_ms);
 }
 
 void ProcProbe::read_counts(std::vector<ProcCountsReading>& out) {
     out.clear();
-    const int fd = counts_fd_;
-    uint64_t key = 0, next = 0;
-    bool first = true;
-    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (bpf_map_lookup_elem(fd, &key, percpu_.data()) != 0) continue;  // deleted meanwhile
+    for_each_percpu_entry<uint64_t>(counts_fd_, percpu_, [&](uint64_t key, const auto& per_cpu) {
         ProcCountsReading r;
         r.cgroup_id = key;
-        for (const auto& v : percpu_) {
+        for (const auto& v : per_cpu) {
             r.execs += v.execs;
             r.forks += v.forks;
             r.exits += v.exits;
             r.oom_kills += v.oom_kills;
         }
         out.push_back(r);
-    }
+    });
 }
 
 void ProcProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
-    if (cgroup_ids.empty()) return;
-    std::unordered_set<uint64_t> dead(cgroup_ids.begin(), cgroup_ids.end());
-    std::vector<uint64_t> doomed;
-    uint64_t key = 0, next = 0;
-    bool first = true;
-    while (bpf_map_get_next_key(counts_fd_, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (dead.count(key)) doomed.push_back(key);
-    }
-    for (uint64_t k : doomed) bpf_map_delete_elem(counts_fd_, &k);
+    forget_cgroup_keys<uint64_t>(counts_fd_, cgroup_ids, [](uint64_t k) { return k; });
 }
 
 std::array<uint64_t, PROC_DROP_REASONS> ProcProbe::drops() const {
-    std::array<uint64_t, PROC_DROP_REASONS> total{};
-    std::vector<uint64_t> values(ncpus_);
-    for (uint32_t reason = 0; reason < PROC_DROP_REASONS; ++reason) {
-        if (bpf_map_lookup_elem(drops_fd_, &reason, values.data()) != 0) continue;
-        for (uint64_t v : values) total[reason] += v;
-    }
-    return total;
+    return sum_drop_counters<PROC_DROP_REASONS>(drops_fd_, ncpus_);
 }
 
 uint64_t ProcProbe::ring_drops() const { return drops()[PROC_DROP_RINGBUF_FULL]; }

@@ -6,17 +6,17 @@
 
 #include "bpf/proc.h"
 #include "containers/cgroup_layout.h"
-#include "probes/bpf_support.h"
+#include "probes/bpf_maps.h"
+#include "probes/bpf_support.h"  // ProbeVariant
 
 #include <array>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-struct ring_buffer;
 
 namespace tracer::probes {
 
@@ -105,18 +105,14 @@ public:
 private:
     template <class Skeleton>
     void load(const ProcProbeOptions& options, int mark_victim_prototype);
-    static int on_sample(void* ctx, void* data, size_t size);
 
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
-    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> ring_{nullptr, nullptr};  // freed first
+    std::optional<EventRing> ring_;  // freed first
     int events_fd_ = -1, counts_fd_ = -1, drops_fd_ = -1;
     ProbeVariant variant_ = ProbeVariant::Baseline;
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<proc_counts> percpu_;  // scratch for one lookup
-    const std::function<void(const ProcEvent&)>* sink_ = nullptr;  // during drain()
-    size_t delivered_ = 0;
-    std::exception_ptr sink_error_;
 };
 
 }  // namespace tracer::probes

@@ -1,5 +1,6 @@
 #include "probes/sched_probe.h"
 
+#include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "log.h"
 #include "sched.skel.h"
@@ -9,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <fstream>
 
 namespace tracer::probes {
 
@@ -20,6 +22,8 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     if (!skel) throw_libbpf_error("cannot open the sched BPF object", errno);
     std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
 
+    skel->rodata->runq_from_sched_info = sched_info_;
+    if (sched_info_) bpf_program__set_autoload(skel->progs.tracer_sched_wakeup, false);
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.sched_stats, std::max<uint32_t>(o.map_entries, 64));
@@ -35,7 +39,13 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     skel_ = std::move(owner);
 }
 
-SchedProbe::SchedProbe(const SchedProbeOptions& o) {
+bool kernel_keeps_sched_info() {
+    std::ifstream in("/proc/thread-self/schedstat");
+    uint64_t oncpu = 0, run_delay = 0, pcount = 0;
+    return static_cast<bool>(in >> oncpu >> run_delay >> pcount) && pcount > 0;
+}
+
+SchedProbe::SchedProbe(const SchedProbeOptions& o) : sched_info_(o.prefer_sched_info && kernel_keeps_sched_info()) {
     install_libbpf_logging();
     ncpus_ = libbpf_num_possible_cpus();
     if (ncpus_ <= 0) throw_libbpf_error("cannot count possible CPUs", ncpus_);
@@ -43,28 +53,27 @@ SchedProbe::SchedProbe(const SchedProbeOptions& o) {
 
     variant_ = load_newest_build(o.variant, "sched", [&] { load<sched_modern_bpf>(o); }, [&] { load<sched_bpf>(o); });
     bpf_program* prog;
-    bpf_object__for_each_program(prog, obj_) attached_.push_back(bpf_program__section_name(prog));
+    bpf_object__for_each_program(prog, obj_) {
+        if (bpf_program__autoload(prog)) attached_.push_back(bpf_program__section_name(prog));
+    }
 }
 
 SchedProbe::~SchedProbe() = default;
 
 const char* SchedProbe::variant_description() const {
-    return variant_ == ProbeVariant::Modern ? "task storage + BTF, Linux 5.11+"
-                                                   : "thread-id hash, Linux 5.8+";
+    if (variant_ == ProbeVariant::Modern)
+        return sched_info_ ? "task storage + BTF, Linux 5.11+; run-queue latency from sched_info"
+                           : "task storage + BTF, Linux 5.11+; run-queue latency from wake-up stamps";
+    return sched_info_ ? "thread-id hash, Linux 5.8+; run-queue latency from sched_info"
+                       : "thread-id hash, Linux 5.8+; run-queue latency from wake-up stamps";
 }
 
 void SchedProbe::read(std::vector<SchedReading>& out) {
     out.clear();
-    const int fd = stats_fd_;
-    sched_key key{}, next{};
-    bool first = true;
-    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (bpf_map_lookup_elem(fd, &key, percpu_.data()) != 0) continue;  // deleted meanwhile
+    for_each_percpu_entry<sched_key>(stats_fd_, percpu_, [&](const sched_key& key, const auto& per_cpu) {
         SchedReading r{key.cgroup_id, {}};
         auto& t = r.totals;
-        for (const auto& v : percpu_) {
+        for (const auto& v : per_cpu) {
             t.runq_count += v.runq_count;
             t.runq_total_ns += v.runq_total_ns;
             t.oncpu_ns += v.oncpu_ns;
@@ -74,7 +83,7 @@ void SchedProbe::read(std::vector<SchedReading>& out) {
             for (int i = 0; i < SCHED_RUNQ_SLOTS; ++i) t.runq_slots[i] += v.runq_slots[i];
         }
         out.push_back(r);
-    }
+    });
 }
 
 void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
@@ -86,13 +95,7 @@ void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
 }
 
 std::array<uint64_t, SCHED_DROP_REASONS> SchedProbe::drops() const {
-    std::array<uint64_t, SCHED_DROP_REASONS> total{};
-    std::vector<uint64_t> values(ncpus_);
-    for (uint32_t reason = 0; reason < SCHED_DROP_REASONS; ++reason) {
-        if (bpf_map_lookup_elem(drops_fd_, &reason, values.data()) != 0) continue;
-        for (uint64_t v : values) total[reason] += v;
-    }
-    return total;
+    return sum_drop_counters<SCHED_DROP_REASONS>(drops_fd_, ncpus_);
 }
 
 }  // namespace tracer::probes

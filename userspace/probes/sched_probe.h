@@ -4,7 +4,7 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
-#include "probes/bpf_support.h"
+#include "probes/bpf_support.h"  // ProbeVariant: the same two builds
 #include "bpf/sched.h"
 
 #include <array>
@@ -23,11 +23,20 @@ struct SchedProbeOptions {
     uint32_t max_threads = 32768;  // threads alive at once (Baseline: the thread-id hash)
     std::string btf_path;          // external BTF ("" = the kernel's)
     ProbeVariant variant = ProbeVariant::Auto;
+    // Run-queue latency from the scheduler's own per-task accounting
+    // (sched_info: no clock read, no wake-up hook) where the kernel keeps it;
+    // false: time stamps at wake-up and switch-in (see bpf/sched.bpf.c).
+    bool prefer_sched_info = true;
 };
+
+// True when this kernel keeps per-task run-queue accounting (CONFIG_SCHED_INFO
+// and it is switched on): /proc/thread-self/schedstat counts our own switch-ins.
+bool kernel_keeps_sched_info();
 
 // Sums over CPUs of one cgroup's entry, since the entry was created.
 struct SchedTotals {
-    uint64_t runq_count = 0;     // waits on a run queue (wake-up or preemption to running)
+    uint64_t runq_count = 0;     // waits on a run queue (wake-up or preemption to running); in
+                                 // sched_info mode charged when the task next switches out
     uint64_t runq_total_ns = 0;  // their summed length
     std::array<uint64_t, SCHED_RUNQ_SLOTS> runq_slots{};  // log2 ns histogram of the waits
     uint64_t oncpu_ns = 0;       // charged at switch-out: a task running now is not in yet
@@ -72,6 +81,7 @@ private:
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, drops_fd_ = -1;
     ProbeVariant variant_ = ProbeVariant::Baseline;
+    bool sched_info_ = false;
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<sched_stats> percpu_;  // scratch for one lookup

@@ -1,5 +1,6 @@
 #include "probes/syscall_probe.h"
 
+#include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "log.h"
 #include "syscalls.skel.h"
@@ -9,7 +10,6 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
-#include <unordered_set>
 
 namespace tracer::probes {
 
@@ -22,6 +22,11 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
 
     skel->rodata->latency_enabled = o.latency;
+    // sample_every must be a power of two (the program masks with it)
+    uint32_t every = 1;
+    while (every < o.sample_every && every < (1u << 20)) every <<= 1;
+    skel->rodata->sample_after = every > 1 ? o.sample_after : 0;
+    skel->rodata->sample_every = every;
     for (int w = 0; w < SYSCALL_TIMED_WORDS; ++w) skel->rodata->timed_syscalls[w] = o.timed_syscalls ? 0 : ~0ull;
     if (o.timed_syscalls)
         for (uint32_t nr : *o.timed_syscalls) {
@@ -75,16 +80,10 @@ const char* SyscallProbe::variant_description() const {
 
 void SyscallProbe::read(std::vector<SyscallReading>& out) {
     out.clear();
-    const int fd = stats_fd_;
     const uint64_t epoch = *max_epoch_;
-    syscall_key key{}, next{};
-    bool first = true;
-    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (bpf_map_lookup_elem(fd, &key, percpu_.data()) != 0) continue;  // deleted meanwhile
+    for_each_percpu_entry<syscall_key>(stats_fd_, percpu_, [&](const syscall_key& key, const auto& per_cpu) {
         SyscallReading r{key.cgroup_id, key.nr, {}};
-        for (const auto& v : percpu_) {
+        for (const auto& v : per_cpu) {
             r.totals.count += v.count;
             r.totals.errors += v.errors;
             r.totals.total_ns += v.total_ns;
@@ -92,49 +91,22 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
             for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) r.totals.slots[i] += v.slots[i];
         }
         out.push_back(r);
-    }
+    });
     // Later updates record their max under the next epoch.
     *max_epoch_ = epoch + 1;
 }
 
 void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
-    if (cgroup_ids.empty()) return;
-    std::unordered_set<uint64_t> dead(cgroup_ids.begin(), cgroup_ids.end());
-    const int fd = stats_fd_;
-    std::vector<syscall_key> doomed;
-    syscall_key key{}, next{};
-    bool first = true;
-    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        if (dead.count(key.cgroup_id)) doomed.push_back(key);
-    }
-    for (const auto& k : doomed) bpf_map_delete_elem(fd, &k);
+    forget_cgroup_keys<syscall_key>(stats_fd_, cgroup_ids, [](const syscall_key& k) { return k.cgroup_id; });
 }
 
 std::vector<uint32_t> SyscallProbe::inflight_threads() const {
-    std::vector<uint32_t> tids;
-    if (!latency_ || inflight_fd_ < 0) return tids;
-    const int fd = inflight_fd_;
-    uint32_t key = 0, next = 0;
-    bool first = true;
-    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
-        first = false;
-        key = next;
-        tids.push_back(key);
-    }
-    return tids;
+    if (!latency_ || inflight_fd_ < 0) return {};
+    return map_keys<uint32_t>(inflight_fd_);
 }
 
 std::array<uint64_t, SYSCALL_DROP_REASONS> SyscallProbe::drops() const {
-    std::array<uint64_t, SYSCALL_DROP_REASONS> total{};
-    const int fd = drops_fd_;
-    std::vector<uint64_t> values(ncpus_);
-    for (uint32_t reason = 0; reason < SYSCALL_DROP_REASONS; ++reason) {
-        if (bpf_map_lookup_elem(fd, &reason, values.data()) != 0) continue;
-        for (uint64_t v : values) total[reason] += v;
-    }
-    return total;
+    return sum_drop_counters<SYSCALL_DROP_REASONS>(drops_fd_, ncpus_);
 }
 
 }  // namespace tracer::probes

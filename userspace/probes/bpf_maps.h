@@ -1,0 +1,105 @@
+// Reading tracer's BPF maps from userspace: walks of per-CPU hashes (summed by
+// the caller), the per-CPU drop counters every area keeps, and the ring
+// buffers that carry events. One copy for every probe.
+#pragma once
+
+#include <bpf/bpf.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+struct ring_buffer;
+
+namespace tracer::probes {
+
+// Calls fn(key, per_cpu_values) for every key of the per-CPU hash `fd`;
+// `scratch` holds one value per possible CPU. Keys deleted during the walk
+// are skipped.
+template <class Key, class Value, class Fn>
+void for_each_percpu_entry(int fd, std::vector<Value>& scratch, Fn&& fn) {
+    Key key{}, next{};
+    bool first = true;
+    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
+        first = false;
+        key = next;
+        if (bpf_map_lookup_elem(fd, &key, scratch.data()) != 0) continue;  // deleted meanwhile
+        fn(key, static_cast<const std::vector<Value>&>(scratch));
+    }
+}
+
+// Every key of the hash `fd`.
+template <class Key>
+std::vector<Key> map_keys(int fd) {
+    std::vector<Key> keys;
+    Key key{}, next{};
+    bool first = true;
+    while (bpf_map_get_next_key(fd, first ? nullptr : &key, &next) == 0) {
+        first = false;
+        key = next;
+        keys.push_back(key);
+    }
+    return keys;
+}
+
+// Deletes the entries of `fd` whose key's cgroup (cgroup_of(key)) is in `cgroup_ids`.
+template <class Key, class CgroupOf>
+void forget_cgroup_keys(int fd, const std::vector<uint64_t>& cgroup_ids, CgroupOf&& cgroup_of) {
+    if (cgroup_ids.empty()) return;
+    std::unordered_set<uint64_t> dead(cgroup_ids.begin(), cgroup_ids.end());
+    std::vector<Key> doomed;
+    for (const Key& k : map_keys<Key>(fd))
+        if (dead.count(cgroup_of(k))) doomed.push_back(k);
+    for (const Key& k : doomed) bpf_map_delete_elem(fd, &k);
+}
+
+// The per-CPU drop counters (DROP_COUNTERS in bpf/maps.bpf.h), summed over CPUs.
+template <size_t Reasons>
+std::array<uint64_t, Reasons> sum_drop_counters(int fd, int ncpus) {
+    std::array<uint64_t, Reasons> total{};
+    std::vector<uint64_t> values(static_cast<size_t>(ncpus));
+    for (uint32_t reason = 0; reason < Reasons; ++reason) {
+        if (bpf_map_lookup_elem(fd, &reason, values.data()) != 0) continue;
+        for (uint64_t v : values) total[reason] += v;
+    }
+    return total;
+}
+
+// A BPF ring buffer read without blocking: drain() hands every record
+// waiting now to a handler; wait() polls for more.
+class EventRing {
+public:
+    // Returns true when the record was delivered (counted by drain()); may throw.
+    using Handler = std::function<bool(const void* data, size_t size)>;
+
+    // Maps the ring of `map_fd`; `what` names it in errors ("the proc event ring buffer").
+    EventRing(int map_fd, const char* what);
+    EventRing(const EventRing&) = delete;  // libbpf holds `this`
+    EventRing& operator=(const EventRing&) = delete;
+
+    int fd() const { return fd_; }
+    // Every record available now, to `handler`; returns how many it delivered.
+    // An exception from `handler` stops the drain (that record is consumed)
+    // and is rethrown here. Throws ProbeError when the ring cannot be read.
+    size_t drain(const Handler& handler);
+    // Blocks up to `timeout_ms` until records are waiting (poll(): it sees
+    // records submitted without a wake-up, epoll would not). Consumes nothing.
+    bool wait(int timeout_ms);
+
+private:
+    static int on_sample(void* ctx, void* data, size_t size);
+
+    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> ring_{nullptr, nullptr};
+    int fd_ = -1;
+    const char* what_ = "";
+    const Handler* handler_ = nullptr;  // during drain()
+    size_t delivered_ = 0;
+    std::exception_ptr error_;
+};
+
+}  // namespace tracer::probes
