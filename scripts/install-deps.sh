@@ -35,7 +35,8 @@ if [[ " $* " == *" --test "* ]]; then
     nftables                           # network tests: packet loss on a veth (numgen random)
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
-    libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
+    libclang-rt-14-dev                 # libFuzzer: the parsers' fuzz tests
+    prometheus                         # promtool and a real Prometheus scraping the agent (e2e)
   )
 fi
 

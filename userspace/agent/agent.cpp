@@ -14,6 +14,7 @@
 #include "containers/docker_client.h"
 #include "containers/oci_bundle.h"
 #include "log.h"
+#include "metrics/output_sanitizer.h"  // output validity (hardening)
 #include "probes/bpf_support.h"
 #include "probes/cgroup_events_probe.h"
 #include "probes/syscall_names.h"
@@ -412,6 +413,7 @@ private:
         took.samples.push_back({{}, collection_seconds, {}});
         snap->push_back(std::move(took));
 
+        output_sanitizer_.apply(*snap);  // hardening: every output valid whatever came in
         latest.publish(std::move(snap));
     }
 
@@ -447,6 +449,7 @@ private:
     std::vector<CgroupCollector*> collectors_;
     std::unique_ptr<forwarder::Forwarder> forwarder_;
     std::unique_ptr<statsd::StatsdServer> statsd_;
+    metrics::OutputSanitizer output_sanitizer_;  // hardening
     std::vector<metrics::Event> statsd_events_;  // of the interval being published, for the forwarder
     std::vector<metrics::ServiceCheck> statsd_checks_;
 };
