@@ -4,6 +4,7 @@
 #include "metrics/prometheus_text.h"
 
 #include <algorithm>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -55,11 +56,7 @@ bool canonical_label_name(std::string_view s) {
     return true;
 }
 
-uint64_t hash_text(std::string_view s) {
-    uint64_t h = 1469598103934665603ull;
-    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-    return h;
-}
+uint64_t hash_text(std::string_view s) { return std::hash<std::string_view>{}(s); }
 
 // Prometheus' names of a label set: the sample's labels with non-empty values,
 // each name mapped as /metrics writes it, sorted. Only built on the rare path.
