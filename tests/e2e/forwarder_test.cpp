@@ -15,6 +15,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -661,38 +662,47 @@ TEST_F(ForwarderAgentTest, SigtermWhileBackendDownThenRestartLosesNothing) {
 
 // SIGKILL (no last interval, no spill) while the backend is down and batches
 // are being spooled, then a restart with the backend up: the spool holds only
-// whole payloads (written to .tmp, renamed), everything spooled before the
-// kill is delivered, at most the batches still in memory at the kill are lost
-// (the last interval or two), and at most one point arrives twice (a payload
-// whose 2xx came just before a kill; here none can).
+// whole payloads (written to .tmp, renamed), every interval spooled before the
+// kill is delivered (only what was still in memory is lost), and at most one
+// point arrives twice (a payload whose 2xx came just before a kill).
 TEST_F(ForwarderAgentTest, SigkillMidSpoolThenRestartDeliversTheSpoolOnce) {
     const std::string cfg = write_config();  // the backend is not started: down
-    const int64_t run1_start = now_ms();
+    auto payloads = [&] {
+        size_t n = 0;
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(spool_, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec))
+            n += it->path().extension() == ".payload";
+        return n;
+    };
     int64_t killed_at = 0;
+    size_t spooled = 0;
     {
         Subprocess run1({TRACER_BINARY, "run", "--config", cfg});
-        std::this_thread::sleep_for(7s);
+        EXPECT_TRUE(wait_until([&] { return payloads() >= 6 || !run1.running(); }, 60s)) << run1.output();
         ASSERT_TRUE(run1.running()) << run1.output();
+        spooled = payloads();  // each holds one interval, one build_info point
         killed_at = now_ms();
         run1.signal(SIGKILL);
         run1.wait_for(10s);
     }
-    size_t spooled = 0;
-    for (const auto& e : fs::recursive_directory_iterator(spool_)) spooled += e.path().extension() == ".payload";
-    EXPECT_GE(spooled, 4u) << "the first run's batches are not in the spool";
+    ASSERT_GE(spooled, 6u);
 
     start_backend();
     Subprocess run2({TRACER_BINARY, "run", "--config", cfg});
     std::vector<ExportedSeries> all;
-    const int64_t run2_start = now_ms();
+    auto before_kill = [&] {
+        return all.size() == 1 ? static_cast<size_t>(std::count_if(all[0].timestamps.begin(), all[0].timestamps.end(),
+                                                                   [&](int64_t t) { return t < killed_at; }))
+                               : 0u;
+    };
     EXPECT_TRUE(wait_until(
         [&] {
-            all = vm_.export_series("{__name__=\"tracer_build_info\"}", 10);
-            return all.size() == 1 && !all[0].timestamps.empty() && all[0].timestamps.front() < killed_at &&
-                   all[0].timestamps.back() > run2_start + 1000;
+            all = vm_.export_series("{__name__=\"tracer_build_info\"}", spooled);
+            return before_kill() >= spooled;
         },
-        30s))
-        << run2.output();
+        60s))
+        << "of " << spooled << " spooled intervals, " << before_kill() << " arrived\n" << run2.output();
     auto files_left = [&] {
         size_t n = 0;
         for (const auto& e : fs::recursive_directory_iterator(spool_)) n += e.is_regular_file();
@@ -703,8 +713,6 @@ TEST_F(ForwarderAgentTest, SigkillMidSpoolThenRestartDeliversTheSpoolOnce) {
     EXPECT_EQ(run2.wait_for(20s), 0) << run2.output();
     EXPECT_EQ(run2.output().find("corrupt"), std::string::npos) << run2.output();
     ASSERT_EQ(all.size(), 1u);
-    // no gap in what was spooled: up to 1.5 s before the kill (what was in memory is lost)
-    expect_no_gap(all[0].timestamps, run1_start, killed_at - 1500, "first run (SIGKILLed while the backend was down)");
     std::set<int64_t> unique(all[0].timestamps.begin(), all[0].timestamps.end());
     EXPECT_LE(all[0].timestamps.size() - unique.size(), 1u) << "points arrived twice";
     std::error_code ec;
