@@ -20,12 +20,16 @@ file(GLOB TRACER_BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.h)
 
 # tracer_bpf_skeleton_from(<source.bpf.c> <name> <out-list-var> [extra clang flags...])
 function(tracer_bpf_skeleton_from src name out_var)
+  set(werror)
+  if(TRACER_WERROR)
+    set(werror -Werror)
+  endif()
   set(obj ${TRACER_SKEL_DIR}/${name}.bpf.o)
   set(skel ${TRACER_SKEL_DIR}/${name}.skel.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${TRACER_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${TRACER_BPF_ARCH}
-            -Wall -Werror ${ARGN}
+            -Wall ${werror} ${ARGN}
             -I${CMAKE_SOURCE_DIR}/bpf -I/usr/include/${TRACER_MULTIARCH}
             -c ${src} -o ${obj}
     DEPENDS ${src} ${TRACER_BPF_HEADERS}

@@ -37,11 +37,12 @@ if [[ " $* " == *" --test "* ]]; then
     nftables                           # network tests: packet loss on a veth (numgen random)
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
-    libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
+    libclang-rt-14-dev                 # libFuzzer: the parsers' fuzz tests
     redis-server memcached nginx-light # the plugins' real servers in tests
     apache2 haproxy php-fpm            # ... and those of the server plugins
     mariadb-server postgresql
     redis-tools wrk                    # bench_app_overhead: redis-benchmark and the HTTP load
+    prometheus                         # promtool and a real Prometheus scraping the agent (e2e)
   )
 fi
 

@@ -2,8 +2,9 @@
 // delivers a known batch with exact names, values and tags; an outage of five
 // intervals loses nothing and duplicates nothing; a 400 does not hold up the
 // batches after it; a 1 MiB spool drops its oldest batches and counts them;
-// and `tracer run`, SIGTERMed while the backend is down, delivers everything
-// after its restart.
+// a 500 is retried, a hung backend times out, a full disk under the spool is
+// counted; and `tracer run`, SIGTERMed or SIGKILLed while the backend is down,
+// delivers everything spooled after its restart.
 #include "config/agent_config.h"
 #include "fixtures.h"
 #include "forwarder/forwarder.h"
@@ -14,6 +15,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -306,10 +308,12 @@ TEST_F(ForwarderTest, BackendDownForFiveIntervalsLosesNothingAndDuplicatesNothin
 }
 
 // A backend that answers the first request itself (`status`, with an optional
-// Retry-After), then passes everything on to VictoriaMetrics; it records when
-// each request came and the API key header it carried.
+// Retry-After; status 0: no answer at all for kHangSeconds, a hung backend),
+// then passes everything on to VictoriaMetrics; it records when each request
+// came and the API key header it carried.
 class FirstAnswerProxy {
 public:
+    static constexpr int kHangSeconds = 6;  // longer than the sinks' 2 s timeout
     FirstAnswerProxy(uint16_t backend, int status, std::string retry_after = "")
         : backend_(backend), port_(tracer::fixtures::free_tcp_port()) {
         server_.Post("/api/v1/write", [this, status, retry_after](const httplib::Request& req, httplib::Response& res) {
@@ -319,6 +323,11 @@ public:
                 authorization_ = req.get_header_value("Authorization");
             }
             if (requests_++ == 0) {
+                if (status == 0) {
+                    std::this_thread::sleep_for(std::chrono::seconds(kHangSeconds));
+                    res.status = 500;
+                    return;
+                }
                 res.status = status;
                 if (!retry_after.empty()) res.set_header("Retry-After", retry_after);
                 res.set_content("bad batch (test)", "text/plain");
@@ -408,6 +417,49 @@ TEST_F(ForwarderTest, RetryAfterIsHonouredAndTheApiKeyIsSentButNeverLogged) {
     EXPECT_EQ(log.find("s3cr3t"), std::string::npos) << log;
 }
 
+// A 500 (no Retry-After) is retried with backoff; the batch arrives once.
+TEST_F(ForwarderTest, ServerErrorIsRetriedAndDeliveredOnce) {
+    start_backend();
+    FirstAnswerProxy proxy(vm_.port(), 500);
+    Forwarder f(config("remote_write", proxy.url()));
+    f.start();
+    const int64_t t0 = now_ms();
+    f.submit(t0, {known_snapshot({})});
+    f.submit(t0 + 500, {known_snapshot({})});
+    wait_delivered(f, 2);
+    EXPECT_EQ(f.sink(0).stats().retried_requests, 1u);
+    EXPECT_EQ(f.sink(0).stats().failed_requests, 1u);
+    auto all = vm_.export_series("{__name__=\"tracer_test_load\"}", 2);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].timestamps, (std::vector<int64_t>{t0, t0 + 500}));
+}
+
+// A backend that accepts the request and never answers: the sink gives up at
+// its timeout, retries, and the batches after it are not lost nor doubled;
+// submit() never blocks meanwhile.
+TEST_F(ForwarderTest, HangingBackendTimesOutAndIsRetried) {
+    start_backend();
+    FirstAnswerProxy proxy(vm_.port(), 0);
+    Forwarder f(config("remote_write", proxy.url()));
+    f.start();
+    const int64_t t0 = now_ms();
+    for (int i = 0; i < 6; ++i) {
+        Known k;
+        k.syscalls_a = i;
+        auto before = std::chrono::steady_clock::now();
+        f.submit(t0 + i * 500, {known_snapshot(k)});
+        EXPECT_LT(std::chrono::steady_clock::now() - before, 1s) << "submit() waited for the hung sink";
+        std::this_thread::sleep_for(500ms);
+    }
+    wait_delivered(f, 6);
+    EXPECT_GE(f.sink(0).stats().failed_requests, 1u);
+    auto all = vm_.export_series("{__name__=\"tracer_test_syscalls_total\",cgroup=\"/a\"}", 6);
+    ASSERT_EQ(all.size(), 1u);
+    std::vector<int64_t> want;
+    for (int i = 0; i < 6; ++i) want.push_back(t0 + i * 500);
+    EXPECT_EQ(all[0].timestamps, want);
+}
+
 // HTTPS: verification is on by default (a self-signed server is refused and
 // retried, never sent in clear), and `ca_file` makes the same server trusted.
 TEST_F(ForwarderTest, TlsIsVerifiedByDefaultAndTrustsTheConfiguredCa) {
@@ -489,6 +541,53 @@ TEST_F(ForwarderTest, SpoolCappedAtOneMebibyteDropsTheOldestAndCountsThem) {
     EXPECT_EQ(all[0].values, want);
 }
 
+// The spool on a full disk (a 1 MiB tmpfs: four batches): what cannot be written is
+// dropped and counted as spool_error; the sink keeps running and delivers
+// what it holds once the backend returns.
+TEST_F(ForwarderTest, SpoolOnAFullDiskCountsAndGoesOn) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    const std::string mnt = spool_ + "/tmpfs";
+    fs::create_directories(mnt);
+    if (std::system(("mount -t tmpfs -o size=1m tracer-spool-test " + mnt).c_str()) != 0)
+        GTEST_SKIP() << "cannot mount a tmpfs at " << mnt;
+    struct Unmount {
+        std::string at;
+        ~Unmount() { (void)std::system(("umount " + at).c_str()); }
+    } unmount{mnt};
+    auto cfg = config("remote_write", vm_.url("/api/v1/write"));  // down
+    cfg.spool_dir = mnt;
+    cfg.sinks[0].queue_batches = 2;
+    cfg.sinks[0].backoff_initial = cfg.sinks[0].backoff_max = 0.2;
+    {
+        Forwarder f(cfg);
+        f.start();
+        constexpr int kBatches = 12;  // ~100 KiB each: more than the disk holds
+        const int64_t t0 = now_ms();
+        for (int i = 0; i < kBatches; ++i) {
+            f.submit(t0 + i * 500, {bulky_snapshot(i)});
+            std::this_thread::sleep_for(100ms);
+        }
+        const auto& st = f.sink(0).stats();
+        ASSERT_TRUE(wait_until([&] {
+            return dropped(f, DropReason::SpoolError) > 0 && st.queued_batches <= 2;
+        })) << "spooled " << st.spooled_batches << ", spool errors " << dropped(f, DropReason::SpoolError);
+        std::printf("full disk: %llu batches spooled (%llu bytes), %llu dropped as spool_error\n",
+                    static_cast<unsigned long long>(st.spooled_batches.load()),
+                    static_cast<unsigned long long>(st.spooled_bytes.load()),
+                    static_cast<unsigned long long>(dropped(f, DropReason::SpoolError)));
+        start_backend();
+        EXPECT_TRUE(wait_until([&] { return st.sent_batches > 0 && st.spooled_batches == 0 && st.queued_batches == 0; }))
+            << "sent " << st.sent_batches << ", spooled " << st.spooled_batches;
+        const uint64_t lost = dropped(f, DropReason::SpoolError) + dropped(f, DropReason::QueueFull) +
+                              dropped(f, DropReason::SpoolFull);
+        auto all = vm_.export_series("{__name__=\"tracer_test_batch\"}", kBatches - lost);
+        ASSERT_EQ(all.size(), 1u);
+        std::set<double> delivered(all[0].values.begin(), all[0].values.end());
+        EXPECT_EQ(delivered.size(), all[0].values.size()) << "a batch arrived twice";
+        EXPECT_EQ(delivered.size() + lost, static_cast<uint64_t>(kBatches)) << "every batch is delivered or counted";
+    }
+}
+
 // ---- the real agent ----
 
 class ForwarderAgentTest : public ForwarderTest {
@@ -563,3 +662,62 @@ TEST_F(ForwarderAgentTest, SigtermWhileBackendDownThenRestartLosesNothing) {
 }
 
 }  // namespace
+
+// SIGKILL (no last interval, no spill) while the backend is down and batches
+// are being spooled, then a restart with the backend up: the spool holds only
+// whole payloads (written to .tmp, renamed), every interval spooled before the
+// kill is delivered (only what was still in memory is lost), and at most one
+// point arrives twice (a payload whose 2xx came just before a kill).
+TEST_F(ForwarderAgentTest, SigkillMidSpoolThenRestartDeliversTheSpoolOnce) {
+    const std::string cfg = write_config();  // the backend is not started: down
+    auto payloads = [&] {
+        size_t n = 0;
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(spool_, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec))
+            n += it->path().extension() == ".payload";
+        return n;
+    };
+    int64_t killed_at = 0;
+    size_t spooled = 0;
+    {
+        Subprocess run1({TRACER_BINARY, "run", "--config", cfg});
+        EXPECT_TRUE(wait_until([&] { return payloads() >= 6 || !run1.running(); }, 60s)) << run1.output();
+        ASSERT_TRUE(run1.running()) << run1.output();
+        spooled = payloads();  // each holds one interval, one build_info point
+        killed_at = now_ms();
+        run1.signal(SIGKILL);
+        run1.wait_for(10s);
+    }
+    ASSERT_GE(spooled, 6u);
+
+    start_backend();
+    Subprocess run2({TRACER_BINARY, "run", "--config", cfg});
+    std::vector<ExportedSeries> all;
+    auto before_kill = [&] {
+        return all.size() == 1 ? static_cast<size_t>(std::count_if(all[0].timestamps.begin(), all[0].timestamps.end(),
+                                                                   [&](int64_t t) { return t < killed_at; }))
+                               : 0u;
+    };
+    EXPECT_TRUE(wait_until(
+        [&] {
+            all = vm_.export_series("{__name__=\"tracer_build_info\"}", spooled);
+            return before_kill() >= spooled;
+        },
+        60s))
+        << "of " << spooled << " spooled intervals, " << before_kill() << " arrived\n" << run2.output();
+    auto files_left = [&] {
+        size_t n = 0;
+        for (const auto& e : fs::recursive_directory_iterator(spool_)) n += e.is_regular_file();
+        return n;
+    };
+    EXPECT_TRUE(wait_until([&] { return files_left() == 0; })) << "the spool (and its stray .tmp files) is drained";
+    run2.signal(SIGTERM);
+    EXPECT_EQ(run2.wait_for(20s), 0) << run2.output();
+    EXPECT_EQ(run2.output().find("corrupt"), std::string::npos) << run2.output();
+    ASSERT_EQ(all.size(), 1u);
+    std::set<int64_t> unique(all[0].timestamps.begin(), all[0].timestamps.end());
+    EXPECT_LE(all[0].timestamps.size() - unique.size(), 1u) << "points arrived twice";
+    std::error_code ec;
+    fs::remove(cfg, ec);
+}

@@ -24,6 +24,8 @@
 
 using namespace std::chrono_literals;
 using tracer::fixtures::HeldChild;
+using tracer::fixtures::send_udp;
+using tracer::fixtures::send_unix;
 using tracer::fixtures::Subprocess;
 using tracer::fixtures::TestCgroup;
 
@@ -45,28 +47,6 @@ private:
     const char* name_;
     std::optional<std::string> old_;
 };
-
-bool send_to(int family, const sockaddr* addr, socklen_t len, const std::string& data) {
-    int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    bool ok = ::sendto(fd, data.data(), data.size(), 0, addr, len) == ssize_t(data.size());
-    ::close(fd);
-    return ok;
-}
-
-bool send_udp(uint16_t port, const std::string& data) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return send_to(AF_INET, reinterpret_cast<sockaddr*>(&a), sizeof a, data);
-}
-
-bool send_unix(const std::string& path, const std::string& data) {
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    return send_to(AF_UNIX, reinterpret_cast<sockaddr*>(&a), sizeof a, data);
-}
 
 // Scrapes /metrics until every needle is there (or 20 s pass); returns the last body.
 std::string wait_for(Subprocess& p, uint16_t port, const std::vector<std::string>& needles) {

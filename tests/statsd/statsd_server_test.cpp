@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -317,6 +318,58 @@ TEST_F(StatsdServerTest, ContextsAreCappedAndRefusalsCounted) {
     StatsdFlush f = flush_until(10);
     EXPECT_EQ(find_sample(f, "tracer.statsd.contexts")->value, 10);
     EXPECT_EQ(find_sample(f, "tracer.statsd.contexts.refused")->value, 15);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizedBuild = true;
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+
+long rss_kib() {
+    FILE* f = std::fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+    if (f) std::fclose(f);
+    return kib;
+}
+
+// A flood of unique names (200,000 contexts of ~200 bytes, ten intervals) past
+// max_contexts: memory stays bounded by the cap, and every refused sample is counted.
+TEST_F(StatsdServerTest, FloodOfUniqueNamesPastMaxContexts) {
+    options_.max_contexts = 1000;
+    start();
+    Sender s = Sender::udp(server_->udp_port());
+    const std::string tags = "|c|#filler:" + std::string(160, 'x');
+    const long rss_before = rss_kib();
+    uint64_t sent = 0, refused = 0, dropped = 0;
+    for (int interval = 0; interval < 10; ++interval) {
+        for (int d = 0; d < 2000; ++d) {
+            std::string datagram;
+            for (int i = 0; i < 10; ++i) datagram += "flood." + std::to_string(sent++) + ":1" + tags + "\n";
+            s.send(datagram);
+            if (d % 50 == 49) std::this_thread::sleep_for(200us);
+        }
+        std::this_thread::sleep_for(50ms);
+        StatsdFlush f = server_->flush();
+        EXPECT_LE(find_sample(f, "tracer.statsd.contexts")->value, 1000);
+        refused = static_cast<uint64_t>(find_sample(f, "tracer.statsd.contexts.refused")->value);
+        dropped = static_cast<uint64_t>(find_sample(f, "tracer.statsd.receive.drops", {{"transport", "udp"}})->value);
+    }
+    const long rss_after = rss_kib();
+    std::printf("flood: %llu unique contexts sent, %llu samples refused, %llu datagrams dropped by the kernel; "
+                "RSS %ld -> %ld KiB\n",
+                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(refused),
+                static_cast<unsigned long long>(dropped), rss_before, rss_after);
+    // every sample that reached the server and found no room is counted
+    EXPECT_GE(refused + 1000 + dropped * 10, sent);
+    EXPECT_GT(refused, sent / 2);
+    // 200,000 contexts kept would take well over 60 MiB; the cap keeps a few MiB
+    if (!kSanitizedBuild) {  // ASan's quarantine holds freed memory: RSS says nothing there
+        EXPECT_LT(rss_after - rss_before, 32 * 1024);
+    }
 }
 
 TEST_F(StatsdServerTest, ContainerFieldTagsTheOriginUnlessOff) {

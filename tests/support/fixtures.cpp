@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -312,6 +313,33 @@ BusyUdpPort::BusyUdpPort() : fd_(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) 
 
 BusyUdpPort::~BusyUdpPort() {
     if (fd_ >= 0) close(fd_);
+}
+
+namespace {
+
+bool send_datagram(int family, const sockaddr* addr, socklen_t len, const std::string& data) {
+    int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool ok = ::sendto(fd, data.data(), data.size(), 0, addr, len) == ssize_t(data.size());
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
+bool send_udp(uint16_t port, const std::string& data) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return send_datagram(AF_INET, reinterpret_cast<sockaddr*>(&a), sizeof a, data);
+}
+
+bool send_unix(const std::string& path, const std::string& data) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    return send_datagram(AF_UNIX, reinterpret_cast<sockaddr*>(&a), sizeof a, data);
 }
 
 }  // namespace tracer::fixtures

@@ -108,6 +108,11 @@ private:
     int status_ = 0;
 };
 
+// One datagram to 127.0.0.1:`port` over UDP, or to the Unix datagram socket
+// at `path`: false unless it was sent whole.
+bool send_udp(uint16_t port, const std::string& data);
+bool send_unix(const std::string& path, const std::string& data);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t free_tcp_port();
 

@@ -298,6 +298,16 @@ TEST(AgentConfig, InvalidYamlGivesLineAndColumn) {
               "cfg.yaml:3:9: invalid YAML: illegal map value (indent with spaces, not tabs)");
 }
 
+// Found by the config fuzz test: yaml-cpp 0.7's LoadAll loops forever, allocating,
+// on a ',' where a key should be. The agent must refuse such a file at once.
+TEST(AgentConfig, InputThatMakesYamlCppLoopIsRefused) {
+    for (const char* text : {",interval: J[1, 2]@sinks: {a: b}\n", ",\n", "a: 1\n,\n"}) {
+        const std::string error = parse_error(text);
+        EXPECT_EQ(error.rfind("cfg.yaml", 0), 0u) << text << " -> " << error;
+        EXPECT_NE(error.find(": invalid YAML: "), std::string::npos) << text << " -> " << error;
+    }
+}
+
 TEST(AgentConfig, MissingFile) {
     TempDir dir;
     const std::string missing = (dir.path / "tracer.yaml").string();

@@ -85,6 +85,11 @@ TEST(DogStatsdParser, MalformedMetricsHaveAReason) {
     EXPECT_EQ(error_of("a:1|c|@1.5"), ParseError::BadSampleRate);
     EXPECT_EQ(error_of("a:1|c|@x"), ParseError::BadSampleRate);
     EXPECT_EQ(error_of("a:1|c|Tsoon"), ParseError::BadTimestamp);
+    EXPECT_EQ(error_of("tracer.syscalls:1|c"), ParseError::ReservedName);
+    EXPECT_EQ(error_of("tracer_syscalls:1|c"), ParseError::ReservedName);
+    EXPECT_EQ(error_of("tracer-x:1|g"), ParseError::ReservedName);
+    EXPECT_EQ(parse("tracers.x:1|c").kind, LineKind::Metric);  // another namespace
+    EXPECT_EQ(parse("tracer:1|c").kind, LineKind::Metric);
     EXPECT_EQ(parse("").kind, LineKind::Empty);
 }
 

@@ -2,6 +2,7 @@
 #include "metrics/prometheus_text.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,7 +10,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <string_view>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -240,4 +244,148 @@ TEST(MetricsServer, Ipv6EndpointsAreBracketed) {
     std::string error = start_error("::1", first.port(), latest);
     EXPECT_NE(error.find("[::1]:" + std::to_string(first.port()) + ": address already in use"), std::string::npos)
         << error;
+}
+
+namespace {
+
+// A connected, non-blocking TCP client socket to the server (-1 on failure).
+int connect_to(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizedBuild = true;
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+
+long rss_kib() {
+    FILE* f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (std::sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+    if (f) fclose(f);
+    return kib;
+}
+
+// Sends `request`, returns what the server answered before closing (up to 10 s).
+std::string exchange(uint16_t port, const std::string& request) {
+    int fd = connect_to(port);
+    if (fd < 0) return "";
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    for (size_t sent = 0; sent < request.size();) {
+        ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;  // the server may answer and close before taking it all
+        sent += static_cast<size_t>(n);
+    }
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+    close(fd);
+    return answer;
+}
+
+}  // namespace
+
+// Slow clients (slowloris: 200 connections sending half a request line and
+// waiting, others trickling a byte at a time, others sending megabytes of
+// request line) never keep a normal scrape out, and cost bounded memory.
+TEST_F(MetricsServerTest, SlowAndHugeClientsDoNotBlockScrapes) {
+    latest.publish(snapshot(1, 1000));
+    const long rss_before = rss_kib();
+    std::vector<int> slow;
+    for (int i = 0; i < 200; ++i) {
+        int fd = connect_to(server.port());
+        ASSERT_GE(fd, 0) << "connection " << i;
+        ASSERT_EQ(send(fd, "GET /metr", 9, MSG_NOSIGNAL), 9);
+        slow.push_back(fd);
+    }
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> attackers;
+    for (int t = 0; t < 4; ++t)  // megabytes of request line, as fast as the server takes them
+        attackers.emplace_back([&] {
+            const std::string junk(64 * 1024, 'a');
+            while (!stop) {
+                int fd = connect_to(server.port());
+                if (fd < 0) continue;
+                timeval tv{1, 0};
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+                send(fd, "GET /", 5, MSG_NOSIGNAL);
+                for (int i = 0; i < 64 && !stop && send(fd, junk.data(), junk.size(), MSG_NOSIGNAL) > 0; ++i) {}
+                close(fd);
+            }
+        });
+    for (int t = 0; t < 2; ++t)  // a byte every 100 ms: each one within any per-read timeout
+        attackers.emplace_back([&] {
+            int fd = connect_to(server.port());
+            for (int i = 0; !stop && fd >= 0; ++i) {
+                static constexpr std::string_view kHead = "GET /metrics HTTP/1.1\r\nX: ";
+                if (send(fd, kHead.data() + i % kHead.size(), 1, MSG_NOSIGNAL) < 0) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            if (fd >= 0) close(fd);
+        });
+
+    double slowest = 0;
+    int ok = 0;
+    for (int i = 0; i < 20; ++i) {
+        httplib::Client client("127.0.0.1", server.port());
+        client.set_connection_timeout(5, 0);
+        client.set_read_timeout(5, 0);
+        auto t0 = Clock::now();
+        auto res = client.Get("/metrics");
+        slowest = std::max(slowest, seconds_since(t0));
+        if (res && res->status == 200 && res->body == render(latest)) ++ok;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const long rss_during = rss_kib();
+    stop = true;
+    for (auto& t : attackers) t.join();
+    std::printf("normal scrapes under 200 half-request clients, 2 tricklers and 4 huge-line senders: "
+                "%d/20 answered, slowest %.3f s; RSS %ld -> %ld KiB\n",
+                ok, slowest, rss_before, rss_during);
+    EXPECT_EQ(ok, 20);
+    EXPECT_LT(slowest, 5.0);                        // a functional bound, not a benchmark
+    if (!kSanitizedBuild) {  // ASan's quarantine holds freed memory: RSS says nothing there
+        EXPECT_LT(rss_during - rss_before, 64 * 1024);  // 200 clients and MBs of request line: not 64 MiB
+    }
+
+    // the slow clients are let go once their request time is up
+    char c;
+    pollfd p{slow[0], POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 10000), 1);
+    EXPECT_EQ(recv(slow[0], &c, 1, 0), 0) << "the server closes a connection that never finished its request";
+    for (int fd : slow) close(fd);
+}
+
+TEST_F(MetricsServerTest, HugeRequestLinesAndPaths) {
+    std::string answer = exchange(server.port(), "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 404 ", 0), 0u) << answer.substr(0, 100);
+    answer = exchange(server.port(), "GET /" + std::string(1 << 20, 'a') + " HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 431 ", 0), 0u) << answer.substr(0, 100);
+    answer = exchange(server.port(), "GET /metrics HTTP/1.1\r\n" + std::string(100000, 'x') + "\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 431 ", 0), 0u) << answer.substr(0, 100);
+    answer = exchange(server.port(), "POST /metrics HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 405 ", 0), 0u) << answer.substr(0, 100);
+    answer = exchange(server.port(), "garbage\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << answer.substr(0, 100);
+    answer = exchange(server.port(), "HEAD /metrics HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer.substr(0, 100);
+    EXPECT_TRUE(answer.ends_with("\r\n\r\n")) << "HEAD: no body";
+    httplib::Client client("127.0.0.1", server.port());
+    auto res = client.Get("/metrics?x=1");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
 }

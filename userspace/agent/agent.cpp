@@ -7,6 +7,7 @@
 #include "forwarder/forwarder.h"
 #include "log.h"
 #include "statsd/statsd_source.h"
+#include "metrics/output_sanitizer.h"
 #include "tracer_version.h"
 
 #include <malloc.h>
@@ -113,6 +114,8 @@ public:
             iv.elapsed_seconds = std::chrono::duration<double>(elapsed).count();
             for (auto* source : sources_) source->flush(iv);
             append_self_metrics(iv.families, std::chrono::duration<double>(Clock::now() - started).count());
+            // Every output valid for its consumer whatever a source took in (metrics/output_sanitizer.h).
+            output_sanitizer_.apply(iv.families);
             auto snap = std::make_shared<const metrics::Snapshot>(std::move(iv.families));
             latest_->publish(snap);
             if (forwarder_)
@@ -221,6 +224,7 @@ private:
     std::unique_ptr<statsd::StatsdSource> statsd_;
     std::unique_ptr<collectors::PluginRunner> plugins_;  // null without conf.d files
     std::vector<metrics::Source*> sources_;  // in flush order
+    metrics::OutputSanitizer output_sanitizer_;  // every output valid whatever came in
 };
 
 }  // namespace

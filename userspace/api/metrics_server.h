@@ -1,5 +1,10 @@
 // The /metrics HTTP endpoint: serves the latest published snapshot in the
-// Prometheus text format, plus / (an index) and /healthz.
+// Prometheus text format (gzip when asked), plus / (an index) and /healthz.
+// One thread serves every client with non-blocking sockets (epoll): a client
+// that sends its request slowly, never finishes it, sends megabytes of request
+// line or stops reading the answer holds only its own connection, for a
+// bounded time and a bounded buffer, never another scrape. Every scrape of one
+// snapshot shares one rendered page.
 #pragma once
 
 #include <cstdint>

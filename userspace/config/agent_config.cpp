@@ -4,6 +4,7 @@
 // read it, so a new key is one line there (plus its field and its docs).
 #include "config/agent_config.h"
 #include "config/sinks_config.h"
+#include "config/yaml_documents.h"  // hardening
 
 #include <yaml-cpp/yaml.h>
 
@@ -465,7 +466,7 @@ std::vector<std::string> known_keys() {
 AgentConfig parse_agent_config(const std::string& yaml_text, const std::string& origin) {
     std::vector<YAML::Node> docs;
     try {
-        docs = YAML::LoadAll(yaml_text);
+        docs = load_yaml_documents(yaml_text);  // hardening: not YAML::LoadAll, which can loop forever
     } catch (const YAML::Exception& e) {
         if (e.mark.is_null()) throw ConfigError(origin + ": invalid YAML: " + e.msg);
         throw ConfigError(origin + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +

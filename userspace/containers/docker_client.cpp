@@ -115,6 +115,24 @@ void DockerClient::stream_lines(const std::string& path, const std::function<voi
                       std::to_string(status) + ")");
 }
 
+std::string container_id_of_event(const std::string& line) {
+    auto ev = nlohmann::json::parse(line, nullptr, false);
+    if (ev.is_discarded() || !ev.is_object()) return "";
+    auto actor = ev.find("Actor");
+    std::string id = actor != ev.end() && actor->is_object() ? string_or_empty(*actor, "ID") : "";
+    return id.empty() ? string_or_empty(ev, "id") : id;
+}
+
+std::vector<std::string> container_ids_of_list(const std::string& body) {
+    std::vector<std::string> ids;
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_array())
+        for (const auto& c : j)
+            if (c.is_object())
+                if (auto id = string_or_empty(c, "Id"); !id.empty()) ids.push_back(std::move(id));
+    return ids;
+}
+
 ContainerInfo parse_docker_inspect(const std::string& body) {
     auto j = nlohmann::json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) throw DockerError("container inspect: not a JSON object");
@@ -160,14 +178,11 @@ void DockerMetadataProvider::watch(std::stop_token stop) {
             // Events since just before the list: nothing falls between the two.
             long since = static_cast<long>(std::time(nullptr)) - 1;
             auto list = client.get("/containers/json");
-            auto j = nlohmann::json::parse(list.value_or("[]"), nullptr, false);
             size_t n = 0;
-            if (j.is_array())
-                for (const auto& c : j)
-                    if (auto id = string_or_empty(c, "Id"); !id.empty()) {
-                        inspect_into_cache(client, id);
-                        ++n;
-                    }
+            for (const auto& id : container_ids_of_list(list.value_or("[]"))) {
+                inspect_into_cache(client, id);
+                ++n;
+            }
             ++connections_;
             LOG_INFO("Docker API at unix://%s: %zu running containers named; following its events",
                      socket_path_.c_str(), n);
@@ -180,11 +195,7 @@ void DockerMetadataProvider::watch(std::stop_token stop) {
             events.stream_lines(
                 path,
                 [&](const std::string& line) {
-                    auto ev = nlohmann::json::parse(line, nullptr, false);
-                    if (ev.is_discarded() || !ev.is_object()) return;
-                    auto actor = ev.find("Actor");
-                    std::string id = actor != ev.end() && actor->is_object() ? string_or_empty(*actor, "ID") : "";
-                    if (id.empty()) id = string_or_empty(ev, "id");
+                    std::string id = container_id_of_event(line);
                     if (id.empty()) return;
                     try {
                         inspect_into_cache(client, id);  // start and rename alike: the current name

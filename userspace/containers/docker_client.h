@@ -17,6 +17,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace tracer::containers {
 
@@ -53,6 +54,10 @@ private:
 
 // Parses GET /containers/<id>/json. Throws DockerError on malformed input.
 ContainerInfo parse_docker_inspect(const std::string& body);
+// The container id of one /events line (Actor.ID, else id); "" if none or not JSON.
+std::string container_id_of_event(const std::string& line);
+// The ids in GET /containers/json; none if it is not a JSON array.
+std::vector<std::string> container_ids_of_list(const std::string& body);
 
 class DockerMetadataProvider {
 public:

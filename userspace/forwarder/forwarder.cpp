@@ -1,6 +1,7 @@
 #include "forwarder/forwarder.h"
 
 #include "forwarder/sink_types.h"
+#include "metrics/output_sanitizer.h"
 
 #include <unistd.h>
 
@@ -85,6 +86,10 @@ void Forwarder::start() {
 void Forwarder::submit(int64_t timestamp_ms, std::vector<std::shared_ptr<const metrics::Snapshot>> sources,
                        std::vector<metrics::Event> events, std::vector<metrics::ServiceCheck> service_checks) {
     if (sinks_.empty()) return;
+    // the snapshots were sanitized by the flush loop; the events and checks are made valid here
+    metrics::SanitizeReport rewrites;
+    for (auto& e : events) metrics::sanitize_event(e, rewrites);
+    for (auto& c : service_checks) metrics::sanitize_service_check(c, rewrites);
     auto batch = aggregator_->aggregate(timestamp_ms, std::move(sources), std::move(events), std::move(service_checks));
     for (auto& s : sinks_) s->offer(batch);
 }

@@ -15,10 +15,12 @@ namespace {
 
 using metrics::MetricType;
 
-// Measurement names escape ',' and ' '; tag keys, tag values and field keys also '='.
+// Measurement names escape ',' and ' '; tag keys, tag values and field keys
+// also '='. A backslash is doubled, so one at the end of a tag value cannot
+// escape the ',' or ' ' that follows it.
 void append_escaped(std::string& out, std::string_view s, bool equals) {
     for (char c : s) {
-        if (c == ',' || c == ' ' || (equals && c == '=')) out += '\\';
+        if (c == ',' || c == ' ' || c == '\\' || (equals && c == '=')) out += '\\';
         if (c == '\n') {
             out += "\\n";
             continue;

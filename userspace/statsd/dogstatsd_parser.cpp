@@ -32,6 +32,15 @@ bool parse_kind(std::string_view t, MetricKind& k) {
     return true;
 }
 
+// "tracer.x", "tracer_x", "tracer-x": a name in tracer's own namespace on
+// /metrics (tracer_*), where a DogStatsD family could duplicate or mix with
+// one of tracer's (tracer_syscalls_total). Such names are refused.
+bool reserved_name(std::string_view name) {
+    if (name.size() < 7 || name.substr(0, 6) != "tracer") return false;
+    const char c = name[6];
+    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':');
+}
+
 ParseError parse_metric(std::string_view line, ParsedMetric& m) {
     std::string_view rest = line;
     std::string_view head = next_field(rest);  // name:value[:value...]
@@ -40,6 +49,7 @@ ParseError parse_metric(std::string_view line, ParsedMetric& m) {
     if (colon == std::string_view::npos || colon + 1 == head.size()) return ParseError::NoValue;
     m = ParsedMetric{};
     m.name = head.substr(0, colon);
+    if (reserved_name(m.name)) return ParseError::ReservedName;
     m.values = head.substr(colon + 1);
     m.tail = line.substr(head.size());
     m.single_value = m.values.find(':') == std::string_view::npos;
@@ -235,6 +245,7 @@ const char* reason_name(ParseError e) {
         case ParseError::BadEvent: return "bad_event";
         case ParseError::BadServiceCheck: return "bad_service_check";
         case ParseError::LineTooLong: return "line_too_long";
+        case ParseError::ReservedName: return "reserved_name";
         case ParseError::Truncated: return "truncated";
         case ParseError::Count: break;
     }

@@ -33,6 +33,7 @@ enum class ParseError : uint8_t {
     BadServiceCheck,   // any malformed _sc|...
     LineTooLong,       // a TCP line over the 64 KiB limit
     Truncated,         // a datagram larger than the receive buffer
+    ReservedName,      // "tracer.x", "tracer_x": tracer's own namespace on /metrics
     Count
 };
 const char* reason_name(ParseError e);
