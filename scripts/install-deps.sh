@@ -36,7 +36,12 @@ if [[ " $* " == *" --test "* ]]; then
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
+    prometheus                         # promtool (rule checks and unit tests) and the server (monitoring e2e)
+    systemd                            # systemd-analyze verify of the shipped unit
   )
+  # The Kubernetes manifests are validated with an npm package under node; a
+  # node that ships its own npm (e.g. NodeSource's) conflicts with Debian's.
+  command -v npm >/dev/null || want+=(nodejs npm)
 fi
 
 if [[ $(id -u) != 0 ]]; then

@@ -2,6 +2,7 @@
 
 #include "agent/cgroup_directory.h"
 #include "agent/net_collector.h"
+#include "agent/privileges.h"
 #include "agent/proc_collector.h"
 #include "agent/sched_collector.h"
 #include "agent/syscall_collector.h"
@@ -161,6 +162,7 @@ public:
             forwarder_->start();
             LOG_INFO("forwarding every interval to %s", forwarder_->describe().c_str());
         }
+        drop_capabilities_after_startup();  // least privilege: probes attached, sockets bound (agent/privileges.h)
         publish(latest, directory, 0);
 
         // Each interval's snapshot goes to /metrics and, with this interval's
