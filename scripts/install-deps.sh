@@ -17,6 +17,7 @@ want=(
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
+  libhiredis-dev libmemcached-dev      # plugins: the redis and memcached client libraries
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -38,6 +39,7 @@ if [[ " $* " == *" --test "* ]]; then
     libclang-rt-14-dev                 # libFuzzer: the statsd parser fuzz test
     prometheus                         # promtool (rule checks and unit tests) and the server (monitoring e2e)
     systemd                            # systemd-analyze verify of the shipped unit
+    redis-server memcached nginx-light # the plugins' real servers in tests
   )
   # The Kubernetes manifests are validated with an npm package under node; a
   # node that ships its own npm (e.g. NodeSource's) conflicts with Debian's.

@@ -27,8 +27,16 @@ const char* kSetpriv = "/usr/bin/setpriv";
 // What deploy/ grants: the Kubernetes DaemonSet, the systemd unit, the image test.
 const char* kDeployedCaps = "bpf,perfmon,net_admin";
 
-const char* kProbes[] = {"syscalls probe attached", "scheduling probe attached", "process probe attached",
-                         "network probe attached"};
+const char* kProbes[] = {"syscalls", "sched", "proc", "net"};
+
+// tracer_probe_up{probe} of every kernel area, once /metrics shows them; -1 when absent.
+std::map<std::string, double> probes_up(uint16_t port) {
+    std::string page = tracer::fixtures::scrape_metrics_until(port, "tracer_probe_up{probe=\"net\"}", 30s);
+    std::map<std::string, double> up;
+    for (const char* probe : kProbes)
+        up[probe] = tracer::fixtures::metric_value(page, std::string("tracer_probe_up{probe=\"") + probe + "\"}");
+    return up;
+}
 
 // {"CapEff" -> mask, ...} of every thread of `pid`.
 std::vector<std::map<std::string, uint64_t>> thread_capabilities(pid_t pid) {
@@ -86,8 +94,7 @@ TEST_F(Capabilities, DeployedSetAttachesEveryProbe) {
     uint16_t port = tracer::fixtures::free_tcp_port();
     auto p = run_with(kDeployedCaps, port);
     ASSERT_TRUE(tracer::fixtures::wait_output(*p, "serving metrics", 60s)) << p->output();
-    std::string out = p->output();
-    for (const char* probe : kProbes) EXPECT_NE(out.find(probe), std::string::npos) << probe << " missing:\n" << out;
+    for (const auto& [probe, up] : probes_up(port)) EXPECT_EQ(up, 1) << probe << ":\n" << p->output();
     // Named per cgroup, counted after the drop: the agent works without capabilities.
     EXPECT_FALSE(tracer::fixtures::scrape_metrics_until(port, "tracer_syscalls_total{", 20s).empty()) << p->output();
     stop(*p);
@@ -97,23 +104,25 @@ TEST_F(Capabilities, DeployedSetAttachesEveryProbe) {
 TEST_F(Capabilities, EachDeployedCapabilityIsNeeded) {
     if (access(kSetpriv, X_OK) != 0) GTEST_SKIP() << "no setpriv (util-linux)";
     {  // no CAP_NET_ADMIN: cgroup_skb cannot attach to the cgroup2 root; the rest works
-        auto p = run_with("bpf,perfmon", tracer::fixtures::free_tcp_port());
+        uint16_t port = tracer::fixtures::free_tcp_port();
+        auto p = run_with("bpf,perfmon", port);
         ASSERT_TRUE(tracer::fixtures::wait_output(*p, "serving metrics", 60s)) << p->output();
-        std::string out = p->output();
-        EXPECT_NE(out.find("network probe not loaded"), std::string::npos) << out;
-        EXPECT_NE(out.find("syscalls probe attached"), std::string::npos) << out;
+        auto up = probes_up(port);
+        EXPECT_EQ(up["net"], 0) << p->output();
+        EXPECT_EQ(up["syscalls"], 1) << p->output();
+        EXPECT_EQ(up["sched"], 1) << p->output();
+        EXPECT_EQ(up["proc"], 1) << p->output();
+        EXPECT_NE(p->output().find("net probe not loaded"), std::string::npos) << p->output();
         stop(*p);
     }
     for (const char* caps : {"bpf,net_admin", "perfmon,net_admin"}) {  // no CAP_PERFMON / no CAP_BPF
-        auto p = run_with(caps, tracer::fixtures::free_tcp_port());
-        // It exits, or (degraded mode) serves /metrics without any probe.
-        auto end = std::chrono::steady_clock::now() + 60s;
-        while (p->running() && p->output().find("serving metrics") == std::string::npos &&
-               std::chrono::steady_clock::now() < end)
-            std::this_thread::sleep_for(100ms);
-        std::string out = p->output();
-        for (const char* probe : kProbes) EXPECT_EQ(out.find(probe), std::string::npos) << caps << ": " << out;
-        if (p->running()) stop(*p);
+        uint16_t port = tracer::fixtures::free_tcp_port();
+        auto p = run_with(caps, port);
+        // Degraded: it serves /metrics, without any kernel area.
+        ASSERT_TRUE(tracer::fixtures::wait_output(*p, "serving metrics", 60s)) << caps << ": " << p->output();
+        for (const auto& [probe, up] : probes_up(port)) EXPECT_EQ(up, 0) << caps << ", " << probe << ":\n" << p->output();
+        EXPECT_EQ(p->output().find("probe attached"), std::string::npos) << caps << ": " << p->output();
+        stop(*p);
     }
 }
 

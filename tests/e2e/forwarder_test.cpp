@@ -524,7 +524,9 @@ TEST_F(ForwarderAgentTest, SigtermWhileBackendDownThenRestartLosesNothing) {
     const int64_t run1_start = now_ms();
     {
         Subprocess run1({TRACER_BINARY, "run", "--config", cfg});
-        std::this_thread::sleep_for(4s);
+        // intervals from the moment it forwards (loading the probes takes longer on a busy machine)
+        ASSERT_TRUE(tracer::fixtures::wait_output(run1, "forwarding every interval", 30s)) << run1.output();
+        std::this_thread::sleep_for(3s);
         ASSERT_TRUE(run1.running()) << run1.output();
         run1.signal(SIGTERM);
         ASSERT_EQ(run1.wait_for(20s), 0) << run1.output();
@@ -536,6 +538,7 @@ TEST_F(ForwarderAgentTest, SigtermWhileBackendDownThenRestartLosesNothing) {
     EXPECT_GE(spooled, 4u) << "the first run's batches are not in the spool";
 
     Subprocess run2({TRACER_BINARY, "run", "--config", cfg});
+    ASSERT_TRUE(tracer::fixtures::wait_output(run2, "forwarding every interval", 30s)) << run2.output();
     std::this_thread::sleep_for(2s);  // the agent is back, the backend is not yet
     const int64_t backend_back = now_ms();
     start_backend();

@@ -116,7 +116,7 @@ TEST_F(TracerNet, RunExportsNetworkMetricsPerCgroup) {
     uint16_t port = tracer::fixtures::free_tcp_port();
     Subprocess tracer({TRACER_BINARY, "run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
     ASSERT_TRUE(wait_output(tracer, "serving metrics", 20s)) << tracer.output();
-    if (tracer.output().find("network probe not loaded") != std::string::npos) GTEST_SKIP() << tracer.output();
+    if (tracer.output().find("net probe not loaded") != std::string::npos) GTEST_SKIP() << tracer.output();
 
     TestCgroup cg("run-net");
     run_connection(cg, tracer::fixtures::free_tcp_port());

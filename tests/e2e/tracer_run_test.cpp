@@ -231,21 +231,53 @@ TEST(TracerRunErrors, MissingExplicitConfigIsAnError) {
     EXPECT_NE(tracer.output().find("/nonexistent/tracer.yaml"), std::string::npos) << tracer.output();
 }
 
-TEST(TracerRunErrors, WithoutPrivilegesSaysWhatIsNeeded) {
+// Degraded mode: without BPF permission the agent says once, loudly, what is
+// missing and keeps serving /metrics (and DogStatsD, plugins, forwarding),
+// with every kernel area reported down.
+TEST(TracerRunDegraded, WithoutPrivilegesKeepsServingAndSaysWhatIsNeeded) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to another user";
-    Subprocess tracer(tracer_args({"run", "--metrics-addr", ""}), /*run_as=*/65534);
-    EXPECT_EQ(tracer.wait_for(10s), 1);
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}),
+                      /*run_as=*/65534);
+    std::string body = wait_for_metrics(tracer, port, "tracer_probe_up{probe=\"net\"}");
+    for (const char* area : {"syscalls", "sched", "proc", "net"})
+        EXPECT_EQ(sample(body, std::string("tracer_probe_up{probe=\"") + area + "\"}"), 0.0) << area << "\n" << body;
+    EXPECT_EQ(body.find("tracer_syscalls_total"), std::string::npos) << body;
     std::string out = tracer.output();
+    EXPECT_NE(out.find("NO KERNEL METRICS"), std::string::npos) << out;
     EXPECT_NE(out.find("not permitted to load BPF programs"), std::string::npos) << out;
     EXPECT_NE(out.find("CAP_BPF"), std::string::npos) << out;
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(10s), 0) << tracer.output();
 }
 
-TEST(TracerRunErrors, MissingBtfFileIsNamed) {
+TEST(TracerRunDegraded, MissingBtfFileIsNamedAndTheAgentRunsOn) {
     if (geteuid() != 0) GTEST_SKIP() << "the privilege check comes first without root";
-    Subprocess tracer(tracer_args({"run", "--metrics-addr", "", "--btf", "/nonexistent/vmlinux.btf"}));
-    EXPECT_EQ(tracer.wait_for(10s), 1);
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port),
+                                   "--btf", "/nonexistent/vmlinux.btf"}));
+    std::string body = wait_for_metrics(tracer, port, "tracer_probe_up{probe=\"syscalls\"} 0");
     EXPECT_NE(tracer.output().find("cannot read BTF file /nonexistent/vmlinux.btf"), std::string::npos)
         << tracer.output();
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(10s), 0) << tracer.output();
+}
+
+// Every area can be switched off in config; the others run.
+TEST(TracerRunAreas, AnAreaSwitchedOffLoadsNothingAndSaysSo) {
+    if (geteuid() != 0) GTEST_SKIP() << "loading BPF programs needs root";
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer({"/usr/bin/env", "TRACER_SCHED_ENABLED=false", "TRACER_NET_ENABLED=off", TRACER_BINARY, "run",
+                       "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
+    std::string body = wait_for_metrics(tracer, port, "tracer_syscalls_total");
+    EXPECT_EQ(sample(body, "tracer_probe_up{probe=\"syscalls\"}"), 1.0) << body;
+    EXPECT_EQ(sample(body, "tracer_probe_up{probe=\"proc\"}"), 1.0) << body;
+    EXPECT_EQ(sample(body, "tracer_probe_up{probe=\"sched\"}"), 0.0) << body;
+    EXPECT_EQ(sample(body, "tracer_probe_up{probe=\"net\"}"), 0.0) << body;
+    EXPECT_EQ(body.find("tracer_cpu_seconds_total"), std::string::npos) << body;
+    EXPECT_NE(tracer.output().find("sched probe off: disabled in config"), std::string::npos) << tracer.output();
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(10s), 0) << tracer.output();
 }
 
 TEST(TracerCli, VersionAndHelp) {
@@ -282,10 +314,18 @@ TEST_F(TracerRun, WithoutKernelBtfOneErrorThenBtfFileWorks) {
         return a;
     };
 
+    // Without BTF: one loud error, and the agent runs on without kernel metrics.
     Subprocess plain(without_btf({"run", "--metrics-addr", ""}));
-    EXPECT_EQ(plain.wait_for(10s), 1) << plain.output();
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (plain.output().find("NO KERNEL METRICS") == std::string::npos && plain.running() &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(plain.running()) << plain.output();
+    plain.signal(SIGTERM);
+    EXPECT_EQ(plain.wait_for(10s), 0) << plain.output();
     std::string out = plain.output();
-    EXPECT_NE(out.find("tracer: error: this kernel exposes no BTF"), std::string::npos) << out;
+    EXPECT_NE(out.find("NO KERNEL METRICS: this kernel exposes no BTF"), std::string::npos) << out;
     EXPECT_NE(out.find("CONFIG_DEBUG_INFO_BTF=y"), std::string::npos) << out;
     EXPECT_NE(out.find("--btf PATH"), std::string::npos) << out;
     EXPECT_EQ(out.find("kernel feature:"), std::string::npos) << "one error, not the feature list: " << out;

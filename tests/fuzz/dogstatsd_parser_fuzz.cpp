@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         aggregator.take(taken);
         store.merge(std::move(taken));
         StatsdFlush out;
-        store.flush(1.0, out);
+        store.flush(out);
     }
     return 0;
 }

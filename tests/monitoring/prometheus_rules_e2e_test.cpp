@@ -155,10 +155,9 @@ TEST_F(PrometheusRules, EveryRuleAndPanelHasDataForAContainerAndAnOomKillFiresTh
         kPrometheus, "--config.file=" + dir_ + "/prometheus.yml", "--storage.tsdb.path=" + dir_ + "/data",
         "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port_), "--storage.tsdb.retention.time=1h"});
 
-    // The OOM victim: a 32 MiB container whose `tail` buffers /dev/zero until the
-    // kernel kills it; its shell lives on, so the cgroup (and its series) stays.
+    // The OOM victim's container: 32 MiB, idle until the test makes it allocate.
     engine_->docker({"run", "-d", "--name", kOom, "--network", "none", "--memory", "32m", "--memory-swap", "32m",
-                     engine_->image(), "sh", "-c", "sleep 4; tail /dev/zero; exec sleep 1000"});
+                     engine_->image(), "sh", "-c", "exec sleep 1000"});
 
     // Every query until it has data, within one shared deadline.
     std::vector<Query> queries = recording_rule_queries();
@@ -183,7 +182,16 @@ TEST_F(PrometheusRules, EveryRuleAndPanelHasDataForAContainerAndAnOomKillFiresTh
                                  << kWeb << ":" << all << "\nlast error: " << last_error_
                                  << "\nprometheus said:\n" << prometheus_->output().substr(0, 3000);
 
-    // The OOM kill, counted by the agent and firing the alert.
+    // The OOM kill: once Prometheus has the container's named counter at 0, a
+    // `tail` in it buffers /dev/zero until the kernel kills it (the container lives on).
+    std::string zero = "tracer_oom_kills_total{container_name=\"" + kOom + "\"} == 0";
+    auto until = std::chrono::steady_clock::now() + 60s;
+    while (query(zero).empty() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(500ms);
+    ASSERT_FALSE(query(zero).empty()) << "no tracer_oom_kills_total of " << kOom << " at 0";
+    auto [oom_rc, oom_out] = engine_->try_docker({"exec", kOom, "tail", "/dev/zero"});
+    EXPECT_EQ(oom_rc, 137) << "tail was not killed: " << oom_out;
+
+    // Counted by the agent, firing the alert.
     std::string alert = "ALERTS{alertname=\"ContainerOOMKilled\",alertstate=\"firing\",container_name=\"" + kOom + "\"}";
     json fired;
     auto end = std::chrono::steady_clock::now() + 60s;

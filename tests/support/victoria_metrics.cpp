@@ -1,5 +1,7 @@
 #include "victoria_metrics.h"
 
+#include "server_process.h"
+
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -82,21 +84,6 @@ void VictoriaMetrics::use_tls(const std::string& cert_file, const std::string& k
     tls_args_ = {"-tls", "-tlsCertFile=" + cert_file, "-tlsKeyFile=" + key_file};
 }
 
-namespace {
-
-bool accepts_connections(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    if (fd >= 0) close(fd);
-    return ok;
-}
-
-}  // namespace
-
 bool VictoriaMetrics::start() {
     if (process_) return true;
     std::vector<std::string> argv{kBinary,
@@ -110,7 +97,7 @@ bool VictoriaMetrics::start() {
     httplib::Client client("127.0.0.1", port_);
     client.set_connection_timeout(std::chrono::milliseconds(200));
     for (int i = 0; i < 150; ++i) {
-        if (!tls_args_.empty() && accepts_connections(port_)) return true;
+        if (!tls_args_.empty() && accepts_tcp(port_)) return true;
         if (tls_args_.empty())
             if (auto r = client.Get("/health"); r && r->status == 200) return true;
         if (!process_->running()) break;

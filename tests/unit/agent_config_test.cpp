@@ -146,6 +146,17 @@ syscalls:
     - futex
   map_entries: 4096
   max_threads: 64
+sched:
+  enabled: false
+  map_entries: 128
+  max_threads: 256
+proc:
+  enabled: no
+  map_entries: 512
+  ring_bytes: 8192
+net:
+  enabled: off
+  map_entries: 1024
 )",
                                 "t");
     EXPECT_EQ(c.config_path, "");
@@ -160,6 +171,15 @@ syscalls:
     EXPECT_EQ(c.syscalls.histogram_syscalls, (std::vector<std::string>{"read", "futex"}));
     EXPECT_EQ(c.syscalls.map_entries, 4096u);
     EXPECT_EQ(c.syscalls.max_threads, 64u);
+    EXPECT_TRUE(c.syscalls.enabled);
+    EXPECT_FALSE(c.sched.enabled);
+    EXPECT_EQ(c.sched.map_entries, 128u);
+    EXPECT_EQ(c.sched.max_threads, 256u);
+    EXPECT_FALSE(c.proc.enabled);
+    EXPECT_EQ(c.proc.map_entries, 512u);
+    EXPECT_EQ(c.proc.ring_bytes, 8192u);
+    EXPECT_FALSE(c.net.enabled);
+    EXPECT_EQ(c.net.map_entries, 1024u);
     EXPECT_NO_THROW(validate(c));
 
     // keys not in the file keep their defaults
@@ -195,16 +215,16 @@ TEST(AgentConfig, UnknownKeySuggestsTheClosestKnownKey) {
 TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
     EXPECT_EQ(parse_error("probes: [tcp]\n"),
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
-              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
+              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
               "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
-              "latency, histogram_syscalls, map_entries, max_threads)");
+              "enabled, latency, histogram_syscalls, map_entries, max_threads)");
     // a key only known at another level is unknown here
     EXPECT_EQ(parse_error("latency: false\n"),
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
-              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, "
+              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
               "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd)");
 }

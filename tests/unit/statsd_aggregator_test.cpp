@@ -26,7 +26,7 @@ StatsdFlush flush(StatsdAggregator& a, StatsdStore& store) {
     a.take(taken);
     store.merge(std::move(taken));
     StatsdFlush out;
-    store.flush(10, out);
+    store.flush(out);
     return out;
 }
 
@@ -88,7 +88,7 @@ TEST(StatsdAggregator, GaugeDeltasAcrossReadersApplyAfterTheLatestWrite) {
     store.merge(std::move(t1));
     store.merge(std::move(t2));
     StatsdFlush out;
-    store.flush(1, out);
+    store.flush(out);
     ASSERT_EQ(out.families.size(), 1u);
     EXPECT_EQ(out.families[0].samples[0].value, 46);  // 50 - 5 + 1
 }

@@ -7,9 +7,25 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace tracer::agent {
+
+// Where a collector's kernel readings come from: its area's probe in the
+// agent; readings made by hand in the unit tests, which need no root.
+template <class Reading>
+struct KernelReadings {
+    std::function<void(std::vector<Reading>&)> read;          // every cgroup's totals since its entry was made
+    std::function<void(const std::vector<uint64_t>&)> forget;  // release the kernel entries of these keys
+};
+
+// The readings of a probe with read(std::vector<Reading>&) and forget_cgroups().
+template <class Reading, class Probe>
+KernelReadings<Reading> readings_of(Probe& probe, void (Probe::*read)(std::vector<Reading>&)) {
+    return {[&probe, read](std::vector<Reading>& out) { (probe.*read)(out); },
+            [&probe](const std::vector<uint64_t>& keys) { probe.forget_cgroups(keys); }};
+}
 
 class CgroupCollector {
 public:

@@ -1,5 +1,7 @@
 #include "agent/net_collector.h"
 
+#include "agent/host_context.h"
+#include "agent/kernel_area.h"
 #include "agent/log2_histogram.h"
 
 #include <algorithm>
@@ -9,7 +11,7 @@
 namespace tracer::agent {
 
 void NetCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -27,7 +29,7 @@ void NetCollector::accumulate(CgroupDirectory& directory, std::chrono::duration<
 }
 
 void NetCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     table_.forget(keys);
 }
 
@@ -89,6 +91,37 @@ void NetCollector::append_families(metrics::Snapshot& out) const {
     }
     for (auto* f : {&bytes, &packets, &opened, &closed, &open, &retransmits, &resets, &conn_bytes, &rtt, &duration})
         out.push_back(std::move(*f));
+}
+
+namespace {
+
+class NetArea : public ProbeArea<probes::NetProbe, NetCollector> {
+public:
+    using ProbeArea::ProbeArea;
+    void drops(AreaDrops& out) const override {
+        auto d = probe_->drops();
+        out.map_failures.emplace_back("net_stats", d[NET_DROP_STATS_FULL]);
+        out.map_failures.emplace_back("net_socks", d[NET_DROP_SOCK_STORAGE]);
+        out.ring_drops.emplace_back("net_events", d[NET_DROP_RINGBUF_FULL]);
+    }
+    void append_self_metrics(metrics::Snapshot& out) const override {
+        metrics::Family unattributed{"tracer.net.unattributed", "",
+                                     "Packets and TCP events of sockets with no known owner (see docs/metrics.md).",
+                                     metrics::MetricType::Counter, {}};
+        unattributed.samples.push_back({{}, double(probe_->drops()[NET_DROP_UNATTRIBUTED]), {}});
+        out.push_back(std::move(unattributed));
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<LoadedArea> load_net_area(const AreaSetup& setup) {
+    probes::NetProbeOptions o;
+    o.keying = setup.host.keying();
+    o.cgroup2_root = setup.host.cgroup2_root();
+    o.map_entries = setup.config.net.map_entries;
+    o.btf_path = setup.btf_path;
+    return std::make_unique<NetArea>(std::make_unique<probes::NetProbe>(o));
 }
 
 }  // namespace tracer::agent

@@ -11,7 +11,8 @@ namespace tracer::agent {
 
 class NetCollector : public CgroupCollector {
 public:
-    explicit NetCollector(probes::NetProbe& probe) : probe_(probe) {}
+    explicit NetCollector(KernelReadings<probes::NetReading> kernel) : kernel_(std::move(kernel)) {}
+    explicit NetCollector(probes::NetProbe& probe) : NetCollector(readings_of(probe, &probes::NetProbe::read)) {}
 
     void read(std::vector<uint64_t>& keys) override;
     void accumulate(CgroupDirectory& directory, std::chrono::duration<double> elapsed) override;
@@ -19,7 +20,7 @@ public:
     void append_families(metrics::Snapshot& out) const override;
 
 private:
-    probes::NetProbe& probe_;
+    KernelReadings<probes::NetReading> kernel_;
     std::vector<probes::NetReading> readings_;
     CgroupTotalsTable<net_stats> table_;
 };

@@ -1,9 +1,13 @@
 #include "agent/proc_collector.h"
 
+#include "agent/host_context.h"
+#include "agent/kernel_area.h"
+#include "log.h"
+
 namespace tracer::agent {
 
 void ProcCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read_counts(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -18,7 +22,7 @@ void ProcCollector::accumulate(CgroupDirectory& directory, std::chrono::duration
 }
 
 void ProcCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     table_.forget(keys);
 }
 
@@ -43,6 +47,42 @@ void ProcCollector::append_families(metrics::Snapshot& out) const {
     out.push_back(std::move(forks));
     out.push_back(std::move(exits));
     out.push_back(std::move(ooms));
+}
+
+namespace {
+
+class ProcArea : public ProbeArea<probes::ProcProbe, ProcCollector> {
+public:
+    using ProbeArea::ProbeArea;
+    void drops(AreaDrops& out) const override {
+        auto d = probe_->drops();
+        out.map_failures.emplace_back("proc_counts", d[PROC_DROP_COUNTS_FULL]);
+        out.map_failures.emplace_back("proc_oom_pending", d[PROC_DROP_OOM_PENDING_FULL]);
+        out.ring_drops.emplace_back("proc_events", d[PROC_DROP_RINGBUF_FULL]);
+    }
+    // Only OOM kills cross the ring in the agent (see load_proc_area); they are logged.
+    void drain_events() override {
+        probe_->drain([](const probes::ProcEvent& e) {
+            if (e.kind != probes::ProcEventKind::Oom) return;
+            LOG_WARN("OOM kill: pid %u (%s), memory cgroup id %llu, %llu MiB virtual", e.pid, e.comm.c_str(),
+                     static_cast<unsigned long long>(e.oom_memcg_id),
+                     static_cast<unsigned long long>(e.oom_total_vm_pages * 4096 / (1024 * 1024)));
+        });
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<LoadedArea> load_proc_area(const AreaSetup& setup) {
+    probes::ProcProbeOptions o;
+    o.keying = setup.host.keying();
+    o.map_entries = setup.config.proc.map_entries;
+    o.ring_bytes = setup.config.proc.ring_bytes;
+    o.btf_path = setup.btf_path;
+    // The counters come from the kernel's maps; of the events, the agent only
+    // logs OOM kills, so only those cross the ring.
+    o.emitted_events = probes::proc_event_bit(probes::ProcEventKind::Oom);
+    return std::make_unique<ProcArea>(std::make_unique<probes::ProcProbe>(o));
 }
 
 }  // namespace tracer::agent

@@ -10,7 +10,8 @@ namespace tracer::agent {
 
 class ProcCollector : public CgroupCollector {
 public:
-    explicit ProcCollector(probes::ProcProbe& probe) : probe_(probe) {}
+    explicit ProcCollector(KernelReadings<probes::ProcCountsReading> kernel) : kernel_(std::move(kernel)) {}
+    explicit ProcCollector(probes::ProcProbe& probe) : ProcCollector(readings_of(probe, &probes::ProcProbe::read_counts)) {}
 
     void read(std::vector<uint64_t>& keys) override;
     void accumulate(CgroupDirectory& directory, std::chrono::duration<double> elapsed) override;
@@ -18,7 +19,7 @@ public:
     void append_families(metrics::Snapshot& out) const override;
 
 private:
-    probes::ProcProbe& probe_;
+    KernelReadings<probes::ProcCountsReading> kernel_;
     std::vector<probes::ProcCountsReading> readings_;
     CgroupTotalsTable<probes::ProcCountsReading> table_;
 };

@@ -1,11 +1,13 @@
 #include "agent/sched_collector.h"
 
+#include "agent/host_context.h"
+#include "agent/kernel_area.h"
 #include "agent/log2_histogram.h"
 
 namespace tracer::agent {
 
 void SchedCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -24,7 +26,7 @@ void SchedCollector::accumulate(CgroupDirectory& directory, std::chrono::duratio
 }
 
 void SchedCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     table_.forget(keys);
 }
 
@@ -54,6 +56,29 @@ void SchedCollector::append_families(metrics::Snapshot& out) const {
     out.push_back(std::move(cpu));
     out.push_back(std::move(switches));
     out.push_back(std::move(migrations));
+}
+
+namespace {
+
+class SchedArea : public ProbeArea<probes::SchedProbe, SchedCollector> {
+public:
+    using ProbeArea::ProbeArea;
+    void drops(AreaDrops& out) const override {
+        auto d = probe_->drops();
+        out.map_failures.emplace_back("sched_stats", d[SCHED_DROP_STATS_FULL]);
+        out.map_failures.emplace_back("sched_tasks", d[SCHED_DROP_TASK_SLOT]);
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<LoadedArea> load_sched_area(const AreaSetup& setup) {
+    probes::SchedProbeOptions o;
+    o.keying = setup.host.keying();
+    o.map_entries = setup.config.sched.map_entries;
+    o.max_threads = setup.config.sched.max_threads;
+    o.btf_path = setup.btf_path;
+    return std::make_unique<SchedArea>(std::make_unique<probes::SchedProbe>(o));
 }
 
 }  // namespace tracer::agent

@@ -10,7 +10,8 @@ namespace tracer::agent {
 
 class SchedCollector : public CgroupCollector {
 public:
-    explicit SchedCollector(probes::SchedProbe& probe) : probe_(probe) {}
+    explicit SchedCollector(KernelReadings<probes::SchedReading> kernel) : kernel_(std::move(kernel)) {}
+    explicit SchedCollector(probes::SchedProbe& probe) : SchedCollector(readings_of(probe, &probes::SchedProbe::read)) {}
 
     void read(std::vector<uint64_t>& keys) override;
     void accumulate(CgroupDirectory& directory, std::chrono::duration<double> elapsed) override;
@@ -18,7 +19,7 @@ public:
     void append_families(metrics::Snapshot& out) const override;
 
 private:
-    probes::SchedProbe& probe_;
+    KernelReadings<probes::SchedReading> kernel_;
     std::vector<probes::SchedReading> readings_;
     CgroupTotalsTable<probes::SchedTotals> table_;
 };

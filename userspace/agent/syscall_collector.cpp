@@ -1,6 +1,8 @@
 #include "agent/syscall_collector.h"
 
 #include "agent/cgroup_totals.h"
+#include "agent/host_context.h"
+#include "agent/kernel_area.h"
 #include "agent/log2_histogram.h"
 
 #include "log.h"
@@ -15,8 +17,8 @@ namespace {
 
 }  // namespace
 
-SyscallCollector::SyscallCollector(probes::SyscallProbe& probe, SyscallCollectorOptions options)
-    : probe_(probe), options_(std::move(options)) {
+SyscallCollector::SyscallCollector(KernelReadings<probes::SyscallReading> kernel, SyscallCollectorOptions options)
+    : kernel_(std::move(kernel)), options_(std::move(options)) {
     if (options_.histogram_syscalls)
         histogram_nrs_.insert(options_.histogram_syscalls->begin(), options_.histogram_syscalls->end());
 }
@@ -26,7 +28,7 @@ bool SyscallCollector::wants_histogram(uint32_t nr) const {
 }
 
 void SyscallCollector::read(std::vector<uint64_t>& keys) {
-    probe_.read(readings_);
+    kernel_.read(readings_);
     for (const auto& r : readings_) keys.push_back(r.cgroup_id);
 }
 
@@ -69,7 +71,7 @@ void SyscallCollector::accumulate(CgroupDirectory& directory, std::chrono::durat
 }
 
 void SyscallCollector::forget(const std::vector<uint64_t>& keys) {
-    probe_.forget_cgroups(keys);
+    kernel_.forget(keys);
     std::unordered_set<uint64_t> gone(keys.begin(), keys.end());
     std::erase_if(last_, [&](const auto& kv) { return gone.count(kv.first.key) != 0; });
 }
@@ -114,6 +116,46 @@ std::vector<CgroupRate> SyscallCollector::top_cgroups(size_t n) const {
               [](const auto& a, const auto& b) { return a.syscalls_per_second > b.syscalls_per_second; });
     if (rates.size() > n) rates.resize(n);
     return rates;
+}
+
+namespace {
+
+class SyscallsArea : public ProbeArea<probes::SyscallProbe, SyscallCollector> {
+public:
+    using ProbeArea::ProbeArea;
+    void drops(AreaDrops& out) const override {
+        auto d = probe_->drops();
+        out.map_failures.emplace_back("syscall_stats", d[SYSCALL_DROP_STATS_FULL]);
+        out.map_failures.emplace_back("syscall_inflight", d[SYSCALL_DROP_INFLIGHT_FULL]);
+    }
+    void limits(std::vector<std::pair<std::string, double>>& out) const override {
+        out.emplace_back("histogram_syscalls", double(collector_.histograms_omitted()));
+    }
+    std::vector<BusyCgroup> busiest(size_t n) const override {
+        std::vector<BusyCgroup> out;
+        for (const auto& r : collector_.top_cgroups(n)) out.push_back({r.cgroup, r.syscalls_per_second});
+        return out;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
+    const auto& c = setup.config.syscalls;
+    // The syscalls with a latency histogram are the ones the kernel times.
+    std::vector<std::string> unknown;
+    auto timed = probes::syscall_numbers(c.histogram_syscalls, unknown);
+    for (const auto& name : unknown)
+        LOG_WARN("syscalls.histogram_syscalls: '%s' is not a syscall on this architecture; ignored", name.c_str());
+    probes::SyscallProbeOptions o;
+    o.latency = c.latency;
+    o.timed_syscalls = timed;
+    o.map_entries = c.map_entries;
+    o.max_threads = c.max_threads;
+    o.keying = setup.host.keying();
+    o.btf_path = setup.btf_path;
+    return std::make_unique<SyscallsArea>(std::make_unique<probes::SyscallProbe>(o),
+                                          SyscallCollectorOptions{c.latency, timed});
 }
 
 }  // namespace tracer::agent

@@ -32,7 +32,9 @@ struct CgroupRate {
 
 class SyscallCollector : public CgroupCollector {
 public:
-    SyscallCollector(probes::SyscallProbe& probe, SyscallCollectorOptions options);
+    SyscallCollector(KernelReadings<probes::SyscallReading> kernel, SyscallCollectorOptions options);
+    SyscallCollector(probes::SyscallProbe& probe, SyscallCollectorOptions options)
+        : SyscallCollector(readings_of(probe, &probes::SyscallProbe::read), std::move(options)) {}
 
     void read(std::vector<uint64_t>& keys) override;
     void accumulate(CgroupDirectory& directory, std::chrono::duration<double> elapsed) override;
@@ -65,7 +67,7 @@ private:
 
     bool wants_histogram(uint32_t nr) const;
 
-    probes::SyscallProbe& probe_;
+    KernelReadings<probes::SyscallReading> kernel_;
     SyscallCollectorOptions options_;
     std::unordered_set<uint32_t> histogram_nrs_;
 

@@ -31,6 +31,7 @@ struct TraceFlags {
     std::string docker_socket = "/var/run/docker.sock";
     std::string format = "text";
     std::string hierarchy = "auto";
+    std::string host_root;            // "" = /
     std::string btf_path;
 };
 CLI::App* add_trace_command(CLI::App& app, TraceFlags& flags);

@@ -2,12 +2,8 @@
 // each (text or JSON lines).
 // Loads its own programs; needs no running agent.
 #include "cli/commands.h"
-#include "containers/cgroup_layout.h"
+#include "agent/host_context.h"
 #include "containers/cgroup_path_parser.h"
-#include "containers/cgroup_resolver.h"
-#include "containers/container_metadata.h"
-#include "containers/docker_client.h"
-#include "containers/oci_bundle.h"
 #include "log.h"
 #include "probes/bpf_support.h"
 #include "probes/net_probe.h"
@@ -18,14 +14,15 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <optional>
-#include <tuple>
 #include <set>
-#include <sstream>
+#include <tuple>
+#include <variant>
 
 namespace tracer::cli {
 namespace {
@@ -82,35 +79,8 @@ bool under(const std::string& path, const std::string& prefix) {
                               path[prefix.size()] == '/');
 }
 
-// Container names for the trace: the Docker API (kept current by its event
-// stream) and containerd/CRI-O bundles; a name not cached yet is looked up
-// right away (a trace may wait; the agent's flush never does).
-class ContainerNames {
-public:
-    ContainerNames(const std::string& docker_socket) : oci_("/run") {
-        std::error_code ec;
-        if (!docker_socket.empty() && std::filesystem::exists(docker_socket, ec))
-            docker_ = std::make_unique<containers::DockerMetadataProvider>(docker_socket, cache_);
-    }
-    // The container of a cgroup path, if it is one and it is known.
-    std::optional<containers::ContainerInfo> of(const std::string& cgroup_path) {
-        auto ref = containers::container_from_cgroup_path(cgroup_path);
-        if (!ref) return std::nullopt;
-        auto info = cache_.find(ref->id);
-        if (!info && docker_) info = docker_->inspect(ref->id);
-        if (!info && oci_.available()) info = oci_.lookup(ref->id);
-        if (info) cache_.put(*info);
-        return info;
-    }
-
-private:
-    containers::MetadataCache cache_{4096};  // outlives the provider below
-    std::unique_ptr<containers::DockerMetadataProvider> docker_;
-    containers::OciBundleReader oci_;
-};
-
-bool is_container(const containers::ContainerInfo& info, const std::string& wanted) {
-    return info.name == wanted || (wanted.size() >= 4 && info.id.rfind(wanted, 0) == 0);
+bool is_container(const std::string& name, const std::string& id, const std::string& wanted) {
+    return name == wanted || (wanted.size() >= 4 && id.rfind(wanted, 0) == 0);
 }
 
 // Fields of one event, in order, as (name, value, is_string).
@@ -181,6 +151,8 @@ CLI::App* add_trace_command(CLI::App& app, TraceFlags& f) {
                       "Only events of this container (name, or an id prefix of 4+ hex digits)");
     trace->add_option("--docker-socket", f.docker_socket, "Docker Engine API socket that names containers")
         ->capture_default_str();
+    trace->add_option("--host-root", f.host_root,
+                      "Where the host's / is mounted (/proc, /sys, /run, the Docker socket), e.g. /host [default: /]");
     trace->add_option("--format", f.format, "text or json (JSON lines)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
@@ -204,9 +176,17 @@ int trace_command(const TraceFlags& f) {
         probes::require_kernel_version();
         probes::require_bpf_privileges();
         probes::require_btf(f.btf_path);
-        auto layout = containers::read_cgroup_layout("/proc/self/mountinfo");
-        auto keying = containers::choose_cgroup_keying(layout, f.hierarchy, "/proc/cgroups");
-        containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
+        if (!f.host_root.empty() && f.host_root.front() != '/')
+            throw config::ConfigError("--host-root must be an absolute path, got '" + f.host_root + "'");
+        // The same host context as `tracer run`: layout and keying under the
+        // host root, container names from the providers' cache.
+        config::AgentConfig cfg;
+        cfg.host_root = f.host_root;
+        cfg.docker_socket = f.docker_socket;
+        cfg.cgroup_hierarchy = f.hierarchy;
+        agent::HostContext host(cfg);
+        const auto& keying = host.keying();
+        auto& resolver = host.resolver();
         resolver.rescan();
         const bool all = wanted.empty();
         std::unique_ptr<probes::ProcProbe> proc;
@@ -225,7 +205,7 @@ int trace_command(const TraceFlags& f) {
         if (all || wanted.count("tcp")) {
             probes::NetProbeOptions o;
             o.keying = keying;
-            o.cgroup2_root = layout.unified() ? layout.unified()->mount_point : "";
+            o.cgroup2_root = host.cgroup2_root();
             o.btf_path = f.btf_path;
             o.emit_events = true;
             try {
@@ -235,46 +215,80 @@ int trace_command(const TraceFlags& f) {
                 LOG_WARN("no tcp events: %s", e.what());
             }
         }
-        ContainerNames names(f.docker_socket);
         LOG_INFO("tracing %s events (cgroups named in the %s); Ctrl-C to stop",
                  all ? "exec, fork, exit, oom and tcp" : "the chosen", keying.describe().c_str());
 
+        // An event of a container whose metadata has not arrived yet waits
+        // (up to kNameWait, on later drains) for its name rather than
+        // blocking the trace on a lookup or going out unnamed.
+        using Event = std::variant<ProcEvent, probes::NetConnection>;
+        struct Held {
+            std::chrono::steady_clock::time_point until;
+            std::string name;
+            uint64_t cgroup_id, timestamp_ns;
+            Event event;
+        };
+        constexpr auto kNameWait = std::chrono::seconds(3);
+        std::deque<Held> held;
         std::string line;
-        auto emit = [&](const char* name, uint64_t cgroup_id, uint64_t timestamp_ns, const auto& event) {
+        // true: printed or filtered out; false: the container's name is not known yet
+        auto emit = [&](const std::string& name, uint64_t cgroup_id, uint64_t timestamp_ns, const Event& event,
+                        bool last_chance) {
             auto path = resolver.lookup(cgroup_id);
             if (!path) {
                 resolver.rescan();  // a cgroup created since the last scan
                 path = resolver.lookup(cgroup_id);
             }
             std::string cgroup = path ? *path : "<unresolved:" + std::to_string(cgroup_id) + ">";
-            if (!f.cgroup.empty() && !(path && under(*path, f.cgroup))) return;
-            auto container = path ? names.of(*path) : std::nullopt;
-            if (!f.container.empty() && !(container && is_container(*container, f.container))) return;
-            const std::string container_name = container ? container->name : "";
+            if (!f.cgroup.empty() && !(path && under(*path, f.cgroup))) return true;
+            auto container = path ? host.container_name(*path) : std::optional<std::string>("");
+            if (!container && !last_chance) return false;
+            const std::string container_name = container.value_or("");
+            if (!f.container.empty()) {
+                auto ref = path ? containers::container_from_cgroup_path(*path) : std::nullopt;
+                if (!ref || !is_container(container_name, ref->id, f.container)) return true;
+            }
+            auto fields_of = [&](const auto& e) { return fields(e, cgroup, container_name); };
+            auto fs = std::visit(fields_of, event);
             line.clear();
             if (json) {
                 line = "{\"time\":" + json_string(wall_time(timestamp_ns)) + ",\"event\":\"" + name + "\"";
-                for (const auto& [k, v, is_string] : fields(event, cgroup, container_name))
-                    line += ",\"" + k + "\":" + (is_string ? json_string(v) : v);
+                for (const auto& [k, v, is_string] : fs) line += ",\"" + k + "\":" + (is_string ? json_string(v) : v);
                 line += "}\n";
             } else {
                 char head[64];
-                std::snprintf(head, sizeof head, "%-5s", name);
+                std::snprintf(head, sizeof head, "%-5s", name.c_str());
                 line = wall_time(timestamp_ns) + " " + head;
-                for (const auto& [k, v, is_string] : fields(event, cgroup, container_name)) line += " " + k + "=" + v;
+                for (const auto& [k, v, is_string] : fs) line += " " + k + "=" + v;
                 line += "\n";
             }
             std::fwrite(line.data(), 1, line.size(), stdout);
+            return true;
+        };
+        // Events keep their order: once one is held, later ones queue behind it.
+        auto offer = [&](const char* name, uint64_t cgroup_id, uint64_t timestamp_ns, Event event) {
+            if (held.empty() && emit(name, cgroup_id, timestamp_ns, event, false)) return;
+            held.push_back({std::chrono::steady_clock::now() + kNameWait, name, cgroup_id, timestamp_ns, std::move(event)});
+        };
+        auto release_held = [&](bool all_of_them) {
+            while (!held.empty()) {
+                auto& h = held.front();
+                bool last = all_of_them || std::chrono::steady_clock::now() >= h.until;
+                if (!emit(h.name, h.cgroup_id, h.timestamp_ns, h.event, last)) break;
+                held.pop_front();
+            }
         };
         auto print = [&](const ProcEvent& e) {
             auto name = kind_name(e.kind);
             if (!all && !wanted.count(name)) return;
-            emit(name, e.cgroup_id, e.timestamp_ns, e);
+            offer(name, e.cgroup_id, e.timestamp_ns, e);
         };
-        auto print_tcp = [&](const probes::NetConnection& c) { emit("tcp", c.cgroup_id, c.timestamp_ns, c); };
-        auto drain = [&] {
+        auto print_tcp = [&](const probes::NetConnection& c) { offer("tcp", c.cgroup_id, c.timestamp_ns, c); };
+        auto drain = [&](bool final) {
+            release_held(false);
             if (proc) proc->drain(print);
             if (net) net->drain(print_tcp);
+            release_held(final);
             std::fflush(stdout);
         };
         timespec zero{0, 0};
@@ -287,14 +301,14 @@ int trace_command(const TraceFlags& f) {
                 net->wait(100);
             else
                 break;
-            drain();
+            drain(false);
             uint64_t d = (proc ? proc->ring_drops() : 0) + (net ? net->drops()[NET_DROP_RINGBUF_FULL] : 0);
             if (d != last_drops) {
                 LOG_WARN("%llu events lost: the ring buffer was full", static_cast<unsigned long long>(d - last_drops));
                 last_drops = d;
             }
         }
-        drain();
+        drain(true);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tracer: error: %s\n", e.what());

@@ -21,6 +21,7 @@ public:
 };
 
 struct SyscallsConfig {
+    bool enabled = true;  // load the syscalls area at all
     // Measure per-syscall latency (histograms, sum, max). Off: counts and
     // errors only, cheaper per syscall (one hook instead of two).
     bool latency = true;
@@ -36,6 +37,29 @@ struct SyscallsConfig {
     uint32_t max_threads = 32768;
 
     bool operator==(const SyscallsConfig&) const = default;
+};
+
+// The scheduling area: run-queue latency, on-CPU time, context switches, migrations.
+struct SchedConfig {
+    bool enabled = true;
+    uint32_t map_entries = 16384;  // cgroups with counters
+    uint32_t max_threads = 32768;  // threads alive at once (kernels without task storage)
+    bool operator==(const SchedConfig&) const = default;
+};
+
+// The process area: exec, fork, exit and OOM-kill counts (and OOM events).
+struct ProcConfig {
+    bool enabled = true;
+    uint32_t map_entries = 16384;      // cgroups with counters
+    uint32_t ring_bytes = 256 * 1024;  // event ring buffer
+    bool operator==(const ProcConfig&) const = default;
+};
+
+// The network area: bytes, packets and TCP per cgroup.
+struct NetConfig {
+    bool enabled = true;
+    uint32_t map_entries = 16384;  // cgroups with totals
+    bool operator==(const NetConfig&) const = default;
 };
 
 // One entry of `sinks:`: where and how the forwarder delivers every interval's
@@ -95,13 +119,16 @@ struct AgentConfig {
     uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
     std::string log_level = "info";       // error | warn | info | debug
     SyscallsConfig syscalls;
+    SchedConfig sched;
+    ProcConfig proc;
+    NetConfig net;
     // Forwarder (docs/configuration.md#sinks).
     std::string hostname = "";            // the host tag; "" = gethostname()
     std::vector<std::string> tags;        // global tags "key:value" added to every series
     std::vector<SinkConfig> sinks;        // none: /metrics only
     std::string spool_dir = "/var/lib/tracer/spool";  // one subdirectory per sink; "" = memory only
     uint64_t spool_max_bytes = 256ull << 20;          // per sink
-    // Containers (issue 6): the Docker Engine API socket ("" = off; under
+    // Containers: the Docker Engine API socket ("" = off; under
     // host_root), container labels copied into tags (label -> tag name, in
     // file order), and "name:<regex>" / "image:<regex>" filters.
     std::string docker_socket = "/var/run/docker.sock";

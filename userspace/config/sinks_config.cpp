@@ -1,5 +1,7 @@
 #include "config/sinks_config.h"
 
+#include "forwarder/sink_types.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -7,11 +9,6 @@
 
 namespace tracer::config {
 namespace {
-
-constexpr std::string_view kSinkKeys[] = {
-    "type", "url", "name", "api_key_env", "api_key_file", "timeout", "backoff_initial", "backoff_max",
-    "tls_verify", "ca_file", "cert_file", "key_file", "proxy", "queue_batches", "max_series_per_request",
-    "max_request_bytes", "spool_max_bytes"};
 
 std::string shown(const YAML::Node& n) {
     if (n.IsScalar()) return "'" + n.Scalar().substr(0, 80) + "'";
@@ -64,6 +61,44 @@ bool is_sink_name(std::string_view s) {
     });
 }
 
+// Every key of a sink entry with the setter that converts and checks it,
+// as the agent's own key table does (agent_config.cpp).
+struct SinkKey {
+    std::string_view name;
+    void (*set)(SinkConfig&, const Field&);
+};
+using S = SinkConfig;
+using F = Field;
+uint32_t to_u32(const Field& f) { return static_cast<uint32_t>(std::min<uint64_t>(f.integer(1), UINT32_MAX)); }
+const SinkKey kSinkKeys[] = {
+    {"type", [](S& s, const F& f) {
+         s.type = f.text();
+         if (!forwarder::find_sink_type(s.type)) f.bad("one of " + forwarder::sink_type_names());
+     }},
+    {"url", [](S& s, const F& f) {
+         s.url = f.text();
+         if (!s.url.starts_with("http://") && !s.url.starts_with("https://")) f.bad("an http:// or https:// URL");
+     }},
+    {"name", [](S& s, const F& f) {
+         s.name = f.text();
+         if (!is_sink_name(s.name)) f.bad("a name of letters, digits, '_' and '-'");
+     }},
+    {"api_key_env", [](S& s, const F& f) { s.api_key_env = f.text(); }},
+    {"api_key_file", [](S& s, const F& f) { s.api_key_file = f.text(); }},
+    {"timeout", [](S& s, const F& f) { s.timeout = f.seconds(); }},
+    {"backoff_initial", [](S& s, const F& f) { s.backoff_initial = f.seconds(); }},
+    {"backoff_max", [](S& s, const F& f) { s.backoff_max = f.seconds(); }},
+    {"tls_verify", [](S& s, const F& f) { s.tls_verify = f.boolean(); }},
+    {"ca_file", [](S& s, const F& f) { s.ca_file = f.text(); }},
+    {"cert_file", [](S& s, const F& f) { s.cert_file = f.text(); }},
+    {"key_file", [](S& s, const F& f) { s.key_file = f.text(); }},
+    {"proxy", [](S& s, const F& f) { s.proxy = f.text(); }},
+    {"queue_batches", [](S& s, const F& f) { s.queue_batches = to_u32(f); }},
+    {"max_series_per_request", [](S& s, const F& f) { s.max_series_per_request = to_u32(f); }},
+    {"max_request_bytes", [](S& s, const F& f) { s.max_request_bytes = f.integer(4096); }},
+    {"spool_max_bytes", [](S& s, const F& f) { s.spool_max_bytes = f.integer(4096); }},
+};
+
 SinkConfig parse_sink(const YAML::Node& item, const std::string& prefix) {
     const int line = item.Mark().line + 1;
     if (!item.IsMap())
@@ -74,55 +109,21 @@ SinkConfig parse_sink(const YAML::Node& item, const std::string& prefix) {
     for (const auto& kv : item) {
         const int key_line = kv.first.Mark().line + 1;
         const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-        if (std::find(std::begin(kSinkKeys), std::end(kSinkKeys), name) == std::end(kSinkKeys)) {
+        const SinkKey* key = nullptr;
+        for (const auto& k : kSinkKeys)
+            if (k.name == name) key = &k;
+        if (!key) {
             std::string known;
-            for (auto k : kSinkKeys) known += (known.empty() ? "" : ", ") + std::string(k);
+            for (const auto& k : kSinkKeys) known += (known.empty() ? "" : ", ") + std::string(k.name);
             throw ConfigLineError(key_line, "unknown key '" + prefix + "." + name + "' (known keys: " + known + ")");
         }
         const Field f{prefix + "." + name, kv.second, kv.second.IsNull() ? key_line : kv.second.Mark().line + 1};
-        if (name == "type") {
-            s.type = f.text();
-            if (s.type != "remote_write" && s.type != "datadog" && s.type != "influx")
-                f.bad("one of remote_write, datadog, influx");
-            has_type = true;
-        } else if (name == "url") {
-            s.url = f.text();
-            if (!s.url.starts_with("http://") && !s.url.starts_with("https://")) f.bad("an http:// or https:// URL");
-            has_url = true;
-        } else if (name == "name") {
-            s.name = f.text();
-            if (!is_sink_name(s.name)) f.bad("a name of letters, digits, '_' and '-'");
-        } else if (name == "api_key_env") {
-            s.api_key_env = f.text();
-        } else if (name == "api_key_file") {
-            s.api_key_file = f.text();
-        } else if (name == "timeout") {
-            s.timeout = f.seconds();
-        } else if (name == "backoff_initial") {
-            s.backoff_initial = f.seconds();
-        } else if (name == "backoff_max") {
-            s.backoff_max = f.seconds();
-        } else if (name == "tls_verify") {
-            s.tls_verify = f.boolean();
-        } else if (name == "ca_file") {
-            s.ca_file = f.text();
-        } else if (name == "cert_file") {
-            s.cert_file = f.text();
-        } else if (name == "key_file") {
-            s.key_file = f.text();
-        } else if (name == "proxy") {
-            s.proxy = f.text();
-        } else if (name == "queue_batches") {
-            s.queue_batches = static_cast<uint32_t>(std::min<uint64_t>(f.integer(1), UINT32_MAX));
-        } else if (name == "max_series_per_request") {
-            s.max_series_per_request = static_cast<uint32_t>(std::min<uint64_t>(f.integer(1), UINT32_MAX));
-        } else if (name == "max_request_bytes") {
-            s.max_request_bytes = f.integer(4096);
-        } else if (name == "spool_max_bytes") {
-            s.spool_max_bytes = f.integer(4096);
-        }
+        key->set(s, f);
+        has_type |= name == "type";
+        has_url |= name == "url";
     }
-    if (!has_type) throw ConfigLineError(line, "'" + prefix + "' needs a 'type' (remote_write, datadog or influx)");
+    if (!has_type)
+        throw ConfigLineError(line, "'" + prefix + "' needs a 'type' (" + forwarder::sink_type_names(" or ") + ")");
     if (!has_url) throw ConfigLineError(line, "'" + prefix + "' needs a 'url'");
     if (!s.api_key_env.empty() && !s.api_key_file.empty())
         throw ConfigLineError(line, "'" + prefix + "' has both api_key_env and api_key_file: keep one");

@@ -1,6 +1,6 @@
 #include "forwarder/forwarder.h"
 
-#include "forwarder/sink_encoders.h"
+#include "forwarder/sink_types.h"
 
 #include <unistd.h>
 
@@ -30,16 +30,11 @@ std::string read_api_key(const config::SinkConfig& s) {
     return key;
 }
 
-std::unique_ptr<SinkEncoder> encoder_for(const std::string& type) {
-    if (type == "remote_write") return make_remote_write_encoder();
-    if (type == "datadog") return make_datadog_encoder();
-    return make_influx_encoder();
-}
-
-std::string auth_header(const std::string& type, const std::string& key) {
-    if (type == "datadog") return "DD-API-KEY: " + key;
-    if (type == "influx") return "Authorization: Token " + key;
-    return "Authorization: Bearer " + key;
+// The loader checked every type against the table.
+const SinkType& type_of(const config::SinkConfig& s) {
+    const SinkType* t = find_sink_type(s.type);
+    if (!t) throw config::ConfigError("sink '" + s.name + "': unknown type '" + s.type + "'");
+    return *t;
 }
 
 }  // namespace
@@ -53,7 +48,7 @@ std::string host_tag(const config::AgentConfig& cfg) {
 
 Forwarder::Forwarder(const config::AgentConfig& cfg) {
     bool deltas = false;
-    for (const auto& s : cfg.sinks) deltas |= s.type != "remote_write";
+    for (const auto& s : cfg.sinks) deltas |= type_of(s).needs_deltas;
     aggregator_ = std::make_unique<Aggregator>(AggregatorOptions{host_tag(cfg), cfg.tags, cfg.interval, deltas});
     for (const auto& s : cfg.sinks) {
         SinkOptions o;
@@ -65,7 +60,9 @@ Forwarder::Forwarder(const config::AgentConfig& cfg) {
         o.http.cert_file = s.cert_file;
         o.http.key_file = s.key_file;
         o.http.proxy = s.proxy;
-        if (std::string key = read_api_key(s); !key.empty()) o.http.headers.push_back(auth_header(s.type, key));
+        const SinkType& type = type_of(s);
+        if (std::string key = read_api_key(s); !key.empty())
+            o.http.headers.push_back(std::string(type.auth_header) + key);
         o.limits.max_series = s.max_series_per_request;
         o.limits.max_bytes = s.max_request_bytes;
         o.queue_batches = s.queue_batches;
@@ -74,7 +71,7 @@ Forwarder::Forwarder(const config::AgentConfig& cfg) {
         o.backoff_initial = s.backoff_initial;
         o.backoff_max = s.backoff_max;
         o.log_every = cfg.interval;
-        sinks_.push_back(std::make_unique<Sink>(std::move(o), encoder_for(s.type)));
+        sinks_.push_back(std::make_unique<Sink>(std::move(o), type.make_encoder()));
         descriptions_.push_back(s.name + " (" + s.type + ") -> " + s.url);
     }
 }

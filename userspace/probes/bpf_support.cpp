@@ -91,8 +91,6 @@ void require_btf(const std::string& btf_path) {
             "BTF file for this kernel passed with --btf PATH");
 }
 
-bool kernel_has_task_storage() { return libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1; }
-
 uint32_t ring_buffer_size(uint32_t bytes) {
     uint32_t size = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
     while (size < bytes && size < (1u << 30)) size <<= 1;

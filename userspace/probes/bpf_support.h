@@ -44,8 +44,6 @@ void require_kernel_version();
 // /sys/kernel/btf/vmlinux. Throws ProbeError naming CONFIG_DEBUG_INFO_BTF / --btf.
 void require_btf(const std::string& btf_path);
 
-bool kernel_has_task_storage();
-
 // `bytes` rounded up to a power-of-two number of pages, as BPF_MAP_TYPE_RINGBUF requires.
 uint32_t ring_buffer_size(uint32_t bytes);
 void log_fallback_to_baseline(const char* area, const ProbeError& why);

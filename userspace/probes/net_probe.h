@@ -7,7 +7,7 @@
 
 #include "bpf/net.h"
 #include "containers/cgroup_layout.h"
-#include "probes/syscall_probe.h"  // ProbeVariant
+#include "probes/bpf_support.h"
 
 #include <array>
 #include <cstdint>

@@ -125,7 +125,6 @@ int ProcProbe::on_sample(void* ctx, void* data, size_t size) {
         proc_exec_event e;
         if (size < sizeof e) return 0;
         std::memcpy(&e, data, sizeof e);
-        ev.old_pid = e.old_pid;
         ev.filename = bounded(e.filename, sizeof e.filename);
         break;
     }

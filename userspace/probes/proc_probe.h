@@ -6,7 +6,7 @@
 
 #include "bpf/proc.h"
 #include "containers/cgroup_layout.h"
-#include "probes/syscall_probe.h"  // ProbeVariant
+#include "probes/bpf_support.h"
 
 #include <array>
 #include <cstdint>
@@ -51,7 +51,6 @@ struct ProcEvent {
     std::string comm;
     // Exec
     std::string filename;
-    uint32_t old_pid = 0;
     // Exit
     int32_t exit_code = 0;  // wait status: WIFEXITED/WEXITSTATUS/WTERMSIG decode it
     uint64_t lifetime_ns = 0;

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
-#include "probes/syscall_probe.h"  // ProbeVariant: the same two builds
+#include "probes/bpf_support.h"
 #include "bpf/sched.h"
 
 #include <array>

@@ -423,7 +423,6 @@ struct StatsdServer::Impl {
         int got = 0;
         socklen_t len = sizeof got;
         getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);  // the kernel reports twice what it charges
-        receive_buffer = got;
         if (got / 2 < want && !warned_buffer) {
             warned_buffer = true;
             LOG_WARN("statsd: %s receive buffer is %d KiB, not the %d KiB asked (statsd.receive_buffer_bytes): "
@@ -609,7 +608,7 @@ struct StatsdServer::Impl {
                      options.max_events_per_interval);
 
         StatsdFlush out;
-        store.flush(interval, out);
+        store.flush(out);
         append_self_metrics(out.families);
         if (options.on_events && (!events.empty() || !checks.empty()))
             options.on_events(std::move(events), std::move(checks));
@@ -657,7 +656,6 @@ struct StatsdServer::Impl {
     std::vector<std::string> errors;
     uint16_t udp_port = 0, tcp_port = 0;
     bool uds_bound = false;
-    int receive_buffer = 0;
     bool warned_buffer = false;
     std::chrono::steady_clock::time_point last_flush = std::chrono::steady_clock::now();
     ReaderStats totals;

@@ -8,12 +8,6 @@ namespace tracer::statsd {
 StatsdStore::StatsdStore(size_t max_contexts, std::vector<double> percentiles, std::chrono::seconds expiry)
     : max_contexts_(max_contexts), percentiles_(std::move(percentiles)), expiry_(expiry) {}
 
-std::string StatsdStore::percentile_stat(double q) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "p%g", q * 100);
-    return buf;
-}
-
 void StatsdStore::merge(std::vector<TakenContext>&& taken) {
     const auto now = std::chrono::steady_clock::now();
     for (auto& t : taken) {
@@ -38,8 +32,7 @@ void StatsdStore::merge(std::vector<TakenContext>&& taken) {
     }
 }
 
-void StatsdStore::flush(double interval_seconds, StatsdFlush& out) {
-    out.interval_seconds = interval_seconds;
+void StatsdStore::flush(StatsdFlush& out) {
     const auto now = std::chrono::steady_clock::now();
     // one family per (name, kind), in name order
     std::map<std::pair<std::string, int>, metrics::Family> families;
@@ -59,9 +52,6 @@ void StatsdStore::flush(double interval_seconds, StatsdFlush& out) {
         }
         return f;
     };
-    auto point = [&](const Context& c, std::string stat, double value) {
-        out.points.push_back({c.name, c.labels, c.kind, std::move(stat), value});
-    };
 
     for (auto it = contexts_.begin(); it != contexts_.end();) {
         Context& c = it->second;
@@ -75,23 +65,17 @@ void StatsdStore::flush(double interval_seconds, StatsdFlush& out) {
             case MetricKind::Counter:
                 c.counter_total += v.counter;
                 sample.value = c.counter_total;
-                if (c.fresh) {
-                    point(c, "count", v.counter);
-                    point(c, "rate", interval_seconds > 0 ? v.counter / interval_seconds : 0);
-                }
                 break;
             case MetricKind::Gauge:
                 if (c.fresh) {
                     if (v.gauge_absolute) c.gauge = v.gauge_value;
                     c.gauge += v.gauge_delta;
                     c.gauge_known = true;
-                    point(c, "value", c.gauge);
                 }
                 sample.value = c.gauge;
                 break;
             case MetricKind::Set:
                 sample.value = static_cast<double>(v.set.size());
-                if (c.fresh) point(c, "count", sample.value);
                 break;
             case MetricKind::Timer:
             case MetricKind::Histogram:
@@ -101,18 +85,6 @@ void StatsdStore::flush(double interval_seconds, StatsdFlush& out) {
                     c.summary_count += s->count();
                     c.summary_sum += s->sum();
                     for (double q : percentiles_) sample.summary.quantiles.emplace_back(q, s->quantile(q));
-                    point(c, "count", s->count());
-                    point(c, "sum", s->sum());
-                    point(c, "min", s->min());
-                    point(c, "max", s->max());
-                    point(c, "avg", s->sum() / s->count());
-                    point(c, "median", s->quantile(0.5));
-                    point(c, "p95", s->quantile(0.95));
-                    for (double q : percentiles_) {
-                        std::string stat = percentile_stat(q);
-                        if (stat != "p95" && stat != "p50") point(c, std::move(stat), s->quantile(q));
-                    }
-                    if (c.kind == MetricKind::Distribution) out.distributions.push_back({c.name, c.labels, *s});
                 }
                 sample.summary.count = static_cast<uint64_t>(std::llround(c.summary_count));
                 sample.summary.sum = c.summary_sum;

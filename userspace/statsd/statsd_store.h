@@ -28,25 +28,11 @@
 
 namespace tracer::statsd {
 
-struct StatsdPoint {
-    std::string name;        // the statsd name as sent ("api.requests")
-    metrics::Labels labels;  // tags + origin tags, sorted by name
-    MetricKind kind = MetricKind::Counter;
-    std::string stat;        // "count", "rate", "value", "sum", "min", "max", "avg", "median", "p95", "p99", ...
-    double value = 0;
-};
-
-struct StatsdDistribution {
-    std::string name;
-    metrics::Labels labels;
-    DistributionSketch sketch;
-};
-
+// One interval's DogStatsD output: counters and gauges as cumulative
+// families, timers, histograms and distributions as summaries (quantiles of
+// the interval, count and sum since start). Every sink renders these.
 struct StatsdFlush {
-    double interval_seconds = 0;
     std::vector<metrics::Family> families;
-    std::vector<StatsdPoint> points;
-    std::vector<StatsdDistribution> distributions;
 };
 
 class StatsdStore {
@@ -58,13 +44,10 @@ public:
     // Merges one reader's interval values (call once per reader per flush).
     void merge(std::vector<TakenContext>&& taken);
     // Appends this interval's output to `out` and starts the next interval.
-    void flush(double interval_seconds, StatsdFlush& out);
+    void flush(StatsdFlush& out);
 
     size_t contexts() const { return contexts_.size(); }
     uint64_t refused() const { return refused_; }  // samples of contexts over max_contexts, cumulative
-
-    // "p95", "p99.9": the point name of a percentile.
-    static std::string percentile_stat(double q);
 
 private:
     struct Context {

@@ -1,0 +1,5 @@
+#pragma once
+#include "collectors/plugin.h"
+namespace tracer::collectors {
+PluginInfo prometheus_plugin();
+}

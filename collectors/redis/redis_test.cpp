@@ -1,0 +1,95 @@
+// redis against a real redis-server on a free loopback port with its own dir.
+#include "plugin_check.h"
+#include "server_process.h"
+
+#include <hiredis/hiredis.h>
+
+#include <gtest/gtest.h>
+
+namespace tracer::collectors {
+namespace {
+
+using fixtures::metric_of;
+using fixtures::PluginUnderTest;
+using fixtures::service_check_of;
+
+fixtures::ServerProcess redis_server(const std::string& password = "") {
+    std::vector<std::string> argv{"/usr/bin/redis-server", "--port", "{port}", "--bind", "127.0.0.1",
+                                  "--dir", "{dir}", "--save", "", "--appendonly", "no", "--daemonize", "no"};
+    if (!password.empty()) argv.insert(argv.end(), {"--requirepass", password});
+    return fixtures::ServerProcess(argv);
+}
+
+void command(uint16_t port, const std::string& password, const std::vector<std::string>& commands) {
+    redisContext* c = redisConnect("127.0.0.1", port);
+    ASSERT_TRUE(c && !c->err);
+    if (!password.empty()) freeReplyObject(redisCommand(c, "AUTH %s", password.c_str()));
+    for (const auto& cmd : commands) {
+        auto* r = static_cast<redisReply*>(redisCommand(c, cmd.c_str()));
+        ASSERT_TRUE(r) << cmd;
+        ASSERT_NE(r->type, REDIS_REPLY_ERROR) << cmd << ": " << r->str;
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
+TEST(RedisPlugin, ThreeKeysInDb0GiveRedisKeys3) {
+    auto server = redis_server("s3cret");
+    if (auto why = server.skip_reason("redis-server"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(server.start()) << server.output();
+    command(server.port(), "s3cret", {"SET a 1", "SET b 2", "SET c 3", "EXPIRE c 1000", "SELECT 2", "SET d 4"});
+    PluginUnderTest plugin("redis", "instances:\n  - host: 127.0.0.1\n    port: " + std::to_string(server.port()) +
+                                        "\n    password: s3cret\n    tags: [env:test]\n");
+    auto r = plugin.run();
+    EXPECT_EQ(r.last_error, "");
+    EXPECT_EQ(metric_of(r, "redis.keys", {{"redis_db", "db0"}}), 3);
+    EXPECT_EQ(metric_of(r, "redis.expires", {{"redis_db", "db0"}}), 1);
+    EXPECT_EQ(metric_of(r, "redis.persist", {{"redis_db", "db0"}}), 2);
+    EXPECT_EQ(metric_of(r, "redis.keys", {{"redis_db", "db2"}}), 1);
+    EXPECT_EQ(metric_of(r, "redis.net.clients", {{"redis_port", std::to_string(server.port())}, {"redis_role", "master"}}),
+              1);
+    EXPECT_GT(metric_of(r, "redis.mem.used"), 0);
+    EXPECT_EQ(service_check_of(r, "redis.can_connect"), CheckStatus::Ok);
+    // Commands processed between two runs: the rate appears on the second run.
+    double before = metric_of(r, "redis.net.commands_count");
+    command(server.port(), "s3cret", {"PING", "PING", "PING"});
+    r = plugin.run();
+    double after = metric_of(r, "redis.net.commands_count");
+    // the 3 PINGs + our AUTH, and the plugin's own AUTH + INFO of the first run
+    EXPECT_EQ(after - before, 3 + 1 + 2);
+    EXPECT_GT(metric_of(r, "redis.net.commands"), 0);
+}
+
+TEST(RedisPlugin, WrongPasswordIsCriticalWithRedisReason) {
+    auto server = redis_server("right");
+    if (auto why = server.skip_reason("redis-server"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(server.start()) << server.output();
+    PluginUnderTest plugin("redis", "instances:\n  - host: 127.0.0.1\n    port: " + std::to_string(server.port()) +
+                                        "\n    password: wrong\n");
+    auto r = plugin.run();
+    std::string message;
+    EXPECT_EQ(service_check_of(r, "redis.can_connect", &message), CheckStatus::Critical);
+    EXPECT_NE(message.find("AUTH refused"), std::string::npos) << message;
+    EXPECT_NE(message.find("WRONGPASS"), std::string::npos) << message;
+    EXPECT_EQ(message.find("wrong"), std::string::npos) << "the password is in the message: " << message;
+    EXPECT_EQ(r.errors, 1u);
+}
+
+TEST(RedisPlugin, StoppedServerIsCriticalWithTheConnectError) {
+    auto server = redis_server();
+    if (auto why = server.skip_reason("redis-server"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(server.start()) << server.output();
+    PluginUnderTest plugin("redis", "instances:\n  - host: 127.0.0.1\n    port: " + std::to_string(server.port()) + "\n");
+    EXPECT_EQ(service_check_of(plugin.run(), "redis.can_connect"), CheckStatus::Ok);
+    server.stop();
+    std::string message;
+    auto r = plugin.run();
+    EXPECT_EQ(service_check_of(r, "redis.can_connect", &message), CheckStatus::Critical);
+    EXPECT_NE(message.find("Connection refused"), std::string::npos) << message;
+    EXPECT_TRUE(r.metrics.empty());
+    ASSERT_TRUE(server.start()) << server.output();
+    EXPECT_EQ(service_check_of(plugin.run(), "redis.can_connect"), CheckStatus::Ok);
+}
+
+}  // namespace
+}  // namespace tracer::collectors

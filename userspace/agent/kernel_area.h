@@ -1,0 +1,92 @@
+// A kernel area is one thing the kernel side measures per cgroup: its
+// programs (bpf/<area>.bpf.c), their ABI (bpf/<area>.h), the probe that loads
+// and reads them (probes/<area>_probe) and the collector that turns readings
+// into series (agent/<area>_collector, which also holds the area's loader).
+// Every area is one line of the table in agent/kernel_areas.cpp; the kernel
+// source loops over that table to load (with fallback), read, count drops,
+// forget and describe, so adding an area touches nothing else.
+#pragma once
+
+#include "agent/cgroup_collector.h"
+#include "config/agent_config.h"
+#include "metrics/series.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tracer::agent {
+
+class HostContext;
+
+// What an area lost, by where it was lost.
+struct AreaDrops {
+    std::vector<std::pair<std::string, uint64_t>> map_failures;  // tracer_bpf_map_update_failures_total{map}
+    std::vector<std::pair<std::string, uint64_t>> ring_drops;    // tracer_events_dropped_total{ring}
+};
+
+// A cgroup by how busy it was in the last interval (the log line of `tracer run`).
+struct BusyCgroup {
+    std::string cgroup;
+    double per_second = 0;
+};
+
+// An area whose probe is attached and whose collector reads it.
+class LoadedArea {
+public:
+    virtual ~LoadedArea() = default;
+    virtual CgroupCollector& collector() = 0;
+    // "raw_tp/sys_enter, raw_tp/sys_exit; tp_btf + task storage, Linux 5.11+"
+    virtual std::string describe() const = 0;
+    virtual void drops(AreaDrops& out) const = 0;
+    // Series of the area's own beyond the per-cgroup ones (not tagged per cgroup).
+    virtual void append_self_metrics(metrics::Snapshot&) const {}
+    // What a cardinality limit of the area cut last interval: (limit, count).
+    virtual void limits(std::vector<std::pair<std::string, double>>&) const {}
+    // Areas with an event ring: hand over what arrived (the agent's event thread).
+    virtual void drain_events() {}
+    // The busiest cgroups by this area's main rate, highest first (empty: no ranking).
+    virtual std::vector<BusyCgroup> busiest(size_t) const { return {}; }
+};
+
+// The usual shape of a loaded area: a probe and the collector reading it.
+template <class Probe, class Collector>
+class ProbeArea : public LoadedArea {
+public:
+    template <class... CollectorArgs>
+    explicit ProbeArea(std::unique_ptr<Probe> probe, CollectorArgs&&... args)
+        : probe_(std::move(probe)), collector_(*probe_, std::forward<CollectorArgs>(args)...) {}
+    CgroupCollector& collector() override { return collector_; }
+    std::string describe() const override {
+        std::string out;
+        for (const auto& hook : probe_->attached()) out += (out.empty() ? "" : ", ") + hook;
+        return out + "; " + probe_->variant_description();
+    }
+
+protected:
+    std::unique_ptr<Probe> probe_;
+    Collector collector_;
+};
+
+struct AreaSetup {
+    const config::AgentConfig& config;
+    const HostContext& host;
+    std::string btf_path;
+};
+
+struct KernelAreaInfo {
+    std::string_view name;      // "syscalls": its config section and tracer_probe_up{probe}
+    std::string_view measures;  // "syscall metrics", for "no <measures>" in messages
+    bool (*enabled)(const config::AgentConfig&);
+    // Loads and attaches; throws probes::ProbeError when the kernel or the
+    // privileges do not allow it.
+    std::unique_ptr<LoadedArea> (*load)(const AreaSetup&);
+};
+
+// Every area, in load order.
+const std::vector<KernelAreaInfo>& kernel_areas();
+
+}  // namespace tracer::agent

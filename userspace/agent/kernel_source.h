@@ -1,0 +1,61 @@
+// Everything the kernel measures, as one Source: every enabled area of the
+// table in agent/kernel_areas.cpp, loaded with fallback (a newer build, then
+// the 5.8 one) and read once per interval, with one CgroupDirectory naming
+// the keys of all of them under one max_cgroups limit.
+//
+// Degraded mode: when BPF cannot be used at all (no permission, no BTF, a
+// kernel older than 5.8) or an area's programs are refused, the source says
+// so once, loudly, exports tracer_probe_up{probe} 0 for what is missing and
+// goes on with what it has; the rest of the agent never depends on it.
+#pragma once
+
+#include "agent/cgroup_directory.h"
+#include "agent/kernel_area.h"
+#include "metrics/source.h"
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace tracer::probes {
+class CgroupEventsProbe;
+}
+
+namespace tracer::agent {
+
+class HostContext;
+
+class KernelSource : public metrics::Source {
+public:
+    KernelSource(const config::AgentConfig& cfg, HostContext& host, const std::string& btf_path);
+    ~KernelSource() override;
+
+    std::string_view name() const override { return "kernel"; }
+    void flush(metrics::Interval& out) override;
+    std::vector<metrics::SourceStatus> status() const override;
+
+    // How many areas are attached.
+    size_t loaded() const { return areas_.size(); }
+    // Hands over what the areas' event rings hold (the agent's event thread).
+    void drain_events();
+    // "name 41.2k, name 3.1k": the busiest cgroups of the last interval,
+    // containers by their names; "" when no area ranks them.
+    std::string busiest_line(size_t n) const;
+
+private:
+    struct Loaded {
+        std::string name;
+        std::unique_ptr<LoadedArea> area;
+    };
+    void load(const config::AgentConfig& cfg, const std::string& btf_path);
+
+    HostContext& host_;
+    std::unique_ptr<probes::CgroupEventsProbe> cgroup_events_;
+    CgroupDirectory directory_;
+    std::vector<Loaded> areas_;
+    std::vector<CgroupCollector*> collectors_;
+    std::vector<metrics::SourceStatus> status_;  // one per area of the table, fixed after start-up
+};
+
+}  // namespace tracer::agent
