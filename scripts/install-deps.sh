@@ -38,12 +38,16 @@ if [[ " $* " == *" --test "* ]]; then
     docker.io busybox-static           # the docker e2e suite: a real dockerd, an imported image
     podman                             # ... and podman's Docker-compatible API
     libclang-rt-14-dev                 # libFuzzer: the parsers' fuzz tests
+    systemd                            # systemd-analyze verify of the shipped unit
     redis-server memcached nginx-light # the plugins' real servers in tests
     apache2 haproxy php-fpm            # ... and those of the server plugins
     mariadb-server postgresql
     redis-tools wrk                    # bench_app_overhead: redis-benchmark and the HTTP load
     prometheus                         # promtool and a real Prometheus scraping the agent (e2e)
   )
+  # The Kubernetes manifests are validated with an npm package under node; a
+  # node that ships its own npm (e.g. NodeSource's) conflicts with Debian's.
+  command -v npm >/dev/null || want+=(nodejs npm)
 fi
 
 if [[ $(id -u) != 0 ]]; then

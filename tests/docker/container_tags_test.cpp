@@ -78,16 +78,7 @@ std::vector<Series> find(const std::vector<Series>& page, const std::string& nam
 
 class DockerContainers : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
-        skip_ = tracer::fixtures::root_skip_reason();
-        if (skip_.empty()) skip_ = DockerEngine::skip_reason();
-        if (!skip_.empty()) return;
-        try {
-            engine_ = std::make_unique<DockerEngine>();
-        } catch (const std::exception& e) {
-            setup_error_ = e.what();
-        }
-    }
+    static void SetUpTestSuite() { engine_ = DockerEngine::start_for_suite(skip_, setup_error_); }
     static void TearDownTestSuite() { engine_.reset(); }
 
     void SetUp() override {

@@ -87,6 +87,18 @@ std::string DockerEngine::skip_reason() {
     return "";
 }
 
+std::unique_ptr<DockerEngine> DockerEngine::start_for_suite(std::string& skip, std::string& error) {
+    skip = root_skip_reason();
+    if (skip.empty()) skip = skip_reason();
+    if (!skip.empty()) return nullptr;
+    try {
+        return std::make_unique<DockerEngine>();
+    } catch (const std::exception& e) {
+        error = e.what();
+        return nullptr;
+    }
+}
+
 DockerEngine::DockerEngine() {
     dir_ = "/tmp/tracer-docker-" + std::to_string(getpid());
     socket_ = dir_ + "/docker.sock";

@@ -27,6 +27,10 @@ public:
     // are root; otherwise why not (for GTEST_SKIP).
     static std::string skip_reason();
 
+    // For a suite's SetUpTestSuite: an engine, or null with `skip` set (not root,
+    // docker.io missing) or `error` set (dockerd did not come up).
+    static std::unique_ptr<DockerEngine> start_for_suite(std::string& skip, std::string& error);
+
     // Starts dockerd and imports the image; throws std::runtime_error with
     // dockerd's log tail when it does not come up.
     DockerEngine();

@@ -24,9 +24,10 @@ public:
     const std::string& image() const { return image_; }  // "localhost/tracer-busybox:e2e"
     // The podman CLI as a client of the service; fails the test on non-zero exit.
     std::string podman(const std::vector<std::string>& args);
+    // Same, without failing: {exit code, output}.
+    std::pair<int, std::string> try_podman(const std::vector<std::string>& args);
 
 private:
-    std::pair<int, std::string> try_podman(const std::vector<std::string>& args);
     std::string dir_, socket_, image_ = "localhost/tracer-busybox:e2e";
     std::unique_ptr<Subprocess> service_;
 };

@@ -2,6 +2,7 @@
 
 #include "agent/host_context.h"
 #include "agent/kernel_source.h"
+#include "agent/privileges.h"
 #include "api/metrics_server.h"
 #include "collectors/plugin_runner.h"
 #include "forwarder/forwarder.h"
@@ -106,6 +107,7 @@ public:
             forwarder_->start();
             LOG_INFO("forwarding every interval to %s", forwarder_->describe().c_str());
         }
+        if (!embedded) drop_capabilities_after_startup();  // least privilege: probes attached, sockets bound (agent/privileges.h)
 
         // Each interval: every source adds to it, then /metrics and every sink get it.
         auto interval_now = [&](Clock::duration elapsed) {

@@ -1,0 +1,34 @@
+// Least privilege at run time: once the BPF programs are attached and every
+// socket is bound, the agent needs no capability at all (map reads, ring
+// buffers and links work on the file descriptors it already holds; the files
+// it reads later are world-readable or owned by root). This drops them from
+// every thread of the process, not only the calling one (capabilities are
+// per thread in Linux).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tracer::agent {
+
+struct CapabilityDrop {
+    std::vector<std::string> kept;     // capabilities still effective afterwards ("cap_bpf")
+    std::vector<std::string> dropped;  // capabilities the process had and gave up
+    std::string error;                 // why the drop is incomplete; "" when every thread dropped
+};
+
+// Lowercase name of capability `cap` ("cap_net_admin"), "cap_<n>" when unknown.
+std::string capability_name(int cap);
+
+// Reduces the effective, permitted and inheritable sets of every thread of this
+// process to `keep` (those of `keep` it has), clears the ambient set, and drops
+// the rest from the bounding set where CAP_SETPCAP allows. Threads other than
+// the caller do it in a signal handler (a real-time signal sent to each); the
+// result is checked in /proc/self/task/*/status.
+CapabilityDrop drop_capabilities(const std::vector<int>& keep);
+
+// What the agent calls once after start-up: drops everything and logs what it
+// kept and dropped (a warning when a thread could not be reached).
+void drop_capabilities_after_startup();
+
+}  // namespace tracer::agent
