@@ -17,6 +17,7 @@ want=(
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
+  libncurses-dev                       # tracer top: the interactive screen
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -30,6 +31,7 @@ if [[ " $* " == *" --test "* ]]; then
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
+    tmux                               # tracer top's end-to-end test: a real terminal
     victoria-metrics                   # the forwarder's real backend in tests and its benchmark
     openssl                            # the forwarder's TLS test makes a certificate
     nftables                           # network tests: packet loss on a veth (numgen random)

@@ -5,6 +5,8 @@
 #include "agent/proc_collector.h"
 #include "agent/sched_collector.h"
 #include "agent/syscall_collector.h"
+#include "api/event_json.h"
+#include "api/local_api_server.h"
 #include "api/metrics_server.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
@@ -15,6 +17,7 @@
 #include "containers/oci_bundle.h"
 #include "log.h"
 #include "probes/bpf_support.h"
+#include "probes/kernel_features.h"
 #include "probes/cgroup_events_probe.h"
 #include "probes/syscall_names.h"
 #include "probes/net_probe.h"
@@ -26,9 +29,11 @@
 #include "tracer_version.h"
 
 #include <malloc.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <chrono>
@@ -37,6 +42,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <mutex>
 #include <utility>
 
 namespace tracer::agent {
@@ -61,15 +67,17 @@ std::string human_rate(double v) {
 }
 
 // Waits until `deadline` or a blocked SIGINT/SIGTERM; returns the signal or 0.
-int wait_for_signal(const sigset_t& signals, Clock::time_point deadline) {
+// A requested `stop` (in-process use) counts as SIGTERM, seen within 100 ms.
+int wait_for_signal(const sigset_t& signals, Clock::time_point deadline, const std::stop_token& stop) {
     for (;;) {
-        auto left = deadline - Clock::now();
+        if (stop.stop_requested()) return SIGTERM;
+        auto left = std::min<Clock::duration>(deadline - Clock::now(), std::chrono::milliseconds(100));
         if (left <= Clock::duration::zero()) return 0;
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
         timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
         int sig = sigtimedwait(&signals, nullptr, &ts);
         if (sig > 0) return sig;
-        if (errno != EINTR) return 0;  // EAGAIN: the deadline passed
+        if (errno != EINTR && Clock::now() >= deadline) return 0;  // EAGAIN: the deadline passed
     }
 }
 
@@ -84,7 +92,8 @@ metrics::Family gauge(const char* name, const char* unit, const char* help) {
 
 class Agent {
 public:
-    explicit Agent(const RunOptions& options) : cfg_(options.config), btf_path_(options.btf_path) {}
+    explicit Agent(const RunOptions& options)
+        : cfg_(options.config), btf_path_(options.btf_path), stop_(options.stop) {}
 
     int run() {
         // Block the stop signals before any thread exists: every thread
@@ -109,6 +118,7 @@ public:
         LOG_INFO("host cgroup layout: %s; per-cgroup data keyed on the %s", layout.describe().c_str(),
                  keying.describe().c_str());
         containers::CgroupResolver resolver(keying.mount_point, keying.mount_root);
+        resolver_ = &resolver;  // local API: names the cgroups of events, on the flush thread
         CgroupDirectory directory(resolver, cfg_.max_cgroups);
         if (const auto* v2 = layout.unified()) cgroup2_root_ = v2->mount_point;
         // Container names: providers fill the cache on their own threads; the
@@ -129,6 +139,7 @@ public:
                                                                           btf_path_);
             directory.use_cgroup_events(cgroup_events_.get());
         } catch (const probes::ProbeError& e) {
+            probe_errors_.push_back({"kernel", "cgroup_events", false, e.what()});
             LOG_WARN("cgroup events probe not loaded; cgroups that live shorter than a scan count as "
                      "cgroup=\"<unresolved>\": %s", e.what());
         }
@@ -143,6 +154,8 @@ public:
                 while (!stop.stop_requested()) {
                     proc_probe_->wait(100);
                     proc_probe_->drain([this](const probes::ProcEvent& e) { on_event(e); });
+                    if (net_probe_ && emit_tcp_events_)  // local API: closed connections
+                        net_probe_->drain([this](const probes::NetConnection& c) { keep_event(c.cgroup_id, api::connection_event_json(c)); });
                 }
             });
         }
@@ -150,6 +163,24 @@ public:
         start_statsd(keying);
 
         metrics::LatestSnapshot latest;
+        // local API (docs/api.md): read-only, on a thread of its own; the flush loop only stamps each publication.
+        if (!cfg_.api_socket.empty()) {
+            api::LocalApiOptions o;
+            o.socket_path = cfg_.api_socket;
+            o.snapshot = &latest;
+            o.events = &recent_events_;
+            o.sources = [this] { return source_status(); };
+            o.agent_info = [info = agent_info(keying)] { return info; };
+            o.interval_seconds = cfg_.interval;
+            api_ = std::make_unique<api::LocalApiServer>(std::move(o));
+            try {  // like a DogStatsD listener: the agent runs on without it
+                api_->start();
+                LOG_INFO("local API on %s", cfg_.api_socket.c_str());
+            } catch (const std::runtime_error& e) {
+                LOG_ERROR("%s; no local API (tracer top and tracer status cannot reach this agent)", e.what());
+                api_.reset();
+            }
+        }
         std::unique_ptr<api::MetricsServer> server;
         if (!cfg_.metrics_addr.empty()) {
             auto [host, port] = config::parse_host_port(cfg_.metrics_addr, "metrics_addr");
@@ -175,7 +206,7 @@ public:
         auto last = Clock::now();
         auto deadline = last + interval;
         int sig = 0;
-        while ((sig = wait_for_signal(signals, deadline)) == 0) {
+        while ((sig = wait_for_signal(signals, deadline, stop_)) == 0) {
             auto started = Clock::now();
             collect_interval(directory, collectors_, started - last);
             last = started;
@@ -193,6 +224,7 @@ public:
         collect_interval(directory, collectors_, Clock::now() - last);
         publish_and_forward(0);
         if (server) server->stop();
+        if (api_) api_->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         if (statsd_) statsd_->stop();
         events = {};  // stop and join before the probes go
@@ -251,6 +283,7 @@ private:
                      syscall_probe_->variant_description(), cfg_.syscalls.latency ? "on" : "off");
         } catch (const probes::ProbeError& e) {
             LOG_ERROR("syscalls probe not loaded, no syscall metrics: %s", e.what());
+            probe_errors_.push_back({"kernel", "syscalls", false, e.what()});
         }
         try {
             probes::SchedProbeOptions o;
@@ -263,6 +296,7 @@ private:
                      sched_probe_->variant_description());
         } catch (const probes::ProbeError& e) {
             LOG_ERROR("scheduling probe not loaded, no scheduling metrics: %s", e.what());
+            probe_errors_.push_back({"kernel", "sched", false, e.what()});
         }
         try {
             probes::ProcProbeOptions o;
@@ -271,6 +305,11 @@ private:
             // The counters come from the kernel's maps; of the events, the
             // agent only logs OOM kills, so only those cross the ring.
             o.emitted_events = probes::proc_event_bit(probes::ProcEventKind::Oom);
+            for (const auto& kind : cfg_.api_events) {  // local API: the kinds api_events asks for
+                if (kind == "exec") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Exec);
+                if (kind == "fork") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Fork);
+                if (kind == "exit") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Exit);
+            }
             proc_probe_ = std::make_unique<probes::ProcProbe>(o);
             proc_ = std::make_unique<ProcCollector>(*proc_probe_);
             collectors_.push_back(proc_.get());
@@ -278,12 +317,15 @@ private:
                      proc_probe_->variant_description());
         } catch (const probes::ProbeError& e) {
             LOG_ERROR("process probe not loaded, no process metrics: %s", e.what());
+            probe_errors_.push_back({"kernel", "proc", false, e.what()});
         }
         try {
             probes::NetProbeOptions o;
             o.keying = keying;
             o.cgroup2_root = cgroup2_root_;
             o.btf_path = btf_path_;
+            emit_tcp_events_ = std::count(cfg_.api_events.begin(), cfg_.api_events.end(), "tcp") > 0;
+            o.emit_events = emit_tcp_events_;
             net_probe_ = std::make_unique<probes::NetProbe>(o);
             net_ = std::make_unique<NetCollector>(*net_probe_);
             collectors_.push_back(net_.get());
@@ -291,6 +333,7 @@ private:
                      net_probe_->variant_description());
         } catch (const probes::ProbeError& e) {
             LOG_ERROR("network probe not loaded, no network metrics: %s", e.what());
+            probe_errors_.push_back({"kernel", "net", false, e.what()});
         }
         if (collectors_.empty()) throw probes::ProbeError("no probe could be loaded (see the errors above)");
     }
@@ -335,10 +378,83 @@ private:
     }
 
     void on_event(const probes::ProcEvent& e) {
+        if (api_) keep_event(e.cgroup_id, api::process_event_json(e));  // local API
         if (e.kind != probes::ProcEventKind::Oom) return;
         LOG_WARN("OOM kill: pid %u (%s), memory cgroup id %llu, %llu MiB virtual", e.pid, e.comm.c_str(),
                  static_cast<unsigned long long>(e.oom_memcg_id),
                  static_cast<unsigned long long>(e.oom_total_vm_pages * 4096 / (1024 * 1024)));
+    }
+
+    // local API: an event for /v1/events, named at the next publish (the flush thread owns the resolver).
+    void keep_event(uint64_t cgroup_id, nlohmann::json event) {
+        std::lock_guard lock(pending_mu_);
+        if (pending_events_.size() < kMaxPendingEvents) pending_events_.emplace_back(cgroup_id, std::move(event));
+    }
+
+    // local API: the events of the interval, named after their cgroups (flush thread: owns the resolver).
+    void name_pending_events() {
+        std::vector<std::pair<uint64_t, nlohmann::json>> pending;
+        {
+            std::lock_guard lock(pending_mu_);
+            pending.swap(pending_events_);
+        }
+        for (auto& [id, j] : pending) {
+            auto path = resolver_ ? resolver_->lookup(id) : std::nullopt;
+            j["cgroup"] = path ? *path : std::string(CgroupDirectory::kUnresolved);
+            recent_events_.add(std::move(j));
+        }
+    }
+
+    // local API: /v1/status's per-source health.
+    std::vector<metrics::SourceStatus> source_status() const {
+        std::vector<metrics::SourceStatus> out;
+        auto probe = [&](const char* name, const auto& p) {
+            if (p) out.push_back({"kernel", name, true, joined(p->attached()) + "; " + p->variant_description()});
+        };
+        probe("syscalls", syscall_probe_);
+        probe("sched", sched_probe_);
+        probe("proc", proc_probe_);
+        probe("net", net_probe_);
+        if (cgroup_events_) out.push_back({"kernel", "cgroup_events", true, "attached"});
+        for (const auto& e : probe_errors_) out.push_back(e);
+        if (docker_) {
+            struct stat st{};
+            bool there = ::stat(host_path(cfg_, cfg_.docker_socket).c_str(), &st) == 0;
+            out.push_back({"containers", "docker", true,
+                           there ? host_path(cfg_, cfg_.docker_socket) : "no socket at " + host_path(cfg_, cfg_.docker_socket) +
+                                                                        " (followed: a dockerd started later is used)"});
+        }
+        if (statsd_) {
+            bool any = statsd_->udp_port() || statsd_->socket_listening() || statsd_->tcp_port();
+            std::string where;
+            if (statsd_->udp_port()) where += "udp port " + std::to_string(statsd_->udp_port());
+            if (statsd_->socket_listening()) where += (where.empty() ? "" : ", ") + std::string("unix ") + cfg_.statsd.socket;
+            if (statsd_->tcp_port()) where += (where.empty() ? "" : ", ") + std::string("tcp port ") + std::to_string(statsd_->tcp_port());
+            out.push_back({"statsd", "dogstatsd", any, any ? where : "no listener could open (see the log)"});
+        }
+        if (forwarder_)
+            for (const auto& sink : cfg_.sinks)
+                out.push_back({"sinks", sink.name.empty() ? sink.type : sink.name, true, sink.type + " -> " + sink.url});
+        return out;
+    }
+
+    // local API: the facts of this run that do not change, for /v1/status.
+    nlohmann::json agent_info(const containers::CgroupKeying& keying) const {
+        const auto& f = probes::kernel_features();
+        nlohmann::json probes_json = nlohmann::json::object();
+        auto probe = [&](const char* name, const auto& p) {
+            if (p) probes_json[name] = {{"attached", p->attached()}, {"build", p->variant_description()}};
+        };
+        probe("syscalls", syscall_probe_);
+        probe("sched", sched_probe_);
+        probe("proc", proc_probe_);
+        probe("net", net_probe_);
+        for (const auto& e : probe_errors_) probes_json[e.name] = {{"attached", nlohmann::json::array()}, {"error", e.detail}};
+        return {{"kernel", {{"release", f.release}, {"features", probes::describe_features(f)}}},
+                {"probes", std::move(probes_json)},
+                {"cgroup", {{"hierarchy", keying.hierarchy}, {"mount_point", keying.mount_point}, {"keying", keying.describe()}}},
+                {"host_root", cfg_.host_root.empty() ? "/" : cfg_.host_root},
+                {"api_events", cfg_.api_events}};
     }
 
     void publish(metrics::LatestSnapshot& latest, const CgroupDirectory& directory, double collection_seconds) {
@@ -413,6 +529,10 @@ private:
         snap->push_back(std::move(took));
 
         latest.publish(std::move(snap));
+        if (api_) {  // local API
+            name_pending_events();
+            api_->published();
+        }
     }
 
     void log_top() {
@@ -449,6 +569,16 @@ private:
     std::unique_ptr<statsd::StatsdServer> statsd_;
     std::vector<metrics::Event> statsd_events_;  // of the interval being published, for the forwarder
     std::vector<metrics::ServiceCheck> statsd_checks_;
+    // local API (docs/api.md); last, so that its thread stops before anything it reads goes
+    std::stop_token stop_;
+    static constexpr size_t kMaxPendingEvents = 65536;  // per interval; more are not kept
+    api::RecentEvents recent_events_;
+    std::unique_ptr<api::LocalApiServer> api_;
+    const containers::CgroupResolver* resolver_ = nullptr;
+    bool emit_tcp_events_ = false;
+    std::mutex pending_mu_;
+    std::vector<std::pair<uint64_t, nlohmann::json>> pending_events_;
+    std::vector<metrics::SourceStatus> probe_errors_;
 };
 
 }  // namespace

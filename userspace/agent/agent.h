@@ -6,6 +6,7 @@
 
 #include "config/agent_config.h"
 
+#include <stop_token>
 #include <string>
 
 namespace tracer::agent {
@@ -13,6 +14,9 @@ namespace tracer::agent {
 struct RunOptions {
     config::AgentConfig config;
     std::string btf_path;  // --btf: external BTF for kernels without /sys/kernel/btf/vmlinux
+    // local API: in-process use (`tracer top` standalone runs the agent on a
+    // thread with a private api_socket): stop when requested, as on SIGTERM.
+    std::stop_token stop;
 };
 
 // Returns the process exit code. User-facing problems (privileges, kernel,

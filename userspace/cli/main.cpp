@@ -14,9 +14,13 @@ int main(int argc, char** argv) {
     tracer::cli::RunFlags run_flags;
     tracer::cli::TraceFlags trace_flags;
     tracer::cli::VersionFlags version_flags;
+    tracer::cli::TopFlags top_flags;
+    tracer::cli::StatusFlags status_flags;
     auto* run = tracer::cli::add_run_command(app, run_flags);
     auto* trace = tracer::cli::add_trace_command(app, trace_flags);
     auto* version = tracer::cli::add_version_command(app, version_flags);
+    auto* top = tracer::cli::add_top_command(app, top_flags);
+    auto* status = tracer::cli::add_status_command(app, status_flags);
 
     try {
         app.parse(argc, argv);
@@ -26,5 +30,7 @@ int main(int argc, char** argv) {
     if (run->parsed()) return tracer::cli::run_command(run_flags);
     if (trace->parsed()) return tracer::cli::trace_command(trace_flags);
     if (version->parsed()) return tracer::cli::version_command(version_flags);
+    if (top->parsed()) return tracer::cli::top_command(top_flags);
+    if (status->parsed()) return tracer::cli::status_command(status_flags);
     return 2;
 }

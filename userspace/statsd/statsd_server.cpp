@@ -1,6 +1,7 @@
 #include "statsd/statsd_server.h"
 
 #include "config/agent_config.h"
+#include "file_descriptor.h"
 #include "log.h"
 #include "statsd/process_origin.h"
 
@@ -46,29 +47,7 @@ const char* transport_name(Transport t) {
     return "?";
 }
 
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
+using Fd = FileDescriptor;
 
 std::runtime_error sys_error(const std::string& what) {
     return std::runtime_error(what + ": " + std::strerror(errno));
