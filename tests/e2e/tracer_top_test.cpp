@@ -180,7 +180,12 @@ TEST(TracerTop, BatchReadsTheAgentAndShowsACgroupsSyscalls) {
             seen = seen || (e["kind"] == "exec" && e["cgroup"] == busy.path && e["filename"] == "/bin/true");
         if (!seen) std::this_thread::sleep_for(100ms);
     }
-    EXPECT_TRUE(seen) << agent.get("/v1/events").dump();
+    std::string execs;
+    auto kept = agent.get("/v1/events");
+    for (const auto& e : kept["events"])
+        if (e["kind"] == "exec") execs += e.dump() + "\n";
+    execs += std::to_string(kept["events"].size()) + " events, next " + kept["next"].dump();
+    EXPECT_TRUE(seen) << "no exec of /bin/true in " << busy.path << "; the execs kept:\n" << execs.substr(0, 4000);
 }
 
 TEST(TracerTop, StandaloneRunsTheProbesInProcess) {
