@@ -97,8 +97,9 @@ std::vector<Cell> layout(int cols, size_t& name_width) {
     static const Column priority[] = {Column::Cpu,    Column::Syscalls, Column::RunqP99, Column::Errors,
                                       Column::CtxSw,  Column::Memory,   Column::Pids,    Column::NetRx,
                                       Column::NetTx,  Column::TopSyscall, Column::Retrans, Column::Conns};
-    auto width_of = [](Column c) -> size_t { return c == Column::TopSyscall ? 14 : 7; };
-    const size_t min_name = 20;
+    // 8: six characters of value, a sort mark on the title, a space between.
+    auto width_of = [](Column c) -> size_t { return c == Column::TopSyscall ? 14 : 8; };
+    const size_t min_name = 18;
     size_t used = min_name;
     std::vector<Column> chosen;
     for (Column c : priority)
