@@ -19,6 +19,7 @@ want=(
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
   libhiredis-dev libmemcached-dev      # plugins: the redis and memcached client libraries
   libpq-dev libmariadb-dev             # plugins: the postgres and mysql/MariaDB client libraries
+  libncurses-dev                       # tracer top: the interactive screen
 )
 if [[ " $* " == *" --vmtest "* ]]; then
   want+=(
@@ -32,6 +33,7 @@ if [[ " $* " == *" --test "* ]]; then
     libgtest-dev                       # GoogleTest
     libbpf-tools                       # syscount: the benchmark's baseline
     curl iproute2                      # used by tests and benchmarks
+    tmux                               # tracer top's end-to-end test: a real terminal
     victoria-metrics                   # the forwarder's real backend in tests and its benchmark
     openssl                            # the forwarder's TLS test makes a certificate
     nftables                           # network tests: packet loss on a veth (numgen random)

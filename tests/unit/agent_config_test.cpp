@@ -217,7 +217,8 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
-              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, confd)");
+              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, "
+              "confd, api_socket, api_events)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
               "enabled, latency, histogram_syscalls, map_entries, max_threads)");
@@ -226,7 +227,8 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
               "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
-              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, confd)");
+              "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, "
+              "confd, api_socket, api_events)");
 }
 
 TEST(AgentConfig, BadValuesNameTheKeyAndLine) {
@@ -549,4 +551,18 @@ TEST(AgentConfig, StatsdKeys) {
     EXPECT_EQ(parse_error("statsd:\n  socket: dsd.sock\n"),
               "cfg.yaml:2: 'statsd.socket' must be an absolute path of at most 107 bytes (\"\" = off), got 'dsd.sock'");
     EXPECT_EQ(parse_error("statsd:\n  listen: 8125\n"), "cfg.yaml:2: 'statsd.listen' must be HOST:PORT, got '8125'");
+}
+
+TEST(AgentConfig, LocalApiKeys) {
+    auto c = parse_agent_config("api_socket: /tmp/x/api.sock\napi_events: [oom, exec, tcp]\n", "cfg.yaml");
+    EXPECT_EQ(c.api_socket, "/tmp/x/api.sock");
+    EXPECT_EQ(c.api_events, (std::vector<std::string>{"oom", "exec", "tcp"}));
+    EXPECT_EQ(parse_agent_config("api_socket: \"\"\n", "cfg.yaml").api_socket, "");
+    EXPECT_THROW(parse_agent_config("api_socket: relative.sock\n", "cfg.yaml"), ConfigError);
+    try {
+        parse_agent_config("api_events: [oom, syscalls]\n", "cfg.yaml");
+        FAIL() << "accepted an unknown event kind";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("'syscalls' in the list"), std::string::npos) << e.what();
+    }
 }

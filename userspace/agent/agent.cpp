@@ -3,10 +3,13 @@
 #include "agent/host_context.h"
 #include "agent/kernel_source.h"
 #include "agent/privileges.h"
+#include "api/event_json.h"
+#include "api/local_api_server.h"
 #include "api/metrics_server.h"
 #include "collectors/plugin_runner.h"
 #include "forwarder/forwarder.h"
 #include "log.h"
+#include "probes/kernel_features.h"
 #include "statsd/statsd_source.h"
 #include "metrics/output_sanitizer.h"
 #include "tracer_version.h"
@@ -19,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -79,7 +83,17 @@ public:
         host_ = std::make_unique<HostContext>(cfg_);
         LOG_INFO("host cgroup layout: %s; per-cgroup data keyed on the %s", host_->layout().describe().c_str(),
                  host_->keying().describe().c_str());
-        kernel_ = std::make_unique<KernelSource>(cfg_, *host_, btf_path_);
+        // The kernel's events for the local API's /v1/events (which kinds: api_events).
+        AreaEvents events_for_api;
+        if (!cfg_.api_socket.empty()) {
+            events_for_api.process = [this](const probes::ProcEvent& e) {
+                keep_event(e.cgroup_id, api::process_event_json(e));
+            };
+            events_for_api.connection = [this](const probes::NetConnection& c) {
+                keep_event(c.cgroup_id, api::connection_event_json(c));
+            };
+        }
+        kernel_ = std::make_unique<KernelSource>(cfg_, *host_, btf_path_, std::move(events_for_api));
         sources_.push_back(kernel_.get());
 
         // Kernel events (OOM kills) arrive in batches: the kernel does not
@@ -96,6 +110,7 @@ public:
         plugins_ = collectors::make_plugin_runner(cfg_.confd, cfg_.host_root, cfg_.interval);
         if (plugins_) sources_.push_back(plugins_.get());
 
+        start_local_api();
         std::unique_ptr<api::MetricsServer> server;
         if (!cfg_.metrics_addr.empty()) {
             auto [host, port] = config::parse_host_port(cfg_.metrics_addr, "metrics_addr");
@@ -120,6 +135,10 @@ public:
             output_sanitizer_.apply(iv.families);
             auto snap = std::make_shared<const metrics::Snapshot>(std::move(iv.families));
             latest_->publish(snap);
+            if (api_) {
+                name_pending_events();
+                api_->published();
+            }
             if (forwarder_)
                 forwarder_->submit(unix_ms(), {snap}, std::move(iv.events), std::move(iv.service_checks));
         };
@@ -145,6 +164,7 @@ public:
         // sinks (which spool what they cannot deliver) rather than dropped.
         interval_now(Clock::now() - last);
         if (server) server->stop();
+        if (api_) api_->stop();
         if (forwarder_) forwarder_->stop();  // spills undelivered batches to the spool
         statsd_.reset();
         plugins_.reset();  // stops the scheduler and the workers
@@ -179,6 +199,83 @@ private:
         sources_.push_back(statsd_.get());
         if (auto where = statsd_->describe(); !where.empty())
             LOG_INFO("DogStatsD server listening on %s", where.c_str());
+    }
+
+    // The local API (docs/api.md): read-only, on a thread of its own; the flush
+    // loop only stamps each publication. A socket that cannot be bound is one
+    // error and the agent runs on without it, like a DogStatsD listener.
+    void start_local_api() {
+        if (cfg_.api_socket.empty()) return;
+        api::LocalApiOptions o;
+        o.socket_path = cfg_.api_socket;
+        o.snapshot = latest_.get();
+        o.events = &recent_events_;
+        o.sources = [this] { return all_status(); };
+        o.agent_info = [info = agent_info()] { return info; };
+        o.interval_seconds = cfg_.interval;
+        api_ = std::make_unique<api::LocalApiServer>(std::move(o));
+        try {
+            api_->start();
+            LOG_INFO("local API on %s", cfg_.api_socket.c_str());
+        } catch (const std::runtime_error& e) {
+            LOG_ERROR("%s; no local API (tracer top and tracer status cannot reach this agent)", e.what());
+            api_.reset();
+        }
+    }
+
+    // Every source's parts, the metadata providers and the sinks (any thread).
+    std::vector<metrics::SourceStatus> all_status() const {
+        std::vector<metrics::SourceStatus> out;
+        for (const auto* source : sources_)
+            for (auto& s : source->status()) out.push_back(std::move(s));
+        for (auto& s : host_->status()) out.push_back(std::move(s));
+        if (forwarder_)
+            for (const auto& sink : cfg_.sinks)
+                out.push_back({"sinks", sink.name.empty() ? sink.type : sink.name, true, sink.type + " -> " + sink.url});
+        return out;
+    }
+
+    // The facts of this run that do not change, for /v1/status.
+    nlohmann::json agent_info() const {
+        const auto& f = probes::kernel_features();
+        nlohmann::json probes_json = nlohmann::json::object();
+        for (const auto& s : kernel_->status()) {
+            if (s.up)
+                probes_json[s.name] = {{"attached", true}, {"build", s.detail}};
+            else
+                probes_json[s.name] = {{"attached", false}, {"error", s.detail}};
+        }
+        const auto& keying = host_->keying();
+        return {{"kernel", {{"release", f.release}, {"features", probes::describe_features(f)}}},
+                {"probes", std::move(probes_json)},
+                {"cgroup", {{"hierarchy", keying.hierarchy}, {"mount_point", keying.mount_point},
+                            {"keying", keying.describe()}}},
+                {"host_root", cfg_.host_root.empty() ? "/" : cfg_.host_root},
+                {"api_events", cfg_.api_events}};
+    }
+
+    // An event for /v1/events (event thread), named at the next publish.
+    void keep_event(uint64_t cgroup_id, nlohmann::json event) {
+        std::lock_guard lock(pending_mu_);
+        if (pending_events_.size() < kMaxPendingEvents) pending_events_.emplace_back(cgroup_id, std::move(event));
+    }
+
+    // The events of the interval, named after their cgroups (the flush thread owns the resolver).
+    void name_pending_events() {
+        std::vector<std::pair<uint64_t, nlohmann::json>> pending;
+        {
+            std::lock_guard lock(pending_mu_);
+            pending.swap(pending_events_);
+        }
+        for (auto& [id, j] : pending) {
+            // cgroups created since the last scan were learnt from the kernel's mkdir
+            // records this interval (no rescan here: the directory's own rescan tells it which are gone)
+            auto path = host_->resolver().lookup(id);
+            j["cgroup"] = path ? *path : std::string(CgroupDirectory::kUnresolved);
+            if (path)
+                if (auto name = host_->container_name(*path); name && !name->empty()) j["container"] = *name;
+            recent_events_.add(std::move(j));
+        }
     }
 
     // The first snapshot, before any interval: the agent's own series.
@@ -226,7 +323,13 @@ private:
     std::unique_ptr<statsd::StatsdSource> statsd_;
     std::unique_ptr<collectors::PluginRunner> plugins_;  // null without conf.d files
     std::vector<metrics::Source*> sources_;  // in flush order
-    metrics::OutputSanitizer output_sanitizer_;  // every output valid whatever came in
+    metrics::OutputSanitizer output_sanitizer_;
+    // The local API: recent kernel events, named on the flush thread.
+    static constexpr size_t kMaxPendingEvents = 65536;  // per interval; more are not kept
+    std::mutex pending_mu_;
+    std::vector<std::pair<uint64_t, nlohmann::json>> pending_events_;
+    api::RecentEvents recent_events_;
+    std::unique_ptr<api::LocalApiServer> api_;  // stopped before the sources go  // every output valid whatever came in
 };
 
 }  // namespace

@@ -12,15 +12,28 @@
 #include "metrics/series.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+namespace tracer::probes {
+struct ProcEvent;
+struct NetConnection;
+}  // namespace tracer::probes
+
 namespace tracer::agent {
 
 class HostContext;
+
+// Who takes the kernel's rare events beyond the agent's own log line (the
+// local API's recent events); unset: nobody. Called on the event thread.
+struct AreaEvents {
+    std::function<void(const probes::ProcEvent&)> process;
+    std::function<void(const probes::NetConnection&)> connection;
+};
 
 // What an area lost, by where it was lost.
 struct AreaDrops {
@@ -75,6 +88,7 @@ struct AreaSetup {
     const config::AgentConfig& config;
     const HostContext& host;
     std::string btf_path;
+    AreaEvents events;
 };
 
 struct KernelAreaInfo {

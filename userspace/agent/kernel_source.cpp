@@ -28,15 +28,16 @@ metrics::Family family(const char* name, metrics::MetricType type, const char* h
 
 }  // namespace
 
-KernelSource::KernelSource(const config::AgentConfig& cfg, HostContext& host, const std::string& btf_path)
+KernelSource::KernelSource(const config::AgentConfig& cfg, HostContext& host, const std::string& btf_path,
+                           AreaEvents events)
     : host_(host), directory_(host.resolver(), cfg.max_cgroups) {
     directory_.use_tagger(&host.tagger(), &host.metadata());
-    load(cfg, btf_path);
+    load(cfg, btf_path, std::move(events));
 }
 
 KernelSource::~KernelSource() = default;
 
-void KernelSource::load(const config::AgentConfig& cfg, const std::string& btf_path) {
+void KernelSource::load(const config::AgentConfig& cfg, const std::string& btf_path, AreaEvents events) {
     // What every area needs; when it is missing nothing BPF can load, and
     // the agent runs without kernel metrics rather than not at all.
     std::string unusable;
@@ -59,7 +60,7 @@ void KernelSource::load(const config::AgentConfig& cfg, const std::string& btf_p
                      "cgroup=\"<unresolved>\": %s", e.what());
         }
     }
-    AreaSetup setup{cfg, host_, btf_path};
+    AreaSetup setup{cfg, host_, btf_path, std::move(events)};
     for (const auto& info : kernel_areas()) {
         std::string name(info.name);
         if (!info.enabled(cfg)) {

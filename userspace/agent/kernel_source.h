@@ -28,7 +28,8 @@ class HostContext;
 
 class KernelSource : public metrics::Source {
 public:
-    KernelSource(const config::AgentConfig& cfg, HostContext& host, const std::string& btf_path);
+    KernelSource(const config::AgentConfig& cfg, HostContext& host, const std::string& btf_path,
+                 AreaEvents events = {});
     ~KernelSource() override;
 
     std::string_view name() const override { return "kernel"; }
@@ -48,7 +49,7 @@ private:
         std::string name;
         std::unique_ptr<LoadedArea> area;
     };
-    void load(const config::AgentConfig& cfg, const std::string& btf_path);
+    void load(const config::AgentConfig& cfg, const std::string& btf_path, AreaEvents events);
 
     HostContext& host_;
     std::unique_ptr<probes::CgroupEventsProbe> cgroup_events_;

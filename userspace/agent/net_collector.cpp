@@ -97,7 +97,12 @@ namespace {
 
 class NetArea : public ProbeArea<probes::NetProbe, NetCollector> {
 public:
-    using ProbeArea::ProbeArea;
+    NetArea(std::unique_ptr<probes::NetProbe> probe, std::function<void(const probes::NetConnection&)> consumer)
+        : ProbeArea(std::move(probe)), consumer_(std::move(consumer)) {}
+    // Closed connections cross the ring only when a consumer asked for them.
+    void drain_events() override {
+        if (consumer_) probe_->drain(consumer_);
+    }
     void drops(AreaDrops& out) const override {
         auto d = probe_->drops();
         out.map_failures.emplace_back("net_stats", d[NET_DROP_STATS_FULL]);
@@ -111,6 +116,9 @@ public:
         unattributed.samples.push_back({{}, double(probe_->drops()[NET_DROP_UNATTRIBUTED]), {}});
         out.push_back(std::move(unattributed));
     }
+
+private:
+    std::function<void(const probes::NetConnection&)> consumer_;
 };
 
 }  // namespace
@@ -121,7 +129,10 @@ std::unique_ptr<LoadedArea> load_net_area(const AreaSetup& setup) {
     o.cgroup2_root = setup.host.cgroup2_root();
     o.map_entries = setup.config.net.map_entries;
     o.btf_path = setup.btf_path;
-    return std::make_unique<NetArea>(std::make_unique<probes::NetProbe>(o));
+    const auto& kinds = setup.config.api_events;
+    o.emit_events = setup.events.connection && std::find(kinds.begin(), kinds.end(), "tcp") != kinds.end();
+    return std::make_unique<NetArea>(std::make_unique<probes::NetProbe>(o),
+                                     o.emit_events ? setup.events.connection : nullptr);
 }
 
 }  // namespace tracer::agent

@@ -53,22 +53,27 @@ namespace {
 
 class ProcArea : public ProbeArea<probes::ProcProbe, ProcCollector> {
 public:
-    using ProbeArea::ProbeArea;
+    ProcArea(std::unique_ptr<probes::ProcProbe> probe, std::function<void(const probes::ProcEvent&)> consumer)
+        : ProbeArea(std::move(probe)), consumer_(std::move(consumer)) {}
     void drops(AreaDrops& out) const override {
         auto d = probe_->drops();
         out.map_failures.emplace_back("proc_counts", d[PROC_DROP_COUNTS_FULL]);
         out.map_failures.emplace_back("proc_oom_pending", d[PROC_DROP_OOM_PENDING_FULL]);
         out.ring_drops.emplace_back("proc_events", d[PROC_DROP_RINGBUF_FULL]);
     }
-    // Only OOM kills cross the ring in the agent (see load_proc_area); they are logged.
+    // OOM kills are logged; every kind that crossed the ring goes to the consumer.
     void drain_events() override {
-        probe_->drain([](const probes::ProcEvent& e) {
+        probe_->drain([this](const probes::ProcEvent& e) {
+            if (consumer_) consumer_(e);
             if (e.kind != probes::ProcEventKind::Oom) return;
             LOG_WARN("OOM kill: pid %u (%s), memory cgroup id %llu, %llu MiB virtual", e.pid, e.comm.c_str(),
                      static_cast<unsigned long long>(e.oom_memcg_id),
                      static_cast<unsigned long long>(e.oom_total_vm_pages * 4096 / (1024 * 1024)));
         });
     }
+
+private:
+    std::function<void(const probes::ProcEvent&)> consumer_;
 };
 
 }  // namespace
@@ -79,10 +84,16 @@ std::unique_ptr<LoadedArea> load_proc_area(const AreaSetup& setup) {
     o.map_entries = setup.config.proc.map_entries;
     o.ring_bytes = setup.config.proc.ring_bytes;
     o.btf_path = setup.btf_path;
-    // The counters come from the kernel's maps; of the events, the agent only
-    // logs OOM kills, so only those cross the ring.
+    // The counters come from the kernel's maps. Of the events, OOM kills are
+    // logged; the others cross the ring only when api_events asks for them
+    // (each costs a ring record per event).
     o.emitted_events = probes::proc_event_bit(probes::ProcEventKind::Oom);
-    return std::make_unique<ProcArea>(std::make_unique<probes::ProcProbe>(o));
+    for (const auto& kind : setup.config.api_events) {
+        if (kind == "exec") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Exec);
+        if (kind == "fork") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Fork);
+        if (kind == "exit") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Exit);
+    }
+    return std::make_unique<ProcArea>(std::make_unique<probes::ProcProbe>(o), setup.events.process);
 }
 
 }  // namespace tracer::agent

@@ -56,4 +56,23 @@ struct CheckFlags {
 CLI::App* add_check_command(CLI::App& app, CheckFlags& flags);
 int check_command(const CheckFlags& flags);
 
+struct TopFlags {
+    double delay = 2;
+    std::string socket = "/run/tracer/api.sock";
+    bool batch = false;
+    unsigned iterations = 1;
+    std::string format = "text";
+    bool all_cgroups = false;
+    std::string btf_path;
+};
+CLI::App* add_top_command(CLI::App& app, TopFlags& flags);
+int top_command(const TopFlags& flags);
+
+struct StatusFlags {
+    std::string socket = "/run/tracer/api.sock";
+    std::string format = "text";
+};
+CLI::App* add_status_command(CLI::App& app, StatusFlags& flags);
+int status_command(const StatusFlags& flags);
+
 }  // namespace tracer::cli

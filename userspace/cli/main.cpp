@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
     auto* trace = tracer::cli::add_trace_command(app, trace_flags);
     auto* version = tracer::cli::add_version_command(app, version_flags);
     auto* check = tracer::cli::add_check_command(app, check_flags);
+    tracer::cli::TopFlags top_flags;
+    tracer::cli::StatusFlags status_flags;
+    auto* top = tracer::cli::add_top_command(app, top_flags);
+    auto* status = tracer::cli::add_status_command(app, status_flags);
 
     try {
         app.parse(argc, argv);
@@ -29,5 +33,7 @@ int main(int argc, char** argv) {
     if (trace->parsed()) return tracer::cli::trace_command(trace_flags);
     if (version->parsed()) return tracer::cli::version_command(version_flags);
     if (check->parsed()) return tracer::cli::check_command(check_flags);
+    if (top->parsed()) return tracer::cli::top_command(top_flags);
+    if (status->parsed()) return tracer::cli::status_command(status_flags);
     return 2;
 }

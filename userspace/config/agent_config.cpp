@@ -210,6 +210,16 @@ std::string to_unix_socket_path(const Value& v) {
     return *v.scalar;
 }
 
+std::vector<std::string> to_api_events(const Value& v) {
+    constexpr std::string_view expected = "a list of event kinds among oom, exec, fork, exit, tcp";
+    static constexpr std::string_view kKinds[] = {"oom", "exec", "fork", "exit", "tcp"};
+    if (!v.list) bad(v, expected);
+    for (const auto& kind : *v.list)
+        if (std::find(std::begin(kKinds), std::end(kKinds), kind) == std::end(kKinds))
+            bad(v.key, expected, quote(kind) + " in the list");
+    return *v.list;
+}
+
 std::vector<double> to_percentiles(const Value& v) {
     constexpr std::string_view expected = "a list of quantiles between 0 and 1 such as [0.5, 0.95, 0.99]";
     if (!v.list) bad(v, expected);
@@ -274,6 +284,8 @@ const Key kKeys[] = {
     {"statsd.max_contexts", [](C& c, const V& v) { c.statsd.max_contexts = to_u32(v, 1); }},
     {"statsd.receive_buffer_bytes", [](C& c, const V& v) { c.statsd.receive_buffer_bytes = to_u32(v, 0); }},
     {"confd", [](C& c, const V& v) { c.confd = to_string(v); }},
+    {"api_socket", [](C& c, const V& v) { c.api_socket = to_unix_socket_path(v); }},
+    {"api_events", [](C& c, const V& v) { c.api_events = to_api_events(v); }},
 };
 
 std::string join_path(const std::string& prefix, std::string_view name) {

@@ -138,6 +138,12 @@ struct AgentConfig {
     StatsdConfig statsd;
     // Integration plugins: the conf.d directory of <plugin>.yaml files (collectors/confd.h).
     std::string confd = "/etc/tracer/conf.d";
+    // Local API (docs/api.md): read-only JSON on a Unix socket, mode 0600; "" = off.
+    std::string api_socket = "/run/tracer/api.sock";
+    // The process and TCP events the agent keeps for /v1/events: any of oom,
+    // exec, fork, exit, tcp. OOM kills cost nothing extra; each other kind
+    // adds a ring-buffer record per event in the kernel.
+    std::vector<std::string> api_events = {"oom"};
 
     bool operator==(const AgentConfig&) const = default;
 };

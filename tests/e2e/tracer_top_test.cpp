@@ -1,0 +1,197 @@
+// `tracer status` and `tracer top --batch` as a user runs them: the real
+// binary against a real `tracer run` (its local API), a workload in a cgroup
+// of the test's own, standalone mode (probes in-process), no privileges.
+#include "containers/cgroup_layout.h"
+#include "fixtures.h"
+#include "tracer_agent.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using tracer::fixtures::ApiAgent;
+using tracer::fixtures::HeldChild;
+using tracer::fixtures::Subprocess;
+using tracer::fixtures::TestCgroup;
+
+namespace {
+
+// A child in its own cgroup making syscalls until the test ends.
+struct BusyCgroup {
+    TestCgroup cgroup;
+    HeldChild child;
+    std::string path;  // relative to the hierarchy tracer keys on
+    explicit BusyCgroup(const std::string& name)
+        : cgroup(name), child([] {
+              for (;;) {
+                  for (int i = 0; i < 2000; ++i) (void)getppid();
+                  usleep(1000);
+              }
+          }) {
+        cgroup.add(child.pid());
+        path = cgroup.path(*tracer::fixtures::auto_keying_mount());
+        child.release();
+    }
+    ~BusyCgroup() {
+        kill(child.pid(), SIGKILL);
+        child.wait();
+    }
+};
+
+std::vector<json> json_lines(const std::string& out) {
+    std::vector<json> lines;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty() && line.front() == '{') lines.push_back(json::parse(line));
+    return lines;
+}
+
+const json* row_of(const json& refresh, const std::string& cgroup) {
+    for (const auto& r : refresh["rows"])
+        if (r["key"] == cgroup) return &r;
+    return nullptr;
+}
+
+int run(std::vector<std::string> argv, std::string& output, std::chrono::seconds timeout = 60s,
+        uid_t as = static_cast<uid_t>(-1)) {
+    Subprocess p(std::move(argv), as);
+    int rc = p.wait_for(timeout);
+    output = p.output();
+    return rc;
+}
+
+}  // namespace
+
+TEST(TracerStatus, WithoutAnAgentExits2) {
+    std::string out;
+    EXPECT_EQ(run({TRACER_BINARY, "status", "--socket", "/tmp/tracer-no-such-dir/api.sock"}, out), 2) << out;
+    EXPECT_NE(out.find("no tracer agent answers at /tmp/tracer-no-such-dir/api.sock"), std::string::npos) << out;
+}
+
+TEST(TracerStatus, ReportsARunningAgent) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\n");
+    struct stat st{};
+    ASSERT_EQ(stat(agent.socket().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+    std::string out;
+    ASSERT_EQ(run({TRACER_BINARY, "status", "--socket", agent.socket(), "--format", "json"}, out), 0) << out;
+    json s = json::parse(out);
+    EXPECT_EQ(s["status"], "healthy");
+    EXPECT_EQ(s["healthy"], true);
+    EXPECT_FALSE(s["version"].get<std::string>().empty());
+    EXPECT_GT(s["uptime_seconds"].get<double>(), 0);
+    EXPECT_FALSE(s["kernel"]["release"].get<std::string>().empty());
+    EXPECT_FALSE(s["kernel"]["features"].empty());
+    for (const char* probe : {"syscalls", "sched", "proc", "net"}) {
+        EXPECT_FALSE(s["probes"][probe]["attached"].empty()) << probe << ": " << s["probes"].dump();
+        EXPECT_FALSE(s["probes"][probe]["build"].get<std::string>().empty()) << probe;
+    }
+    bool kernel_source = false;
+    for (const auto& src : s["sources"]) {
+        EXPECT_TRUE(src["up"].get<bool>()) << src.dump();
+        kernel_source = kernel_source || src["source"] == "kernel";
+    }
+    EXPECT_TRUE(kernel_source);
+    EXPECT_TRUE(s["counters"]["map_update_failures"].contains("syscall_stats")) << s["counters"].dump();
+    EXPECT_TRUE(s["counters"]["events_dropped"].contains("proc_events")) << s["counters"].dump();
+
+    ASSERT_EQ(run({TRACER_BINARY, "status", "--socket", agent.socket()}, out), 0) << out;
+    EXPECT_NE(out.find("status: healthy"), std::string::npos) << out;
+    EXPECT_NE(out.find("syscalls"), std::string::npos) << out;
+}
+
+TEST(TracerStatus, DegradedWhenASourceIsDownExits1) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    // DogStatsD on a UDP port that is taken: the agent runs on, its statsd part is down.
+    tracer::fixtures::BusyUdpPort busy;
+    std::string dir = tracer::fixtures::make_temp_dir("tracer-status-degraded");
+    std::string config = dir + "/tracer.yaml", socket = dir + "/api.sock";
+    std::ofstream(config) << "metrics_addr: \"\"\ndocker_socket: \"\"\napi_socket: \"" << socket << "\"\n"
+                          << "statsd:\n  listen: \"127.0.0.1:" << busy.port() << "\"\n  socket: \"\"\n";
+    Subprocess second({TRACER_BINARY, "run", "-c", config, "--interval", "1"});
+    std::string out;
+    int rc = -1;
+    for (int i = 0; i < 300 && second.running(); ++i) {
+        rc = run({TRACER_BINARY, "status", "--socket", socket, "--format", "json"}, out);
+        if (rc != 2) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    second.signal(SIGTERM);
+    second.wait_for(15s);
+    std::filesystem::remove_all(dir);
+    ASSERT_EQ(rc, 1) << out << "\n" << second.output();
+    json s = json::parse(out);
+    EXPECT_EQ(s["status"], "degraded");
+    bool statsd_down = false;
+    for (const auto& src : s["sources"]) statsd_down = statsd_down || (src["source"] == "statsd" && !src["up"].get<bool>());
+    EXPECT_TRUE(statsd_down) << s["sources"].dump();
+}
+
+TEST(TracerTop, BatchReadsTheAgentAndShowsACgroupsSyscalls) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    BusyCgroup busy("top-batch");
+    ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\n");
+    std::string out;
+    ASSERT_EQ(run({TRACER_BINARY, "top", "--batch", "--iterations", "2", "--format", "json", "--all", "-d", "1",
+                   "--socket", agent.socket()},
+                  out),
+              0)
+        << out;
+    auto refreshes = json_lines(out);
+    ASSERT_EQ(refreshes.size(), 2u) << out;
+    const json& last = refreshes.back();
+    EXPECT_EQ(last["mode"], "agent");
+    EXPECT_GE(last["probes_attached"].get<int>(), 3);
+    const json* row = row_of(last, busy.path);
+    ASSERT_NE(row, nullptr) << "no row for " << busy.path << " in " << last.dump().substr(0, 2000);
+    EXPECT_GT((*row)["syscalls_per_s"].get<double>(), 100) << row->dump();
+    EXPECT_EQ((*row)["pids"], 1) << row->dump();
+    EXPECT_EQ((*row)["top_syscall"].is_string(), true);
+
+    // The text form: a header naming the agent, the column titles, the cgroup's row.
+    ASSERT_EQ(run({TRACER_BINARY, "top", "--batch", "--all", "-d", "1", "--socket", agent.socket()}, out), 0) << out;
+    EXPECT_NE(out.find("tracer top - "), std::string::npos) << out;
+    EXPECT_NE(out.find("agent " + agent.socket()), std::string::npos) << out;
+    EXPECT_NE(out.find("SYSC/s"), std::string::npos) << out;
+    EXPECT_NE(out.find(busy.path.substr(0, 31)), std::string::npos) << out;
+}
+
+TEST(TracerTop, StandaloneRunsTheProbesInProcess) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    BusyCgroup busy("top-standalone");
+    std::string out;
+    ASSERT_EQ(run({TRACER_BINARY, "top", "--batch", "--iterations", "1", "--format", "json", "--all", "-d", "1",
+                   "--socket", "/tmp/tracer-no-such-dir/api.sock"},
+                  out),
+              0)
+        << out;
+    auto refreshes = json_lines(out);
+    ASSERT_EQ(refreshes.size(), 1u) << out;
+    EXPECT_EQ(refreshes[0]["mode"], "standalone");
+    const json* row = row_of(refreshes[0], busy.path);
+    ASSERT_NE(row, nullptr) << out.substr(0, 2000);
+    EXPECT_GT((*row)["syscalls_per_s"].get<double>(), 100) << row->dump();
+}
+
+TEST(TracerTop, WithoutPrivilegesSaysSoInOneLine) {
+    if (getuid() != 0) GTEST_SKIP() << "needs root to run the command as nobody";
+    std::string out;
+    int rc = run({TRACER_BINARY, "top", "--batch", "--socket", "/tmp/tracer-no-such-dir/api.sock"}, out, 30s, 65534);
+    EXPECT_NE(rc, 0) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    EXPECT_NE(out.find("cannot run the probes here"), std::string::npos) << out;
+}

@@ -1,0 +1,122 @@
+#include "top/cgroup_files.h"
+
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace tracer::top {
+namespace {
+
+std::optional<double> read_number(const std::string& path) {
+    std::ifstream in(path);
+    double v = 0;
+    if (in >> v) return v;
+    return std::nullopt;
+}
+
+double now_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+// Walks `dir` and its sub-cgroups, appending every pid of cgroup.procs.
+void collect_pids(const std::string& dir, const std::string& relative,
+                  std::vector<std::pair<pid_t, std::string>>& out, int depth) {
+    std::ifstream procs(dir + "/cgroup.procs");
+    long pid = 0;
+    while (procs >> pid) out.emplace_back(pid_t(pid), relative);
+    if (depth > 16) return;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (auto* e = ::readdir(d)) {
+        if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+        std::string name = e->d_name;
+        collect_pids(dir + "/" + name, relative == "/" ? "/" + name : relative + "/" + name, out, depth + 1);
+    }
+    ::closedir(d);
+}
+
+}  // namespace
+
+std::vector<std::string> outermost(std::vector<std::string> cgroups) {
+    std::sort(cgroups.begin(), cgroups.end());
+    std::vector<std::string> out;
+    for (const auto& c : cgroups) {
+        if (c.empty() || c.front() != '/') continue;  // <overflow>, <unresolved>
+        bool inside = std::any_of(out.begin(), out.end(), [&](const std::string& p) {
+            return p == "/" || p == c || (c.size() > p.size() && c.compare(0, p.size(), p) == 0 && c[p.size()] == '/');
+        });
+        if (!inside) out.push_back(c);
+    }
+    return out;
+}
+
+CgroupFiles::CgroupFiles(std::string mount_point, std::string proc_root)
+    : mount_point_(std::move(mount_point)), proc_root_(std::move(proc_root)) {}
+
+CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
+    CgroupFacts f;
+    if (mount_point_.empty()) return f;
+    for (const auto& c : outermost(cgroups)) {
+        std::string dir = mount_point_ + (c == "/" ? "" : c);
+        // v1 memory controller, else cgroup v2's memory.current (if the controller is on).
+        auto mem = read_number(dir + "/memory.usage_in_bytes");
+        if (!mem) mem = read_number(dir + "/memory.current");
+        if (mem) f.memory_bytes = f.memory_bytes.value_or(0) + *mem;
+    }
+    auto pids = pids_of(cgroups);
+    if (!cgroups.empty() && ::access(mount_point_.c_str(), R_OK) == 0) f.pids = double(pids.size());
+    return f;
+}
+
+std::vector<std::pair<pid_t, std::string>> CgroupFiles::pids_of(const std::vector<std::string>& cgroups) const {
+    std::vector<std::pair<pid_t, std::string>> out;
+    for (const auto& c : outermost(cgroups)) collect_pids(mount_point_ + (c == "/" ? "" : c), c, out, 0);
+    return out;
+}
+
+std::vector<ProcessRow> CgroupFiles::processes(const std::vector<std::string>& cgroups) {
+    std::vector<ProcessRow> rows;
+    const double ticks_per_s = double(::sysconf(_SC_CLK_TCK));
+    const double now = now_seconds();
+    std::map<pid_t, Ticks> seen;
+    for (const auto& [pid, cgroup] : pids_of(cgroups)) {
+        std::string base = proc_root_ + "/" + std::to_string(pid);
+        ProcessRow r;
+        r.pid = pid;
+        r.cgroup = cgroup;
+        std::ifstream comm(base + "/comm");
+        if (!std::getline(comm, r.command)) continue;  // exited meanwhile
+        std::ifstream stat(base + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        // utime and stime are fields 14 and 15; the command (2) may hold spaces: count after ')'.
+        auto close = line.rfind(')');
+        unsigned long long utime = 0, stime = 0;
+        if (close != std::string::npos) {
+            std::istringstream rest(line.substr(close + 2));
+            std::string field;
+            for (int i = 3; i <= 13 && rest >> field; ++i) {
+            }
+            rest >> utime >> stime;
+        }
+        Ticks t{utime + stime, now};
+        if (auto it = last_.find(pid); it != last_.end() && now > it->second.at && t.ticks >= it->second.ticks)
+            r.cpu_percent = double(t.ticks - it->second.ticks) / ticks_per_s / (now - it->second.at) * 100;
+        seen[pid] = t;
+        rows.push_back(std::move(r));
+    }
+    last_ = std::move(seen);
+    std::sort(rows.begin(), rows.end(), [](const ProcessRow& a, const ProcessRow& b) {
+        return a.cpu_percent != b.cpu_percent ? a.cpu_percent > b.cpu_percent : a.pid < b.pid;
+    });
+    return rows;
+}
+
+}  // namespace tracer::top
