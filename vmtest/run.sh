@@ -27,7 +27,7 @@
 #   VMTEST_OUT       console logs (default: $BUILD_DIR/vmtest)
 #   VMTEST_MIRROR    Debian mirror (default: http://deb.debian.org)
 #   VMTEST_ACCEL     auto | kvm | tcg (auto: KVM only where it works, else TCG)
-#   VMTEST_TIMEOUT   seconds per guest (default 200; a guest normally needs 50-90)
+#   VMTEST_TIMEOUT   seconds per guest (default 420; a guest normally needs 70-200 under TCG)
 #   VMTEST_MEM, VMTEST_SMP   guest RAM and vCPUs (default 1G, 2)
 #   VMTEST_GTEST_ARGS        extra arguments for the test binaries (e.g. --gtest_filter=...)
 #   VMTEST_VERBOSE=1         stream every guest's console
@@ -39,7 +39,7 @@ BUILD_DIR=$(realpath -m "${BUILD_DIR:-build}")
 CACHE=${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracer-vmtest}
 OUT=${VMTEST_OUT:-$BUILD_DIR/vmtest}
 MIRROR=${VMTEST_MIRROR:-http://deb.debian.org}
-TIMEOUT=${VMTEST_TIMEOUT:-200}
+TIMEOUT=${VMTEST_TIMEOUT:-420}
 MEM=${VMTEST_MEM:-1G}
 SMP=${VMTEST_SMP:-2}
 

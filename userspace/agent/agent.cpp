@@ -239,11 +239,11 @@ private:
     nlohmann::json agent_info() const {
         const auto& f = probes::kernel_features();
         nlohmann::json probes_json = nlohmann::json::object();
-        for (const auto& s : kernel_->status()) {
-            if (s.up)
-                probes_json[s.name] = {{"attached", true}, {"build", s.detail}};
+        for (const auto& r : kernel_->report()) {
+            if (r.attached)
+                probes_json[r.name] = {{"attached", r.hooks}, {"build", r.build}};
             else
-                probes_json[s.name] = {{"attached", false}, {"error", s.detail}};
+                probes_json[r.name] = {{"attached", nlohmann::json::array()}, {"error", r.error}};
         }
         const auto& keying = host_->keying();
         return {{"kernel", {{"release", f.release}, {"features", probes::describe_features(f)}}},

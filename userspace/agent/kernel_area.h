@@ -52,8 +52,16 @@ class LoadedArea {
 public:
     virtual ~LoadedArea() = default;
     virtual CgroupCollector& collector() = 0;
-    // "raw_tp/sys_enter, raw_tp/sys_exit; tp_btf + task storage, Linux 5.11+"
-    virtual std::string describe() const = 0;
+    // The hooks attached ("tp_btf/sys_enter", ...) and the build loaded
+    // ("task storage + BTF, Linux 5.11+").
+    virtual std::vector<std::string> hooks() const = 0;
+    virtual std::string build() const = 0;
+    // "tp_btf/sys_enter, tp_btf/sys_exit; task storage + BTF, Linux 5.11+"
+    std::string describe() const {
+        std::string out;
+        for (const auto& hook : hooks()) out += (out.empty() ? "" : ", ") + hook;
+        return out + "; " + build();
+    }
     virtual void drops(AreaDrops& out) const = 0;
     // Series of the area's own beyond the per-cgroup ones (not tagged per cgroup).
     virtual void append_self_metrics(metrics::Snapshot&) const {}
@@ -73,11 +81,8 @@ public:
     explicit ProbeArea(std::unique_ptr<Probe> probe, CollectorArgs&&... args)
         : probe_(std::move(probe)), collector_(*probe_, std::forward<CollectorArgs>(args)...) {}
     CgroupCollector& collector() override { return collector_; }
-    std::string describe() const override {
-        std::string out;
-        for (const auto& hook : probe_->attached()) out += (out.empty() ? "" : ", ") + hook;
-        return out + "; " + probe_->variant_description();
-    }
+    std::vector<std::string> hooks() const override { return probe_->attached(); }
+    std::string build() const override { return probe_->variant_description(); }
 
 protected:
     std::unique_ptr<Probe> probe_;

@@ -146,6 +146,17 @@ std::vector<metrics::SourceStatus> KernelSource::status() const {
     return status_;
 }
 
+std::vector<KernelSource::AreaReport> KernelSource::report() const {
+    std::vector<AreaReport> out;
+    for (const auto& s : status_) {
+        AreaReport r{s.name, s.up, {}, "", s.up ? "" : s.detail};
+        for (const auto& a : areas_)
+            if (a.name == s.name) r.hooks = a.area->hooks(), r.build = a.area->build();
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
 std::string KernelSource::busiest_line(size_t n) const {
     for (const auto& a : areas_) {
         auto rows = a.area->busiest(n);

@@ -38,6 +38,15 @@ public:
 
     // How many areas are attached.
     size_t loaded() const { return areas_.size(); }
+    // Per area of the table: its hooks and build when attached, else why not.
+    struct AreaReport {
+        std::string name;
+        bool attached = false;
+        std::vector<std::string> hooks;
+        std::string build;  // when attached
+        std::string error;  // when not
+    };
+    std::vector<AreaReport> report() const;
     // Hands over what the areas' event rings hold (the agent's event thread).
     void drain_events();
     // "name 41.2k, name 3.1k": the busiest cgroups of the last interval,

@@ -3,7 +3,6 @@
 #include "unique_fd.h"
 
 #include "config/agent_config.h"
-#include "file_descriptor.h"
 #include "log.h"
 #include "statsd/process_origin.h"
 
