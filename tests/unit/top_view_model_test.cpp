@@ -149,6 +149,18 @@ TEST(TopViewModel, SameSequenceIgnoredAndCounterResetIsNoNegativeRate) {
     EXPECT_DOUBLE_EQ(m.rows({})[0].usage.syscalls_per_s, 0);
 }
 
+TEST(TopViewModel, APublicationNoNewerThanTheCurrentGivesNoRates) {
+    ViewModel m;
+    Counters a{"/docker/abc", "abc", "web"};
+    a.syscalls = 1000;
+    EXPECT_TRUE(m.update(snapshot({a}, 10, 0)));
+    EXPECT_FALSE(m.update(snapshot({a}, 10, 0)));  // unknown sequence, same time
+    EXPECT_FALSE(m.update(snapshot({a}, 9, 0)));
+    EXPECT_FALSE(m.has_rates());
+    EXPECT_TRUE(m.update(snapshot({a}, 11, 0)));
+    EXPECT_TRUE(m.has_rates());
+}
+
 TEST(TopViewModel, ContainerRowsSumTheirCgroupsAndAllCgroupsShowsEach) {
     ViewModel m;
     Counters c1{"/docker/abc", "abc", "web"}, c2{"/docker/abc/sub", "abc", "web"}, sys{"/system.slice/ssh.service"};

@@ -17,7 +17,10 @@ void TopSession::connect() {
 }
 
 bool TopSession::refresh() {
-    bool fresh = model_.update(fetch_snapshot(client_));
+    TimedSnapshot snap = fetch_snapshot(client_);
+    // Sequence 0: the agent has published nothing yet (it is still in its
+    // first interval); an empty page is not a snapshot to take rates from.
+    bool fresh = snap.sequence != 0 && model_.update(std::move(snap));
     events_.poll(client_);
     if (fresh) facts_.drops = drops_of(client_.get("/v1/status"));
     return fresh;

@@ -111,6 +111,9 @@ const std::vector<ColumnInfo>& columns() {
 
 bool ViewModel::update(TimedSnapshot snap) {
     if (has_current_ && snap.sequence != 0 && snap.sequence == current_.sequence) return false;
+    // Rates need time between the two: a snapshot no newer than the current
+    // one is the same publication seen again.
+    if (has_current_ && snap.monotonic_seconds <= current_.monotonic_seconds) return false;
     const bool rates = has_current_;
     std::unordered_map<std::string, const metrics::Sample*> before;
     if (rates)
