@@ -170,6 +170,42 @@ TEST(TracerTop, BatchReadsTheAgentAndShowsACgroupsSyscalls) {
     EXPECT_NE(out.find(busy.path.substr(0, 31)), std::string::npos) << out;
 }
 
+TEST(LocalApi, KernelEventsOfACgroupReachV1Events) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\n");  // the fixture asks for exec and exit events
+    TestCgroup cgroup("api-events");
+    // A cgroup made after the agent started: its name comes from the kernel's mkdir record.
+    HeldChild child([] {
+        execl("/bin/true", "true", static_cast<char*>(nullptr));
+        _exit(127);
+    });
+    cgroup.add(child.pid());
+    const std::string path = cgroup.path(*tracer::fixtures::auto_keying_mount());
+    child.release();
+    ASSERT_EQ(child.wait(), 0);
+
+    bool exec_seen = false, exit_seen = false;
+    json page;
+    for (int i = 0; i < 300 && !(exec_seen && exit_seen); ++i) {
+        std::this_thread::sleep_for(100ms);
+        page = agent.get("/v1/events?since=0&limit=100000");
+        for (const auto& e : page["events"]) {
+            if (e["cgroup"] != path) continue;
+            EXPECT_EQ(e["pid"], child.pid()) << e.dump();
+            if (e["kind"] == "exec") {
+                exec_seen = true;
+                EXPECT_EQ(e["filename"], "/bin/true") << e.dump();
+            }
+            if (e["kind"] == "exit") {
+                exit_seen = true;
+                EXPECT_EQ(e["exit_code"], 0) << e.dump();
+            }
+        }
+    }
+    EXPECT_TRUE(exec_seen) << "no exec of " << path << " in " << page.dump().substr(0, 3000);
+    EXPECT_TRUE(exit_seen) << "no exit of " << path << " in " << page.dump().substr(0, 3000);
+}
+
 TEST(TracerTop, StandaloneRunsTheProbesInProcess) {
     if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
     BusyCgroup busy("top-standalone");
