@@ -5,6 +5,9 @@
 #include "fixtures.h"
 #include "tracer_agent.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +142,43 @@ TEST(TracerStatus, DegradedWhenASourceIsDownExits1) {
     bool statsd_down = false;
     for (const auto& src : s["sources"]) statsd_down = statsd_down || (src["source"] == "statsd" && !src["up"].get<bool>());
     EXPECT_TRUE(statsd_down) << s["sources"].dump();
+}
+
+TEST(TracerStatus, ASinkWhoseBackendIsDownIsReportedWithItsLastError) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    // A loopback port nobody listens on: every delivery is refused.
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    close(fd);
+    const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/api/v1/write";
+    ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\nsinks:\n  - type: remote_write\n    name: vm\n    url: " + url + "\n");
+
+    std::string out;
+    int rc = -1;
+    json sink;
+    for (int i = 0; i < 100 && rc != 1; ++i) {  // the first delivery fails an interval after the start
+        std::this_thread::sleep_for(200ms);
+        rc = run({TRACER_BINARY, "status", "--socket", agent.socket(), "--format", "json"}, out);
+    }
+    ASSERT_EQ(rc, 1) << out;
+    const json status = json::parse(out);
+    for (const auto& src : status["sources"])
+        if (src["source"] == "sinks" && src["name"] == "vm") sink = src;
+    ASSERT_FALSE(sink.is_null()) << out;
+    EXPECT_FALSE(sink["up"].get<bool>()) << sink.dump();
+    const std::string detail = sink["detail"];
+    EXPECT_NE(detail.find(url), std::string::npos) << detail;
+    EXPECT_NE(detail.find("queued "), std::string::npos) << detail;
+    EXPECT_NE(detail.find("last error"), std::string::npos) << detail;
+    EXPECT_NE(detail.find("delivery failed"), std::string::npos) << detail;
+
+    ASSERT_EQ(run({TRACER_BINARY, "status", "--socket", agent.socket()}, out), 1) << out;
+    EXPECT_NE(out.find("delivery failed"), std::string::npos) << out;
 }
 
 TEST(TracerTop, BatchReadsTheAgentAndShowsACgroupsSyscalls) {

@@ -230,8 +230,7 @@ private:
             for (auto& s : source->status()) out.push_back(std::move(s));
         for (auto& s : host_->status()) out.push_back(std::move(s));
         if (forwarder_)
-            for (const auto& sink : cfg_.sinks)
-                out.push_back({"sinks", sink.name.empty() ? sink.type : sink.name, true, sink.type + " -> " + sink.url});
+            for (auto& s : forwarder_->status()) out.push_back(std::move(s));
         return out;
     }
 

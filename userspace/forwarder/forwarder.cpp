@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -75,6 +76,27 @@ Forwarder::Forwarder(const config::AgentConfig& cfg) {
         sinks_.push_back(std::make_unique<Sink>(std::move(o), type.make_encoder()));
         descriptions_.push_back(s.name + " (" + s.type + ") -> " + s.url);
     }
+}
+
+std::vector<metrics::SourceStatus> Forwarder::status() const {
+    std::vector<metrics::SourceStatus> out;
+    for (size_t i = 0; i < sinks_.size(); ++i) {
+        const Sink& sink = *sinks_[i];
+        const SinkStats& st = sink.stats();
+        Sink::Health h = sink.health();
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "; queued %llu, spooled %llu (%llu bytes), sent %llu",
+                      static_cast<unsigned long long>(st.queued_batches.load()),
+                      static_cast<unsigned long long>(st.spooled_batches.load()),
+                      static_cast<unsigned long long>(st.spooled_bytes.load()),
+                      static_cast<unsigned long long>(st.sent_batches.load()));
+        std::string detail = descriptions_[i] + buf;
+        if (!h.last_error.empty())
+            detail += "; last error " + std::to_string(static_cast<long long>(h.last_error_age_seconds)) +
+                      " s ago: " + h.last_error;
+        out.push_back({"sinks", sink.name(), !h.failing, std::move(detail)});
+    }
+    return out;
 }
 
 Forwarder::~Forwarder() { stop(); }

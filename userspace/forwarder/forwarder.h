@@ -7,6 +7,7 @@
 #include "config/agent_config.h"
 #include "forwarder/aggregator.h"
 #include "forwarder/sink.h"
+#include "metrics/source.h"
 
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ public:
     size_t sinks() const { return sinks_.size(); }
     const Sink& sink(size_t i) const { return *sinks_.at(i); }
     std::string describe() const;  // "remote_write -> http://..., datadog -> ..."
+    // One per sink, for `tracer status` (any thread): down while its
+    // deliveries fail; the detail has the queue, the spool and the last error.
+    std::vector<metrics::SourceStatus> status() const;
 
 private:
     std::unique_ptr<Aggregator> aggregator_;

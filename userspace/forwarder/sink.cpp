@@ -127,6 +127,7 @@ void Sink::encode(const Batch& batch) {
         encoder_->encode(batch, opt_.limits, encoded_);
     } catch (const std::exception& e) {
         count_drop(DropReason::EncodeError);
+        note_error(std::string("cannot encode a batch: ") + e.what());
         LOG_ERROR("sink %s: cannot encode a batch: %s", opt_.name.c_str(), e.what());
         return;
     }
@@ -154,6 +155,7 @@ void Sink::spool_push(const Payload& p) {
         count_drop(DropReason::SpoolFull, spool_->push(p));
     } catch (const std::exception& e) {
         count_drop(DropReason::SpoolError);
+        note_error(std::string("spool: ") + e.what());
         if (seconds_since(last_spool_error_log_) >= opt_.log_every) {
             last_spool_error_log_ = Clock::now();
             LOG_ERROR("sink %s: batch dropped: %s", opt_.name.c_str(), e.what());
@@ -217,6 +219,7 @@ void Sink::deliver_one() {
         stats_.sent_samples += p.samples;
         pop();
         failing_ = false;
+        failing_now_ = false;
         backoff_ = opt_.backoff_initial;
         next_attempt_ = Clock::now();
         return;
@@ -226,6 +229,7 @@ void Sink::deliver_one() {
         // The backend understood and refused: retrying cannot help, and the
         // batches after this one must not wait behind it.
         count_drop(DropReason::Rejected);
+        note_error("batch rejected with HTTP " + std::to_string(r.status) + ": " + one_line(r.body));
         ++rejects_unlogged_;
         if (seconds_since(last_reject_log_) >= opt_.log_every) {
             LOG_WARN("sink %s: %llu batch(es) rejected with HTTP %ld and dropped (not retried); the answer: %s",
@@ -236,13 +240,16 @@ void Sink::deliver_one() {
         }
         pop();
         failing_ = false;
+        failing_now_ = false;  // reachable: it answered
         backoff_ = opt_.backoff_initial;
         next_attempt_ = Clock::now();
         return;
     }
     const double delay = r.retry_after >= 0 ? r.retry_after : jittered(backoff_);
+    std::string why = r.status ? "HTTP " + std::to_string(r.status) + ": " + one_line(r.body) : r.error;
+    note_error("delivery failed: " + why);
+    failing_now_ = true;
     if (!failing_) {
-        std::string why = r.status ? "HTTP " + std::to_string(r.status) + ": " + one_line(r.body) : r.error;
         LOG_WARN("sink %s: delivery failed (%s); retrying every %g-%g s%s", opt_.name.c_str(), why.c_str(),
                  opt_.backoff_initial, opt_.backoff_max,
                  spool_ ? ", undelivered batches go to the spool" : ", undelivered batches wait in memory");
@@ -251,6 +258,21 @@ void Sink::deliver_one() {
     if (spool_ && !from_spool) spill_memory();
     backoff_ = std::min(backoff_ * 2, opt_.backoff_max);
     next_attempt_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
+}
+
+void Sink::note_error(std::string what) {
+    std::lock_guard lock(error_mu_);
+    last_error_ = std::move(what);
+    last_error_at_ = Clock::now();
+}
+
+Sink::Health Sink::health() const {
+    Health h;
+    h.failing = failing_now_;
+    std::lock_guard lock(error_mu_);
+    h.last_error = last_error_;
+    if (!last_error_.empty()) h.last_error_age_seconds = seconds_since(last_error_at_);
+    return h;
 }
 
 }  // namespace tracer::forwarder

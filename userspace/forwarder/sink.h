@@ -65,6 +65,16 @@ public:
     const std::string& name() const { return opt_.name; }
     const SinkStats& stats() const { return stats_; }
 
+    // For `tracer status` (any thread): whether the last delivery attempt
+    // failed and will be retried, and the last error this sink met (delivery,
+    // rejection, encoding or spool), "" when none yet.
+    struct Health {
+        bool failing = false;
+        std::string last_error;
+        double last_error_age_seconds = 0;
+    };
+    Health health() const;
+
 private:
     using Clock = std::chrono::steady_clock;
     void run();
@@ -75,6 +85,7 @@ private:
     void deliver_one();
     void count_drop(DropReason r, uint64_t n = 1);
     void update_gauges();
+    void note_error(std::string what);
 
     SinkOptions opt_;
     std::unique_ptr<SinkEncoder> encoder_;
@@ -86,6 +97,10 @@ private:
     std::deque<std::shared_ptr<const Batch>> queue_;  // guarded by mu_
     bool stopping_ = false;                           // guarded by mu_
     std::atomic<bool> abort_{false};
+    std::atomic<bool> failing_now_{false};            // failing_, readable from any thread
+    mutable std::mutex error_mu_;
+    std::string last_error_;                          // guarded by error_mu_
+    Clock::time_point last_error_at_{};               // guarded by error_mu_
     std::thread sender_;
     bool stopped_ = false;
 
