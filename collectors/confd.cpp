@@ -60,7 +60,7 @@ std::vector<std::string> read_tags(const YAML::Node& node, const std::string& fi
 }
 
 void load_document(const YAML::Node& doc, const std::string& file, const PluginInfo& plugin,
-                   const std::string& host_root, ConfdLoad& out) {
+                   const std::string& host_root, const std::shared_ptr<const HostServices>& host, ConfdLoad& out) {
     if (!doc.IsMap())
         throw config::ConfigError(at_line(file, doc) + "a conf.d file must be a map with 'init_config:' and 'instances:'");
     for (const auto& kv : doc) {
@@ -92,6 +92,7 @@ void load_document(const YAML::Node& doc, const std::string& file, const PluginI
         cfg.init_config.reset(init);
         cfg.instance.reset(instance.IsNull() ? YAML::Node(YAML::NodeType::Map) : YAML::Node(instance));
         cfg.host_root = host_root;
+        cfg.host = host;
         try {
             if (!cfg.instance.IsMap()) throw instance_error(cfg, "an instance must be a map of keys", instance);
             check_keys(cfg.instance, keys, file, "an instance", plugin.name);
@@ -112,7 +113,7 @@ void load_document(const YAML::Node& doc, const std::string& file, const PluginI
 }
 
 void load_file_text(const std::string& text, const std::string& file, const std::string& plugin_name,
-                    const std::string& host_root, ConfdLoad& out) {
+                    const std::string& host_root, const std::shared_ptr<const HostServices>& host, ConfdLoad& out) {
     try {
         const PluginInfo* plugin = find_plugin(plugin_name);
         if (!plugin) {
@@ -130,7 +131,7 @@ void load_file_text(const std::string& text, const std::string& file, const std:
                                                        std::to_string(e.mark.column + 1) + ": ";
             throw config::ConfigError(where + "invalid YAML: " + e.msg);
         }
-        load_document(doc, file, *plugin, host_root, out);
+        load_document(doc, file, *plugin, host_root, host, out);
     } catch (const config::ConfigError& e) {
         out.problems.push_back({file, e.what()});
     }
@@ -144,9 +145,9 @@ const std::vector<std::string>& common_instance_keys() {
 }
 
 ConfdLoad load_confd_text(const std::string& text, const std::string& file, const std::string& plugin_name,
-                          const std::string& host_root) {
+                          const std::string& host_root, std::shared_ptr<const HostServices> host) {
     ConfdLoad out;
-    load_file_text(text, file, plugin_name, host_root, out);
+    load_file_text(text, file, plugin_name, host_root, host, out);
     return out;
 }
 
@@ -179,7 +180,7 @@ ConfdLoad load_confd(const ConfdOptions& options) {
             continue;
         }
         std::string text((std::istreambuf_iterator<char>(in)), {});
-        load_file_text(text, path, plugin, options.host_root, out);
+        load_file_text(text, path, plugin, options.host_root, options.host, out);
     }
     return out;
 }

@@ -44,6 +44,7 @@ struct ConfdLoad {
 struct ConfdOptions {
     std::string dir = "/etc/tracer/conf.d";
     std::string host_root;                // "" or the --host-root prefix
+    std::shared_ptr<const HostServices> host;  // handed to every instance (InstanceConfig::host)
     std::string only_plugin;              // "" = every file; else only this plugin's
     bool missing_dir_is_error = false;    // `tracer check` wants the directory
 };
@@ -55,6 +56,6 @@ ConfdLoad load_confd(const ConfdOptions& options);
 
 // One file's text (for tests): `file` names it in errors, `plugin_name` is its stem.
 ConfdLoad load_confd_text(const std::string& text, const std::string& file, const std::string& plugin_name,
-                          const std::string& host_root = "");
+                          const std::string& host_root = "", std::shared_ptr<const HostServices> host = nullptr);
 
 }  // namespace tracer::collectors

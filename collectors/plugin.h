@@ -17,6 +17,8 @@
 
 namespace tracer::collectors {
 
+struct HostServices;  // collectors/host_services.h
+
 enum class CheckStatus { Ok = 0, Warning = 1, Critical = 2, Unknown = 3 };
 
 // One instance's configuration, as the runner hands it to the factory.
@@ -30,6 +32,9 @@ struct InstanceConfig {
     double timeout_seconds = 5;
     double min_collection_interval = 0;  // 0: the agent interval
     std::string host_root;        // "" or the --host-root prefix for /proc, /sys, /run
+    // The agent's view of the host (cgroup layout, container naming, Docker
+    // socket); null where no host context was built (most plugin tests).
+    std::shared_ptr<const HostServices> host;
 };
 
 // What one run of a check reports. Names are canonical dotted lowercase and

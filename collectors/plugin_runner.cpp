@@ -398,10 +398,11 @@ std::vector<metrics::SourceStatus> PluginRunner::status() const {
 }
 
 std::unique_ptr<PluginRunner> make_plugin_runner(const std::string& confd_dir, const std::string& host_root,
-                                                 double agent_interval) {
+                                                 double agent_interval, std::shared_ptr<const HostServices> host) {
     ConfdOptions options;
     options.dir = confd_dir;
     options.host_root = host_root;
+    options.host = std::move(host);
     auto loaded = load_confd(options);
     for (const auto& p : loaded.problems) LOG_ERROR("plugins: %s", p.message.c_str());
     if (loaded.instances.empty() && loaded.problems.empty()) {

@@ -85,8 +85,10 @@ private:
 
 // `tracer run`: conf.d in `confd_dir` -> a started runner (nullptr when the
 // directory has no conf.d files). Every problem is logged (one line each);
-// none stops the agent.
+// none stops the agent. `host` goes to every instance (InstanceConfig::host)
+// and must outlive the runner.
 std::unique_ptr<PluginRunner> make_plugin_runner(const std::string& confd_dir, const std::string& host_root,
-                                                 double agent_interval);
+                                                 double agent_interval,
+                                                 std::shared_ptr<const HostServices> host = nullptr);
 
 }  // namespace tracer::collectors

@@ -107,7 +107,8 @@ public:
 
         start_statsd();
         // Integration plugins from conf.d: their checks run on the runner's own threads.
-        plugins_ = collectors::make_plugin_runner(cfg_.confd, cfg_.host_root, cfg_.interval);
+        plugins_ = collectors::make_plugin_runner(cfg_.confd, cfg_.host_root, cfg_.interval,
+                                                  host_->plugin_services());
         if (plugins_) sources_.push_back(plugins_.get());
 
         start_local_api();

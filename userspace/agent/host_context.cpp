@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <filesystem>
+#include <thread>
 
 namespace tracer::agent {
 namespace {
@@ -70,6 +71,26 @@ std::optional<std::string> HostContext::container_name(const std::string& cgroup
     if (!tags.known) return std::nullopt;
     // tag 2 is container_name (containers/container_tagger.h)
     return tags.labels.size() > 2 ? tags.labels[2].value : "";
+}
+
+std::shared_ptr<const collectors::HostServices> HostContext::plugin_services() const {
+    auto services = std::make_shared<collectors::HostServices>();
+    services->host_root = host_root_;
+    services->cgroup_layout = layout_;
+    services->container_labels = [tagger = tagger_.get()](const std::string& cgroup_path) {
+        return tagger->container_labels(cgroup_path);
+    };
+    services->docker_socket = docker_socket_;
+    services->wait_for_container_names = [this](std::chrono::milliseconds timeout) { wait_for_docker_names(timeout); };
+    return services;
+}
+
+void HostContext::wait_for_docker_names(std::chrono::milliseconds timeout) const {
+    std::error_code ec;
+    if (!docker_ || !std::filesystem::exists(docker_socket_, ec)) return;
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (docker_->connections() == 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 std::vector<metrics::SourceStatus> HostContext::status() const {

@@ -7,6 +7,7 @@
 // one place, so they cannot drift apart in how they find or name things.
 #pragma once
 
+#include "collectors/host_services.h"
 #include "config/agent_config.h"
 #include "containers/cgroup_layout.h"
 #include "containers/cgroup_resolver.h"
@@ -14,6 +15,7 @@
 #include "containers/container_tagger.h"
 #include "metrics/source.h"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +52,16 @@ public:
     // that is no container; nullopt for a container whose metadata has not
     // arrived yet (it is then queued for the providers; never waits).
     std::optional<std::string> container_name(const std::string& cgroup_path) const;
+
+    // For integration plugins (collectors/host_services.h): the host root, the
+    // layout, the tagger's container labels, the Docker socket and a wait for
+    // the Docker names. It refers
+    // to this context, which must outlive every plugin runner given it.
+    std::shared_ptr<const collectors::HostServices> plugin_services() const;
+
+    // Waits (at most `timeout`) until the Docker provider has named the
+    // containers running now, when a Docker socket is there.
+    void wait_for_docker_names(std::chrono::milliseconds timeout) const;
 
     // Docker and containerd/CRI-O metadata: one SourceStatus each ("metadata").
     std::vector<metrics::SourceStatus> status() const;

@@ -3,9 +3,11 @@
 // the metrics and service checks, as `datadog-agent check` does.
 // Exit code: 0 all instances OK or WARNING; 1 an instance is CRITICAL/UNKNOWN
 // or failed; 2 no usable configuration.
+#include "agent/host_context.h"
 #include "cli/commands.h"
 #include "collectors/check_results.h"
 #include "collectors/plugin_runner.h"
+#include "config/agent_config.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -105,6 +107,10 @@ CLI::App* add_check_command(CLI::App& app, CheckFlags& f) {
     check->add_option("--confd", f.confd, "The conf.d directory")->capture_default_str();
     check->add_option("--format", f.format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
     check->add_option("--host-root", f.host_root, "Where the host's / is mounted (system, container, process plugins)");
+    auto* config = check->add_option("-c,--config", f.config_path,
+                                     "Agent config (YAML): the Docker socket and container tags the container plugin uses")
+                       ->capture_default_str();
+    check->callback([&f, config] { f.config_given = config->count() > 0; });
     check->add_flag("--check-rate", f.check_rate, "Run twice, 1 s apart, so per-second rates have a value");
     return check;
 }
@@ -116,9 +122,28 @@ int check_command(const CheckFlags& f) {
         std::fprintf(stderr, "tracer check: unknown plugin '%s' (known: %s)\n", f.plugin.c_str(), known.c_str());
         return 2;
     }
+    config::AgentConfig agent_config;
+    try {
+        agent_config = config::load_agent_config(f.config_path, f.config_given);
+        if (!f.host_root.empty()) agent_config.host_root = f.host_root;
+        config::validate(agent_config);
+    } catch (const config::ConfigError& e) {
+        std::fprintf(stderr, "tracer check: config error: %s\n", e.what());
+        return 2;
+    }
+    // The host as `tracer run` sees it (cgroup layout, container names, the
+    // Docker socket), for plugins that report per container. Declared before
+    // the runner: it outlives every run.
+    std::unique_ptr<agent::HostContext> host;
     collectors::ConfdOptions options;
+    try {
+        host = std::make_unique<agent::HostContext>(agent_config);
+        options.host = host->plugin_services();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tracer check: the host's containers are not named: %s\n", e.what());
+    }
     options.dir = f.confd;
-    options.host_root = f.host_root;
+    options.host_root = agent_config.host_root;
     options.only_plugin = f.plugin;
     options.missing_dir_is_error = true;
     auto load = collectors::load_confd(options);

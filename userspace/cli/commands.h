@@ -51,6 +51,8 @@ struct CheckFlags {
     std::string confd = "/etc/tracer/conf.d";
     std::string format = "table";
     std::string host_root;
+    std::string config_path = "/etc/tracer/tracer.yaml";  // the agent config: Docker socket, container tags
+    bool config_given = false;                            // set when --config was on the command line
     bool check_rate = false;  // run twice, 1 s apart, so rates have a value
 };
 CLI::App* add_check_command(CLI::App& app, CheckFlags& flags);

@@ -56,6 +56,15 @@ ContainerTagger::Tags ContainerTagger::tags_for_path(const std::string& cgroup_p
     return t;
 }
 
+std::optional<metrics::Labels> ContainerTagger::container_labels(const std::string& cgroup_path) const {
+    auto ref = container_from_cgroup_path(cgroup_path);
+    if (!ref) return std::nullopt;
+    auto t = tags_for_path(cgroup_path);
+    if (t.excluded) return std::nullopt;
+    if (!t.known) t.labels[1].value = ref->runtime == ContainerRuntime::Nspawn ? ref->id : ref->id.substr(0, 12);
+    return std::move(t.labels);
+}
+
 std::optional<std::string> ContainerTagger::keyed_path(const std::string& text, const CgroupKeying& keying) {
     std::istringstream in(text);
     std::string line;

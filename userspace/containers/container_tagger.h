@@ -54,6 +54,12 @@ public:
     // an unknown container is queued for the metadata providers.
     Tags tags_for_path(const std::string& cgroup_path) const;
 
+    // For readers that keep only containers (the container plugin): the tags
+    // of a container's cgroup path; nullopt for a cgroup that is no container
+    // or an excluded one. Before its metadata arrives: the cgroup and its
+    // container_id (the rest "").
+    std::optional<metrics::Labels> container_labels(const std::string& cgroup_path) const;
+
     // For the DogStatsD server: the same labels as the kernel metrics of the
     // cgroup `pid` lives in (its line in /proc/<pid>/cgroup for the keyed
     // hierarchy). Empty when the pid is gone or its container is excluded.
