@@ -3,6 +3,7 @@
 #include "collectors/plugin.h"
 
 #include "collectors/apache/apache.h"
+#include "collectors/container/container.h"
 #include "collectors/haproxy/haproxy.h"
 #include "collectors/http_check/http_check.h"
 #include "collectors/memcached/memcached.h"
@@ -20,6 +21,7 @@ namespace tracer::collectors {
 const std::vector<PluginInfo>& plugin_registry() {
     static const std::vector<PluginInfo> plugins = {
         apache_plugin(),
+        container_plugin(),
         haproxy_plugin(),
         http_check_plugin(),
         memcached_plugin(),
