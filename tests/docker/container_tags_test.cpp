@@ -76,14 +76,11 @@ std::vector<Series> find(const std::vector<Series>& page, const std::string& nam
     return out;
 }
 
-class DockerContainers : public ::testing::Test {
+class DockerContainers : public tracer::fixtures::DockerEngineSuite {
 protected:
-    static void SetUpTestSuite() { engine_ = DockerEngine::start_for_suite(skip_, setup_error_); }
-    static void TearDownTestSuite() { engine_.reset(); }
-
     void SetUp() override {
-        if (!skip_.empty()) GTEST_SKIP() << skip_;
-        ASSERT_TRUE(engine_) << "the test dockerd did not start: " << setup_error_;
+        DockerEngineSuite::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         socket_ = engine_->socket();
     }
     void TearDown() override {
@@ -91,7 +88,7 @@ protected:
             tracer_->signal(SIGTERM);
             tracer_->wait_for(10s);
         }
-        for (const auto& name : started_) engine_->try_docker({"rm", "-f", name});
+        DockerEngineSuite::TearDown();
         if (!config_.empty()) unlink(config_.c_str());
     }
 
@@ -118,15 +115,6 @@ protected:
         tracer_ = std::make_unique<Subprocess>(argv);
         // Up when /metrics answers with the first collection's families.
         wait_for("tracer_build_info", {});
-    }
-
-    // Runs a detached container; removed after the test.
-    std::string run_container(const std::string& name, const std::vector<std::string>& extra, const std::string& script) {
-        std::vector<std::string> args{"run", "-d", "--name", name};
-        args.insert(args.end(), extra.begin(), extra.end());
-        args.insert(args.end(), {engine_->image(), "sh", "-c", script});
-        started_.push_back(name);
-        return engine_->docker(args);
     }
 
     std::vector<Series> scrape() {
@@ -159,13 +147,10 @@ protected:
         return std::nullopt;
     }
 
-    static inline std::string skip_, setup_error_;
-    static inline std::unique_ptr<DockerEngine> engine_;
     std::unique_ptr<Subprocess> tracer_;
     std::string config_;
     std::string socket_;  // the API socket tracer follows
     uint16_t port_ = 0;
-    std::vector<std::string> started_;
 };
 
 // 5000 one-byte writes, then dd's two summary lines. A container started while

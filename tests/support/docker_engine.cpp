@@ -87,6 +87,25 @@ std::string DockerEngine::skip_reason() {
     return "";
 }
 
+void DockerEngineSuite::SetUp() {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(engine_) << "the test dockerd did not start: " << setup_error_;
+}
+
+void DockerEngineSuite::TearDown() {
+    if (engine_)
+        for (const auto& name : started_) engine_->try_docker({"rm", "-f", name});
+}
+
+std::string DockerEngineSuite::run_container(const std::string& name, const std::vector<std::string>& extra,
+                                             const std::string& script) {
+    std::vector<std::string> args{"run", "-d", "--name", name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {engine_->image(), "sh", "-c", script});
+    started_.push_back(name);
+    return engine_->docker(args);
+}
+
 std::unique_ptr<DockerEngine> DockerEngine::start_for_suite(std::string& skip, std::string& error) {
     skip = root_skip_reason();
     if (skip.empty()) skip = skip_reason();

@@ -61,4 +61,24 @@ private:
     std::unique_ptr<Subprocess> dockerd_;
 };
 
+// A test suite sharing one engine: started before its first test, stopped
+// after its last; every test skips with the reason when docker.io is not
+// there, fails when dockerd did not come up, and has the containers it ran
+// removed afterwards.
+class DockerEngineSuite : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { engine_ = DockerEngine::start_for_suite(skip_, setup_error_); }
+    static void TearDownTestSuite() { engine_.reset(); }
+    // Derived SetUp()s return when IsSkipped() or HasFatalFailure() after it.
+    void SetUp() override;
+    void TearDown() override;
+
+    // `docker run -d --name <name> <extra...> <busybox> sh -c <script>`: the id.
+    std::string run_container(const std::string& name, const std::vector<std::string>& extra, const std::string& script);
+
+    static inline std::string skip_, setup_error_;
+    static inline std::unique_ptr<DockerEngine> engine_;
+    std::vector<std::string> started_;  // names removed after the test
+};
+
 }  // namespace tracer::fixtures
