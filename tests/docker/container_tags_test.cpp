@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -327,6 +328,24 @@ TEST_F(DockerContainers, TraceFiltersEventsByContainerName) {
 }  // namespace
 
 namespace {
+
+TEST_F(DockerContainers, ContainerPluginSeriesCarryTheAgentsContainerTags) {
+    // The container plugin under `tracer run`: the agent's own tagger names its
+    // series (the `team` label comes from container_labels_as_tags).
+    std::string id = run_container("tracer-e2e-plugin", {"--label", "team=core", "--memory", "32m"}, "exec sleep 1000");
+    ASSERT_EQ(id.size(), 64u) << id;
+    std::filesystem::path confd = "/tmp/tracer-docker-test-confd-" + std::to_string(getpid());
+    std::filesystem::create_directories(confd);
+    std::ofstream(confd / "container.yaml") << "instances:\n  - {}\n";
+    start_tracer(1, "", "confd: \"" + confd.string() + "\"\n");
+    LabelMap want{{"container_name", "tracer-e2e-plugin"}, {"image", engine_->image()}, {"team", "core"},
+                  {"container_id", id.substr(0, 12)}, {"cgroup", "/docker/" + id}};
+    auto limit = wait_for("container_memory_limit_bytes", want, 32 << 20);
+    std::filesystem::remove_all(confd);
+    ASSERT_TRUE(limit);
+    EXPECT_EQ(limit->value, 32 << 20);
+    EXPECT_TRUE(wait_for("docker_containers_running_total", {}, 1));
+}
 
 TEST_F(DockerContainers, HostRootReachesCgroupfsAndTheSocketOfTheHost) {
     std::string host_root = "/tmp/tracer-hostroot-" + std::to_string(getpid());
