@@ -301,8 +301,10 @@ void SchedProbeTest::crowded_cpus() {
     ASSERT_GT(b.runq_count, 0u);
     EXPECT_GE(b.runq_total_ns, uint64_t(900 * kMs * (3 - cpus.size())));
     // Mostly whole time slices of the other loops (several ms each), some
-    // short preemptions by host work: the mean stays well above 1 ms.
-    EXPECT_GT(b.runq_total_ns / b.runq_count, kMs);
+    // short preemptions by host work: alone on the machine the mean is 4-9 ms;
+    // with a benchmark running beside the test, ~1 ms. Waits counted in the
+    // wrong place (wake-ups of other tasks, µs each) would bring it far lower.
+    EXPECT_GT(b.runq_total_ns / b.runq_count, kMs / 2);
     uint64_t slice_waits = 0;  // >= 2^20 ns ~ 1 ms: waiting out another loop's time slice
     for (int s = 20; s < SCHED_RUNQ_SLOTS; ++s) slice_waits += b.runq_slots[s];
     EXPECT_GT(slice_waits, 0u);

@@ -50,9 +50,15 @@ HostContext::HostContext(const config::AgentConfig& cfg)
     }
     if (!lookups.empty())
         lookups_ = std::make_unique<containers::MetadataLookups>(*metadata_, std::move(lookups));
+    services_guard_ = std::make_shared<ServicesGuard>();
+    services_guard_->ctx = this;
 }
 
 HostContext::~HostContext() {
+    {
+        std::unique_lock lock(services_guard_->mu);
+        services_guard_->ctx = nullptr;
+    }
     lookups_.reset();  // its thread calls the providers: stop it first
     docker_.reset();
 }
@@ -77,20 +83,27 @@ std::shared_ptr<const collectors::HostServices> HostContext::plugin_services() c
     auto services = std::make_shared<collectors::HostServices>();
     services->host_root = host_root_;
     services->cgroup_layout = layout_;
-    services->container_labels = [tagger = tagger_.get()](const std::string& cgroup_path) {
-        return tagger->container_labels(cgroup_path);
+    services->container_labels = [guard = services_guard_](const std::string& cgroup_path) {
+        std::shared_lock lock(guard->mu);
+        return guard->ctx ? guard->ctx->tagger().container_labels(cgroup_path) : std::nullopt;
     };
     services->docker_socket = docker_socket_;
-    services->wait_for_container_names = [this](std::chrono::milliseconds timeout) { wait_for_docker_names(timeout); };
+    services->wait_for_container_names = [guard = services_guard_](std::chrono::milliseconds timeout) {
+        auto until = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < until) {
+            {
+                std::shared_lock lock(guard->mu);
+                if (!guard->ctx || guard->ctx->docker_names_ready()) return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    };
     return services;
 }
 
-void HostContext::wait_for_docker_names(std::chrono::milliseconds timeout) const {
+bool HostContext::docker_names_ready() const {
     std::error_code ec;
-    if (!docker_ || !std::filesystem::exists(docker_socket_, ec)) return;
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (docker_->connections() == 0 && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return !docker_ || !std::filesystem::exists(docker_socket_, ec) || docker_->connections() > 0;
 }
 
 std::vector<metrics::SourceStatus> HostContext::status() const {

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <memory>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,9 +60,9 @@ public:
     // to this context, which must outlive every plugin runner given it.
     std::shared_ptr<const collectors::HostServices> plugin_services() const;
 
-    // Waits (at most `timeout`) until the Docker provider has named the
-    // containers running now, when a Docker socket is there.
-    void wait_for_docker_names(std::chrono::milliseconds timeout) const;
+    // True once the Docker provider has named the containers running now,
+    // or when there is no Docker socket to wait for.
+    bool docker_names_ready() const;
 
     // Docker and containerd/CRI-O metadata: one SourceStatus each ("metadata").
     std::vector<metrics::SourceStatus> status() const;
@@ -77,6 +78,14 @@ private:
     std::unique_ptr<containers::DockerMetadataProvider> docker_;
     std::shared_ptr<containers::OciBundleReader> oci_;
     std::unique_ptr<containers::MetadataLookups> lookups_;
+    // What the plugins' HostServices reach this context through: a check
+    // abandoned past its deadline may still run after the agent let go of
+    // this context; the destructor clears `ctx` under the lock first.
+    struct ServicesGuard {
+        std::shared_mutex mu;
+        const HostContext* ctx = nullptr;
+    };
+    std::shared_ptr<ServicesGuard> services_guard_;
 };
 
 }  // namespace tracer::agent
