@@ -116,15 +116,17 @@ SyscallProbe::SyscallProbe(const SyscallProbeOptions& o) : latency_(o.latency) {
 SyscallProbe::~SyscallProbe() = default;
 
 bool SyscallProbe::open_window() {
-    enter_link_ = {bpf_program__attach(enter_prog_), bpf_link__destroy};
-    if (enter_link_) {
+    bpf_link* link = bpf_program__attach(enter_prog_);
+    const int err = errno;
+    enter_link_ = {link, bpf_link__destroy};
+    if (link) {
         windows_opened_.fetch_add(1);
         return true;
     }
     if (window_failures_.fetch_add(1) == 0)
-        LOG_WARN("syscalls: cannot re-attach raw_syscalls:sys_enter for a latency window (errno %d); "
+        LOG_WARN("syscalls: cannot re-attach raw_syscalls:sys_enter for a latency window (%s); "
                  "syscalls are counted, latency waits for the next window",
-                 errno);
+                 std::strerror(err));
     return false;
 }
 
