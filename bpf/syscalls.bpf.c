@@ -19,9 +19,25 @@
  * and its latency is recorded with that weight (histogram slot and sum grow
  * by `sample_every`), so the histogram and the sum estimate every call. Counts
  * and errors stay exact: every syscall is counted at sys_exit. The maximum
- * is the maximum of the timed calls. sample_after == 0: every call is timed. The slot is reused in place (no insert/delete
- * per syscall) and removed when the thread exits (sched_process_exit), so
- * threads that die mid-syscall leave nothing behind.
+ * is the maximum of the timed calls. sample_after == 0: every call is timed.
+ * The slot is reused in place (no insert/delete per syscall) and removed when
+ * the thread exits (sched_process_exit), so threads that die mid-syscall leave
+ * nothing behind.
+ *
+ * Latency windows: userspace may attach sys_enter only for a short window of
+ * every period (SyscallProbeOptions::latency_window_ms); sys_exit stays
+ * attached from before sys_enter's first attach to the end, so counts and
+ * errors stay exact and every stamp's exit is seen. While sys_enter is
+ * detached no stamps are made and sys_exit only counts; a call entered in a
+ * window and still blocked after it is timed when it returns, however late.
+ * A stamp records its syscall number and sys_exit takes only a stamp of its
+ * own number, then clears it: a stamp whose exit reports another number
+ * (rt_sigreturn exits as -1) is dropped by the thread's next timed exit and
+ * can never time an unrelated call made while sys_enter is detached.
+ * exit and exit_group, which never reach sys_exit, are then counted when
+ * their thread exits (5.11+ build on 5.15+ kernels, which have
+ * bpf_task_pt_regs; elsewhere userspace keeps sys_enter attached).
+ * Userspace scales each interval's histogram to the exact count.
  * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
  * from pt_regs.
  *
@@ -52,6 +68,11 @@ const volatile __u64 timed_syscalls[SYSCALL_TIMED_WORDS] = {};
  * sample_every is a power of two. */
 const volatile __u32 sample_after = 0;
 const volatile __u32 sample_every = 1;
+
+/* Latency windows (see the top): exit and exit_group are counted when their
+ * thread exits (tracer_sys_task_exit) instead of at sys_enter, which is
+ * detached most of the time. 5.11+ build only; set by userspace. */
+const volatile bool exits_at_task_exit = false;
 
 /* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
 volatile __u64 max_epoch = 0;
@@ -148,7 +169,9 @@ HOOK("sys_enter")
 int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 {
 	if (nr == NR_EXIT || nr == NR_EXIT_GROUP) {
-		/* never returns: count it here, it has no latency */
+		/* never returns: count it here (or at the thread's exit), it has no latency */
+		if (exits_at_task_exit)
+			return 0;
 		struct syscall_stats *st = stats_for((__u32)nr);
 		if (st)
 			st->count += 1;
@@ -176,6 +199,7 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 		}
 	}
 	in->weight = weight;
+	in->nr = (__u32)nr;
 	in->start_ns = bpf_ktime_get_ns();
 	return 0;
 }
@@ -189,12 +213,15 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 
 	if (timed) {
 		struct syscall_inflight *in = inflight_slot();
+		/* not sampled, or entered while sys_enter was detached: counted only */
+		timed = false;
 		if (in && in->start_ns) {
-			latency = bpf_ktime_get_ns() - in->start_ns;
-			weight = in->weight;
+			if (in->nr == nr) { /* a stamp of another syscall is stale (see the top) */
+				latency = bpf_ktime_get_ns() - in->start_ns;
+				weight = in->weight;
+				timed = true;
+			}
 			in->start_ns = 0;
-		} else {
-			timed = false; /* not sampled, or entered before we attached: counted only */
 		}
 	}
 
@@ -224,7 +251,28 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-#ifndef TRACER_BPF_MODERN
+#ifdef TRACER_BPF_MODERN
+/* exit and exit_group never reach sys_exit. With latency windows they are
+ * counted here, in the exiting thread, whose saved registers still hold the
+ * number of the syscall it is in: exit or exit_group for a thread that called
+ * them; another syscall's, or none, for a thread killed by a signal or by
+ * another thread's exit_group (those made no exit call). bpf_task_pt_regs:
+ * 5.15+, which userspace checks before loading this program. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tracer_sys_task_exit, struct task_struct *p)
+{
+	if (!exits_at_task_exit)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u32 nr = syscall_nr_of(regs);
+	if (nr != NR_EXIT && nr != NR_EXIT_GROUP)
+		return 0;
+	struct syscall_stats *st = stats_for(nr);
+	if (st)
+		st->count += 1;
+	return 0;
+}
+#else
 /* A thread that exits mid-syscall (or just exits) must not leave its slot
  * behind. (Task storage is freed with the task.) */
 SEC("raw_tp/sched_process_exit")

@@ -46,6 +46,8 @@ struct syscall_inflight {
 	__u64 period;  /* jiffies >> SYSCALL_SAMPLE_PERIOD_SHIFT of `calls` */
 	__u32 calls;   /* timed syscalls the thread entered in that period */
 	__u32 weight;  /* how many calls the one being timed stands for */
+	__u32 nr;      /* the syscall stamped: only its own exit may use the stamp */
+	__u32 pad;
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

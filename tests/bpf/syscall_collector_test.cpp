@@ -83,6 +83,67 @@ TEST_F(SyscallCollectorTest, CountersAccumulateAcrossIntervals) {
     EXPECT_TRUE(listed) << "the last interval's 6000 calls/s appear in the top list";
 }
 
+// Latency windows: sys_enter is attached a fifth of the time. Counts stay
+// exact, and the histogram is scaled so its _count equals them.
+TEST_F(SyscallCollectorTest, WindowedLatencyKeepsCountsExactAndTheHistogramCountEqualToThem) {
+    probes::SyscallProbeOptions o;
+    o.keying = keying_;
+    o.timed_syscalls = std::vector<uint32_t>{SYS_getppid};
+    o.latency_window_ms = 40;
+    o.latency_period_ms = 200;
+    probes::SyscallProbe probe(o);
+    if (!probe.latency_windowed()) GTEST_SKIP() << "latency windows need the 5.11+ build on Linux 5.15+";
+    agent::CgroupDirectory d(*resolver_, 1000, std::chrono::seconds(0));
+    agent::SyscallCollector c(probe, {true, std::vector<uint32_t>{SYS_getppid}});
+    TestCgroup cg("windowed");
+    interval(d, c);
+    uint64_t made = 0;
+    for (int round = 0; round < 2; ++round) {
+        // ~1 s of getppid bursts: several windows, sampled busy bursts included
+        HeldChild child([] {
+            close_range(3, ~0u, 0);  // the sys_enter link's fd too: it would keep sys_enter attached
+            timespec ts{0, 2000000};
+            for (int i = 0; i < 400; ++i) {
+                for (int j = 0; j < 100; ++j) syscall(SYS_getppid);
+                syscall(SYS_nanosleep, &ts, nullptr);
+            }
+        });
+        cg.add(child.pid());
+        child.release();
+        ASSERT_EQ(child.wait(), 0);
+        made += 40000;
+        interval(d, c);
+
+        metrics::Snapshot s;
+        c.append_families(s);
+        const double counted = value(s, "tracer.syscalls", cg.path(*mount_), "getppid").value_or(-1);
+        EXPECT_GE(counted, double(made));
+        EXPECT_LE(counted, double(made + 10));
+        const metrics::Histogram* h = nullptr;
+        for (const auto& f : s)
+            if (f.name == "tracer.syscall.duration")
+                for (const auto& smp : f.samples)
+                    if (smp.labels == metrics::Labels{{"cgroup", cg.path(*mount_)}, {"syscall", "getppid"}})
+                        h = &smp.histogram;
+        ASSERT_NE(h, nullptr);
+        EXPECT_EQ(double(h->count), counted) << "round " << round;
+        uint64_t buckets = 0;
+        for (auto n : h->counts) buckets += n;
+        EXPECT_EQ(buckets, h->count);
+        EXPECT_GT(h->sum, 0);
+        EXPECT_LT(h->sum / counted, 0.001) << "getppid takes microseconds";
+    }
+    std::vector<probes::SyscallReading> r;
+    probe.read(r);
+    uint64_t timed = 0;
+    for (const auto& e : r)
+        if (e.cgroup_id == cg.id(*mount_) && e.nr == SYS_getppid)
+            for (auto n : e.totals.slots) timed += n;
+    EXPECT_GT(timed, 0u);
+    EXPECT_LT(double(timed), 0.6 * double(made)) << "the kernel timed only the calls inside windows";
+    RecordProperty("timed_share", std::to_string(double(timed) / double(made)));
+}
+
 TEST_F(SyscallCollectorTest, CgroupsBeyondTheLimitAreFoldedNotLost) {
     agent::CgroupDirectory d(*resolver_, 1, std::chrono::seconds(0));
     agent::SyscallCollector c(*probe_, {true, std::nullopt});

@@ -48,10 +48,13 @@ protected:
 
     std::unique_ptr<probes::SyscallProbe> open(bool latency = true,
                                                std::optional<std::vector<uint32_t>> timed = std::nullopt,
-                                               uint32_t sample_every = 16) {
+                                               uint32_t sample_every = 16, uint32_t window_ms = 1000,
+                                               uint32_t period_ms = 1000) {
         probes::SyscallProbeOptions o;
         o.latency = latency;
         o.sample_every = sample_every;
+        o.latency_window_ms = window_ms;
+        o.latency_period_ms = period_ms;
         o.timed_syscalls = std::move(timed);
         o.keying = keying_;
         o.variant = variant_;
@@ -239,6 +242,84 @@ TEST_P(SyscallProbeTest, TimesOnlyTheSyscallsItIsAskedToAndCountsAll) {
     uint64_t ppid_slots = 0;
     for (auto v : ppid.slots) ppid_slots += v;
     EXPECT_EQ(ppid_slots, 0u);
+}
+
+// A forked child holds copies of the test's fds, the sys_enter link among
+// them: the link would stay attached while the child runs.
+void close_inherited_fds() { close_range(3, ~0u, 0); }
+
+// With latency windows, sys_exit runs while sys_enter is detached and must
+// only use a stamp of the very syscall that is returning. rt_sigreturn is
+// stamped on entry but exits as syscall -1, so its stamp outlives it; a
+// getppid entered after the window closed must not be timed with it (it would
+// read as the whole time since the signal).
+TEST_P(SyscallProbeTest, AStampLeftFromAWindowNeverTimesALaterCall) {
+    auto probe = open(true, std::vector<uint32_t>{SYS_getpid, SYS_getppid, SYS_rt_sigreturn}, 1,
+                      /*window_ms=*/1000, /*period_ms=*/600000);
+    if (!probe->latency_windowed()) GTEST_SKIP() << "latency windows need the 5.11+ build on Linux 5.15+";
+    EXPECT_EQ(probe->latency_windows(), 1u) << "the first window opens at load";
+    TestCgroup cg("stale");
+    run_in(cg, [] {
+        close_inherited_fds();
+        signal(SIGUSR1, [](int) {});
+        pid_t self = pid_t(syscall(SYS_getpid));  // inside the window: timed
+        kill(self, SIGUSR1);                       // the handler returns through rt_sigreturn
+        timespec ts{1, 500000000};
+        syscall(SYS_nanosleep, &ts, nullptr);  // the window closes meanwhile
+        for (int i = 0; i < 100; ++i) syscall(SYS_getppid);
+    });
+    EXPECT_EQ(probe->latency_windows(), 1u);
+    std::vector<probes::SyscallReading> r;
+    probe->read(r);
+    probes::SyscallTotals pid, ppid, exit_group;
+    for (const auto& e : r) {
+        if (e.cgroup_id != cg.id(*mount_)) continue;
+        if (e.nr == SYS_getpid) pid = e.totals;
+        if (e.nr == SYS_getppid) ppid = e.totals;
+        if (e.nr == SYS_exit_group) exit_group = e.totals;
+    }
+    EXPECT_EQ(exit_group.count, 1u) << "the child's _exit, made while sys_enter was detached, is counted";
+    uint64_t pid_slots = 0, ppid_slots = 0;
+    for (auto v : pid.slots) pid_slots += v;
+    for (auto v : ppid.slots) ppid_slots += v;
+    ASSERT_EQ(pid_slots, 1u) << "getpid ran inside the first window (a host too busy to start the child in 1 s?)";
+    EXPECT_EQ(ppid.count, 100u) << "counted while sys_enter is detached";
+    EXPECT_EQ(ppid_slots, 0u) << "entered after the window: none timed";
+    EXPECT_EQ(ppid.total_ns, 0u);
+    EXPECT_EQ(ppid.max_ns, 0u);
+}
+
+// Windows open and close on schedule: calls are counted throughout, only a
+// part of them is timed.
+TEST_P(SyscallProbeTest, LatencyWindowsTimeAPartAndCountAll) {
+    auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, 1, /*window_ms=*/100, /*period_ms=*/500);
+    if (!probe->latency_windowed()) GTEST_SKIP() << "latency windows need the 5.11+ build on Linux 5.15+";
+    TestCgroup cg("windows");
+    auto* calls = static_cast<uint64_t*>(
+        mmap(nullptr, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(calls, MAP_FAILED);
+    run_in(cg, [calls] {
+        close_inherited_fds();
+        timespec ts{0, 1000000}, start{}, now{};
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do {
+            for (int i = 0; i < 50; ++i) syscall(SYS_getppid);
+            *calls += 50;
+            syscall(SYS_nanosleep, &ts, nullptr);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        } while (now.tv_sec - start.tv_sec < 2 || (now.tv_sec - start.tv_sec == 2 && now.tv_nsec < start.tv_nsec));
+    });
+    const uint64_t made = *calls;
+    munmap(calls, sizeof(uint64_t));
+    auto t = totals(*probe, cg.id(*mount_), "getppid");
+    EXPECT_EQ(t.count, made);
+    uint64_t in_slots = 0;
+    for (auto v : t.slots) in_slots += v;
+    EXPECT_GT(in_slots, 0u);
+    EXPECT_LT(double(in_slots), 0.6 * double(made)) << "timed only inside the windows (a fifth of the time)";
+    EXPECT_GE(probe->latency_windows(), 5u);
+    EXPECT_EQ(probe->latency_window_failures(), 0u);
+    RecordProperty("timed_share", std::to_string(double(in_slots) / double(made)));
 }
 
 TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {

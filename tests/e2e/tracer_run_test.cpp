@@ -109,7 +109,10 @@ protected:
 TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
     if (access("/etc/tracer/tracer.yaml", F_OK) == 0) GTEST_SKIP() << "/etc/tracer/tracer.yaml exists; this test needs the built-in defaults";
     uint16_t port = tracer::fixtures::free_tcp_port();
-    Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));
+    // The defaults but for the latency windows: the entry hook stays attached so
+    // that every sleep below is timed (the histogram is checked call by call).
+    Subprocess tracer({"/usr/bin/env", "TRACER_SYSCALLS_LATENCY_WINDOW_MS=1000", "TRACER_SYSCALLS_LATENCY_PERIOD_MS=1000",
+                       TRACER_BINARY, "run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
     wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
 
     const auto* mount = auto_keyed_mount();

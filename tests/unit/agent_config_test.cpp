@@ -20,7 +20,8 @@ void PrintTo(const AgentConfig& c, std::ostream* os) {
         << " syscalls.latency=" << c.syscalls.latency << " syscalls.histogram_syscalls=[";
     for (const auto& s : c.syscalls.histogram_syscalls) *os << s << ",";
     *os << "] syscalls.map_entries=" << c.syscalls.map_entries << " syscalls.max_threads=" << c.syscalls.max_threads
-        << "}";
+        << " syscalls.latency_window_ms=" << c.syscalls.latency_window_ms
+        << " syscalls.latency_period_ms=" << c.syscalls.latency_period_ms << "}";
 }
 }  // namespace tracer::config
 
@@ -122,6 +123,8 @@ TEST(AgentConfig, Defaults) {
     EXPECT_EQ(d.syscalls.histogram_syscalls.size(), 28u);
     EXPECT_EQ(d.syscalls.map_entries, 16384u);
     EXPECT_EQ(d.syscalls.max_threads, 32768u);
+    EXPECT_EQ(d.syscalls.latency_window_ms, 200u);
+    EXPECT_EQ(d.syscalls.latency_period_ms, 2000u);
     EXPECT_NO_THROW(validate(d));
 
     EXPECT_EQ(parse_agent_config("", "t"), d);
@@ -146,6 +149,8 @@ syscalls:
     - futex
   map_entries: 4096
   max_threads: 64
+  latency_window_ms: 50
+  latency_period_ms: 5000
 sched:
   enabled: false
   map_entries: 128
@@ -171,6 +176,8 @@ net:
     EXPECT_EQ(c.syscalls.histogram_syscalls, (std::vector<std::string>{"read", "futex"}));
     EXPECT_EQ(c.syscalls.map_entries, 4096u);
     EXPECT_EQ(c.syscalls.max_threads, 64u);
+    EXPECT_EQ(c.syscalls.latency_window_ms, 50u);
+    EXPECT_EQ(c.syscalls.latency_period_ms, 5000u);
     EXPECT_TRUE(c.syscalls.enabled);
     EXPECT_FALSE(c.sched.enabled);
     EXPECT_EQ(c.sched.map_entries, 128u);
@@ -221,7 +228,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "confd, api_socket, api_events)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
-              "enabled, latency, histogram_syscalls, map_entries, max_threads)");
+              "enabled, latency, histogram_syscalls, map_entries, max_threads, latency_window_ms, latency_period_ms)");
     // a key only known at another level is unknown here
     EXPECT_EQ(parse_error("latency: false\n"),
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
@@ -266,6 +273,10 @@ TEST(AgentConfig, BadValuesNameTheKeyAndLine) {
               "cfg.yaml:2: 'syscalls.map_entries' must be an integer >= 64, got '10'");
     EXPECT_EQ(parse_error("syscalls:\n  max_threads: lots\n"),
               "cfg.yaml:2: 'syscalls.max_threads' must be an integer >= 64, got 'lots'");
+    EXPECT_EQ(parse_error("syscalls:\n  latency_period_ms: 0\n"),
+              "cfg.yaml:2: 'syscalls.latency_period_ms' must be an integer >= 1, got '0'");
+    EXPECT_EQ(parse_error("syscalls:\n  latency_window_ms: -5\n"),
+              "cfg.yaml:2: 'syscalls.latency_window_ms' must be an integer >= 1, got '-5'");
     EXPECT_EQ(parse_error("syscalls:\n  histogram_syscalls: read\n"),
               "cfg.yaml:2: 'syscalls.histogram_syscalls' must be a list of syscall names such as [read, write], "
               "or [\"*\"] for all, got 'read'");
@@ -462,12 +473,17 @@ TEST(AgentConfig, ValidateChecksTheMergedConfig) {
               "'cgroup_hierarchy' must be auto, unified or a cgroup v1 controller name such as memory, got ''");
     EXPECT_EQ(error([](AgentConfig& c) { c.cgroup_hierarchy = "../x"; }),
               "'cgroup_hierarchy' must be auto, unified or a cgroup v1 controller name such as memory, got '../x'");
+    EXPECT_EQ(error([](AgentConfig& c) { c.syscalls.latency_window_ms = 3000; }),
+              "'syscalls.latency_window_ms' must be at most syscalls.latency_period_ms (2000), got '3000'");
+    EXPECT_EQ(error([](AgentConfig& c) { c.syscalls.latency_period_ms = 0; }),
+              "'syscalls.latency_period_ms' must be an integer >= 1, got '0'");
 
     AgentConfig ok;
     ok.interval = 0.001;
     ok.metrics_addr = "";
     ok.cgroup_hierarchy = "cpuacct";
     ok.log_level = "error";
+    ok.syscalls.latency_window_ms = ok.syscalls.latency_period_ms = 100;  // always attached
     EXPECT_NO_THROW(validate(ok));
 }
 

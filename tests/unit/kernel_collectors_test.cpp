@@ -4,6 +4,7 @@
 // hierarchy, whose inode numbers are the keys), and the series come out
 // cumulative, per cgroup path, and monotonic across a cgroup's removal.
 #include "agent/cgroup_directory.h"
+#include "agent/log2_histogram.h"
 #include "agent/net_collector.h"
 #include "agent/proc_collector.h"
 #include "agent/sched_collector.h"
@@ -172,6 +173,84 @@ TEST(KernelCollectors, SyscallCountsErrorsAndTheBusiestCgroup) {
     ASSERT_EQ(top.size(), 1u);
     EXPECT_EQ(top[0].cgroup, "/web");
     EXPECT_DOUBLE_EQ(top[0].syscalls_per_second, 200);  // this interval's 200 reads in 1 s
+}
+
+// The kernel times a sample of the calls (latency windows, busy-thread
+// sampling): each interval's histogram growth is scaled to the calls counted,
+// in whole calls, and an interval without timed calls passes its calls on.
+TEST(KernelCollectors, SyscallHistogramsAreScaledToTheExactCount) {
+    Kernel<probes::SyscallReading> k;
+    SyscallCollector c(k.readings(), SyscallCollectorOptions{true, std::vector<uint32_t>{0}});
+    auto histogram = [&] {
+        metrics::Snapshot snap;
+        c.append_families(snap);
+        for (const auto& f : snap)
+            if (f.name == "tracer.syscall.duration")
+                for (const auto& s : f.samples)
+                    if (s.labels == metrics::Labels{{"cgroup", "/web"}, {"syscall", "read"}}) return s.histogram;
+        ADD_FAILURE() << "no histogram for /web read";
+        return metrics::Histogram{};
+    };
+    probes::SyscallTotals read{};
+    // 100 of 1000 calls timed: 60 in [2^10, 2^11) ns, 40 in [2^20, 2^21) ns
+    read.count = 1000;
+    read.slots[10] = 60;
+    read.slots[20] = 40;
+    read.total_ns = 60 * 1500 + 40 * 1500000;
+    k.now = {{k.web, 0, read}};
+    k.interval(c);
+    auto h = histogram();
+    EXPECT_EQ(h.count, 1000u);
+    EXPECT_EQ(h.counts[1], 600u);  // le 2^12 ns
+    EXPECT_EQ(h.counts[6], 400u);  // le 2^22 ns
+    EXPECT_DOUBLE_EQ(h.sum, 10 * (60 * 1500 + 40 * 1500000) / 1e9);
+
+    read.count += 500;  // no window in this interval: nothing timed, carried over
+    k.now = {{k.web, 0, read}};
+    k.interval(c);
+    EXPECT_EQ(histogram().count, 1000u);
+    EXPECT_EQ(value(c, "tracer.syscalls", {{"cgroup", "/web"}, {"syscall", "read"}}), 1500);
+
+    read.count += 300;  // 3 timed calls stand for the 800 since the last timed ones
+    read.slots[10] += 3;
+    read.total_ns += 3 * 1200;
+    k.now = {{k.web, 0, read}};
+    k.interval(c);
+    h = histogram();
+    EXPECT_EQ(h.count, 1800u);
+    EXPECT_EQ(h.counts[1], 1400u);
+    EXPECT_DOUBLE_EQ(h.sum, (10 * (60 * 1500 + 40 * 1500000) + 800 * 1200) / 1e9);
+
+    read.count += 10;  // 10 calls over 3 equal slots: 4, 3, 3 (the lower slot takes the rounding)
+    read.slots[10] += 1;
+    read.slots[12] += 1;
+    read.slots[14] += 1;
+    k.now = {{k.web, 0, read}};
+    k.interval(c);
+    h = histogram();
+    EXPECT_EQ(h.count, 1810u);
+    EXPECT_EQ(h.counts[1], 1404u);
+    EXPECT_EQ(h.counts[2], 3u);
+    EXPECT_EQ(h.counts[3], 3u);
+}
+
+TEST(KernelCollectors, ScaledLog2SlotsSumToTheCalls) {
+    const uint64_t timed[] = {0, 7, 0, 5, 1};
+    for (uint64_t calls : {0ull, 1ull, 12ull, 13ull, 1000003ull, 1ull << 50}) {
+        auto s = scale_log2_slots(timed, 13000, calls);
+        ASSERT_TRUE(s.has_value());
+        uint64_t total = 0;
+        for (size_t i = 0; i < s->slots.size(); ++i) {
+            total += s->slots[i];
+            if (timed[i] == 0) {
+                EXPECT_EQ(s->slots[i], 0u) << "a slot with no timed call stays empty";
+            }
+        }
+        EXPECT_EQ(total, calls);
+        EXPECT_NEAR(double(s->total_ns), 1000.0 * double(calls), 1.0 + 1e-12 * double(calls));
+    }
+    const uint64_t none[] = {0, 0};
+    EXPECT_FALSE(scale_log2_slots(none, 0, 10).has_value());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "agent/log2_histogram.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 namespace tracer::agent {
@@ -36,6 +38,31 @@ metrics::Histogram seconds_histogram_from_log2_ns(std::span<const uint64_t> slot
     for (uint64_t c : h.counts) h.count += c;
     h.sum = static_cast<double>(total_ns) / 1e9;
     return h;
+}
+
+std::optional<ScaledLog2> scale_log2_slots(std::span<const uint64_t> timed, uint64_t timed_total_ns, uint64_t calls) {
+    using Wide = unsigned __int128;  // slot x calls overflows 64 bits on long-lived busy series
+    Wide total = 0;
+    for (uint64_t t : timed) total += t;
+    if (total == 0) return std::nullopt;
+    ScaledLog2 out;
+    out.slots.resize(timed.size());
+    std::vector<uint64_t> remainder(timed.size());
+    uint64_t given = 0;
+    for (size_t i = 0; i < timed.size(); ++i) {
+        Wide share = Wide(timed[i]) * calls;
+        out.slots[i] = uint64_t(share / total);
+        remainder[i] = uint64_t(share % total);
+        given += out.slots[i];
+    }
+    // calls - given < number of non-zero slots: one more for each of the largest remainders
+    std::vector<size_t> order(timed.size());
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return remainder[a] > remainder[b]; });
+    for (size_t k = 0; given < calls && k < order.size(); ++k, ++given) out.slots[order[k]] += 1;
+    const Wide sum = (Wide(timed_total_ns) * calls + total / 2) / total;
+    out.total_ns = sum > UINT64_MAX ? UINT64_MAX : uint64_t(sum);
+    return out;
 }
 
 }  // namespace tracer::agent

@@ -7,10 +7,24 @@
 #include "metrics/series.h"
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <vector>
 
 namespace tracer::agent {
 
 metrics::Histogram seconds_histogram_from_log2_ns(std::span<const uint64_t> slots, uint64_t total_ns);
+
+// One interval's growth of log2 slots and latency sum, measured on a sample of
+// the calls, scaled to stand for `calls` calls.
+struct ScaledLog2 {
+    std::vector<uint64_t> slots;  // sums to exactly `calls`
+    uint64_t total_ns = 0;
+};
+
+// Each slot keeps its share of `timed` (largest remainders take the rounding,
+// ties to the lower slot), the sum grows by the same factor. nullopt when
+// `timed` is all zero: nothing to scale.
+std::optional<ScaledLog2> scale_log2_slots(std::span<const uint64_t> timed, uint64_t timed_total_ns, uint64_t calls);
 
 }  // namespace tracer::agent

@@ -11,11 +11,6 @@
 #include <algorithm>
 
 namespace tracer::agent {
-namespace {
-
-
-
-}  // namespace
 
 SyscallCollector::SyscallCollector(KernelReadings<probes::SyscallReading> kernel, SyscallCollectorOptions options)
     : kernel_(std::move(kernel)), options_(std::move(options)) {
@@ -39,7 +34,8 @@ void SyscallCollector::accumulate(CgroupDirectory& directory, std::chrono::durat
         for (auto& [nr, acc] : st.by_syscall) acc.max_ns = 0;  // max is per interval
 
     for (const auto& r : readings_) {
-        auto& before = last_[KeyNr{r.cgroup_id, r.nr}];
+        auto& last = last_[KeyNr{r.cgroup_id, r.nr}];
+        auto& before = last.totals;
         auto& st = cgroups_[directory.label(r.cgroup_id)];
         auto& acc = st.by_syscall[r.nr];
         if (st.last_seen != interval_) {
@@ -50,8 +46,19 @@ void SyscallCollector::accumulate(CgroupDirectory& directory, std::chrono::durat
         acc.count += d;
         st.interval_count += d;
         acc.errors += counter_delta(r.totals.errors, before.errors);
-        acc.total_ns += counter_delta(r.totals.total_ns, before.total_ns);
-        for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) acc.slots[i] += counter_delta(r.totals.slots[i], before.slots[i]);
+        if (wants_histogram(r.nr)) {
+            // The timed calls of this interval stand for every call counted
+            // since the last timed ones (an interval without a latency window
+            // passes its calls on).
+            std::array<uint64_t, SYSCALL_LATENCY_SLOTS> timed;
+            for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) timed[i] = counter_delta(r.totals.slots[i], before.slots[i]);
+            last.untimed += d;
+            if (auto scaled = scale_log2_slots(timed, counter_delta(r.totals.total_ns, before.total_ns), last.untimed)) {
+                for (int i = 0; i < SYSCALL_LATENCY_SLOTS; ++i) acc.slots[i] += scaled->slots[i];
+                acc.total_ns += scaled->total_ns;
+                last.untimed = 0;
+            }
+        }
         acc.max_ns = std::max(acc.max_ns, r.totals.max_ns);
         before = r.totals;
     }
@@ -152,10 +159,15 @@ std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
     o.timed_syscalls = timed;
     o.map_entries = c.map_entries;
     o.max_threads = c.max_threads;
+    o.latency_window_ms = c.latency_window_ms;
+    o.latency_period_ms = c.latency_period_ms;
     o.keying = setup.host.keying();
     o.btf_path = setup.btf_path;
-    return std::make_unique<SyscallsArea>(std::make_unique<probes::SyscallProbe>(o),
-                                          SyscallCollectorOptions{c.latency, timed});
+    auto probe = std::make_unique<probes::SyscallProbe>(o);
+    if (probe->latency_windowed())
+        LOG_INFO("syscalls: latency measured in windows of %u ms every %u ms (counts and errors exact)",
+                 c.latency_window_ms, c.latency_period_ms);
+    return std::make_unique<SyscallsArea>(std::move(probe), SyscallCollectorOptions{c.latency, timed});
 }
 
 }  // namespace tracer::agent

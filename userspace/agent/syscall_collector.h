@@ -2,7 +2,9 @@
 // interval: kernel totals -> per-(cgroup key, syscall) deltas -> per-(cgroup
 // label, syscall) counters that stay monotonic while cgroups come and go.
 // Latency histograms only for the allowlisted syscalls; how many series that
-// cut is reported.
+// cut is reported. The kernel times a sample of the calls (latency windows,
+// busy-thread sampling); each interval's histogram growth is scaled to the
+// calls counted, so a histogram's _count is the syscall count.
 #pragma once
 
 #include "agent/cgroup_collector.h"
@@ -72,7 +74,13 @@ private:
     std::unordered_set<uint32_t> histogram_nrs_;
 
     std::vector<probes::SyscallReading> readings_;
-    std::unordered_map<KeyNr, probes::SyscallTotals, KeyNrHash> last_;
+    struct LastReading {
+        probes::SyscallTotals totals;
+        // Calls counted since the last interval with timed calls of this
+        // (key, syscall): the next timed ones are scaled to stand for them.
+        uint64_t untimed = 0;
+    };
+    std::unordered_map<KeyNr, LastReading, KeyNrHash> last_;
     std::map<std::string, CgroupState> cgroups_;  // by label
     size_t histograms_omitted_ = 0;
     uint64_t interval_ = 0;

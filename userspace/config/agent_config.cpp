@@ -256,6 +256,8 @@ const Key kKeys[] = {
     {"syscalls.histogram_syscalls", [](C& c, const V& v) { c.syscalls.histogram_syscalls = to_syscall_names(v); }},
     {"syscalls.map_entries", [](C& c, const V& v) { c.syscalls.map_entries = to_u32(v, 64); }},
     {"syscalls.max_threads", [](C& c, const V& v) { c.syscalls.max_threads = to_u32(v, 64); }},
+    {"syscalls.latency_window_ms", [](C& c, const V& v) { c.syscalls.latency_window_ms = to_u32(v, 1); }},
+    {"syscalls.latency_period_ms", [](C& c, const V& v) { c.syscalls.latency_period_ms = to_u32(v, 1); }},
     {"sched.enabled", [](C& c, const V& v) { c.sched.enabled = to_bool(v); }},
     {"sched.map_entries", [](C& c, const V& v) { c.sched.map_entries = to_u32(v, 64); }},
     {"sched.max_threads", [](C& c, const V& v) { c.sched.max_threads = to_u32(v, 64); }},
@@ -531,6 +533,12 @@ void validate(const AgentConfig& cfg) {
     if (!cfg.metrics_addr.empty()) parse_host_port(cfg.metrics_addr, "metrics_addr");
     to_log_level(from_text("log_level", cfg.log_level));
     to_hierarchy(from_text("cgroup_hierarchy", cfg.cgroup_hierarchy));
+    if (cfg.syscalls.latency_period_ms == 0) bad("syscalls.latency_period_ms", "an integer >= 1", "'0'");
+    if (cfg.syscalls.latency_window_ms == 0) bad("syscalls.latency_window_ms", "an integer >= 1", "'0'");
+    if (cfg.syscalls.latency_window_ms > cfg.syscalls.latency_period_ms)
+        bad("syscalls.latency_window_ms", "at most syscalls.latency_period_ms (" +
+                                              std::to_string(cfg.syscalls.latency_period_ms) + ")",
+            "'" + std::to_string(cfg.syscalls.latency_window_ms) + "'");
 }
 
 std::pair<std::string, uint16_t> parse_host_port(const std::string& addr, const std::string& key) {

@@ -35,6 +35,11 @@ struct SyscallsConfig {
     // Kernel map sizes: (cgroup, syscall) pairs, and threads in a syscall at once.
     uint32_t map_entries = 16384;
     uint32_t max_threads = 32768;
+    // Latency windows: the entry hook is attached for latency_window_ms of
+    // every latency_period_ms (window == period: always). Counts and errors
+    // stay exact; histograms are scaled to the counts.
+    uint32_t latency_window_ms = 200;
+    uint32_t latency_period_ms = 2000;
 
     bool operator==(const SyscallsConfig&) const = default;
 };

@@ -7,11 +7,29 @@
 #include "syscalls_modern.skel.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace tracer::probes {
+namespace {
+
+// BPF_FUNC_task_pt_regs in the running kernel's enum bpf_func_id (5.15+).
+bool kernel_has_task_pt_regs() {
+    std::unique_ptr<btf, void (*)(btf*)> b(btf__load_vmlinux_btf(), btf__free);
+    if (!b) return false;
+    int id = btf__find_by_name_kind(b.get(), "bpf_func_id", BTF_KIND_ENUM);
+    const btf_type* t = id > 0 ? btf__type_by_id(b.get(), id) : nullptr;
+    if (!t || !btf_is_enum(t)) return false;
+    const struct btf_enum* e = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); ++i, ++e)
+        if (std::strcmp(btf__name_by_offset(b.get(), e->name_off), "BPF_FUNC_task_pt_regs") == 0) return true;
+    return false;
+}
+
+}  // namespace
 
 template <class Skeleton>
 void SyscallProbe::load(const SyscallProbeOptions& o) {
@@ -39,15 +57,30 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     bool task_storage = bpf_map__type(skel->maps.syscall_inflight) == BPF_MAP_TYPE_TASK_STORAGE;
     if (!task_storage)
         bpf_map__set_max_entries(skel->maps.syscall_inflight, o.latency ? std::max<uint32_t>(o.max_threads, 64) : 1);
+    // Latency windows need exit and exit_group counted without sys_enter: the
+    // 5.11+ build does it at thread exit, with bpf_task_pt_regs (5.15+).
+    windowed_ = o.latency && o.latency_period_ms > 0 && o.latency_window_ms < o.latency_period_ms &&
+                task_storage && kernel_has_task_pt_regs();
+    skel->rodata->exits_at_task_exit = windowed_;
+    if (auto* p = bpf_object__find_program_by_name(skel->obj, "tracer_sys_task_exit"))
+        bpf_program__set_autoload(p, windowed_);
     if (!o.latency) {
         // count-only: one hook, no per-thread state
         bpf_program__set_autoload(skel->progs.tracer_sys_enter, false);
         if (auto* p = bpf_object__find_program_by_name(skel->obj, "tracer_sys_thread_exit"))
             bpf_program__set_autoload(p, false);
     }
+    // sys_enter is attached after sys_exit (open_window): every stamp's exit is seen
+    if (o.latency) bpf_program__set_autoattach(skel->progs.tracer_sys_enter, false);
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the syscalls BPF programs", err);
     if (int err = Skeleton::attach(skel))
         throw_libbpf_error("cannot attach the syscalls BPF programs to raw_syscalls tracepoints", err);
+    if (o.latency) {
+        enter_prog_ = skel->progs.tracer_sys_enter;
+        enter_link_ = {bpf_program__attach(enter_prog_), bpf_link__destroy};
+        if (!enter_link_) throw_libbpf_error("cannot attach the syscalls BPF program to raw_syscalls:sys_enter", errno);
+        windows_opened_ = 1;
+    }
 
     obj_ = skel->obj;
     stats_fd_ = bpf_map__fd(skel->maps.syscall_stats);
@@ -69,9 +102,55 @@ SyscallProbe::SyscallProbe(const SyscallProbeOptions& o) : latency_(o.latency) {
     bpf_object__for_each_program(prog, obj_) {
         if (bpf_program__autoload(prog)) attached_.push_back(bpf_program__section_name(prog));
     }
+    if (latency_ && o.latency_window_ms < o.latency_period_ms && !windowed_)
+        LOG_INFO("syscalls: latency windows need the 5.11+ build on Linux 5.15+ (bpf_task_pt_regs); "
+                 "this kernel runs the %s: sys_enter stays attached",
+                 variant_description());
+    if (windowed_)
+        window_thread_ = std::jthread([this, w = std::chrono::milliseconds(o.latency_window_ms),
+                                       p = std::chrono::milliseconds(o.latency_period_ms)](std::stop_token stop) {
+            run_windows(stop, w, p);
+        });
 }
 
 SyscallProbe::~SyscallProbe() = default;
+
+bool SyscallProbe::open_window() {
+    bpf_link* link = bpf_program__attach(enter_prog_);
+    const int err = errno;
+    enter_link_ = {link, bpf_link__destroy};
+    if (link) {
+        windows_opened_.fetch_add(1);
+        return true;
+    }
+    if (window_failures_.fetch_add(1) == 0)
+        LOG_WARN("syscalls: cannot re-attach raw_syscalls:sys_enter for a latency window (%s); "
+                 "syscalls are counted, latency waits for the next window",
+                 std::strerror(err));
+    return false;
+}
+
+void SyscallProbe::close_window() { enter_link_.reset(); }
+
+// The first window opened at load; the next ones open every `period` after it.
+// Attach and detach (a few RCU grace periods) run here, never on the flush path.
+void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds window,
+                               std::chrono::milliseconds period) {
+    std::unique_lock lock(window_mutex_);
+    auto sleep_until = [&](std::chrono::steady_clock::time_point t) {
+        return !window_wake_.wait_until(lock, stop, t, [] { return false; }) && !stop.stop_requested();
+    };
+    auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        if (!sleep_until(start + window)) return;
+        close_window();
+        start += period;
+        // a stalled host skips the windows it missed rather than running them back to back
+        while (start + period < std::chrono::steady_clock::now()) start += period;
+        if (!sleep_until(start)) return;
+        open_window();
+    }
+}
 
 const char* SyscallProbe::variant_description() const {
     return variant_ == ProbeVariant::Modern ? "task storage + BTF, Linux 5.11+"

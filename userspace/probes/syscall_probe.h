@@ -8,13 +8,21 @@
 #include "bpf/syscalls.h"
 
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct bpf_object;
+struct bpf_program;
+struct bpf_link;
 
 namespace tracer::probes {
 
@@ -34,6 +42,15 @@ struct SyscallProbeOptions {
     // sum. Counts and errors stay exact. sample_every <= 1: every call timed.
     uint32_t sample_after = 256;
     uint32_t sample_every = 16;
+    // Latency windows: sys_enter is attached for `latency_window_ms` of every
+    // `latency_period_ms` (the first window opens at load) and detached
+    // otherwise; sys_exit stays attached, so counts and errors stay exact and
+    // only the calls entered inside a window are timed. window >= period:
+    // sys_enter stays attached. A process forked (without exec) while a
+    // window is open holds a copy of the link and keeps sys_enter attached
+    // until it exits or closes it: the agent never forks.
+    uint32_t latency_window_ms = 1000;
+    uint32_t latency_period_ms = 1000;
 };
 
 // Sums over CPUs of one (cgroup, syscall) entry, since the entry was created.
@@ -80,9 +97,22 @@ public:
     // "raw_tp/sys_enter, raw_tp/sys_exit, ..." for the start-up log.
     const std::vector<std::string>& attached() const { return attached_; }
 
+    // Latency windows opened since load (the first at load; 0 in count-only
+    // mode), and the attaches of sys_enter that failed (logged, retried at
+    // the next window).
+    uint64_t latency_windows() const { return windows_opened_.load(); }
+    // Whether sys_enter is duty-cycled: windows asked for, and exit/exit_group
+    // countable without it (the 5.11+ build on Linux 5.15+).
+    bool latency_windowed() const { return windowed_; }
+    uint64_t latency_window_failures() const { return window_failures_.load(); }
+
 private:
     template <class Skeleton>
     void load(const SyscallProbeOptions& options);
+    // Attaches sys_enter (true) or detaches it; on the window thread after load.
+    bool open_window();
+    void close_window();
+    void run_windows(std::stop_token stop, std::chrono::milliseconds window, std::chrono::milliseconds period);
 
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
@@ -90,9 +120,17 @@ private:
     volatile __u64* max_epoch_ = nullptr;  // in the mmap-ed .bss
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
+    bool windowed_ = false;
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<syscall_stats> percpu_;  // scratch for one lookup
+
+    bpf_program* enter_prog_ = nullptr;  // sys_enter, attached by open_window()
+    std::unique_ptr<bpf_link, int (*)(bpf_link*)> enter_link_{nullptr, nullptr};
+    std::atomic<uint64_t> windows_opened_{0}, window_failures_{0};
+    std::mutex window_mutex_;
+    std::condition_variable_any window_wake_;
+    std::jthread window_thread_;  // last: stopped and joined before the rest goes
 };
 
 }  // namespace tracer::probes
