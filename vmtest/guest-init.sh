@@ -118,7 +118,9 @@ smoke() {
 		grep '^tracer_syscalls_total{cgroup="/vmtest-smoke",' "/tmp/$name.metrics" | head -3 | sed "s/^/vmtest-guest: $name:   /"
 	else
 		echo "vmtest-guest: $name: FAILED (exit $rc; no tracer_syscalls_total for cgroup=\"/vmtest-smoke\" after two intervals)"
-		[ -f "/tmp/$name.metrics" ] && head -20 "/tmp/$name.metrics" | sed "s/^/vmtest-guest: $name:   /"
+		[ -f "/tmp/$name.metrics" ] && grep -E '^tracer_(syscalls_total|probe_up|cgroup)' "/tmp/$name.metrics" | head -20 |
+			sed "s/^/vmtest-guest: $name:   /"
+		grep -h . /proc/self/cgroup $(cgroup_dirs | sed 's|$|/vmtest-smoke/cgroup.procs|') 2>&1 | sed "s/^/vmtest-guest: $name:   /"
 	fi
 	[ $ok = 1 ]
 }
@@ -128,14 +130,31 @@ if [ -x /vmtest/bin/tracer ]; then
 	smoke smoke 9464
 	step smoke $?
 
-	# Without kernel BTF: one clear error naming the fix, then --btf PATH works.
+	# Without kernel BTF: one clear error naming the fix; the agent runs on
+	# without its kernel areas (degraded mode) and stops on SIGTERM with 0.
+	# Then --btf PATH works.
 	cp /sys/kernel/btf/vmlinux /tmp/vmlinux.btf
 	mount -t tmpfs nobtf /sys/kernel/btf
-	/vmtest/bin/tracer run --metrics-addr "" > /tmp/nobtf.log 2>&1
+	/vmtest/bin/tracer run --interval 1 --metrics-addr "127.0.0.1:9466" > /tmp/nobtf.log 2>&1 &
+	pid=$!
+	i=0
+	while ! grep -q 'CONFIG_DEBUG_INFO_BTF' /tmp/nobtf.log && [ $i -lt 120 ] && kill -0 $pid 2>/dev/null; do
+		i=$((i + 1))
+		sleep 0.5
+	done
+	sleep 2
+	wget -q -O /tmp/nobtf.metrics http://127.0.0.1:9466/metrics
+	kill -TERM $pid 2>/dev/null
+	(sleep 30 && kill -KILL $pid 2>/dev/null) &
+	watchdog=$!
+	wait $pid
 	rc=$?
+	kill $watchdog 2>/dev/null
 	sed 's/^/vmtest-guest: no-btf: /' /tmp/nobtf.log
-	[ $rc = 1 ] && grep -q 'CONFIG_DEBUG_INFO_BTF' /tmp/nobtf.log && grep -q -- '--btf PATH' /tmp/nobtf.log
-	step no-btf-error $?
+	grep '^tracer_probe_up' /tmp/nobtf.metrics 2>/dev/null | sed 's/^/vmtest-guest: no-btf:   /'
+	[ $rc = 0 ] && grep -q 'CONFIG_DEBUG_INFO_BTF' /tmp/nobtf.log && grep -q -- '--btf PATH' /tmp/nobtf.log &&
+		grep -q '^tracer_probe_up{probe="syscalls"} 0' /tmp/nobtf.metrics
+	step no-btf-degraded $?
 	smoke btf-file 9465 --btf /tmp/vmlinux.btf
 	step btf-file $?
 	umount /sys/kernel/btf

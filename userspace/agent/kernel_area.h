@@ -10,6 +10,7 @@
 #include "agent/cgroup_collector.h"
 #include "config/agent_config.h"
 #include "metrics/series.h"
+#include "probes/bpf_support.h"  // ProbeVariant
 
 #include <cstdint>
 #include <functional>
@@ -94,6 +95,8 @@ struct AreaSetup {
     const HostContext& host;
     std::string btf_path;
     AreaEvents events;
+    // The build each area's probe loads (the `probe_build` key).
+    probes::ProbeVariant variant() const;
 };
 
 struct KernelAreaInfo {

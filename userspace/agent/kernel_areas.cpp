@@ -19,4 +19,10 @@ const std::vector<KernelAreaInfo>& kernel_areas() {
     return areas;
 }
 
+probes::ProbeVariant AreaSetup::variant() const {
+    if (config.probe_build == "modern") return probes::ProbeVariant::Modern;
+    if (config.probe_build == "baseline") return probes::ProbeVariant::Baseline;
+    return probes::ProbeVariant::Auto;
+}
+
 }  // namespace tracer::agent

@@ -129,6 +129,7 @@ std::unique_ptr<LoadedArea> load_net_area(const AreaSetup& setup) {
     o.cgroup2_root = setup.host.cgroup2_root();
     o.map_entries = setup.config.net.map_entries;
     o.btf_path = setup.btf_path;
+    o.variant = setup.variant();
     const auto& kinds = setup.config.api_events;
     o.emit_events = setup.events.connection && std::find(kinds.begin(), kinds.end(), "tcp") != kinds.end();
     return std::make_unique<NetArea>(std::make_unique<probes::NetProbe>(o),

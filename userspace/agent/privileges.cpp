@@ -2,6 +2,8 @@
 
 #include "log.h"
 
+#include <bpf/bpf.h>
+
 #include <linux/capability.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -180,8 +182,45 @@ CapabilityDrop drop_capabilities(const std::vector<int>& keep) {
     return result;
 }
 
+bool bpf_commands_need_capability() {
+    int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tracer_capchk", sizeof(uint32_t), sizeof(uint32_t), 1, nullptr);
+    if (map < 0) return true;  // cannot tell: keep what the maps need
+    int lookup_errno = 0;
+    // Capabilities are per thread: this one gives up its effective set (it
+    // keeps the permitted one) and tries what the agent does later.
+    std::thread([&] {
+        __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2]{};
+        if (syscall(SYS_capget, &hdr, data) != 0) {
+            lookup_errno = errno;
+            return;
+        }
+        data[0].effective = data[1].effective = 0;
+        if (syscall(SYS_capset, &hdr, data) != 0) {
+            lookup_errno = errno;
+            return;
+        }
+        uint32_t key = 0, value = 0;
+        if (bpf_map_lookup_elem(map, &key, &value) != 0) lookup_errno = errno;
+    }).join();
+    close(map);
+    return lookup_errno != 0;
+}
+
 void drop_capabilities_after_startup() {
-    CapabilityDrop d = drop_capabilities({});
+    // Before Linux 6.5, with kernel.unprivileged_bpf_disabled set (the default
+    // of most distributions), every bpf() command checks CAP_BPF, map reads
+    // and link attachments included: the agent then keeps what it loaded with.
+    std::vector<int> keep;
+    if (bpf_commands_need_capability()) {
+        auto [eff, prm] = own_sets();
+        (void)eff;
+        keep = {CAP_BPF, CAP_PERFMON};
+        if (!(prm >> CAP_BPF & 1)) keep.push_back(CAP_SYS_ADMIN);
+        LOG_INFO("capabilities: this kernel checks them on every bpf() call (map reads, latency windows): "
+                 "keeping those the probes loaded with");
+    }
+    CapabilityDrop d = drop_capabilities(keep);
     if (!d.error.empty())
         LOG_WARN("capabilities: could not drop them in every thread: %s; kept: %s", d.error.c_str(),
                  joined(d.kept).c_str());

@@ -84,6 +84,7 @@ std::unique_ptr<LoadedArea> load_proc_area(const AreaSetup& setup) {
     o.map_entries = setup.config.proc.map_entries;
     o.ring_bytes = setup.config.proc.ring_bytes;
     o.btf_path = setup.btf_path;
+    o.variant = setup.variant();
     // The counters come from the kernel's maps. Of the events, OOM kills are
     // logged; the others cross the ring only when api_events asks for them
     // (each costs a ring record per event).

@@ -78,6 +78,7 @@ std::unique_ptr<LoadedArea> load_sched_area(const AreaSetup& setup) {
     o.map_entries = setup.config.sched.map_entries;
     o.max_threads = setup.config.sched.max_threads;
     o.btf_path = setup.btf_path;
+    o.variant = setup.variant();
     return std::make_unique<SchedArea>(std::make_unique<probes::SchedProbe>(o));
 }
 

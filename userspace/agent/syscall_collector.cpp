@@ -163,6 +163,7 @@ std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
     o.latency_period_ms = c.latency_period_ms;
     o.keying = setup.host.keying();
     o.btf_path = setup.btf_path;
+    o.variant = setup.variant();
     auto probe = std::make_unique<probes::SyscallProbe>(o);
     if (probe->latency_windowed())
         LOG_INFO("syscalls: latency measured in windows of %u ms every %u ms (counts and errors exact)",

@@ -108,6 +108,14 @@ std::string to_hierarchy(const Value& v) {
     return *v.scalar;
 }
 
+constexpr std::string_view kProbeBuild = "one of auto, modern, baseline";
+std::string to_probe_build(const Value& v) {
+    static constexpr std::string_view kBuilds[] = {"auto", "modern", "baseline"};
+    if (!v.scalar || std::find(std::begin(kBuilds), std::end(kBuilds), *v.scalar) == std::end(kBuilds))
+        bad(v, kProbeBuild);
+    return *v.scalar;
+}
+
 constexpr std::string_view kLogLevel = "one of error, warn, info, debug";
 std::string to_log_level(const Value& v) {
     static constexpr std::string_view kLevels[] = {"error", "warn", "info", "debug"};
@@ -247,6 +255,7 @@ const Key kKeys[] = {
     {"interval", [](C& c, const V& v) { c.interval = to_seconds(v); }},
     {"metrics_addr", [](C& c, const V& v) { c.metrics_addr = to_metrics_addr(v); }},
     {"cgroup_hierarchy", [](C& c, const V& v) { c.cgroup_hierarchy = to_hierarchy(v); }},
+    {"probe_build", [](C& c, const V& v) { c.probe_build = to_probe_build(v); }},
     {"host_root", [](C& c, const V& v) { c.host_root = to_host_root(v); }},
     {"max_cgroups", [](C& c, const V& v) { c.max_cgroups = to_u32(v, 1); }},
     {"top_cgroups", [](C& c, const V& v) { c.top_cgroups = to_u32(v, 0); }},
@@ -533,6 +542,7 @@ void validate(const AgentConfig& cfg) {
     if (!cfg.metrics_addr.empty()) parse_host_port(cfg.metrics_addr, "metrics_addr");
     to_log_level(from_text("log_level", cfg.log_level));
     to_hierarchy(from_text("cgroup_hierarchy", cfg.cgroup_hierarchy));
+    to_probe_build(from_text("probe_build", cfg.probe_build));
     if (cfg.syscalls.latency_period_ms == 0) bad("syscalls.latency_period_ms", "an integer >= 1", "'0'");
     if (cfg.syscalls.latency_window_ms == 0) bad("syscalls.latency_window_ms", "an integer >= 1", "'0'");
     if (cfg.syscalls.latency_window_ms > cfg.syscalls.latency_period_ms)

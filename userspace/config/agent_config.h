@@ -119,6 +119,10 @@ struct AgentConfig {
     // or a v1 controller name ("memory", "cpu", "pids", ...). auto: unified on
     // pure v2 hosts, else the first mounted of memory, cpu, cpuacct, pids, blkio.
     std::string cgroup_hierarchy = "auto";
+    // Which build of the BPF programs the kernel areas load: "auto" (the 5.11+
+    // build where the kernel has what it needs, else the 5.8 baseline),
+    // "modern" (the 5.11+ build or nothing) or "baseline" (the 5.8 build).
+    std::string probe_build = "auto";
     std::string host_root = "";           // prefix for /proc, /sys ("" = "/")
     uint32_t max_cgroups = 1000;          // cgroups with their own series; more are folded into cgroup="<overflow>"
     uint32_t top_cgroups = 5;             // cgroups on the per-interval log line; 0 = no line
