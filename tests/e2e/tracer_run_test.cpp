@@ -161,6 +161,36 @@ TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
     EXPECT_TRUE(tracer_programs_gone_within(1s)) << "every program is detached and unloaded on exit";
 }
 
+TEST_F(TracerRun, TheBaselineBuildCountsPerCgroupToo) {
+    // probe_build: baseline runs the Linux 5.8 build here, as kernels without
+    // task storage do: the agent's whole path (keying, reads, capabilities
+    // dropped after start-up) on that build, without booting an old kernel.
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer({"/usr/bin/env", "TRACER_PROBE_BUILD=baseline", TRACER_BINARY, "run", "--interval", "1",
+                       "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
+    wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
+    const auto* mount = auto_keyed_mount();
+    ASSERT_NE(mount, nullptr);
+    TestCgroup cg("e2e-baseline");
+    HeldChild child([] {
+        for (int i = 0; i < 5000; ++i) syscall(SYS_getppid);
+    });
+    cg.add(child.pid());
+    child.release();
+    ASSERT_EQ(child.wait(), 0);
+    const std::string series = "tracer_syscalls_total{cgroup=\"" + cg.path(*mount) + "\",syscall=\"getppid\"}";
+    std::string body = wait_for_metrics(tracer, port, series);
+    auto calls = sample(body, series);
+    ASSERT_TRUE(calls.has_value()) << body.substr(0, 3000);
+    EXPECT_GE(*calls, 5000);
+    EXPECT_LE(*calls, 5005);
+    EXPECT_EQ(sample(body, "tracer_probe_up{probe=\"syscalls\"}").value_or(-1), 1);
+    EXPECT_EQ(sample(body, "tracer_probe_up{probe=\"net\"}").value_or(-1), 0) << "the network area has no 5.8 build";
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(5s), 0) << tracer.output();
+    EXPECT_NE(tracer.output().find("syscalls probe attached (raw_tp/sys_enter"), std::string::npos) << tracer.output();
+}
+
 TEST_F(TracerRun, SigintDetachesAndExitsZero) {
     uint16_t port = tracer::fixtures::free_tcp_port();
     Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));

@@ -206,6 +206,14 @@ TEST(AgentConfig, FractionalInterval) {
     EXPECT_EQ(parse_agent_config("interval: 3600", "t").interval, 3600.0);
 }
 
+TEST(AgentConfig, ProbeBuildIsAutoModernOrBaseline) {
+    EXPECT_EQ(parse_agent_config("", "t").probe_build, "auto");
+    EXPECT_EQ(parse_agent_config("probe_build: baseline", "t").probe_build, "baseline");
+    EXPECT_EQ(parse_agent_config("probe_build: modern", "t").probe_build, "modern");
+    EXPECT_NE(parse_error("probe_build: newest\n").find("cfg.yaml:1"), std::string::npos);
+    EXPECT_NE(parse_error("probe_build: newest\n").find("one of auto, modern, baseline"), std::string::npos);
+}
+
 TEST(AgentConfig, UnknownKeySuggestsTheClosestKnownKey) {
     EXPECT_EQ(parse_error("interval: 5\nintervall: 10\n"),
               "cfg.yaml:2: unknown key 'intervall' in tracer config (did you mean 'interval'?)");
@@ -222,7 +230,7 @@ TEST(AgentConfig, UnknownKeySuggestsTheClosestKnownKey) {
 TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
     EXPECT_EQ(parse_error("probes: [tcp]\n"),
               "cfg.yaml:1: unknown key 'probes' in tracer config (known keys: interval, metrics_addr, "
-              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
+              "cgroup_hierarchy, probe_build, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
               "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, "
               "confd, api_socket, api_events)");
@@ -232,7 +240,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
     // a key only known at another level is unknown here
     EXPECT_EQ(parse_error("latency: false\n"),
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
-              "cgroup_hierarchy, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
+              "cgroup_hierarchy, probe_build, host_root, max_cgroups, top_cgroups, log_level, syscalls, sched, proc, net, "
               "hostname, tags, sinks, spool_dir, spool_max_bytes, "
               "docker_socket, container_labels_as_tags, container_include, container_exclude, statsd, "
               "confd, api_socket, api_events)");
