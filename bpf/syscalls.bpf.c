@@ -41,6 +41,22 @@
  * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
  * from pt_regs.
  *
+ * Fast counting: a hash lookup per syscall was most of sys_exit's cost, so
+ * the common case takes none. Each CPU caches (syscall_cache, one cache line
+ * per CPU) the css_set pointer of the last task it saw, that css_set's cgroup
+ * key and the cgroup's counting slot; while the current task's css_set is the
+ * cached one (a task that changes cgroup gets another css_set), sys_exit
+ * adds one to syscall_counts[cpu][slot][nr], a plain array (inlined lookup,
+ * userspace maps it and reads it without a syscall). Slots are taken from the
+ * syscall_free_slots queue the first time a cgroup is seen and handed back by
+ * userspace when the cgroup is removed (bumping slot_epoch first, so no CPU
+ * keeps a stale cache entry). A call that fails, is timed, has a number of
+ * SYSCALL_FAST_NRS or more, or whose cgroup found no free slot goes to the
+ * syscall_stats hash as before; userspace adds the two.
+ * And outside latency windows, a thread that a CPU already found without a
+ * stamp since the last window closed is not looked up again there: stamps
+ * are made only inside windows, each of which bumps window_gen.
+ *
  * Built twice (see CMakeLists.txt); userspace loads the newest the kernel takes:
  *  - TRACER_BPF_MODERN (5.11+): tp_btf hooks, the in-flight slot in task-local
  *    storage (no hash lookup, freed with the task), BTF-typed direct loads for
@@ -77,6 +93,17 @@ const volatile bool exits_at_task_exit = false;
 /* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
 volatile __u64 max_epoch = 0;
 
+/* Fast counting (see the top); set by userspace before load. fast_slots == 0:
+ * every count goes to the hash. */
+const volatile __u32 fast_slots = 0;
+const volatile __u32 fast_cpus = 1; /* rows of syscall_counts and syscall_cache */
+/* Bumped by userspace before a slot handed back is reused. */
+volatile __u64 slot_epoch = 0;
+/* Latency windows: bumped by userspace as a window opens, window_open set
+ * while one is (or may be) open; always open without windows. */
+volatile __u64 window_gen = 0;
+volatile __u32 window_open = 1;
+
 #if defined(__TARGET_ARCH_x86)
 #define NR_EXIT 60
 #define NR_EXIT_GROUP 231
@@ -108,16 +135,81 @@ struct {
 } syscall_inflight SEC(".maps");
 #endif
 
+/* [cpu][slot][nr] counts, sized by userspace before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_counts SEC(".maps");
+
+/* cgroup key -> its slot in syscall_counts */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} syscall_slots SEC(".maps");
+
+/* Slots no cgroup holds, filled by userspace at load */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} syscall_free_slots SEC(".maps");
+
+/* Per CPU (indexed by CPU, not a per-CPU map: the lookup is inlined) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct syscall_cpu_cache);
+} syscall_cache SEC(".maps");
+
 DROP_COUNTERS(syscall_drops, SYSCALL_DROP_REASONS);
 
-static __always_inline struct syscall_stats *stats_for(__u32 nr)
+static __always_inline struct syscall_stats *stats_for_key(__u64 cgroup_key, __u32 nr)
 {
 	struct syscall_key key = {
-		.cgroup_id = current_cgroup_key(),
+		.cgroup_id = cgroup_key,
 		.nr = nr < SYSCALL_NR_OTHER ? nr : SYSCALL_NR_OTHER,
 	};
 	static const struct syscall_stats zero;
 	return lookup_or_init(&syscall_stats, &key, &zero, &syscall_drops, SYSCALL_DROP_STATS_FULL);
+}
+
+static __always_inline struct syscall_stats *stats_for(__u32 nr)
+{
+	return stats_for_key(current_cgroup_key(), nr);
+}
+
+/* Fills `c` for the current task, whose css_set is `cset`: its cgroup key and
+ * counting slot, taking a free slot for a cgroup seen the first time. */
+static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset)
+{
+	__u64 key = current_cgroup_key();
+	__u64 epoch = slot_epoch;
+	__u32 slot = SYSCALL_SLOT_NONE;
+	if (fast_slots) {
+		__u32 *held = bpf_map_lookup_elem(&syscall_slots, &key);
+		if (held) {
+			slot = *held;
+		} else if (bpf_map_pop_elem(&syscall_free_slots, &slot) == 0) {
+			if (bpf_map_update_elem(&syscall_slots, &key, &slot, BPF_NOEXIST) != 0) {
+				/* another CPU gave the cgroup a slot meanwhile: hand ours back */
+				bpf_map_push_elem(&syscall_free_slots, &slot, 0);
+				held = bpf_map_lookup_elem(&syscall_slots, &key);
+				slot = held ? *held : SYSCALL_SLOT_NONE;
+			}
+		} else {
+			slot = SYSCALL_SLOT_NONE; /* all taken: this cgroup counts in the hash */
+		}
+	}
+	c->cset = cset;
+	c->cgroup_key = key;
+	c->slot = slot < fast_slots ? slot : SYSCALL_SLOT_NONE;
+	c->slot_epoch = epoch;
 }
 
 /* The current thread's in-flight slot. */
@@ -177,7 +269,9 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 			st->count += 1;
 		return 0;
 	}
-	if (!is_timed((__u32)nr))
+	/* A run that began as the window closed stamps nothing: sys_exit may
+	 * already skip this thread (see the top). */
+	if (!window_open || !is_timed((__u32)nr))
 		return 0;
 	struct syscall_inflight *in = inflight_slot_or_create();
 	if (!in)
@@ -210,26 +304,57 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 	__u32 nr = syscall_nr_of(regs);
 	bool timed = latency_enabled && is_timed(nr);
 	__u64 latency = 0, weight = 1;
+	struct task_struct *task = current_task();
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct syscall_cpu_cache *c = bpf_map_lookup_elem(&syscall_cache, &cpu);
 
 	if (timed) {
-		struct syscall_inflight *in = inflight_slot();
-		/* not sampled, or entered while sys_enter was detached: counted only */
+		__u64 gen = window_gen;
+		bool closed = !window_open;
 		timed = false;
-		if (in && in->start_ns) {
-			if (in->nr == nr) { /* a stamp of another syscall is stale (see the top) */
-				latency = bpf_ktime_get_ns() - in->start_ns;
-				weight = in->weight;
-				timed = true;
+		/* outside windows, a thread found without a stamp has none (see the top) */
+		if (!(closed && c && c->task == (__u64)task && c->window_gen == gen)) {
+			struct syscall_inflight *in = inflight_slot();
+			/* not sampled, or entered while sys_enter was detached: counted only */
+			if (in && in->start_ns) {
+				if (in->nr == nr) { /* a stamp of another syscall is stale (see the top) */
+					latency = bpf_ktime_get_ns() - in->start_ns;
+					weight = in->weight;
+					timed = true;
+				}
+				in->start_ns = 0;
 			}
-			in->start_ns = 0;
+			if (closed && c) {
+				c->task = (__u64)task;
+				c->window_gen = gen;
+			}
 		}
 	}
 
-	struct syscall_stats *st = stats_for(nr);
+	__u64 cgroup_key;
+	bool failed = ret < 0 && ret >= -4095;
+	if (c) {
+		__u64 cset = (__u64)KREAD(task, cgroups);
+		if (c->cset != cset || c->slot_epoch != slot_epoch)
+			cache_cgroup(c, cset);
+		cgroup_key = c->cgroup_key;
+		if (!timed && !failed && nr < SYSCALL_FAST_NRS && c->slot < fast_slots) {
+			__u32 i = (cpu * fast_slots + c->slot) * SYSCALL_FAST_NRS + nr;
+			__u64 *n = bpf_map_lookup_elem(&syscall_counts, &i);
+			if (n) {
+				*n += 1;
+				return 0;
+			}
+		}
+	} else {
+		cgroup_key = current_cgroup_key();
+	}
+
+	struct syscall_stats *st = stats_for_key(cgroup_key, nr);
 	if (!st)
 		return 0;
 	st->count += 1;
-	if (ret < 0 && ret >= -4095)
+	if (failed)
 		st->errors += 1;
 	if (timed) {
 		__u64 epoch = max_epoch;

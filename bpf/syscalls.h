@@ -50,6 +50,25 @@ struct syscall_inflight {
 	__u32 pad;
 };
 
+/* Fast counting (see syscalls.bpf.c): a cgroup holding a counting slot has
+ * one counter per syscall number below this, per CPU, in `syscall_counts`. */
+#define SYSCALL_FAST_NRS 512
+#define SYSCALL_SLOT_NONE 0xffffffffu
+
+/* What sys_exit remembers on each CPU between two syscalls: the cgroup (and
+ * counting slot) of the css_set it saw last, and the thread it last found
+ * with no latency stamp outside a window. One cache line per CPU. */
+struct syscall_cpu_cache {
+	__u64 cset;       /* the css_set pointer these describe (0: none yet) */
+	__u64 cgroup_key;
+	__u64 slot_epoch; /* `slot_epoch` when the slot was looked up */
+	__u32 slot;       /* counting slot, or SYSCALL_SLOT_NONE: the hash */
+	__u32 pad;
+	__u64 task;       /* thread known to hold no stamp ... */
+	__u64 window_gen; /* ... since the window of this generation closed */
+	__u64 pad2[2];
+};
+
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */
 enum syscall_drop_reason {
 	SYSCALL_DROP_STATS_FULL = 0,    /* syscall_stats map full: event not counted */

@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <ctime>
@@ -34,6 +35,12 @@ namespace {
 // Every keying the host supports: "unified" and each v1 controller tracer can key on.
 
 using Variant = probes::ProbeVariant;
+
+// A count of `made` calls, give or take the few the test's child makes itself.
+void expect_made(uint64_t counted, uint64_t made, const std::string& what = "") {
+    EXPECT_GE(counted, made) << what;
+    EXPECT_LE(counted, made + 5) << what;
+}
 
 // (keying, variant): every cgroup keying the host offers, with both builds of
 // the program (the 5.8 baseline and the 5.11+ one) where the kernel takes them.
@@ -58,6 +65,7 @@ protected:
         o.timed_syscalls = std::move(timed);
         o.keying = keying_;
         o.variant = variant_;
+        o.fast_slots = fast_slots_;
         auto p = std::make_unique<probes::SyscallProbe>(o);
         EXPECT_EQ(p->variant(), variant_);
         return p;
@@ -70,6 +78,8 @@ protected:
         child.release();
         ASSERT_EQ(child.wait(), 0);
     }
+
+    std::optional<uint32_t> fast_slots_;  // counting slots of the next open() (nullopt: sized by the probe)
 
     static probes::SyscallTotals totals(probes::SyscallProbe& p, uint64_t cgroup, const char* syscall) {
         std::vector<probes::SyscallReading> r;
@@ -193,10 +203,59 @@ TEST_P(SyscallProbeTest, SiblingCgroupsNeverMix) {
     });
     auto ta = totals(*probe, a.id(*mount_), "getppid");
     auto tb = totals(*probe, b.id(*mount_), "getppid");
-    EXPECT_GE(ta.count, 7000u);
-    EXPECT_LE(ta.count, 7005u);
-    EXPECT_GE(tb.count, 3000u);
-    EXPECT_LE(tb.count, 3005u);
+    expect_made(ta.count, 7000);
+    expect_made(tb.count, 3000);
+}
+
+// One counting slot for the whole host: it goes to whichever cgroup makes a
+// syscall first (most likely this test's own); every other cgroup counts in
+// the hash, as exactly.
+TEST_P(SyscallProbeTest, CgroupsWithoutACountingSlotCountExactlyInTheHash) {
+    fast_slots_ = 1;
+    auto probe = open();
+    EXPECT_EQ(probe->fast_slots(), 1u);
+    TestCgroup a("noslot-a"), b("noslot-b");
+    run_in(a, [] {
+        for (int i = 0; i < 4000; ++i) syscall(SYS_getppid);
+        for (int i = 0; i < 50; ++i) syscall(SYS_close, -1);
+    });
+    run_in(b, [] {
+        for (int i = 0; i < 6000; ++i) syscall(SYS_getppid);
+    });
+    EXPECT_EQ(probe->fast_slots_held(), 1u);
+    auto ta = totals(*probe, a.id(*mount_), "getppid");
+    auto tb = totals(*probe, b.id(*mount_), "getppid");
+    auto ca = totals(*probe, a.id(*mount_), "close");
+    expect_made(ta.count, 4000);
+    expect_made(tb.count, 6000);
+    expect_made(ca.errors, 50);
+    EXPECT_GE(ca.count, ca.errors);
+}
+
+// Removed cgroups hand their slots back; a cgroup that gets a slot another
+// one held counts from zero.
+TEST_P(SyscallProbeTest, ForgottenCgroupsHandTheirCountingSlotsBack) {
+    fast_slots_ = 8;
+    auto probe = open(/*latency=*/false);
+    std::map<uint32_t, int> holders;  // slot -> cgroups that held it
+    for (int i = 0; i < 12; ++i) {
+        TestCgroup cg("slots-" + std::to_string(i));
+        const int n = 1000 + 100 * i;
+        run_in(cg, [n] {
+            for (int k = 0; k < n; ++k) syscall(SYS_getppid);
+        });
+        const uint64_t id = cg.id(*mount_);
+        auto t = totals(*probe, id, "getppid");
+        expect_made(t.count, uint64_t(n), "cgroup " + std::to_string(i));
+        if (auto slot = probe->fast_slot_of(id)) holders[*slot] += 1;
+        probe->forget_cgroups({id});
+        EXPECT_FALSE(probe->fast_slot_of(id)) << "a forgotten cgroup keeps no slot";
+    }
+    int reused = 0;
+    for (auto& [slot, n] : holders) reused += n > 1;
+    EXPECT_FALSE(holders.empty()) << "no test cgroup ever got one of 8 slots";
+    RecordProperty("slots_reused", std::to_string(reused));
+    EXPECT_LE(probe->fast_slots_held(), 8u);
 }
 
 TEST_P(SyscallProbeTest, CountOnlyModeCountsWithoutLatency) {

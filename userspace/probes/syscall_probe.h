@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,10 @@ struct SyscallProbeOptions {
     // counted, at the cost of count-only mode.
     std::optional<std::vector<uint32_t>> timed_syscalls;
     uint32_t map_entries = 16384; // (cgroup, syscall) pairs
+    // Counting slots (see bpf/syscalls.bpf.c): the cgroups that count without
+    // a hash lookup per syscall. nullopt: as many as an 8 MiB array holds on
+    // this many CPUs (8 to 256); 0: every count goes through the hash.
+    std::optional<uint32_t> fast_slots;
     uint32_t max_threads = 32768; // threads inside a syscall at once (latency mode)
     containers::CgroupKeying keying;
     std::string btf_path;         // external BTF ("" = the kernel's)
@@ -79,7 +84,8 @@ public:
     // Reads every entry (replacing `out`) and starts a new max-latency interval.
     void read(std::vector<SyscallReading>& out);
 
-    // Deletes the entries of cgroups that no longer exist (after their last read).
+    // Deletes the entries of cgroups that no longer exist (after their last
+    // read) and hands their counting slots back.
     void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
 
     // Thread ids holding an in-flight slot right now (Baseline, latency mode):
@@ -96,6 +102,12 @@ public:
 
     // "raw_tp/sys_enter, raw_tp/sys_exit, ..." for the start-up log.
     const std::vector<std::string>& attached() const { return attached_; }
+
+    // Cgroups that can count on the fast path at once (the rest count in the
+    // hash, exactly, at a hash lookup per syscall), and how many do now.
+    uint32_t fast_slots() const { return fast_slots_; }
+    size_t fast_slots_held() const;
+    std::optional<uint32_t> fast_slot_of(uint64_t cgroup_id) const;
 
     // Latency windows opened since load (the first at load; 0 in count-only
     // mode), and the attaches of sys_enter that failed (logged, retried at
@@ -114,10 +126,20 @@ private:
     void close_window();
     void run_windows(std::stop_token stop, std::chrono::milliseconds window, std::chrono::milliseconds period);
 
+    // Adds the fast-counting slots' counts (see bpf/syscalls.bpf.c) to `out`.
+    void read_fast_counts(std::vector<SyscallReading>& out);
+
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, inflight_fd_ = -1, drops_fd_ = -1;
+    int slots_fd_ = -1, free_slots_fd_ = -1;
     volatile __u64* max_epoch_ = nullptr;  // in the mmap-ed .bss
+    volatile __u64* slot_epoch_ = nullptr;
+    volatile __u64* window_gen_ = nullptr;
+    volatile __u32* window_open_ = nullptr;  // in the mmap-ed .data
+    // syscall_counts, mapped: [cpu][slot][nr] (fast_slots_ == 0: none)
+    std::unique_ptr<uint64_t, std::function<void(uint64_t*)>> counts_;
+    uint32_t fast_slots_ = 0;
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
     bool windowed_ = false;
