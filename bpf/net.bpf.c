@@ -28,6 +28,15 @@
  * with no owner entry (UDP, raw, TCP sockets opened before tracer started) is
  * charged to its own v2 cgroup when tracer keys on cgroup v2 (exact), else
  * counted as unattributed (NET_DROP_UNATTRIBUTED).
+ * Counting slots keep a map lookup off the packet path: when a socket gets
+ * its owner, the owner's cgroup gets a slot (from the net_free_slots queue
+ * the first time; net_slots remembers it) and the socket entry records it
+ * with the slot's generation. A packet of that socket adds to
+ * net_counts[cpu][slot], a plain array (inlined lookups) that userspace
+ * maps. Userspace hands a removed cgroup's slot back after bumping its
+ * generation in net_slot_gens, so a socket that outlived its cgroup counts
+ * in net_stats again, under its owner's key. Sockets without a slot (none
+ * free) count in net_stats as before; userspace adds the two.
  *
  * Only the 5.11+ build exists (socket storage from tp_btf programs appeared in
  * 5.11); userspace refuses older kernels with a clear message.
@@ -67,6 +76,10 @@ enum {
 /* `tracer trace --events tcp` sets it: closed connections go into net_events. */
 const volatile bool emit_events = false;
 
+/* Counting slots (see the top); set by userspace. fast_slots == 0: none. */
+const volatile __u32 fast_slots = 0;
+const volatile __u32 fast_cpus = 1;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384); /* resized by userspace before load */
@@ -86,7 +99,69 @@ struct {
 	__uint(max_entries, 256 * 1024); /* resized by userspace before load */
 } net_events SEC(".maps");
 
+/* [cpu][slot], sized by userspace */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct net_fast);
+} net_counts SEC(".maps");
+
+/* generation of each slot, bumped by userspace as it takes a slot back */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} net_slot_gens SEC(".maps");
+
+/* cgroup key -> its slot */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} net_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} net_free_slots SEC(".maps");
+
 DROP_COUNTERS(net_drops, NET_DROP_REASONS);
+
+/* Records in `o` the counting slot of its owner's cgroup, taking a free one
+ * for a cgroup seen the first time (NET_SLOT_NONE when none is left). */
+static __always_inline void take_slot(struct net_sock *o)
+{
+	o->slot = NET_SLOT_NONE;
+	if (!fast_slots)
+		return;
+	__u64 key = o->cgroup_key;
+	__u32 slot;
+	__u32 *held = bpf_map_lookup_elem(&net_slots, &key);
+	if (held) {
+		slot = *held;
+	} else {
+		if (bpf_map_pop_elem(&net_free_slots, &slot) != 0)
+			return;
+		if (bpf_map_update_elem(&net_slots, &key, &slot, BPF_NOEXIST) != 0) {
+			/* another CPU gave the cgroup a slot meanwhile: hand ours back */
+			bpf_map_push_elem(&net_free_slots, &slot, 0);
+			held = bpf_map_lookup_elem(&net_slots, &key);
+			if (!held)
+				return;
+			slot = *held;
+		}
+	}
+	__u64 *gen = bpf_map_lookup_elem(&net_slot_gens, &slot);
+	if (!gen || slot >= fast_slots)
+		return;
+	o->slot_gen = *gen;
+	o->slot = slot;
+}
 
 static __always_inline struct net_stats *stats_for(__u64 key)
 {
@@ -95,6 +170,17 @@ static __always_inline struct net_stats *stats_for(__u64 key)
 }
 
 /* ---- bytes and packets ---- */
+
+static __always_inline void add_packet(struct net_fast *f, __u64 len, __u64 segs, bool egress)
+{
+	if (egress) {
+		f->tx_bytes += len;
+		f->tx_packets += segs;
+	} else {
+		f->rx_bytes += len;
+		f->rx_packets += segs;
+	}
+}
 
 static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 {
@@ -108,7 +194,20 @@ static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 		goto unattributed; /* time-wait */
 
 	__u64 key;
+	__u64 segs = skb->gso_segs ? skb->gso_segs : 1;
 	struct net_sock *owner = bpf_sk_storage_get(&net_socks, full, 0, 0);
+	if (owner && owner->slot < fast_slots) {
+		__u32 slot = owner->slot;
+		__u64 *gen = bpf_map_lookup_elem(&net_slot_gens, &slot);
+		if (gen && *gen == owner->slot_gen) {
+			__u32 i = bpf_get_smp_processor_id() * fast_slots + slot;
+			struct net_fast *f = bpf_map_lookup_elem(&net_counts, &i);
+			if (f) {
+				add_packet(f, skb->len, segs, egress);
+				return 1;
+			}
+		}
+	}
 	if (owner)
 		key = owner->cgroup_key;
 	else if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
@@ -117,16 +216,8 @@ static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 		goto unattributed;
 
 	struct net_stats *st = stats_for(key);
-	if (st) {
-		__u64 segs = skb->gso_segs ? skb->gso_segs : 1;
-		if (egress) {
-			st->tx_bytes += skb->len;
-			st->tx_packets += segs;
-		} else {
-			st->rx_bytes += skb->len;
-			st->rx_packets += segs;
-		}
-	}
+	if (st) /* net_stats starts with the fields of net_fast */
+		add_packet((struct net_fast *)st, skb->len, segs, egress);
 	return 1;
 unattributed:
 	count_drop(&net_drops, NET_DROP_UNATTRIBUTED);
@@ -170,6 +261,7 @@ static __always_inline void set_owner_current(const struct sock *sk, __u32 direc
 	o->direction = direction;
 	o->opened_ns = 0;
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	take_slot(o);
 }
 
 /* Payload bytes of a connection closing from `oldstate`. tcp_sock counts

@@ -13,7 +13,8 @@
  * [2^i, 2^(i+1)) ns; the last slot also takes everything longer (~34 s+). */
 #define NET_SLOTS 36
 
-/* Per cgroup key, per CPU, since the entry was created. */
+/* Per cgroup key, per CPU, since the entry was created. Starts with the
+ * fields of struct net_fast, in its order. */
 struct net_stats {
 	__u64 rx_bytes, tx_bytes;     /* IP packets (headers included) seen by cgroup_skb */
 	__u64 rx_packets, tx_packets; /* GSO/GRO super-packets count their segments */
@@ -42,7 +43,17 @@ struct net_sock {
 	__u32 tgid;
 	__u32 direction; /* enum net_direction */
 	char comm[NET_COMM_LEN];
+	__u32 slot;      /* the owner cgroup's counting slot (NET_SLOT_NONE: none) ... */
+	__u32 pad;
+	__u64 slot_gen;  /* ... while net_slot_gens[slot] still holds this */
 };
+
+/* Bytes and packets of a cgroup holding a counting slot, per CPU (see
+ * "Bytes and packets" in net.bpf.c). */
+struct net_fast {
+	__u64 rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+#define NET_SLOT_NONE 0xffffffffu
 
 /* A TCP connection that was open closed (tracer trace --events tcp). */
 struct net_conn_event {

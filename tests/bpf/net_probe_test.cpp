@@ -164,8 +164,10 @@ protected:
         o.keying = keying_;
         o.cgroup2_root = fixtures::host_layout().unified()->mount_point;
         o.emit_events = emit_events;
+        o.fast_slots = fast_slots_;
         return std::make_unique<probes::NetProbe>(o);
     }
+    uint32_t fast_slots_ = probes::NetProbeOptions{}.fast_slots;  // of the next load()
 
     // The totals of `cg`, or zeros if the probe never saw it.
     net_stats totals(probes::NetProbe& probe, const TestCgroup& cg) {
@@ -262,6 +264,26 @@ TEST_P(NetProbeTest, ExactTransferIsChargedToBothEnds) {
     EXPECT_LT(c.rtt_total_ns, 1000 * 1000000ull) << "RTT over a veth pair is far below a second";
     EXPECT_EQ(probe->drops()[NET_DROP_STATS_FULL], 0u);
     EXPECT_EQ(probe->drops()[NET_DROP_SOCK_STORAGE], 0u);
+}
+
+// Both ends counted in counting slots (the default), which a removed cgroup
+// hands back; and the same transfer with none, all through the hash.
+TEST_P(NetProbeTest, TransfersCountTheSameWithAndWithoutCountingSlots) {
+    for (uint32_t slots : {1024u, 0u}) {
+        SCOPED_TRACE("counting slots: " + std::to_string(slots));
+        fast_slots_ = slots;
+        auto probe = load();
+        TestCgroup client_cg("net-slot-client"), server_cg("net-slot-server");
+        const uint64_t bytes = 8 * kMiB;
+        transfer(client_cg, server_cg, "10.77.0.2", 5004, bytes);
+        auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
+        auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
+        expect_transfer(c, s, bytes);
+        const uint64_t client_id = client_cg.id(*mount_);
+        EXPECT_EQ(probe->fast_slot_of(client_id).has_value(), slots > 0);
+        probe->forget_cgroups({client_id});
+        EXPECT_FALSE(probe->fast_slot_of(client_id)) << "a removed cgroup hands its slot back";
+    }
 }
 
 // A connect() to a port with no listener: the client's cgroup receives a

@@ -4,12 +4,63 @@
 
 #include <bpf/libbpf.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 
 namespace tracer::probes {
+
+CountingSlots::CountingSlots(int slots_fd, int free_fd, int counts_fd, uint32_t slots, int ncpus,
+                             size_t slot_bytes, const char* what)
+    : slots_fd_(slots_fd), free_fd_(free_fd), slots_(slots), ncpus_(ncpus), slot_bytes_(slot_bytes) {
+    if (!slots) return;
+    for (uint32_t slot = 0; slot < slots; ++slot)
+        if (bpf_map_update_elem(free_fd, nullptr, &slot, 0) != 0)
+            throw_libbpf_error(std::string("cannot queue the free slots of ") + what, -errno);
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    const size_t bytes = (size_t(ncpus) * slots * slot_bytes + page - 1) / page * page;
+    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, counts_fd, 0);
+    if (mem == MAP_FAILED) throw_libbpf_error(std::string("cannot map ") + what, -errno);
+    mem_ = {static_cast<uint8_t*>(mem), [bytes](uint8_t* p) { munmap(p, bytes); }};
+}
+
+std::vector<std::pair<uint64_t, uint32_t>> CountingSlots::held() const {
+    std::vector<std::pair<uint64_t, uint32_t>> out;
+    if (!slots_) return out;
+    for (uint64_t cgroup : map_keys<uint64_t>(slots_fd_)) {
+        uint32_t slot;
+        if (bpf_map_lookup_elem(slots_fd_, &cgroup, &slot) == 0 && slot < slots_) out.emplace_back(cgroup, slot);
+    }
+    return out;
+}
+
+std::optional<uint32_t> CountingSlots::slot_of(uint64_t cgroup) const {
+    uint32_t slot;
+    if (!slots_ || bpf_map_lookup_elem(slots_fd_, &cgroup, &slot) != 0) return std::nullopt;
+    return slot;
+}
+
+void CountingSlots::release(const std::vector<uint64_t>& cgroups,
+                            const std::function<void(const std::vector<uint32_t>&)>& invalidate) {
+    if (!slots_) return;
+    std::vector<uint32_t> freed;
+    for (uint64_t cgroup : cgroups) {
+        uint32_t slot;
+        if (bpf_map_lookup_elem(slots_fd_, &cgroup, &slot) != 0) continue;
+        if (bpf_map_delete_elem(slots_fd_, &cgroup) == 0 && slot < slots_) freed.push_back(slot);
+    }
+    if (freed.empty()) return;
+    invalidate(freed);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (uint32_t slot : freed) {
+        for (int cpu = 0; cpu < ncpus_; ++cpu) std::memset(const_cast<void*>(at(cpu, slot)), 0, slot_bytes_);
+        bpf_map_update_elem(free_fd_, nullptr, &slot, 0);
+    }
+}
 
 EventRing::EventRing(int map_fd, const char* what) : fd_(map_fd), what_(what) {
     ring_buffer* rb = ring_buffer__new(map_fd, &EventRing::on_sample, this, nullptr);

@@ -11,6 +11,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <unordered_set>
 #include <vector>
 
@@ -69,6 +71,39 @@ std::array<uint64_t, Reasons> sum_drop_counters(int fd, int ncpus) {
     }
     return total;
 }
+
+// Counting slots (bpf/syscalls.bpf.c, bpf/net.bpf.c): the cgroups that count
+// in a plain array, `slot_bytes` per CPU and slot, laid out [cpu][slot],
+// instead of in a per-CPU hash (a lookup per event). BPF takes a slot from
+// the queue `free_fd` the first time it sees a cgroup and records it in the
+// hash `slots_fd` (cgroup key -> slot); userspace reads the array through a
+// mapping (`counts_fd` is BPF_F_MMAPABLE) and hands slots back.
+class CountingSlots {
+public:
+    CountingSlots() = default;
+    // Queues every slot as free and maps the array. Throws ProbeError.
+    CountingSlots(int slots_fd, int free_fd, int counts_fd, uint32_t slots, int ncpus, size_t slot_bytes,
+                  const char* what);
+
+    uint32_t size() const { return slots_; }
+    // (cgroup key, slot) of every cgroup that holds one now.
+    std::vector<std::pair<uint64_t, uint32_t>> held() const;
+    std::optional<uint32_t> slot_of(uint64_t cgroup) const;
+    // The counts of `slot` on `cpu`, as BPF writes them.
+    const void* at(int cpu, uint32_t slot) const { return mem_.get() + (size_t(cpu) * slots_ + slot) * slot_bytes_; }
+    // Takes the slots of `cgroups` (removed, after their last read) from
+    // them; `invalidate` tells BPF to stop using those slots before they are
+    // zeroed and queued again.
+    void release(const std::vector<uint64_t>& cgroups,
+                 const std::function<void(const std::vector<uint32_t>&)>& invalidate);
+
+private:
+    int slots_fd_ = -1, free_fd_ = -1;
+    uint32_t slots_ = 0;
+    int ncpus_ = 0;
+    size_t slot_bytes_ = 0;
+    std::unique_ptr<uint8_t, std::function<void(uint8_t*)>> mem_;
+};
 
 // A BPF ring buffer read without blocking: drain() hands every record
 // waiting now to a handler; wait() polls for more.

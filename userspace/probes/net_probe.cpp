@@ -15,13 +15,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <unordered_map>
 #include <utility>
 
 namespace tracer::probes {
 namespace {
 
 static_assert(sizeof(net_stats) % sizeof(uint64_t) == 0, "net_stats is all u64 counters");
+static_assert(offsetof(net_stats, rx_bytes) == offsetof(net_fast, rx_bytes) &&
+                  offsetof(net_stats, tx_bytes) == offsetof(net_fast, tx_bytes) &&
+                  offsetof(net_stats, rx_packets) == offsetof(net_fast, rx_packets) &&
+                  offsetof(net_stats, tx_packets) == offsetof(net_fast, tx_packets),
+              "net_stats starts with net_fast's fields (bpf/net.bpf.c adds to either)");
 constexpr size_t kCounters = sizeof(net_stats) / sizeof(uint64_t);
 
 void add_counters(net_stats& into, const net_stats& v) {
@@ -72,7 +79,24 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     skel->rodata->emit_events = o.emit_events;
     bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
     bpf_map__set_max_entries(skel->maps.net_events, ring_buffer_size(o.emit_events ? o.ring_bytes : 4096));
+    const uint32_t slots = o.fast_slots;
+    skel->rodata->fast_slots = slots;
+    skel->rodata->fast_cpus = uint32_t(ncpus_);
+    bpf_map__set_max_entries(skel->maps.net_counts, std::max<uint32_t>(1, slots * uint32_t(ncpus_)));
+    bpf_map__set_max_entries(skel->maps.net_slot_gens, std::max<uint32_t>(1, slots));
+    bpf_map__set_max_entries(skel->maps.net_slots, std::max<uint32_t>(1, slots));
+    bpf_map__set_max_entries(skel->maps.net_free_slots, std::max<uint32_t>(1, slots));
     if (int err = net_modern_bpf::load(skel)) throw_libbpf_error("cannot load the net BPF programs", err);
+    // Generations start at 1: a socket entry not yet given a slot (zeroed) matches none.
+    slot_gens_fd_ = bpf_map__fd(skel->maps.net_slot_gens);
+    for (uint32_t slot = 0; slot < slots; ++slot) {
+        const uint64_t gen = 1;
+        if (bpf_map_update_elem(slot_gens_fd_, &slot, &gen, 0) != 0)
+            throw_libbpf_error("cannot set up the net counting slots", -errno);
+    }
+    fast_ = CountingSlots(bpf_map__fd(skel->maps.net_slots), bpf_map__fd(skel->maps.net_free_slots),
+                          bpf_map__fd(skel->maps.net_counts), slots, ncpus_, sizeof(net_fast),
+                          "the net count array");
     if (int err = net_modern_bpf::attach(skel))
         throw_libbpf_error("cannot attach the net BPF programs to the sock and tcp tracepoints", err);
 
@@ -114,10 +138,39 @@ void NetProbe::read(std::vector<NetReading>& out) {
         for (const auto& v : per_cpu) add_counters(r.totals, v);
         out.push_back(r);
     });
+    // and the cgroups holding a counting slot
+    std::unordered_map<uint64_t, size_t> index;
+    for (size_t i = 0; i < out.size(); ++i) index[out[i].cgroup_id] = i;
+    for (auto [cgroup, slot] : fast_.held()) {
+        net_fast sum{};
+        for (int cpu = 0; cpu < ncpus_; ++cpu) {
+            const auto* f = static_cast<const net_fast*>(fast_.at(cpu, slot));
+            sum.rx_bytes += __atomic_load_n(&f->rx_bytes, __ATOMIC_RELAXED);
+            sum.tx_bytes += __atomic_load_n(&f->tx_bytes, __ATOMIC_RELAXED);
+            sum.rx_packets += __atomic_load_n(&f->rx_packets, __ATOMIC_RELAXED);
+            sum.tx_packets += __atomic_load_n(&f->tx_packets, __ATOMIC_RELAXED);
+        }
+        auto [it, fresh] = index.try_emplace(cgroup, out.size());
+        if (fresh) out.push_back(NetReading{cgroup, {}});
+        net_stats& t = out[it->second].totals;
+        t.rx_bytes += sum.rx_bytes;
+        t.tx_bytes += sum.tx_bytes;
+        t.rx_packets += sum.rx_packets;
+        t.tx_packets += sum.tx_packets;
+    }
 }
 
 void NetProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     for (uint64_t id : cgroup_ids) bpf_map_delete_elem(stats_fd_, &id);  // ENOENT (never seen) is fine
+    // sockets that outlive their cgroup count in net_stats again (new generation)
+    fast_.release(cgroup_ids, [this](const std::vector<uint32_t>& slots) {
+        for (uint32_t slot : slots) {
+            uint64_t gen = 0;
+            bpf_map_lookup_elem(slot_gens_fd_, &slot, &gen);
+            gen += 1;
+            bpf_map_update_elem(slot_gens_fd_, &slot, &gen, 0);
+        }
+    });
 }
 
 size_t NetProbe::drain(const std::function<void(const NetConnection&)>& sink) {

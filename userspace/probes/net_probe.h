@@ -29,6 +29,9 @@ struct NetProbeOptions {
     bool emit_events = false;          // closed TCP connections into the ring (tracer trace)
     std::string btf_path;              // external BTF ("" = the kernel's)
     ProbeVariant variant = ProbeVariant::Auto;
+    // Counting slots (see bpf/net.bpf.c): cgroups whose packets count without
+    // a hash lookup; the rest count in the hash, as exactly. 0: none.
+    uint32_t fast_slots = 1024;
 };
 
 // Sums over CPUs of one cgroup's entry, since the entry was created: the
@@ -74,6 +77,9 @@ public:
     // Every failure since load, by enum net_drop_reason.
     std::array<uint64_t, NET_DROP_REASONS> drops() const;
 
+    // The counting slot of a cgroup, if it holds one (tests).
+    std::optional<uint32_t> fast_slot_of(uint64_t cgroup_id) const { return fast_.slot_of(cgroup_id); }
+
     const char* variant_description() const { return "tp_btf + socket storage + cgroup_skb, Linux 5.11+"; }
     // "tp_btf/inet_sock_set_state, cgroup_skb/ingress on /sys/fs/cgroup/unified, ..." for the log.
     const std::vector<std::string>& attached() const { return attached_; }
@@ -81,7 +87,8 @@ public:
 private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     std::optional<EventRing> ring_;                                   // freed first
-    int stats_fd_ = -1, drops_fd_ = -1, events_fd_ = -1;
+    int stats_fd_ = -1, drops_fd_ = -1, events_fd_ = -1, slot_gens_fd_ = -1;
+    CountingSlots fast_;  // net_counts: [cpu][slot] net_fast
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<net_stats> percpu_;  // scratch for one lookup

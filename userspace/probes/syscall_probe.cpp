@@ -10,9 +10,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -41,11 +38,6 @@ constexpr uint32_t kMinFastSlots = 8, kMaxFastSlots = 256;
 uint32_t fast_slots_for(int ncpus) {
     uint64_t per_slot = uint64_t(ncpus) * SYSCALL_FAST_NRS * sizeof(uint64_t);
     return uint32_t(std::clamp<uint64_t>(kFastCountBudget / per_slot, kMinFastSlots, kMaxFastSlots));
-}
-
-size_t page_rounded(size_t bytes) {
-    const size_t page = size_t(sysconf(_SC_PAGESIZE));
-    return (bytes + page - 1) / page * page;
 }
 
 }  // namespace
@@ -99,18 +91,9 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     // sys_enter is attached after sys_exit (open_window): every stamp's exit is seen
     if (o.latency) bpf_program__set_autoattach(skel->progs.tracer_sys_enter, false);
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the syscalls BPF programs", err);
-    // every slot starts free; the counts are read (and zeroed) through a mapping
-    const int free_fd = bpf_map__fd(skel->maps.syscall_free_slots);
-    for (uint32_t slot = 0; slot < slots; ++slot)
-        if (bpf_map_update_elem(free_fd, nullptr, &slot, 0) != 0)
-            throw_libbpf_error("cannot fill the syscalls slot queue", -errno);
-    if (slots) {
-        const size_t bytes = page_rounded(size_t(ncpus_) * slots * SYSCALL_FAST_NRS * sizeof(uint64_t));
-        void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.syscall_counts), 0);
-        if (mem == MAP_FAILED) throw_libbpf_error("cannot map the syscalls count array", -errno);
-        counts_ = {static_cast<uint64_t*>(mem), [bytes](uint64_t* p) { munmap(p, bytes); }};
-    }
-    fast_slots_ = slots;
+    fast_ = CountingSlots(bpf_map__fd(skel->maps.syscall_slots), bpf_map__fd(skel->maps.syscall_free_slots),
+                          bpf_map__fd(skel->maps.syscall_counts), slots, ncpus_,
+                          SYSCALL_FAST_NRS * sizeof(uint64_t), "the syscalls count array");
     if (int err = Skeleton::attach(skel))
         throw_libbpf_error("cannot attach the syscalls BPF programs to raw_syscalls tracepoints", err);
     if (o.latency) {
@@ -128,8 +111,6 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     slot_epoch_ = &skel->bss->slot_epoch;
     window_gen_ = &skel->bss->window_gen;
     window_open_ = &skel->data->window_open;
-    slots_fd_ = bpf_map__fd(skel->maps.syscall_slots);
-    free_slots_fd_ = free_fd;
     skel_ = std::move(owner);
 }
 
@@ -232,18 +213,13 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
 }
 
 void SyscallProbe::read_fast_counts(std::vector<SyscallReading>& out) {
-    if (!counts_) return;
     std::map<std::pair<uint64_t, uint32_t>, size_t> index;  // (cgroup, nr) -> entry of `out`
     for (size_t i = 0; i < out.size(); ++i) index[{out[i].cgroup_id, out[i].nr}] = i;
-    const uint64_t* counts = counts_.get();
-    const size_t row = size_t(fast_slots_) * SYSCALL_FAST_NRS;  // one CPU's counts
-    for (uint64_t cgroup : map_keys<uint64_t>(slots_fd_)) {
-        uint32_t slot;
-        if (bpf_map_lookup_elem(slots_fd_, &cgroup, &slot) != 0 || slot >= fast_slots_) continue;
+    for (auto [cgroup, slot] : fast_.held()) {
         for (uint32_t nr = 0; nr < SYSCALL_FAST_NRS; ++nr) {
             uint64_t sum = 0;
             for (int cpu = 0; cpu < ncpus_; ++cpu)
-                sum += __atomic_load_n(&counts[cpu * row + size_t(slot) * SYSCALL_FAST_NRS + nr], __ATOMIC_RELAXED);
+                sum += __atomic_load_n(static_cast<const uint64_t*>(fast_.at(cpu, slot)) + nr, __ATOMIC_RELAXED);
             if (!sum) continue;
             auto [it, fresh] = index.try_emplace({cgroup, nr}, out.size());
             if (fresh) out.push_back(SyscallReading{cgroup, nr, {}});
@@ -252,35 +228,15 @@ void SyscallProbe::read_fast_counts(std::vector<SyscallReading>& out) {
     }
 }
 
-size_t SyscallProbe::fast_slots_held() const { return counts_ ? map_keys<uint64_t>(slots_fd_).size() : 0; }
+size_t SyscallProbe::fast_slots_held() const { return fast_.held().size(); }
 
-std::optional<uint32_t> SyscallProbe::fast_slot_of(uint64_t cgroup_id) const {
-    uint32_t slot;
-    if (!counts_ || bpf_map_lookup_elem(slots_fd_, &cgroup_id, &slot) != 0) return std::nullopt;
-    return slot;
-}
+std::optional<uint32_t> SyscallProbe::fast_slot_of(uint64_t cgroup_id) const { return fast_.slot_of(cgroup_id); }
 
 void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     forget_cgroup_keys<syscall_key>(stats_fd_, cgroup_ids, [](const syscall_key& k) { return k.cgroup_id; });
-    if (!counts_) return;
     // A removed cgroup's slot: no CPU may go on using it (the epoch makes
-    // every cache look the slot up again), then zeroed and handed back.
-    std::vector<uint32_t> freed;
-    for (uint64_t cgroup : cgroup_ids) {
-        uint32_t slot;
-        if (bpf_map_lookup_elem(slots_fd_, &cgroup, &slot) != 0) continue;
-        if (bpf_map_delete_elem(slots_fd_, &cgroup) == 0 && slot < fast_slots_) freed.push_back(slot);
-    }
-    if (freed.empty()) return;
-    *slot_epoch_ = *slot_epoch_ + 1;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    const size_t row = size_t(fast_slots_) * SYSCALL_FAST_NRS;
-    for (uint32_t slot : freed) {
-        for (int cpu = 0; cpu < ncpus_; ++cpu)
-            std::memset(counts_.get() + cpu * row + size_t(slot) * SYSCALL_FAST_NRS, 0,
-                        SYSCALL_FAST_NRS * sizeof(uint64_t));
-        bpf_map_update_elem(free_slots_fd_, nullptr, &slot, 0);
-    }
+    // every cache look its slot up again) before it is zeroed and reused.
+    fast_.release(cgroup_ids, [this](const std::vector<uint32_t>&) { *slot_epoch_ = *slot_epoch_ + 1; });
 }
 
 std::vector<uint32_t> SyscallProbe::inflight_threads() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
+#include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "bpf/syscalls.h"
 
@@ -12,7 +13,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -105,7 +105,7 @@ public:
 
     // Cgroups that can count on the fast path at once (the rest count in the
     // hash, exactly, at a hash lookup per syscall), and how many do now.
-    uint32_t fast_slots() const { return fast_slots_; }
+    uint32_t fast_slots() const { return fast_.size(); }
     size_t fast_slots_held() const;
     std::optional<uint32_t> fast_slot_of(uint64_t cgroup_id) const;
 
@@ -132,14 +132,11 @@ private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, inflight_fd_ = -1, drops_fd_ = -1;
-    int slots_fd_ = -1, free_slots_fd_ = -1;
     volatile __u64* max_epoch_ = nullptr;  // in the mmap-ed .bss
     volatile __u64* slot_epoch_ = nullptr;
     volatile __u64* window_gen_ = nullptr;
     volatile __u32* window_open_ = nullptr;  // in the mmap-ed .data
-    // syscall_counts, mapped: [cpu][slot][nr] (fast_slots_ == 0: none)
-    std::unique_ptr<uint64_t, std::function<void(uint64_t*)>> counts_;
-    uint32_t fast_slots_ = 0;
+    CountingSlots fast_;  // syscall_counts: [cpu][slot][nr]
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
     bool windowed_ = false;
