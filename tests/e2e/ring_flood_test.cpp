@@ -15,7 +15,6 @@
 #include "tracer_agent.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -50,15 +49,6 @@ void spawn_true(int n) {
         int status = 0;
         if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) _exit(3);
     }
-}
-
-std::optional<std::string> scrape(uint16_t port) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_connection_timeout(2, 0);
-    c.set_read_timeout(5, 0);
-    auto res = c.Get("/metrics");
-    if (!res || res->status != 200) return std::nullopt;
-    return res->body;
 }
 
 // Every sample of the counter `name` on a /metrics page: labels as rendered -> value.
@@ -142,7 +132,7 @@ TEST(RingFlood, EveryExecIsCountedAndEveryLostEventIsADrop) {
     const auto flood_start = std::chrono::steady_clock::now();
     std::thread monitor([&] {
         while (flooding) {
-            (scrape(port) ? scrapes_ok : scrapes_failed) += 1;
+            (tracer::fixtures::scrape_metrics(port).empty() ? scrapes_failed : scrapes_ok) += 1;
             try {
                 read_events();
                 (void)api.get("/v1/status");
@@ -168,9 +158,9 @@ TEST(RingFlood, EveryExecIsCountedAndEveryLostEventIsADrop) {
     constexpr int kExecs = kWorkers * kExecsPerWorker;
     auto after = tracer::fixtures::scrape_metrics_until(
         port, "tracer_process_exits_total" + labels + " " + std::to_string(kExecs + kWorkers), 15s);
-    ASSERT_FALSE(after.empty()) << "the exits of the flood were never all counted\n" << scrape(port).value_or("");
+    ASSERT_FALSE(after.empty()) << "the exits of the flood were never all counted\n" << tracer::fixtures::scrape_metrics(port);
     std::this_thread::sleep_for(2500ms);
-    after = scrape(port).value_or("");
+    after = tracer::fixtures::scrape_metrics(port);
     ASSERT_FALSE(after.empty());
     read_events();
 
