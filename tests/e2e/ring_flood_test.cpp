@@ -209,7 +209,8 @@ TEST(RingFlood, EveryExecIsCountedAndEveryLostEventIsADrop) {
     EXPECT_EQ(scrapes_failed.load(), 0);
     EXPECT_EQ(api_failed.load(), 0);
     EXPECT_GE(scrapes_ok.load(), static_cast<int>(flood_seconds * 2));
-    EXPECT_GE(published_after_flood - published_at_start + 1, static_cast<uint64_t>(flood_seconds))
+    // one interval a second; a tick may be lost at each end of the window
+    EXPECT_GE(static_cast<double>(published_after_flood - published_at_start), flood_seconds - 2)
         << "the flush loop fell behind during the flood";
 
     // The page after the flood is valid for Prometheus.
