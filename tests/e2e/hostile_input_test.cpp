@@ -11,7 +11,6 @@
 #include "prometheus_server.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <unistd.h>
 
@@ -29,14 +28,6 @@ using tracer::fixtures::Subprocess;
 using tracer::fixtures::TestCgroup;
 
 namespace {
-
-std::string get_metrics(uint16_t port) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_connection_timeout(1, 0);
-    c.set_read_timeout(5, 0);
-    auto res = c.Get("/metrics");
-    return res && res->status == 200 ? res->body : "";
-}
 
 // A label value as /metrics writes it once the output sanitizer took it.
 std::string rendered_label_value(std::string v) {
@@ -128,7 +119,7 @@ TEST(HostileInput, MetricsStayValidForPromtoolAndARealPrometheus) {
     std::string body;
     for (auto end = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < end && tracer.running();
          std::this_thread::sleep_for(200ms)) {
-        body = get_metrics(metrics_port);
+        body = tracer::fixtures::scrape_metrics(metrics_port);
         bool all = true;
         for (const auto& n : needles) all = all && body.find(n) != std::string::npos;
         if (all) break;

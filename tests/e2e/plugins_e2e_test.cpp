@@ -8,7 +8,6 @@
 #include "server_process.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -19,21 +18,13 @@ using tracer::fixtures::Subprocess;
 
 namespace {
 
-std::string scrape(uint16_t port) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_connection_timeout(1, 0);
-    c.set_read_timeout(2, 0);
-    auto res = c.Get("/metrics");
-    return res && res->status == 200 ? res->body : "";
-}
-
 // Scrapes until `done(body)` (or 30 s); returns the last body.
 template <typename Pred>
 std::string scrape_until(Subprocess& tracer, uint16_t port, Pred done) {
     std::string body;
     auto end = std::chrono::steady_clock::now() + 30s;
     while (std::chrono::steady_clock::now() < end && tracer.running()) {
-        body = scrape(port);
+        body = tracer::fixtures::scrape_metrics(port);
         if (!body.empty() && done(body)) return body;
         std::this_thread::sleep_for(100ms);
     }

@@ -284,12 +284,18 @@ bool wait_output(Subprocess& p, const std::string& needle, std::chrono::seconds 
     return false;
 }
 
+std::string scrape_metrics(uint16_t port) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_connection_timeout(2, 0);
+    c.set_read_timeout(5, 0);
+    auto res = c.Get("/metrics");
+    return res && res->status == 200 ? res->body : "";
+}
+
 std::string scrape_metrics_until(uint16_t port, const std::string& needle, std::chrono::seconds timeout) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
-        httplib::Client c("127.0.0.1", port);
-        if (auto res = c.Get("/metrics"); res && res->status == 200 && res->body.find(needle) != std::string::npos)
-            return res->body;
+        if (auto body = scrape_metrics(port); body.find(needle) != std::string::npos) return body;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return "";

@@ -122,6 +122,10 @@ const containers::CgroupMount* auto_keying_mount();
 // Until `p`'s output holds `needle`: false if it exits or `timeout` passes first.
 bool wait_output(Subprocess& p, const std::string& needle, std::chrono::seconds timeout);
 
+// One GET http://127.0.0.1:`port`/metrics (2 s to connect, 5 s to read): the
+// body of a 200 answer, else "".
+std::string scrape_metrics(uint16_t port);
+
 // GET http://127.0.0.1:`port`/metrics until the body holds `needle` (a whole
 // sample line prefix); "" if `timeout` passes first.
 std::string scrape_metrics_until(uint16_t port, const std::string& needle, std::chrono::seconds timeout);
