@@ -185,8 +185,10 @@ static __always_inline struct syscall_stats *stats_for(__u32 nr)
 }
 
 /* Fills `c` for the current task, whose css_set is `cset`: its cgroup key and
- * counting slot, taking a free slot for a cgroup seen the first time. */
-static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset)
+ * counting slot (into *key and *slot too), taking a free slot for a cgroup
+ * seen the first time. */
+static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset, __u64 *key_out,
+					 __u32 *slot_out)
 {
 	__u64 key = current_cgroup_key();
 	__u64 epoch = slot_epoch;
@@ -206,10 +208,14 @@ static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset
 			slot = SYSCALL_SLOT_NONE; /* all taken: this cgroup counts in the hash */
 		}
 	}
+	if (slot >= fast_slots)
+		slot = SYSCALL_SLOT_NONE;
 	c->cset = cset;
 	c->cgroup_key = key;
-	c->slot = slot < fast_slots ? slot : SYSCALL_SLOT_NONE;
+	c->slot = slot;
 	c->slot_epoch = epoch;
+	*key_out = key;
+	*slot_out = slot;
 }
 
 /* The current thread's in-flight slot. */
@@ -334,12 +340,15 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 	__u64 cgroup_key;
 	bool failed = ret < 0 && ret >= -4095;
 	if (c) {
+		/* copied before use: on a preemptible kernel another task's
+		 * syscall on this CPU may refill the cache meanwhile */
 		__u64 cset = (__u64)KREAD(task, cgroups);
-		if (c->cset != cset || c->slot_epoch != slot_epoch)
-			cache_cgroup(c, cset);
+		__u32 slot = c->slot;
 		cgroup_key = c->cgroup_key;
-		if (!timed && !failed && nr < SYSCALL_FAST_NRS && c->slot < fast_slots) {
-			__u32 i = (cpu * fast_slots + c->slot) * SYSCALL_FAST_NRS + nr;
+		if (c->cset != cset || c->slot_epoch != slot_epoch)
+			cache_cgroup(c, cset, &cgroup_key, &slot);
+		if (!timed && !failed && nr < SYSCALL_FAST_NRS && slot < fast_slots) {
+			__u32 i = (cpu * fast_slots + slot) * SYSCALL_FAST_NRS + nr;
 			__u64 *n = bpf_map_lookup_elem(&syscall_counts, &i);
 			if (n) {
 				*n += 1;
