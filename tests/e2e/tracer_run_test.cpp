@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <regex>
+#include <stdexcept>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -96,6 +99,27 @@ const tracer::containers::CgroupMount* auto_keyed_mount() {
                             : tracer::fixtures::host_layout().v1_controller(keying.hierarchy);
 }
 
+// A cgroup of the hierarchy the agent keys on, whose child has done its work.
+struct WorkedCgroup {
+    std::unique_ptr<TestCgroup> cg;
+    std::string labels;  // {cgroup="<path>",syscall="
+    std::string syscalls(const char* syscall) const { return "tracer_syscalls_total" + labels + syscall + "\"}"; }
+};
+
+// Runs `work` in a child inside a new cgroup `name` and waits for it (throws
+// when it cannot: the test fails with the reason).
+WorkedCgroup run_in_new_cgroup(const std::string& name, std::function<void()> work) {
+    const auto* mount = auto_keyed_mount();
+    if (!mount) throw std::runtime_error("no cgroup hierarchy for the agent to key on");
+    WorkedCgroup w{std::make_unique<TestCgroup>(name), ""};
+    HeldChild child(std::move(work));
+    w.cg->add(child.pid());
+    child.release();
+    if (child.wait() != 0) throw std::runtime_error("the child in cgroup " + name + " failed");
+    w.labels = "{cgroup=\"" + w.cg->path(*mount) + "\",syscall=\"";
+    return w;
+}
+
 class TracerRun : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -115,19 +139,12 @@ TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
                        TRACER_BINARY, "run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
     wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
 
-    const auto* mount = auto_keyed_mount();
-    ASSERT_NE(mount, nullptr);
-    TestCgroup cg("e2e");
-    HeldChild child([] {
+    auto worked = run_in_new_cgroup("e2e", [] {
         for (int i = 0; i < 20000; ++i) syscall(SYS_getppid);
         timespec ts{0, 2000000};
         for (int i = 0; i < 20; ++i) syscall(SYS_nanosleep, &ts, nullptr);
     });
-    cg.add(child.pid());
-    child.release();
-    ASSERT_EQ(child.wait(), 0);
-
-    const std::string labels = "{cgroup=\"" + cg.path(*mount) + "\",syscall=\"";
+    const std::string& labels = worked.labels;
     std::string body = wait_for_metrics(tracer, port, "tracer_syscalls_total" + labels + "getppid\"}");
     auto calls = sample(body, "tracer_syscalls_total" + labels + "getppid\"}");
     ASSERT_TRUE(calls.has_value());
@@ -169,16 +186,10 @@ TEST_F(TracerRun, TheBaselineBuildCountsPerCgroupToo) {
     Subprocess tracer({"/usr/bin/env", "TRACER_PROBE_BUILD=baseline", TRACER_BINARY, "run", "--interval", "1",
                        "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
     wait_for_metrics(tracer, port, "tracer_build_info{version=\"");
-    const auto* mount = auto_keyed_mount();
-    ASSERT_NE(mount, nullptr);
-    TestCgroup cg("e2e-baseline");
-    HeldChild child([] {
+    auto worked = run_in_new_cgroup("e2e-baseline", [] {
         for (int i = 0; i < 5000; ++i) syscall(SYS_getppid);
     });
-    cg.add(child.pid());
-    child.release();
-    ASSERT_EQ(child.wait(), 0);
-    const std::string series = "tracer_syscalls_total{cgroup=\"" + cg.path(*mount) + "\",syscall=\"getppid\"}";
+    const std::string series = worked.syscalls("getppid");
     std::string body = wait_for_metrics(tracer, port, series);
     auto calls = sample(body, series);
     ASSERT_TRUE(calls.has_value()) << body.substr(0, 3000);
@@ -367,16 +378,10 @@ TEST_F(TracerRun, WithoutKernelBtfOneErrorThenBtfFileWorks) {
     Subprocess tracer(without_btf({"run", "--interval", "1", "--btf", btf, "--metrics-addr",
                                    "127.0.0.1:" + std::to_string(port)}));
     wait_for_metrics(tracer, port, "tracer_build_info");
-    const auto* mount = auto_keyed_mount();
-    ASSERT_NE(mount, nullptr);
-    TestCgroup cg("nobtf");
-    HeldChild child([] {
+    auto worked = run_in_new_cgroup("nobtf", [] {
         for (int i = 0; i < 1000; ++i) syscall(SYS_getppid);
     });
-    cg.add(child.pid());
-    child.release();
-    ASSERT_EQ(child.wait(), 0);
-    std::string series = "tracer_syscalls_total{cgroup=\"" + cg.path(*mount) + "\",syscall=\"getppid\"}";
+    const std::string series = worked.syscalls("getppid");
     std::string body = wait_for_metrics(tracer, port, series);
     EXPECT_GE(sample(body, series).value_or(-1), 1000);
     tracer.signal(SIGTERM);

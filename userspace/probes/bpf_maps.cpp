@@ -54,8 +54,7 @@ void CountingSlots::release(const std::vector<uint64_t>& cgroups,
         if (bpf_map_delete_elem(slots_fd_, &cgroup) == 0 && slot < slots_) freed.push_back(slot);
     }
     if (freed.empty()) return;
-    invalidate(freed);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    invalidate(freed);  // orders itself before the zeroing below
     for (uint32_t slot : freed) {
         for (int cpu = 0; cpu < ncpus_; ++cpu) std::memset(const_cast<void*>(at(cpu, slot)), 0, slot_bytes_);
         bpf_map_update_elem(free_fd_, nullptr, &slot, 0);

@@ -93,7 +93,8 @@ public:
     const void* at(int cpu, uint32_t slot) const { return mem_.get() + (size_t(cpu) * slots_ + slot) * slot_bytes_; }
     // Takes the slots of `cgroups` (removed, after their last read) from
     // them; `invalidate` tells BPF to stop using those slots before they are
-    // zeroed and queued again.
+    // zeroed and queued again (a bpf() call, or a seq_cst read-modify-write
+    // of a variable BPF reads: nothing after it moves before it).
     void release(const std::vector<uint64_t>& cgroups,
                  const std::function<void(const std::vector<uint32_t>&)>& invalidate);
 

@@ -142,10 +142,9 @@ SyscallProbe::~SyscallProbe() = default;
 // Before sys_enter runs again, a new generation: marks of "no stamp" that
 // sys_exit made since the last window closed no longer hold.
 bool SyscallProbe::open_window() {
-    *window_gen_ = *window_gen_ + 1;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    *window_open_ = 1;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    // (seq_cst atomics, not fences: ThreadSanitizer does not model fences)
+    __atomic_fetch_add(window_gen_, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(window_open_, 1, __ATOMIC_SEQ_CST);
     bpf_link* link = bpf_program__attach(enter_prog_);
     const int err = errno;
     enter_link_ = {link, bpf_link__destroy};
@@ -164,8 +163,7 @@ bool SyscallProbe::open_window() {
 // before the detach (see bpf/syscalls.bpf.c).
 void SyscallProbe::close_window() {
     enter_link_.reset();
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    *window_open_ = 0;
+    __atomic_store_n(window_open_, 0, __ATOMIC_SEQ_CST);
 }
 
 // The first window opened at load; the next ones open every `period` after it.
@@ -236,7 +234,9 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     forget_cgroup_keys<syscall_key>(stats_fd_, cgroup_ids, [](const syscall_key& k) { return k.cgroup_id; });
     // A removed cgroup's slot: no CPU may go on using it (the epoch makes
     // every cache look its slot up again) before it is zeroed and reused.
-    fast_.release(cgroup_ids, [this](const std::vector<uint32_t>&) { *slot_epoch_ = *slot_epoch_ + 1; });
+    // (a seq_cst read-modify-write: the zeroing after it cannot move before it)
+    fast_.release(cgroup_ids,
+                  [this](const std::vector<uint32_t>&) { __atomic_fetch_add(slot_epoch_, 1, __ATOMIC_SEQ_CST); });
 }
 
 std::vector<uint32_t> SyscallProbe::inflight_threads() const {
