@@ -319,8 +319,9 @@ void SchedProbeTest::crowded_cpus() {
     // (released, timer expiry, maybe once on its way out), never for the busy
     // loops' turns. "No latency at all" is not true: a woken task may wait up
     // to a time slice for a busy loop (EEVDF does not always preempt at once).
+    // (Bounded by the kernel's own count of its runs, not by a fixed number:
+    // under emulation or a sanitizer it runs, and so waits, once or twice more.)
     EXPECT_LE(i.runq_count, idle_truth.runs + 2);
-    EXPECT_LE(i.runq_count, 5u);
     EXPECT_LT(i.runq_total_ns, b.runq_total_ns / 20);
 }
 
