@@ -43,4 +43,27 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 	return v;
 }
 
+/* Counting slots (syscalls.bpf.c, net.bpf.c): the slot of `key` in `slots`
+ * (a key -> slot hash), taking one from the queue `free` the first time a key
+ * is seen. False when none is left (the caller counts in its hash). */
+static __always_inline bool counting_slot(void *slots, void *free, __u64 key, __u32 *slot)
+{
+	__u32 *held = bpf_map_lookup_elem(slots, &key);
+	if (held) {
+		*slot = *held;
+		return true;
+	}
+	if (bpf_map_pop_elem(free, slot) != 0)
+		return false;
+	if (bpf_map_update_elem(slots, &key, slot, BPF_NOEXIST) == 0)
+		return true;
+	/* another CPU gave the key a slot meanwhile: hand ours back */
+	bpf_map_push_elem(free, slot, 0);
+	held = bpf_map_lookup_elem(slots, &key);
+	if (!held)
+		return false;
+	*slot = *held;
+	return true;
+}
+
 #endif /* TRACER_MAPS_BPF_H */

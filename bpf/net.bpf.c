@@ -139,23 +139,9 @@ static __always_inline void take_slot(struct net_sock *o)
 	o->slot = NET_SLOT_NONE;
 	if (!fast_slots)
 		return;
-	__u64 key = o->cgroup_key;
 	__u32 slot;
-	__u32 *held = bpf_map_lookup_elem(&net_slots, &key);
-	if (held) {
-		slot = *held;
-	} else {
-		if (bpf_map_pop_elem(&net_free_slots, &slot) != 0)
-			return;
-		if (bpf_map_update_elem(&net_slots, &key, &slot, BPF_NOEXIST) != 0) {
-			/* another CPU gave the cgroup a slot meanwhile: hand ours back */
-			bpf_map_push_elem(&net_free_slots, &slot, 0);
-			held = bpf_map_lookup_elem(&net_slots, &key);
-			if (!held)
-				return;
-			slot = *held;
-		}
-	}
+	if (!counting_slot(&net_slots, &net_free_slots, o->cgroup_key, &slot))
+		return;
 	__u64 *gen = bpf_map_lookup_elem(&net_slot_gens, &slot);
 	if (!gen || slot >= fast_slots)
 		return;

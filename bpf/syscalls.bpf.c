@@ -193,22 +193,8 @@ static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset
 	__u64 key = current_cgroup_key();
 	__u64 epoch = slot_epoch;
 	__u32 slot = SYSCALL_SLOT_NONE;
-	if (fast_slots) {
-		__u32 *held = bpf_map_lookup_elem(&syscall_slots, &key);
-		if (held) {
-			slot = *held;
-		} else if (bpf_map_pop_elem(&syscall_free_slots, &slot) == 0) {
-			if (bpf_map_update_elem(&syscall_slots, &key, &slot, BPF_NOEXIST) != 0) {
-				/* another CPU gave the cgroup a slot meanwhile: hand ours back */
-				bpf_map_push_elem(&syscall_free_slots, &slot, 0);
-				held = bpf_map_lookup_elem(&syscall_slots, &key);
-				slot = held ? *held : SYSCALL_SLOT_NONE;
-			}
-		} else {
-			slot = SYSCALL_SLOT_NONE; /* all taken: this cgroup counts in the hash */
-		}
-	}
-	if (slot >= fast_slots)
+	/* none left: this cgroup counts in the hash */
+	if (!fast_slots || !counting_slot(&syscall_slots, &syscall_free_slots, key, &slot) || slot >= fast_slots)
 		slot = SYSCALL_SLOT_NONE;
 	c->cset = cset;
 	c->cgroup_key = key;

@@ -142,21 +142,16 @@ void NetProbe::read(std::vector<NetReading>& out) {
     std::unordered_map<uint64_t, size_t> index;
     for (size_t i = 0; i < out.size(); ++i) index[out[i].cgroup_id] = i;
     for (auto [cgroup, slot] : fast_.held()) {
-        net_fast sum{};
-        for (int cpu = 0; cpu < ncpus_; ++cpu) {
-            const auto* f = static_cast<const net_fast*>(fast_.at(cpu, slot));
-            sum.rx_bytes += __atomic_load_n(&f->rx_bytes, __ATOMIC_RELAXED);
-            sum.tx_bytes += __atomic_load_n(&f->tx_bytes, __ATOMIC_RELAXED);
-            sum.rx_packets += __atomic_load_n(&f->rx_packets, __ATOMIC_RELAXED);
-            sum.tx_packets += __atomic_load_n(&f->tx_packets, __ATOMIC_RELAXED);
-        }
         auto [it, fresh] = index.try_emplace(cgroup, out.size());
         if (fresh) out.push_back(NetReading{cgroup, {}});
         net_stats& t = out[it->second].totals;
-        t.rx_bytes += sum.rx_bytes;
-        t.tx_bytes += sum.tx_bytes;
-        t.rx_packets += sum.rx_packets;
-        t.tx_packets += sum.tx_packets;
+        for (int cpu = 0; cpu < ncpus_; ++cpu) {
+            const auto* f = static_cast<const net_fast*>(fast_.at(cpu, slot));
+            t.rx_bytes += __atomic_load_n(&f->rx_bytes, __ATOMIC_RELAXED);
+            t.tx_bytes += __atomic_load_n(&f->tx_bytes, __ATOMIC_RELAXED);
+            t.rx_packets += __atomic_load_n(&f->rx_packets, __ATOMIC_RELAXED);
+            t.tx_packets += __atomic_load_n(&f->tx_packets, __ATOMIC_RELAXED);
+        }
     }
 }
 
