@@ -3,7 +3,7 @@
 # of its own and building only what it runs:
 #   release   Release, -Werror: the unit tests (what packagers build)
 #   asan      Debug + AddressSanitizer + UndefinedBehaviorSanitizer, -Werror:
-#             the unit, statsd, BPF and end-to-end suites
+#             the unit, statsd, BPF and end-to-end suites, the plugins' parsers
 #   tsan      RelWithDebInfo + ThreadSanitizer: the threaded parts (statsd
 #             readers, forwarder senders, metadata cache, HTTP servers)
 # Every step prints how long it took. Pick steps with arguments
@@ -52,9 +52,13 @@ for step in "${steps[@]}"; do
       export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
       export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       timed "asan+ubsan build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DTRACER_SANITIZE=address,undefined -- \
-        tracer tracer_unit_tests tracer_statsd_tests tracer_e2e_tests tracer_bpf_tests
+        tracer tracer_unit_tests tracer_statsd_tests tracer_e2e_tests tracer_bpf_tests tracer_plugin_tests
       timed "asan+ubsan unit tests" build-asan/tests/tracer_unit_tests --gtest_brief=1
       timed "asan+ubsan statsd tests" build-asan/tests/tracer_statsd_tests --gtest_brief=1
+      # the plugins' parsers and config checks (no servers needed; the fuzz
+      # targets find what these pin down)
+      timed "asan+ubsan plugin parser tests" build-asan/tests/tracer_plugin_tests --gtest_brief=1 \
+        --gtest_filter='Confd.*:RateDeriver.*:CheckResults.*:*PluginConfig.*:PrometheusTextParser.*:ContainerPluginFiles.*'
       timed "asan+ubsan e2e tests" bpf_locked build-asan/tests/tracer_e2e_tests --gtest_brief=1 \
         --gtest_filter='TracerRun*:TracerStatsd*:HostileInput*:TracerEvents*:TracerPlugins*:RingFlood*'
       # The whole BPF suite under ASan takes ~15 min on 2 cores: CI runs every test

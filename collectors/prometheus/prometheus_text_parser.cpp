@@ -116,12 +116,13 @@ ParsedExposition parse_prometheus_text(std::string_view text) {
                 }
                 std::string label(line.substr(i, name_end - i));
                 i = skip_spaces(line, name_end);
-                if (i + 1 >= line.size() || line[i] != '=' || line[skip_spaces(line, i + 1)] != '"') {
+                size_t quote = i < line.size() && line[i] == '=' ? skip_spaces(line, i + 1) : line.size();
+                if (quote >= line.size() || line[quote] != '"') {
                     fail("expected =\"value\" after label " + label + " of " + sample.name);
                     ok = false;
                     break;
                 }
-                i = skip_spaces(line, i + 1) + 1;
+                i = quote + 1;
                 std::string value;
                 bool closed = false;
                 for (; i < line.size(); ++i) {

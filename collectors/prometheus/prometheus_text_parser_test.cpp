@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <memory>
 
 namespace tracer::collectors {
 namespace {
@@ -66,6 +68,22 @@ TEST(PrometheusTextParser, BadLinesAreReportedWithTheirNumberAndSkipped) {
     size_t samples = 0;
     for (const auto& f : p.families) samples += f.samples.size();
     EXPECT_EQ(samples, 2u);
+}
+
+// Found by the prometheus_text_fuzz target: a page that ends right after a
+// label's '=' (and spaces) made the parser read one byte past the page. The
+// page is copied into a buffer of exactly its size so that ASan sees such a read.
+TEST(PrometheusTextParser, APageEndingAfterALabelsEqualsSignIsABadLine) {
+    for (std::string page : {"name{ed= ", "name{ed=", "name{ed =  ", "ok 1\nname{a=\"1\",b=\t"}) {
+        auto exact = std::make_unique<char[]>(page.size());
+        std::memcpy(exact.get(), page.data(), page.size());
+        auto p = parse_prometheus_text(std::string_view(exact.get(), page.size()));
+        ASSERT_EQ(p.errors.size(), 1u) << page;
+        EXPECT_NE(p.errors[0].find("expected =\"value\" after label"), std::string::npos) << p.errors[0];
+        size_t samples = 0;
+        for (const auto& f : p.families) samples += f.samples.size();
+        EXPECT_EQ(samples, page.rfind("ok 1", 0) == 0 ? 1u : 0u) << page;
+    }
 }
 
 }  // namespace
