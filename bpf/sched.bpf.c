@@ -4,8 +4,9 @@
  * and involuntary context switches, migrations.
  *
  * Four scheduler tracepoints, attached as raw tracepoints (no tracefs). Every
- * event only updates a per-CPU hash keyed by cgroup; userspace reads deltas
- * once per interval. Nothing goes through a ring buffer.
+ * event only updates its cgroup's per-CPU counters (a counting slot, or a
+ * per-CPU hash keyed by cgroup: see the end of this comment); userspace reads
+ * deltas once per interval. Nothing goes through a ring buffer.
  *
  *  - sched_switch(prev -> next): prev is charged its time on CPU and one
  *    voluntary (it blocked) or involuntary (it stays runnable: preempted or
@@ -43,6 +44,19 @@
  *    its slot (sched_wakeup_new), so a reused thread id inherits nothing.
  * sched_switch's prev_state argument only exists from 5.18; both builds read
  * prev->__state (5.14+) or prev->state with CO-RE instead.
+ *
+ * Counting slots (as in syscalls.bpf.c): a hash lookup per switch was the
+ * largest part of sched_switch's cost, so the common case takes none. A
+ * thread's slot above also caches its cgroup: the css_set pointer it had, the
+ * cgroup key and the cgroup's counting slot, taken from sched_free_slots the
+ * first time the cgroup is seen. While the thread's css_set is the cached one
+ * and slot_epoch has not moved, its switch-outs add to sched_counts[cpu][slot],
+ * a plain array (inlined lookup, mapped and read by userspace without a
+ * syscall); no cgroup key is read either. A cgroup that found no free slot,
+ * a switch of a thread without a slot, and migrations count in the
+ * sched_stats hash; userspace adds the two. Userspace hands a removed
+ * cgroup's slot back after bumping slot_epoch, which invalidates every
+ * thread's cache.
  */
 #include "kernel_types.h"
 #include "sched.h"
@@ -61,6 +75,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Run-queue latency from the scheduler's sched_info (see above); set by userspace. */
 const volatile bool runq_from_sched_info = true;
+
+/* Counting slots (see above); set by userspace before load. fast_slots == 0:
+ * every count goes to the hash. */
+const volatile __u32 fast_slots = 0;
+/* Bumped by userspace before a slot handed back is reused. */
+volatile __u64 slot_epoch = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -84,6 +104,30 @@ struct {
 	__type(value, struct sched_task);
 } sched_tasks SEC(".maps");
 #endif
+
+/* [cpu][slot] stats, sized by userspace before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sched_stats);
+} sched_counts SEC(".maps");
+
+/* cgroup key -> its slot in sched_counts */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u32);
+} sched_slots SEC(".maps");
+
+/* Slots no cgroup holds, filled by userspace at load */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1);
+	__type(value, __u32);
+} sched_free_slots SEC(".maps");
 
 DROP_COUNTERS(sched_drops, SCHED_DROP_REASONS);
 
@@ -112,6 +156,41 @@ static __always_inline __u64 task_run_delay(struct task_struct *t)
 static __always_inline __u64 task_pcount(struct task_struct *t)
 {
 	return KREAD(t, sched_info.pcount);
+}
+
+/* The stats that thread `t` (its slot `ts`, may be NULL) counts in on this
+ * CPU: its cgroup's counting slot row when the cgroup has one, else the hash
+ * entry. The key and slot come from `ts`'s cache while it is valid (see the
+ * top), and refill it otherwise. */
+static __always_inline struct sched_stats *stats_of(struct task_struct *t, struct sched_task *ts)
+{
+	__u64 key;
+	__u64 cset = (__u64)KREAD(t, cgroups);
+	__u64 epoch = slot_epoch;
+	__u32 slot;
+	if (ts && ts->cset == cset && ts->slot_epoch == epoch) {
+		key = ts->cgroup_key;
+		slot = ts->slot;
+	} else {
+		key = task_cgroup_key(t);
+		/* none left: this cgroup counts in the hash */
+		if (!fast_slots || !counting_slot(&sched_slots, &sched_free_slots, key, &slot) ||
+		    slot >= fast_slots)
+			slot = SCHED_SLOT_NONE;
+		if (ts) {
+			ts->cset = cset;
+			ts->cgroup_key = key;
+			ts->slot_epoch = epoch;
+			ts->slot = slot;
+		}
+	}
+	if (slot < fast_slots) {
+		__u32 i = bpf_get_smp_processor_id() * fast_slots + slot;
+		struct sched_stats *st = bpf_map_lookup_elem(&sched_counts, &i);
+		if (st)
+			return st;
+	}
+	return stats_for_key(key);
 }
 
 /* One wait of `wait` ns (`waits` of them, summed) ended: run-queue latency. */
@@ -201,19 +280,14 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 {
 	__u64 now = runq_from_sched_info ? 0 : bpf_ktime_get_ns();
 	__u32 prev_pid = KREAD(prev, pid);
-	/* Clock mode: most switches stay in one cgroup (a pipe or futex partner,
-	 * a thread of the same process): then prev's stats serve next too. */
-	__u64 prev_key = 0;
-	struct sched_stats *prev_st = NULL;
 
 	if (prev_pid) {
 		long state = task_state(prev);
 		bool dead = state & TASK_DEAD; /* its last switch */
 		/* still on the run queue: it waits again from now on */
 		bool runnable = preempt || state == TASK_RUNNING;
-		prev_key = task_cgroup_key(prev);
-		struct sched_stats *st = prev_st = stats_for_key(prev_key);
 		struct sched_task *ts = task_slot(prev, prev_pid, !dead);
+		struct sched_stats *st = stats_of(prev, ts);
 		if (ts) {
 			__u64 runtime = task_runtime(prev);
 			if (st && runtime > ts->runtime_ns)
@@ -253,8 +327,7 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 	if (ts->wait_start_ns) {
 		__u64 wait = now - ts->wait_start_ns;
 		ts->wait_start_ns = 0;
-		__u64 next_key = task_cgroup_key(next);
-		struct sched_stats *st = prev_st && next_key == prev_key ? prev_st : stats_for_key(next_key);
+		struct sched_stats *st = stats_of(next, ts);
 		if (st)
 			charge_wait(st, 1, wait);
 	}

@@ -27,12 +27,23 @@ struct sched_stats {
 	__u64 runq_slots[SCHED_RUNQ_SLOTS];
 };
 
+/* No counting slot: the cgroup counts in the sched_stats hash. */
+#define SCHED_SLOT_NONE 0xffffffffu
+
 /* Scheduling state of one thread. */
 struct sched_task {
 	__u64 wait_start_ns; /* clock mode: runnable and waiting since (woken, or preempted); 0: not waiting */
 	__u64 runtime_ns;    /* its se.sum_exec_runtime at its last switch-out (or when first seen) */
 	__u64 run_delay_ns;  /* sched_info mode: its sched_info.run_delay, pcount then */
 	__u64 pcount;
+	/* Its cgroup, cached: valid while the thread's css_set is `cset` and
+	 * slot_epoch has not moved (a thread that changes cgroup gets another
+	 * css_set; a slot handed back bumps the epoch). */
+	__u64 cset;
+	__u64 cgroup_key;
+	__u64 slot_epoch;
+	__u32 slot; /* its counting slot in sched_counts, or SCHED_SLOT_NONE */
+	__u32 pad;
 };
 
 /* Indexes of the per-CPU `sched_drops` array: every failed map update. */

@@ -18,7 +18,9 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 using namespace tracer;
@@ -132,12 +134,24 @@ protected:
         if (!base_ready()) return;
         skip_modern_without_task_storage();
         if (IsSkipped()) return;
+        open();
+    }
+
+    // (Re)opens the probe; `fast_slots` as SchedProbeOptions.
+    void open(std::optional<uint32_t> fast_slots = std::nullopt) {
+        probe_.reset();
         probes::SchedProbeOptions o;
         o.keying = keying_;
         o.variant = variant_;
+        o.fast_slots = fast_slots;
         probe_ = std::make_unique<probes::SchedProbe>(o);
         ASSERT_EQ(probe_->variant(), variant_);
     }
+
+    // A child in `cg` that burns `burn_ms` of CPU, then sleeps `sleeps` times
+    // for 1 ms: its on-CPU time within 10 % of what the kernel charged, and
+    // at least `sleeps` voluntary switches, as the probe reports them.
+    void expect_burn_and_sleeps(const TestCgroup& cg, uint64_t burn_ms, int sleeps, const std::string& what);
 
     void TearDown() override {
         if (!probe_) return;
@@ -183,6 +197,60 @@ TEST_P(SchedProbeTest, OnCpuTimeOfABurnerIsWhatTheKernelCharged) {
     if (truth.cpu_ns >= 950 * kMs) {
         EXPECT_GE(t.oncpu_ns, 900 * kMs);
     }
+}
+
+void SchedProbeTest::expect_burn_and_sleeps(const TestCgroup& cg, uint64_t burn_ms, int sleeps,
+                                            const std::string& what) {
+    TrackedChild child(cg, [burn_ms, sleeps] {
+        burn(burn_ms * kMs);
+        for (int i = 0; i < sleeps; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    child.release();
+    const SchedStat truth = child.finish();
+    const auto t = totals(cg);
+    EXPECT_NEAR(double(t.oncpu_ns), double(truth.cpu_ns), 0.1 * double(truth.cpu_ns)) << what;
+    EXPECT_GE(t.voluntary, uint64_t(sleeps)) << what;
+    EXPECT_LE(t.voluntary, uint64_t(sleeps) + 10) << what;
+}
+
+// With one counting slot for the whole host (taken by whichever cgroup
+// switches first), the test's cgroups count in the hash: the same bars.
+TEST_P(SchedProbeTest, CgroupsWithoutACountingSlotCountExactlyInTheHash) {
+    open(1);
+    EXPECT_EQ(probe_->fast_slots(), 1u);
+    TestCgroup a("noslot-a"), b("noslot-b");
+    expect_burn_and_sleeps(a, 200, 100, "cgroup a");
+    expect_burn_and_sleeps(b, 300, 150, "cgroup b");
+    EXPECT_EQ(probe_->fast_slots_held(), 1u);
+}
+
+// And none at all: every switch counts in the hash.
+TEST_P(SchedProbeTest, WithoutCountingSlotsEverythingCountsInTheHash) {
+    open(0);
+    EXPECT_EQ(probe_->fast_slots(), 0u);
+    TestCgroup a("hash-only");
+    expect_burn_and_sleeps(a, 200, 100, "hash only");
+    EXPECT_EQ(probe_->fast_slots_held(), 0u);
+}
+
+// Removed cgroups hand their slots back; a cgroup that gets a slot another
+// one held counts from zero, and every thread's cached slot is dropped.
+TEST_P(SchedProbeTest, ForgottenCgroupsHandTheirCountingSlotsBack) {
+    open(32);
+    std::map<uint32_t, int> holders;  // slot -> test cgroups that held it
+    for (int i = 0; i < 10; ++i) {
+        TestCgroup cg("slots-" + std::to_string(i));
+        expect_burn_and_sleeps(cg, 50 + 10 * i, 20 + i, "cgroup " + std::to_string(i));
+        const uint64_t id = cg.id(*mount_);
+        if (auto slot = probe_->fast_slot_of(id)) holders[*slot] += 1;
+        probe_->forget_cgroups({id});
+        EXPECT_FALSE(probe_->fast_slot_of(id)) << "a forgotten cgroup keeps no slot";
+    }
+    int reused = 0;
+    for (auto& [slot, n] : holders) reused += n > 1;
+    EXPECT_FALSE(holders.empty()) << "no test cgroup ever got one of 32 slots";
+    RecordProperty("slots_reused", std::to_string(reused));
+    EXPECT_LE(probe_->fast_slots_held(), 32u);
 }
 
 TEST_P(SchedProbeTest, PipeRoundTripsAreVoluntarySwitches) {

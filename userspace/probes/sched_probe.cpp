@@ -10,9 +10,34 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <iterator>
+#include <unordered_map>
 
 namespace tracer::probes {
+namespace {
+
+// Counting slots (bpf/sched.bpf.c): a slot is one sched_stats per CPU.
+constexpr uint64_t kFastCountBudget = 4ull << 20;
+constexpr uint32_t kMinFastSlots = 16, kMaxFastSlots = 1024;
+
+uint32_t fast_slots_for(int ncpus) {
+    uint64_t per_slot = uint64_t(ncpus) * sizeof(sched_stats);
+    return uint32_t(std::clamp<uint64_t>(kFastCountBudget / per_slot, kMinFastSlots, kMaxFastSlots));
+}
+
+void add_stats(SchedTotals& t, const sched_stats& v) {
+    t.runq_count += v.runq_count;
+    t.runq_total_ns += v.runq_total_ns;
+    t.oncpu_ns += v.oncpu_ns;
+    t.voluntary += v.voluntary;
+    t.involuntary += v.involuntary;
+    t.migrations += v.migrations;
+    for (int i = 0; i < SCHED_RUNQ_SLOTS; ++i) t.runq_slots[i] += v.runq_slots[i];
+}
+
+}  // namespace
 
 template <class Skeleton>
 void SchedProbe::load(const SchedProbeOptions& o) {
@@ -29,13 +54,22 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     bpf_map__set_max_entries(skel->maps.sched_stats, std::max<uint32_t>(o.map_entries, 64));
     if (bpf_map__type(skel->maps.sched_tasks) != BPF_MAP_TYPE_TASK_STORAGE)
         bpf_map__set_max_entries(skel->maps.sched_tasks, std::max<uint32_t>(o.max_threads, 64));
+    const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots) : fast_slots_for(ncpus_);
+    skel->rodata->fast_slots = slots;
+    bpf_map__set_max_entries(skel->maps.sched_counts, std::max<uint32_t>(1, uint32_t(ncpus_) * slots));
+    bpf_map__set_max_entries(skel->maps.sched_slots, std::max<uint32_t>(1, slots));
+    bpf_map__set_max_entries(skel->maps.sched_free_slots, std::max<uint32_t>(1, slots));
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the sched BPF programs", err);
+    fast_ = CountingSlots(bpf_map__fd(skel->maps.sched_slots), bpf_map__fd(skel->maps.sched_free_slots),
+                          bpf_map__fd(skel->maps.sched_counts), slots, ncpus_, sizeof(sched_stats),
+                          "the sched count array");
     if (int err = Skeleton::attach(skel))
         throw_libbpf_error("cannot attach the sched BPF programs to the scheduler tracepoints", err);
 
     obj_ = skel->obj;
     stats_fd_ = bpf_map__fd(skel->maps.sched_stats);
     drops_fd_ = bpf_map__fd(skel->maps.sched_drops);
+    slot_epoch_ = &skel->bss->slot_epoch;
     skel_ = std::move(owner);
 }
 
@@ -72,18 +106,25 @@ void SchedProbe::read(std::vector<SchedReading>& out) {
     out.clear();
     for_each_percpu_entry<sched_key>(stats_fd_, percpu_, [&](const sched_key& key, const auto& per_cpu) {
         SchedReading r{key.cgroup_id, {}};
-        auto& t = r.totals;
-        for (const auto& v : per_cpu) {
-            t.runq_count += v.runq_count;
-            t.runq_total_ns += v.runq_total_ns;
-            t.oncpu_ns += v.oncpu_ns;
-            t.voluntary += v.voluntary;
-            t.involuntary += v.involuntary;
-            t.migrations += v.migrations;
-            for (int i = 0; i < SCHED_RUNQ_SLOTS; ++i) t.runq_slots[i] += v.runq_slots[i];
-        }
+        for (const auto& v : per_cpu) add_stats(r.totals, v);
         out.push_back(r);
     });
+    // and the cgroups holding a counting slot (BPF adds to the mapped rows
+    // meanwhile: a copy of each row is read, field by field)
+    std::unordered_map<uint64_t, size_t> index;
+    for (size_t i = 0; i < out.size(); ++i) index[out[i].cgroup_id] = i;
+    for (auto [cgroup, slot] : fast_.held()) {
+        auto [it, fresh] = index.try_emplace(cgroup, out.size());
+        if (fresh) out.push_back(SchedReading{cgroup, {}});
+        for (int cpu = 0; cpu < ncpus_; ++cpu) {
+            const auto* row = static_cast<const uint64_t*>(fast_.at(cpu, slot));
+            uint64_t copy[sizeof(sched_stats) / sizeof(uint64_t)];
+            for (size_t i = 0; i < std::size(copy); ++i) copy[i] = __atomic_load_n(&row[i], __ATOMIC_RELAXED);
+            sched_stats v;
+            std::memcpy(&v, copy, sizeof v);
+            add_stats(out[it->second].totals, v);
+        }
+    }
 }
 
 void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
@@ -92,6 +133,9 @@ void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
         sched_key key{id};
         bpf_map_delete_elem(stats_fd_, &key);
     }
+    // every thread's cached slot is stale from here (bpf/sched.bpf.c)
+    fast_.release(cgroup_ids,
+                  [this](const std::vector<uint32_t>&) { __atomic_fetch_add(slot_epoch_, 1, __ATOMIC_SEQ_CST); });
 }
 
 std::array<uint64_t, SCHED_DROP_REASONS> SchedProbe::drops() const {

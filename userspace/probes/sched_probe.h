@@ -4,12 +4,14 @@
 #pragma once
 
 #include "containers/cgroup_layout.h"
+#include "probes/bpf_maps.h"     // CountingSlots
 #include "probes/bpf_support.h"  // ProbeVariant: the same two builds
 #include "bpf/sched.h"
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,10 @@ struct SchedProbeOptions {
     // (sched_info: no clock read, no wake-up hook) where the kernel keeps it;
     // false: time stamps at wake-up and switch-in (see bpf/sched.bpf.c).
     bool prefer_sched_info = true;
+    // Counting slots: cgroups whose switches count in a mapped per-CPU array
+    // instead of the hash (bpf/sched.bpf.c). nullopt: as many as fit a few MiB
+    // of memory for this CPU count; 0: every cgroup counts in the hash.
+    std::optional<uint32_t> fast_slots;
 };
 
 // True when this kernel keeps per-task run-queue accounting (CONFIG_SCHED_INFO
@@ -70,6 +76,11 @@ public:
     // Failed map updates since load, by enum sched_drop_reason.
     std::array<uint64_t, SCHED_DROP_REASONS> drops() const;
 
+    uint32_t fast_slots() const { return fast_.size(); }
+    // Cgroups holding a counting slot now.
+    size_t fast_slots_held() const { return fast_.held().size(); }
+    std::optional<uint32_t> fast_slot_of(uint64_t cgroup) const { return fast_.slot_of(cgroup); }
+
     // "raw_tp/sched_switch, ..." for the start-up log.
     const std::vector<std::string>& attached() const { return attached_; }
 
@@ -80,6 +91,8 @@ private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, drops_fd_ = -1;
+    CountingSlots fast_;        // sched_counts: [cpu][slot] sched_stats
+    volatile __u64* slot_epoch_ = nullptr;  // in the skeleton's .bss
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool sched_info_ = false;
     int ncpus_;
