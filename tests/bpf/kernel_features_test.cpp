@@ -12,11 +12,13 @@
 #include "fixtures.h"
 
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 using namespace tracer;
 
@@ -58,6 +60,7 @@ TEST_F(KernelFeaturesTest, MatchWhatTheKernelVersionHas) {
     EXPECT_EQ(f.task_state_renamed, kernel_at_least(5, 14)) << f.release;
     EXPECT_EQ(f.sched_switch_prev_state, kernel_at_least(5, 18) ? 3 : 0) << f.release;
     EXPECT_EQ(probes::modern_build_applies(f), kernel_at_least(5, 11)) << f.release;
+    EXPECT_EQ(f.lazy_hash_maps, kernel_at_least(6, 1)) << f.release;
 
     auto lines = probes::describe_features(f);
     if (probes::modern_build_applies(f)) {
@@ -91,6 +94,38 @@ TEST_F(KernelFeaturesTest, EveryProbeLoadsTheBuildTheFeaturesName) {
         o.keying = keying;
         EXPECT_EQ(probes::ProcProbe(o).variant(), expected);
     }
+}
+
+// The per-cgroup per-CPU hashes of every probe allocate entries as they are
+// inserted where the kernel allows it (6.1+), and are preallocated elsewhere:
+// read back from the kernel (/proc/self/fdinfo of the maps this process holds).
+TEST_F(KernelFeaturesTest, PerCgroupHashesAreAllocatedOnInsertWhereTheKernelAllows) {
+    auto keying = containers::choose_cgroup_keying(fixtures::host_layout(), "auto", "/proc/cgroups");
+    probes::SyscallProbeOptions so;
+    so.keying = keying;
+    probes::SchedProbeOptions sc;
+    sc.keying = keying;
+    probes::ProcProbeOptions po;
+    po.keying = keying;
+    probes::SyscallProbe syscalls(so);
+    probes::SchedProbe sched(sc);
+    probes::ProcProbe proc(po);
+    const bool lazy = probes::kernel_features().lazy_hash_maps;
+    int per_cpu_hashes = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fdinfo")) {
+        std::ifstream in(entry.path());
+        std::string key;
+        long long type = -1, flags = -1;
+        while (in >> key) {
+            if (key == "map_type:") in >> type;
+            else if (key == "map_flags:") in >> std::hex >> flags >> std::dec;
+            else in.ignore(1 << 20, '\n');
+        }
+        if (type != BPF_MAP_TYPE_PERCPU_HASH) continue;
+        ++per_cpu_hashes;
+        EXPECT_EQ((flags & BPF_F_NO_PREALLOC) != 0, lazy) << entry.path() << " map_flags " << flags;
+    }
+    EXPECT_GE(per_cpu_hashes, 3) << "syscall_stats, sched_stats, proc_counts";
 }
 
 TEST_F(KernelFeaturesTest, AnExternalBtfFileDescribesTheSameKernel) {

@@ -4,9 +4,11 @@
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -78,7 +80,14 @@ KernelFeatures probe_kernel_features(const std::string& btf_path) {
     // resolves them there); CO-RE field and argument layouts from the BTF in use.
     if (f.kernel_btf) {
         std::unique_ptr<btf, void (*)(btf*)> kernel(btf__parse(kKernelBtf, nullptr), btf__free);
-        if (kernel) f.tp_btf = btf__find_by_name_kind(kernel.get(), "btf_trace_sched_switch", BTF_KIND_TYPEDEF) > 0;
+        if (kernel) {
+            f.tp_btf = btf__find_by_name_kind(kernel.get(), "btf_trace_sched_switch", BTF_KIND_TYPEDEF) > 0;
+            f.lazy_hash_maps = btf__find_by_name_kind(kernel.get(), "bpf_mem_alloc", BTF_KIND_STRUCT) > 0;
+        }
+    } else {
+        int major = 0, minor = 0;
+        f.lazy_hash_maps = std::sscanf(f.release.c_str(), "%d.%d", &major, &minor) == 2 &&
+                           (major > 6 || (major == 6 && minor >= 1));
     }
     if (!f.btf_file.empty()) {
         std::unique_ptr<btf, void (*)(btf*)> types(btf__parse(f.btf_file.c_str(), nullptr), btf__free);
@@ -115,6 +124,9 @@ std::vector<std::string> describe_features(const KernelFeatures& f) {
     out.push_back(std::string("task-local storage (5.11+): ") + yes_no(f.task_storage) +
                   " -> per-thread state in " +
                   (modern_build_applies(f) ? "task storage" : "a hash keyed by thread id"));
+    out.push_back(std::string("hash maps allocated on insert from tracing programs (6.1+): ") +
+                  yes_no(f.lazy_hash_maps) + " -> per-cgroup hashes " +
+                  (f.lazy_hash_maps ? "grow with the cgroups seen" : "preallocated (map_entries x CPUs)"));
     out.push_back(std::string("ring buffer (5.8+): ") + yes_no(f.ring_buffer) + " -> process events " +
                   (f.ring_buffer ? "through a ring buffer" : "UNAVAILABLE (the process probe cannot load)"));
     out.push_back(std::string("socket storage from tp_btf programs (5.11+): ") +
@@ -136,6 +148,10 @@ std::vector<std::string> describe_features(const KernelFeatures& f) {
     if (!modern_build_applies(f) && f.task_storage) build += ": the 5.11+ build needs the kernel's own BTF in sysfs";
     out.push_back("probe build: " + build);
     return out;
+}
+
+void allocate_lazily_where_supported(bpf_map* map) {
+    if (kernel_features().lazy_hash_maps) bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_NO_PREALLOC);
 }
 
 }  // namespace tracer::probes

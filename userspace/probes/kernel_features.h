@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+struct bpf_map;
+
 namespace tracer::probes {
 
 struct KernelFeatures {
@@ -23,7 +25,16 @@ struct KernelFeatures {
     int sched_switch_prev_state = -1;
     bool task_state_renamed = false;  // task_struct.__state (5.14+) instead of .state
     bool btf_types_read = false;      // the two above come from BTF (false: no BTF to read)
+    // Tracing programs may use hash maps that allocate entries as they are
+    // inserted (BPF_F_NO_PREALLOC): the BPF memory allocator, 6.1+ (struct
+    // bpf_mem_alloc in the kernel's BTF; the release number without it).
+    bool lazy_hash_maps = false;
 };
+
+// `map` (a hash) allocates its entries as they are inserted where the kernel
+// lets tracing programs use such maps (lazy_hash_maps): its memory then grows
+// with the cgroups seen instead of max_entries x value x CPUs up front.
+void allocate_lazily_where_supported(::bpf_map* map);
 
 // Probes this kernel. `btf_path` is the --btf file ("" = the kernel's own).
 // Never throws: what cannot be probed reads as absent.

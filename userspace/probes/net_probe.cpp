@@ -78,6 +78,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     skel->rodata->emit_events = o.emit_events;
     bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
+    allocate_lazily_where_supported(skel->maps.net_stats);
     bpf_map__set_max_entries(skel->maps.net_events, ring_buffer_size(o.emit_events ? o.ring_bytes : 4096));
     const uint32_t slots = o.fast_slots;
     skel->rodata->fast_slots = slots;

@@ -67,6 +67,7 @@ void ProcProbe::load(const ProcProbeOptions& o, int mark_victim) {
     skel->rodata->emitted_events = o.emitted_events;
     if (mark_victim == kMarkVictimAbsent) bpf_program__set_autoload(skel->progs.tracer_proc_oom, false);
     bpf_map__set_max_entries(skel->maps.proc_counts, std::max<uint32_t>(o.map_entries, 64));
+    allocate_lazily_where_supported(skel->maps.proc_counts);
     bpf_map__set_max_entries(skel->maps.proc_events, ring_buffer_size(o.ring_bytes));
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the proc BPF programs", err);
     if (int err = Skeleton::attach(skel))

@@ -52,6 +52,7 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.sched_stats, std::max<uint32_t>(o.map_entries, 64));
+    allocate_lazily_where_supported(skel->maps.sched_stats);
     if (bpf_map__type(skel->maps.sched_tasks) != BPF_MAP_TYPE_TASK_STORAGE)
         bpf_map__set_max_entries(skel->maps.sched_tasks, std::max<uint32_t>(o.max_threads, 64));
     const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots) : fast_slots_for(ncpus_);

@@ -65,6 +65,7 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.syscall_stats, std::max<uint32_t>(o.map_entries, 64));
+    allocate_lazily_where_supported(skel->maps.syscall_stats);
     const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots) : fast_slots_for(ncpus_);
     skel->rodata->fast_slots = slots;
     skel->rodata->fast_cpus = uint32_t(ncpus_);
