@@ -129,6 +129,9 @@ TEST(LocalApiServer, ServesVersionedPathsReadOnly) {
     EXPECT_EQ(page["evicted"], 2);
     EXPECT_EQ(client.get("/v1/events?since=11")["events"].size(), 0u);
     EXPECT_EQ(client.get("/v1/events?since=10")["events"].size(), 1u);
+    // events a producer let go before adding them count as evicted too
+    f.events.count_evicted(3);
+    EXPECT_EQ(client.get("/v1/events?since=11")["evicted"], 5);
 
     // Unversioned or unknown paths, and anything but GET.
     EXPECT_THROW(client.get("/snapshot"), std::runtime_error);

@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -256,17 +257,26 @@ private:
 
     // An event for /v1/events (event thread), named at the next publish.
     void keep_event(uint64_t cgroup_id, nlohmann::json event) {
+        // Only the newest events the API keeps can matter: older ones give way
+        // here, counted as evicted like those the API's own ring lets go.
         std::lock_guard lock(pending_mu_);
-        if (pending_events_.size() < kMaxPendingEvents) pending_events_.emplace_back(cgroup_id, std::move(event));
+        if (pending_events_.size() >= recent_events_.capacity()) {
+            pending_events_.pop_front();
+            ++pending_evicted_;
+        }
+        pending_events_.emplace_back(cgroup_id, std::move(event));
     }
 
     // The events of the interval, named after their cgroups (the flush thread owns the resolver).
     void name_pending_events() {
-        std::vector<std::pair<uint64_t, nlohmann::json>> pending;
+        std::deque<std::pair<uint64_t, nlohmann::json>> pending;
+        uint64_t evicted = 0;
         {
             std::lock_guard lock(pending_mu_);
             pending.swap(pending_events_);
+            std::swap(evicted, pending_evicted_);
         }
+        if (evicted) recent_events_.count_evicted(evicted);
         for (auto& [id, j] : pending) {
             // cgroups created since the last scan were learnt from the kernel's mkdir
             // records this interval (no rescan here: the directory's own rescan tells it which are gone)
@@ -325,9 +335,9 @@ private:
     std::vector<metrics::Source*> sources_;  // in flush order
     metrics::OutputSanitizer output_sanitizer_;
     // The local API: recent kernel events, named on the flush thread.
-    static constexpr size_t kMaxPendingEvents = 65536;  // per interval; more are not kept
     std::mutex pending_mu_;
-    std::vector<std::pair<uint64_t, nlohmann::json>> pending_events_;
+    std::deque<std::pair<uint64_t, nlohmann::json>> pending_events_;  // at most recent_events_'s capacity
+    uint64_t pending_evicted_ = 0;
     api::RecentEvents recent_events_;
     std::unique_ptr<api::LocalApiServer> api_;  // stopped before the sources go  // every output valid whatever came in
 };

@@ -18,6 +18,11 @@ void RecentEvents::add(nlohmann::json event) {
     ring_.push_back(std::move(event));
 }
 
+void RecentEvents::count_evicted(uint64_t n) {
+    std::lock_guard lock(mu_);
+    evicted_ += n;
+}
+
 RecentEvents::Page RecentEvents::since(uint64_t since, size_t limit) const {
     Page page;
     std::lock_guard lock(mu_);

@@ -19,6 +19,10 @@ public:
     // Adds `event` (an object: "kind", "cgroup", ...), numbering it ("seq")
     // and stamping it ("time_unix_ms") unless it carries a time already.
     void add(nlohmann::json event);
+    // `n` events that gave way to newer ones before they were added (a
+    // producer's own bounded buffer overflowed): counted as evicted.
+    void count_evicted(uint64_t n);
+    size_t capacity() const { return capacity_; }
 
     struct Page {
         nlohmann::json events = nlohmann::json::array();  // oldest first
