@@ -1,12 +1,14 @@
 // bench_net_overhead: what tracer adds to loopback TCP, compared with nothing
 // attached, in one run: bulk throughput (a fixed transfer per sample),
 // request/response rate on one connection, and connection setup + teardown
-// rate. Rows: untraced, tracer's network probe alone (in this process, as
+// rate. Rows: untraced, empty cgroup_skb programs where tracer attaches its
+// own (the floor), tracer's network probe alone (in this process, as
 // `tracer run` loads it), `tracer run` on the default config, untraced again.
 //
 // Needs root (BPF). See bench/README.md and docs/performance.md.
 #include "bench_cli.h"
 #include "bench_support.h"
+#include "empty_net_hooks.skel.h"
 
 #include "containers/cgroup_layout.h"
 #include "log.h"
@@ -14,6 +16,8 @@
 #include "probes/net_probe.h"
 
 #include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
@@ -28,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -223,6 +228,7 @@ struct Options {
 
 constexpr const char* kProbeOnly = "tracer net probe only";
 constexpr const char* kTracer = "tracer (default config)";
+constexpr const char* kFloor = "empty cgroup_skb (floor)";
 
 // Round r (1-based) of a row: the first round has the plain names (the tables'
 // "x untraced" column compares with it), later ones " (round r)".
@@ -230,11 +236,48 @@ std::string round_name(const std::string& name, int r) {
     return r == 1 ? name : name + " (round " + std::to_string(r) + ")";
 }
 
+// Empty cgroup_skb programs attached to the cgroup2 root (the floor), detached
+// and freed together.
+class EmptyNetHooks {
+public:
+    explicit EmptyNetHooks(const std::string& cgroup2_root) : skel_(empty_net_hooks_bpf::open_and_load()) {
+        if (!skel_) throw RowError("empty_net_hooks: open_and_load failed: " + errno_text(errno) + " (root?)");
+        int cg = ::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cg < 0) throw RowError("empty_net_hooks: cannot open " + cgroup2_root + ": " + errno_text(errno));
+        skel_->links.floor_ingress = bpf_program__attach_cgroup(skel_->progs.floor_ingress, cg);
+        int err = skel_->links.floor_ingress ? 0 : errno;
+        if (!err) {
+            skel_->links.floor_egress = bpf_program__attach_cgroup(skel_->progs.floor_egress, cg);
+            err = skel_->links.floor_egress ? 0 : errno;
+        }
+        ::close(cg);
+        if (err) throw RowError("empty_net_hooks: cannot attach to " + cgroup2_root + ": " + errno_text(err));
+    }
+
+private:
+    struct Deleter {
+        void operator()(empty_net_hooks_bpf* s) const { empty_net_hooks_bpf::destroy(s); }
+    };
+    std::unique_ptr<empty_net_hooks_bpf, Deleter> skel_;
+};
+
 class Bench {
 public:
     explicit Bench(const Options& o) : agents_("bench_net_overhead", o.tracer, o.attach_timeout_s, std::nullopt) {}
 
     Setup untraced() { return {nullptr, "", "", false}; }
+
+    // The floor: empty cgroup_skb programs on the cgroup2 root.
+    Setup empty_hooks() {
+        namespace tc = tracer::containers;
+        try {
+            auto layout = tc::read_cgroup_layout("/proc/self/mountinfo");
+            if (!layout.unified()) return {nullptr, "  no cgroup2 hierarchy is mounted", "", true};
+            return {std::make_shared<EmptyNetHooks>(layout.unified()->mount_point), "", "", true};
+        } catch (const tc::CgroupLayoutError& e) {
+            throw RowError(std::string("  cgroup layout: ") + e.what());
+        }
+    }
 
     // tracer's network probe alone, loaded here as `tracer run` loads it.
     Setup net_probe_only() {
@@ -317,7 +360,7 @@ void print_report(const std::vector<Row>& rows, const std::vector<Workload>& wor
         if (cpu)
             std::printf("the same from the client thread's on-CPU time (less sensitive to other load on the box;\n"
                         "misses the server's side):\n");
-        for (const char* name : {kProbeOnly, kTracer}) {
+        for (const char* name : {kFloor, kProbeOnly, kTracer}) {
             std::printf("  %-26s", name);
             std::string ranges;
             for (size_t i = 0; i < workloads.size(); ++i) {
@@ -386,7 +429,8 @@ int run(const Options& opt) {
                 "         Per configuration and workload: a warm-up of a quarter sample, then %d samples, timed\n"
                 "         with CLOCK_MONOTONIC; the median is reported. Samples during which other tracing or\n"
                 "         cgroup_skb BPF programs came or went are discarded and retaken. Rows run in %d rounds\n"
-                "         (untraced, net probe only, tracer), so every ratio compares neighbours in time.\n\n",
+                "         (untraced, empty cgroup_skb programs, net probe only, tracer), so every ratio compares\n"
+                "         neighbours in time.\n\n",
                 opt.samples, opt.rounds);
 
     std::vector<Row> rows;
@@ -420,6 +464,7 @@ int run(const Options& opt) {
         };
         for (int r = 1; r <= opt.rounds; ++r) {
             row(round_name("untraced", r), [&] { return bench.untraced(); });
+            row(round_name(kFloor, r), [&] { return bench.empty_hooks(); });
             row(round_name(kProbeOnly, r), [&] { return bench.net_probe_only(); });
             row(round_name(kTracer, r), [&] { return bench.tracer(); });
         }
