@@ -18,6 +18,8 @@
 namespace tracer::probes {
 namespace {
 
+static_assert(sizeof(sched_stats) % sizeof(uint64_t) == 0, "sched_stats is all u64 counters (read() copies it so)");
+
 // Counting slots (bpf/sched.bpf.c): a slot is one sched_stats per CPU.
 constexpr uint64_t kFastCountBudget = 4ull << 20;
 constexpr uint32_t kMinFastSlots = 16, kMaxFastSlots = 1024;
