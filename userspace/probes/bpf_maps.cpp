@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -26,6 +27,12 @@ CountingSlots::CountingSlots(int slots_fd, int free_fd, int counts_fd, uint32_t 
     void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, counts_fd, 0);
     if (mem == MAP_FAILED) throw_libbpf_error(std::string("cannot map ") + what, -errno);
     mem_ = {static_cast<uint8_t*>(mem), [bytes](uint8_t* p) { munmap(p, bytes); }};
+}
+
+uint32_t CountingSlots::fitting(uint64_t budget_bytes, size_t slot_bytes, int ncpus, uint32_t min_slots,
+                               uint32_t max_slots) {
+    const uint64_t per_slot = uint64_t(std::max(ncpus, 1)) * slot_bytes;
+    return uint32_t(std::clamp<uint64_t>(budget_bytes / per_slot, min_slots, max_slots));
 }
 
 std::vector<std::pair<uint64_t, uint32_t>> CountingSlots::held() const {

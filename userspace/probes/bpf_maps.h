@@ -8,12 +8,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
-#include <utility>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 struct ring_buffer;
@@ -85,12 +87,41 @@ public:
     CountingSlots(int slots_fd, int free_fd, int counts_fd, uint32_t slots, int ncpus, size_t slot_bytes,
                   const char* what);
 
+    // As many slots as `budget_bytes` hold at `slot_bytes` per CPU and slot,
+    // within [min_slots, max_slots].
+    static uint32_t fitting(uint64_t budget_bytes, size_t slot_bytes, int ncpus, uint32_t min_slots,
+                            uint32_t max_slots);
+
     uint32_t size() const { return slots_; }
     // (cgroup key, slot) of every cgroup that holds one now.
     std::vector<std::pair<uint64_t, uint32_t>> held() const;
     std::optional<uint32_t> slot_of(uint64_t cgroup) const;
     // The counts of `slot` on `cpu`, as BPF writes them.
     const void* at(int cpu, uint32_t slot) const { return mem_.get() + (size_t(cpu) * slots_ + slot) * slot_bytes_; }
+    // Adds the slot rows of every cgroup holding a slot into `out`, one
+    // Reading (with a cgroup_id) per cgroup, found there or appended:
+    // add(reading, row) for each CPU's row. Row is all u64 counters, laid out
+    // as BPF writes them; each is copied word by word with relaxed atomic
+    // loads, as BPF adds to them meanwhile.
+    template <class Row, class Reading, class Add>
+    void add_held_rows(std::vector<Reading>& out, Add&& add) const {
+        static_assert(sizeof(Row) % sizeof(uint64_t) == 0, "a slot row is all u64 counters");
+        std::unordered_map<uint64_t, size_t> index;
+        for (size_t i = 0; i < out.size(); ++i) index[out[i].cgroup_id] = i;
+        for (auto [cgroup, slot] : held()) {
+            auto [it, fresh] = index.try_emplace(cgroup, out.size());
+            if (fresh) out.push_back(Reading{cgroup, {}});
+            for (int cpu = 0; cpu < ncpus_; ++cpu) {
+                const auto* words = static_cast<const uint64_t*>(at(cpu, slot));
+                uint64_t copy[sizeof(Row) / sizeof(uint64_t)];
+                for (size_t i = 0; i < sizeof(Row) / sizeof(uint64_t); ++i)
+                    copy[i] = __atomic_load_n(&words[i], __ATOMIC_RELAXED);
+                Row row;
+                std::memcpy(&row, copy, sizeof row);
+                add(out[it->second], row);
+            }
+        }
+    }
     // Takes the slots of `cgroups` (removed, after their last read) from
     // them; `invalidate` tells BPF to stop using those slots before they are
     // zeroed and queued again (a bpf() call, or a seq_cst read-modify-write

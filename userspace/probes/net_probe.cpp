@@ -17,7 +17,6 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <unordered_map>
 #include <utility>
 
 namespace tracer::probes {
@@ -140,20 +139,12 @@ void NetProbe::read(std::vector<NetReading>& out) {
         out.push_back(r);
     });
     // and the cgroups holding a counting slot
-    std::unordered_map<uint64_t, size_t> index;
-    for (size_t i = 0; i < out.size(); ++i) index[out[i].cgroup_id] = i;
-    for (auto [cgroup, slot] : fast_.held()) {
-        auto [it, fresh] = index.try_emplace(cgroup, out.size());
-        if (fresh) out.push_back(NetReading{cgroup, {}});
-        net_stats& t = out[it->second].totals;
-        for (int cpu = 0; cpu < ncpus_; ++cpu) {
-            const auto* f = static_cast<const net_fast*>(fast_.at(cpu, slot));
-            t.rx_bytes += __atomic_load_n(&f->rx_bytes, __ATOMIC_RELAXED);
-            t.tx_bytes += __atomic_load_n(&f->tx_bytes, __ATOMIC_RELAXED);
-            t.rx_packets += __atomic_load_n(&f->rx_packets, __ATOMIC_RELAXED);
-            t.tx_packets += __atomic_load_n(&f->tx_packets, __ATOMIC_RELAXED);
-        }
-    }
+    fast_.add_held_rows<net_fast>(out, [](NetReading& r, const net_fast& f) {
+        r.totals.rx_bytes += f.rx_bytes;
+        r.totals.tx_bytes += f.tx_bytes;
+        r.totals.rx_packets += f.rx_packets;
+        r.totals.tx_packets += f.tx_packets;
+    });
 }
 
 void NetProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {

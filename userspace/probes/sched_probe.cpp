@@ -10,24 +10,14 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
-#include <cstring>
 #include <fstream>
-#include <iterator>
-#include <unordered_map>
 
 namespace tracer::probes {
 namespace {
 
-static_assert(sizeof(sched_stats) % sizeof(uint64_t) == 0, "sched_stats is all u64 counters (read() copies it so)");
-
 // Counting slots (bpf/sched.bpf.c): a slot is one sched_stats per CPU.
 constexpr uint64_t kFastCountBudget = 4ull << 20;
 constexpr uint32_t kMinFastSlots = 16, kMaxFastSlots = 1024;
-
-uint32_t fast_slots_for(int ncpus) {
-    uint64_t per_slot = uint64_t(ncpus) * sizeof(sched_stats);
-    return uint32_t(std::clamp<uint64_t>(kFastCountBudget / per_slot, kMinFastSlots, kMaxFastSlots));
-}
 
 void add_stats(SchedTotals& t, const sched_stats& v) {
     t.runq_count += v.runq_count;
@@ -57,7 +47,9 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     allocate_lazily_where_supported(skel->maps.sched_stats);
     if (bpf_map__type(skel->maps.sched_tasks) != BPF_MAP_TYPE_TASK_STORAGE)
         bpf_map__set_max_entries(skel->maps.sched_tasks, std::max<uint32_t>(o.max_threads, 64));
-    const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots) : fast_slots_for(ncpus_);
+    const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots)
+                                         : CountingSlots::fitting(kFastCountBudget, sizeof(sched_stats), ncpus_,
+                                                                  kMinFastSlots, kMaxFastSlots);
     skel->rodata->fast_slots = slots;
     bpf_map__set_max_entries(skel->maps.sched_counts, std::max<uint32_t>(1, uint32_t(ncpus_) * slots));
     bpf_map__set_max_entries(skel->maps.sched_slots, std::max<uint32_t>(1, slots));
@@ -112,22 +104,8 @@ void SchedProbe::read(std::vector<SchedReading>& out) {
         for (const auto& v : per_cpu) add_stats(r.totals, v);
         out.push_back(r);
     });
-    // and the cgroups holding a counting slot (BPF adds to the mapped rows
-    // meanwhile: a copy of each row is read, field by field)
-    std::unordered_map<uint64_t, size_t> index;
-    for (size_t i = 0; i < out.size(); ++i) index[out[i].cgroup_id] = i;
-    for (auto [cgroup, slot] : fast_.held()) {
-        auto [it, fresh] = index.try_emplace(cgroup, out.size());
-        if (fresh) out.push_back(SchedReading{cgroup, {}});
-        for (int cpu = 0; cpu < ncpus_; ++cpu) {
-            const auto* row = static_cast<const uint64_t*>(fast_.at(cpu, slot));
-            uint64_t copy[sizeof(sched_stats) / sizeof(uint64_t)];
-            for (size_t i = 0; i < std::size(copy); ++i) copy[i] = __atomic_load_n(&row[i], __ATOMIC_RELAXED);
-            sched_stats v;
-            std::memcpy(&v, copy, sizeof v);
-            add_stats(out[it->second].totals, v);
-        }
-    }
+    // and the cgroups holding a counting slot
+    fast_.add_held_rows<sched_stats>(out, [](SchedReading& r, const sched_stats& v) { add_stats(r.totals, v); });
 }
 
 void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {

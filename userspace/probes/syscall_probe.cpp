@@ -35,11 +35,6 @@ bool kernel_has_task_pt_regs() {
 constexpr uint64_t kFastCountBudget = 8ull << 20;
 constexpr uint32_t kMinFastSlots = 8, kMaxFastSlots = 256;
 
-uint32_t fast_slots_for(int ncpus) {
-    uint64_t per_slot = uint64_t(ncpus) * SYSCALL_FAST_NRS * sizeof(uint64_t);
-    return uint32_t(std::clamp<uint64_t>(kFastCountBudget / per_slot, kMinFastSlots, kMaxFastSlots));
-}
-
 }  // namespace
 
 template <class Skeleton>
@@ -66,7 +61,9 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.syscall_stats, std::max<uint32_t>(o.map_entries, 64));
     allocate_lazily_where_supported(skel->maps.syscall_stats);
-    const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots) : fast_slots_for(ncpus_);
+    const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots)
+                                         : CountingSlots::fitting(kFastCountBudget, SYSCALL_FAST_NRS * sizeof(uint64_t),
+                                                                  ncpus_, kMinFastSlots, kMaxFastSlots);
     skel->rodata->fast_slots = slots;
     skel->rodata->fast_cpus = uint32_t(ncpus_);
     bpf_map__set_max_entries(skel->maps.syscall_counts, std::max<uint32_t>(1, ncpus_ * slots * SYSCALL_FAST_NRS));
