@@ -2,13 +2,15 @@
 // attached, in one run: bulk throughput (a fixed transfer per sample),
 // request/response rate on one connection, and connection setup + teardown
 // rate. Rows: untraced, empty cgroup_skb programs where tracer attaches its
-// own (the floor), tracer's network probe alone (in this process, as
+// own (the floor), the same doing one socket-storage lookup per packet (what
+// tracer's programs do first), tracer's network probe alone (in this process, as
 // `tracer run` loads it), `tracer run` on the default config, untraced again.
 //
 // Needs root (BPF). See bench/README.md and docs/performance.md.
 #include "bench_cli.h"
 #include "bench_support.h"
 #include "empty_net_hooks.skel.h"
+#include "net_storage_hooks.skel.h"
 
 #include "containers/cgroup_layout.h"
 #include "log.h"
@@ -32,9 +34,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #ifndef TRACER_BENCH_DEFAULT_TRACER
@@ -229,11 +233,30 @@ struct Options {
 constexpr const char* kProbeOnly = "tracer net probe only";
 constexpr const char* kTracer = "tracer (default config)";
 constexpr const char* kFloor = "empty cgroup_skb (floor)";
+constexpr const char* kStorage = "socket storage lookup";
 
 // Round r (1-based) of a row: the first round has the plain names (the tables'
 // "x untraced" column compares with it), later ones " (round r)".
 std::string round_name(const std::string& name, int r) {
     return r == 1 ? name : name + " (round " + std::to_string(r) + ")";
+}
+
+// Attaches `ingress` and `egress` (cgroup_skb) to the cgroup2 root; the
+// skeleton that owns `links` frees them. `what` names the object in errors.
+void attach_to_cgroup2_root(const std::string& cgroup2_root, const char* what,
+                            std::initializer_list<std::pair<bpf_program*, bpf_link**>> progs) {
+    int cg = ::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg < 0) throw RowError(std::string(what) + ": cannot open " + cgroup2_root + ": " + errno_text(errno));
+    int err = 0;
+    for (auto [prog, link] : progs) {
+        *link = bpf_program__attach_cgroup(prog, cg);
+        if (!*link) {
+            err = errno;
+            break;
+        }
+    }
+    ::close(cg);
+    if (err) throw RowError(std::string(what) + ": cannot attach to " + cgroup2_root + ": " + errno_text(err));
 }
 
 // Empty cgroup_skb programs attached to the cgroup2 root (the floor), detached
@@ -242,16 +265,9 @@ class EmptyNetHooks {
 public:
     explicit EmptyNetHooks(const std::string& cgroup2_root) : skel_(empty_net_hooks_bpf::open_and_load()) {
         if (!skel_) throw RowError("empty_net_hooks: open_and_load failed: " + errno_text(errno) + " (root?)");
-        int cg = ::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cg < 0) throw RowError("empty_net_hooks: cannot open " + cgroup2_root + ": " + errno_text(errno));
-        skel_->links.floor_ingress = bpf_program__attach_cgroup(skel_->progs.floor_ingress, cg);
-        int err = skel_->links.floor_ingress ? 0 : errno;
-        if (!err) {
-            skel_->links.floor_egress = bpf_program__attach_cgroup(skel_->progs.floor_egress, cg);
-            err = skel_->links.floor_egress ? 0 : errno;
-        }
-        ::close(cg);
-        if (err) throw RowError("empty_net_hooks: cannot attach to " + cgroup2_root + ": " + errno_text(err));
+        attach_to_cgroup2_root(cgroup2_root, "empty_net_hooks",
+                               {{skel_->progs.floor_ingress, &skel_->links.floor_ingress},
+                                {skel_->progs.floor_egress, &skel_->links.floor_egress}});
     }
 
 private:
@@ -261,6 +277,27 @@ private:
     std::unique_ptr<empty_net_hooks_bpf, Deleter> skel_;
 };
 
+// The same hooks doing one socket-storage lookup per packet, with the
+// entries made as tracer makes its own (net_storage_hooks.bpf.c).
+class StorageNetHooks {
+public:
+    explicit StorageNetHooks(const std::string& cgroup2_root) : skel_(net_storage_hooks_bpf::open_and_load()) {
+        if (!skel_) throw RowError("net_storage_hooks: open_and_load failed: " + errno_text(errno) + " (root?)");
+        skel_->links.storage_state = bpf_program__attach(skel_->progs.storage_state);
+        if (!skel_->links.storage_state)
+            throw RowError("net_storage_hooks: cannot attach to inet_sock_set_state: " + errno_text(errno));
+        attach_to_cgroup2_root(cgroup2_root, "net_storage_hooks",
+                               {{skel_->progs.storage_ingress, &skel_->links.storage_ingress},
+                                {skel_->progs.storage_egress, &skel_->links.storage_egress}});
+    }
+
+private:
+    struct Deleter {
+        void operator()(net_storage_hooks_bpf* s) const { net_storage_hooks_bpf::destroy(s); }
+    };
+    std::unique_ptr<net_storage_hooks_bpf, Deleter> skel_;
+};
+
 class Bench {
 public:
     explicit Bench(const Options& o) : agents_("bench_net_overhead", o.tracer, o.attach_timeout_s, std::nullopt) {}
@@ -268,16 +305,9 @@ public:
     Setup untraced() { return {nullptr, "", "", false}; }
 
     // The floor: empty cgroup_skb programs on the cgroup2 root.
-    Setup empty_hooks() {
-        namespace tc = tracer::containers;
-        try {
-            auto layout = tc::read_cgroup_layout("/proc/self/mountinfo");
-            if (!layout.unified()) return {nullptr, "  no cgroup2 hierarchy is mounted", "", true};
-            return {std::make_shared<EmptyNetHooks>(layout.unified()->mount_point), "", "", true};
-        } catch (const tc::CgroupLayoutError& e) {
-            throw RowError(std::string("  cgroup layout: ") + e.what());
-        }
-    }
+    Setup empty_hooks() { return on_cgroup2_root<EmptyNetHooks>(); }
+    // The floor plus one socket-storage lookup per packet.
+    Setup storage_lookup() { return on_cgroup2_root<StorageNetHooks>(); }
 
     // tracer's network probe alone, loaded here as `tracer run` loads it.
     Setup net_probe_only() {
@@ -306,6 +336,18 @@ public:
     }
 
 private:
+    template <class Hooks>
+    Setup on_cgroup2_root() {
+        namespace tc = tracer::containers;
+        try {
+            auto layout = tc::read_cgroup_layout("/proc/self/mountinfo");
+            if (!layout.unified()) return {nullptr, "  no cgroup2 hierarchy is mounted", "", true};
+            return {std::make_shared<Hooks>(layout.unified()->mount_point), "", "", true};
+        } catch (const tc::CgroupLayoutError& e) {
+            throw RowError(std::string("  cgroup layout: ") + e.what());
+        }
+    }
+
     Agents agents_;
 };
 
@@ -360,7 +402,7 @@ void print_report(const std::vector<Row>& rows, const std::vector<Workload>& wor
         if (cpu)
             std::printf("the same from the client thread's on-CPU time (less sensitive to other load on the box;\n"
                         "misses the server's side):\n");
-        for (const char* name : {kFloor, kProbeOnly, kTracer}) {
+        for (const char* name : {kFloor, kStorage, kProbeOnly, kTracer}) {
             std::printf("  %-26s", name);
             std::string ranges;
             for (size_t i = 0; i < workloads.size(); ++i) {
@@ -429,7 +471,8 @@ int run(const Options& opt) {
                 "         Per configuration and workload: a warm-up of a quarter sample, then %d samples, timed\n"
                 "         with CLOCK_MONOTONIC; the median is reported. Samples during which other tracing or\n"
                 "         cgroup_skb BPF programs came or went are discarded and retaken. Rows run in %d rounds\n"
-                "         (untraced, empty cgroup_skb programs, net probe only, tracer), so every ratio compares\n"
+                "         (untraced, empty cgroup_skb programs, one socket-storage lookup per packet, net probe\n"
+                "         only, tracer), so every ratio compares\n"
                 "         neighbours in time.\n\n",
                 opt.samples, opt.rounds);
 
@@ -465,6 +508,7 @@ int run(const Options& opt) {
         for (int r = 1; r <= opt.rounds; ++r) {
             row(round_name("untraced", r), [&] { return bench.untraced(); });
             row(round_name(kFloor, r), [&] { return bench.empty_hooks(); });
+            row(round_name(kStorage, r), [&] { return bench.storage_lookup(); });
             row(round_name(kProbeOnly, r), [&] { return bench.net_probe_only(); });
             row(round_name(kTracer, r), [&] { return bench.tracer(); });
         }
