@@ -241,8 +241,9 @@ std::string round_name(const std::string& name, int r) {
     return r == 1 ? name : name + " (round " + std::to_string(r) + ")";
 }
 
-// Attaches `ingress` and `egress` (cgroup_skb) to the cgroup2 root; the
-// skeleton that owns `links` frees them. `what` names the object in errors.
+// Attaches each cgroup_skb program of `progs` to the cgroup2 root, storing its
+// link where the pair points (the skeleton owning the links frees them).
+// `what` names the object in errors.
 void attach_to_cgroup2_root(const std::string& cgroup2_root, const char* what,
                             std::initializer_list<std::pair<bpf_program*, bpf_link**>> progs) {
     int cg = ::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -472,8 +473,7 @@ int run(const Options& opt) {
                 "         with CLOCK_MONOTONIC; the median is reported. Samples during which other tracing or\n"
                 "         cgroup_skb BPF programs came or went are discarded and retaken. Rows run in %d rounds\n"
                 "         (untraced, empty cgroup_skb programs, one socket-storage lookup per packet, net probe\n"
-                "         only, tracer), so every ratio compares\n"
-                "         neighbours in time.\n\n",
+                "         only, tracer), so every ratio compares neighbours in time.\n\n",
                 opt.samples, opt.rounds);
 
     std::vector<Row> rows;
