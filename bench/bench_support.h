@@ -34,6 +34,14 @@ inline constexpr auto kDetachTimeout = 5s;   // a row's BPF programs must be gon
 inline constexpr auto kQuietWait = 60s;      // longest wait for someone else's tracing programs to go
 inline constexpr auto kSettle = 300ms;       // after attach, before warm-up
 
+// A libbpf skeleton (the bench's floors), destroyed with its programs and links.
+template <class Skel>
+struct SkeletonDeleter {
+    void operator()(Skel* s) const { Skel::destroy(s); }
+};
+template <class Skel>
+using SkeletonPtr = std::unique_ptr<Skel, SkeletonDeleter<Skel>>;
+
 // ---------------------------------------------------------------- errors, signals
 
 // Ctrl+C / SIGTERM: unwind so every child is stopped and every program detached.

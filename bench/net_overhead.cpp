@@ -272,10 +272,7 @@ public:
     }
 
 private:
-    struct Deleter {
-        void operator()(empty_net_hooks_bpf* s) const { empty_net_hooks_bpf::destroy(s); }
-    };
-    std::unique_ptr<empty_net_hooks_bpf, Deleter> skel_;
+    SkeletonPtr<empty_net_hooks_bpf> skel_;
 };
 
 // The same hooks doing one socket-storage lookup per packet, with the
@@ -293,10 +290,7 @@ public:
     }
 
 private:
-    struct Deleter {
-        void operator()(net_storage_hooks_bpf* s) const { net_storage_hooks_bpf::destroy(s); }
-    };
-    std::unique_ptr<net_storage_hooks_bpf, Deleter> skel_;
+    SkeletonPtr<net_storage_hooks_bpf> skel_;
 };
 
 class Bench {

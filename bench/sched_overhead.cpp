@@ -53,10 +53,7 @@ constexpr double kTarget = 1.0 / 3.0;  // tracer (default config) added / runqla
 
 // ---------------------------------------------------------------- RAII: floor skeleton
 
-struct SkelDeleter {
-    void operator()(empty_sched_hooks_bpf* s) const { empty_sched_hooks_bpf::destroy(s); }
-};
-using EmptySchedHooks = std::unique_ptr<empty_sched_hooks_bpf, SkelDeleter>;
+using EmptySchedHooks = SkeletonPtr<empty_sched_hooks_bpf>;
 
 EmptySchedHooks attach_empty_sched_hooks() {
     EmptySchedHooks skel(empty_sched_hooks_bpf::open_and_load());

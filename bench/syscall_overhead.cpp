@@ -38,10 +38,7 @@ using namespace bench;
 
 // ---------------------------------------------------------------- RAII: floor skeleton
 
-struct SkelDeleter {
-    void operator()(empty_hooks_bpf* s) const { empty_hooks_bpf::destroy(s); }
-};
-using EmptyHooks = std::unique_ptr<empty_hooks_bpf, SkelDeleter>;
+using EmptyHooks = SkeletonPtr<empty_hooks_bpf>;
 
 EmptyHooks attach_empty_hooks() {
     EmptyHooks skel(empty_hooks_bpf::open_and_load());
