@@ -30,6 +30,7 @@
 #   VMTEST_TIMEOUT   seconds per guest (default 420; a guest normally needs 70-200 under TCG)
 #   VMTEST_MEM, VMTEST_SMP   guest RAM and vCPUs (default 1G, 2)
 #   VMTEST_GTEST_ARGS        extra arguments for the test binaries (e.g. --gtest_filter=...)
+#   VMTEST_KERNEL_ARGS       extra kernel command line (e.g. preempt=none)
 #   VMTEST_VERBOSE=1         stream every guest's console
 set -euo pipefail
 
@@ -238,7 +239,7 @@ for spec in "${specs[@]}"; do
   set +e
   timeout --foreground "$TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
     "${qaccel[@]}" -smp "$SMP" -m "$MEM" -kernel "$kernel" -initrd "$WORK/initramfs.cpio" \
-    -append "console=ttyS0 panic=-1 oops=panic quiet rdinit=/init vmtest.layout=$layout" \
+    -append "console=ttyS0 panic=-1 oops=panic quiet rdinit=/init vmtest.layout=$layout ${VMTEST_KERNEL_ARGS:-}" \
     -serial stdio -monitor none < /dev/null 2>&1 |
     if [[ ${VMTEST_VERBOSE:-0} == 1 ]]; then tee "$log.raw"; else cat > "$log.raw"; fi
   qrc=${PIPESTATUS[0]}
