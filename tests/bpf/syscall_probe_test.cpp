@@ -8,6 +8,7 @@
 #include "probes/syscall_probe.h"
 #include "fixtures.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -18,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -382,6 +385,14 @@ TEST_P(SyscallProbeTest, LatencyWindowsTimeAPartAndCountAll) {
     RecordProperty("timed_share", std::to_string(double(in_slots) / double(made)));
 }
 
+// Runs of the probe's program `name` the kernel skipped so far (see probes::skipped_runs).
+uint64_t skipped(const probes::SyscallProbe& probe, const std::string& name) {
+    for (const auto& [prog, n] : probe.skipped_runs())
+        if (prog == name) return n;
+    ADD_FAILURE() << "no program " << name << " among the probe's";
+    return 0;
+}
+
 TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
     if (variant_ == Variant::Modern)
         GTEST_SKIP() << "the 5.11+ build keeps slots in task storage, which the kernel frees with the task";
@@ -401,6 +412,7 @@ TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
         pause();
     });
     cg.add(child.pid());
+    const uint64_t enters_skipped_before = skipped(*probe, "tracer_sys_enter");
     child.release();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::set<uint32_t> tids;
@@ -412,12 +424,12 @@ TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
         for (uint32_t t : probe->inflight_threads()) n += tids.count(t);
         return n;
     };
-    // Until each thread is in its read(): slow under emulation. In vmtest's TCG
-    // guest on 7.3.4, two of the 64 threads once had made no syscall after 5 s.
-    auto settles_at = [&](size_t want) {
-        for (int i = 0; i < 400 && holding() != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        return holding();
-    };
+    // A sys_enter the kernel skipped (the program was preempted on that CPU
+    // and another thread entered it: seen in vmtest's guest on 7.3.4) leaves
+    // its thread without a slot; the probe reports each such run.
+    auto accounted = [&] { return holding() + (skipped(*probe, "tracer_sys_enter") - enters_skipped_before); };
+    // Until each thread is in its read(): slow under emulation.
+    for (int i = 0; i < 400 && accounted() < 65; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     // (on failure: what the threads without a slot are doing, from /proc)
     auto without_slot = [&] {
         std::set<uint32_t> held;
@@ -432,10 +444,82 @@ TEST_P(SyscallProbeTest, ThreadsDyingMidSyscallLeaveNoInflightSlot) {
         }
         return out;
     };
-    EXPECT_EQ(settles_at(65), 65u) << "every blocked thread holds an in-flight slot; without one:" << without_slot();
+    EXPECT_GE(accounted(), 65u) << "every blocked thread holds an in-flight slot, or its sys_enter was reported "
+                                   "skipped; without one:" << without_slot();
+    EXPECT_LE(holding(), 65u);
+    const uint64_t exits_skipped_before = skipped(*probe, "tracer_sys_thread_exit");
     kill(child.pid(), SIGKILL);
     child.wait();
-    EXPECT_EQ(settles_at(0), 0u) << "killed threads' slots must be released";
+    // Each thread's exit releases its slot; the ones the kernel skipped
+    // (reported) are released by the sweep of threads that are gone.
+    for (int i = 0; i < 400 && holding() != 0; ++i) {
+        probe->release_exited_threads();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(holding(), 0u) << "killed threads' slots must be released";
+    RecordProperty("sys_enter_skipped", std::to_string(skipped(*probe, "tracer_sys_enter") - enters_skipped_before));
+    RecordProperty("thread_exit_skipped",
+                   std::to_string(skipped(*probe, "tracer_sys_thread_exit") - exits_skipped_before));
+    RecordProperty("released_by_sweep", std::to_string(probe->exited_threads_released()));
+}
+
+// The sweep releases the slot of a thread that is gone (a slot the kernel
+// left behind when it skipped the thread's exit: made here by writing it into
+// the probe's map) and keeps those of live threads.
+TEST_P(SyscallProbeTest, SweepReleasesSlotsOfGoneThreadsOnly) {
+    if (variant_ == Variant::Modern)
+        GTEST_SKIP() << "the 5.11+ build keeps slots in task storage, which the kernel frees with the task";
+    auto probe = open();
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::atomic<pid_t> blocked_tid{0};
+    std::thread blocked([&] {
+        blocked_tid = static_cast<pid_t>(syscall(SYS_gettid));
+        char c;
+        (void)!read(fds[0], &c, 1);
+    });
+    auto holds = [&](uint32_t tid) {
+        auto held = probe->inflight_threads();
+        return std::find(held.begin(), held.end(), tid) != held.end();
+    };
+    for (int i = 0; i < 100 && !(blocked_tid && holds(uint32_t(blocked_tid))); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const uint32_t live = uint32_t(blocked_tid.load());
+    ASSERT_TRUE(holds(live)) << "the blocked thread holds a slot";
+    // The probe's slot map: the one named syscall_inflight that holds `live`.
+    int map_fd = -1;
+    for (__u32 id = 0; map_fd < 0 && bpf_map_get_next_id(id, &id) == 0;) {
+        int fd = bpf_map_get_fd_by_id(id);
+        if (fd < 0) continue;
+        bpf_map_info info{};
+        __u32 len = sizeof(info);
+        std::vector<unsigned char> value(64);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::string(info.name) == "syscall_infligh" &&
+            info.key_size == sizeof(uint32_t) && info.value_size <= value.size() &&
+            bpf_map_lookup_elem(fd, &live, value.data()) == 0)
+            map_fd = fd;
+        else
+            close(fd);
+    }
+    ASSERT_GE(map_fd, 0) << "the probe's syscall_inflight map";
+    // A thread id that is gone: a child's, once reaped.
+    pid_t gone = fork();
+    if (gone == 0) _exit(0);
+    ASSERT_GT(gone, 0);
+    waitpid(gone, nullptr, 0);
+    std::vector<unsigned char> zero(64, 0);
+    const uint32_t gone_tid = uint32_t(gone);
+    ASSERT_EQ(bpf_map_update_elem(map_fd, &gone_tid, zero.data(), BPF_NOEXIST), 0);
+    ASSERT_TRUE(holds(gone_tid));
+    EXPECT_GE(probe->release_exited_threads(), 1u);
+    EXPECT_FALSE(holds(gone_tid)) << "a gone thread's slot is released";
+    EXPECT_TRUE(holds(live)) << "a live thread's slot stays";
+    EXPECT_GE(probe->exited_threads_released(), 1u);
+    close(map_fd);
+    ASSERT_EQ(write(fds[1], "x", 1), 1);
+    blocked.join();
+    close(fds[0]);
+    close(fds[1]);
 }
 
 TEST_P(SyscallProbeTest, ResolverNamesTheTestCgroup) {

@@ -162,6 +162,12 @@ TEST_F(TracerRun, ServesPerCgroupSyscallMetricsOnTheBuiltInDefaults) {
     EXPECT_NE(body.find("# TYPE tracer_syscalls_total counter"), std::string::npos);
     EXPECT_NE(body.find("tracer_cgroups_tracked "), std::string::npos);
     EXPECT_NE(body.find("tracer_bpf_map_update_failures_total{map=\"syscall_stats\"} 0"), std::string::npos);
+    // Runs the kernel skipped, per program of every area (0 here: a run is
+    // skipped only when a program is preempted inside it).
+    EXPECT_NE(body.find("# TYPE tracer_bpf_runs_skipped_total counter"), std::string::npos);
+    for (const char* prog : {"tracer_sys_enter", "tracer_sys_exit", "tracer_sched_switch", "tracer_net_egress"})
+        EXPECT_TRUE(sample(body, std::string("tracer_bpf_runs_skipped_total{program=\"") + prog + "\"}").has_value())
+            << prog;
 
     // Counters are monotonic across intervals (the cgroup is idle now).
     std::this_thread::sleep_for(2500ms);

@@ -111,10 +111,12 @@ TEST(TracerStatus, ReportsARunningAgent) {
     EXPECT_TRUE(kernel_source);
     EXPECT_TRUE(s["counters"]["map_update_failures"].contains("syscall_stats")) << s["counters"].dump();
     EXPECT_TRUE(s["counters"]["events_dropped"].contains("proc_events")) << s["counters"].dump();
+    EXPECT_TRUE(s["counters"]["runs_skipped"].contains("tracer_sys_exit")) << s["counters"].dump();
 
     ASSERT_EQ(run({TRACER_BINARY, "status", "--socket", agent.socket()}, out), 0) << out;
     EXPECT_NE(out.find("status: healthy"), std::string::npos) << out;
     EXPECT_NE(out.find("syscalls"), std::string::npos) << out;
+    EXPECT_NE(out.find("BPF runs skipped:    tracer_"), std::string::npos) << out;
 }
 
 TEST(TracerStatus, DegradedWhenASourceIsDownExits1) {

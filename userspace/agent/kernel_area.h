@@ -40,6 +40,7 @@ struct AreaEvents {
 struct AreaDrops {
     std::vector<std::pair<std::string, uint64_t>> map_failures;  // tracer_bpf_map_update_failures_total{map}
     std::vector<std::pair<std::string, uint64_t>> ring_drops;    // tracer_events_dropped_total{ring}
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs;  // tracer_bpf_runs_skipped_total{program}
 };
 
 // A cgroup by how busy it was in the last interval (the log line of `tracer run`).

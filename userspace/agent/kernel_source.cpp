@@ -117,15 +117,24 @@ void KernelSource::flush(metrics::Interval& out) {
                            "Failed BPF map updates (map full): events not counted or not timed.");
     auto dropped = family("tracer.events.dropped", metrics::MetricType::Counter,
                           "Events lost because their ring buffer was full (still counted in the counters).");
+    auto skipped = family("tracer.bpf.runs_skipped", metrics::MetricType::Counter,
+                          "Runs of a tracer BPF program the kernel skipped because that program was already "
+                          "running on the CPU (preempted inside it): what those runs would have counted is "
+                          "missing. 0 on kernels before 5.12, which do not report it.");
     AreaDrops drops;
     for (const auto& a : areas_) a.area->drops(drops);
+    if (cgroup_events_)
+        for (auto& run : cgroup_events_->skipped_runs()) drops.skipped_runs.push_back(std::move(run));
     for (const auto& [map, n] : drops.map_failures) failures.samples.push_back({{{"map", map}}, double(n), {}});
     for (const auto& [ring, n] : drops.ring_drops) dropped.samples.push_back({{{"ring", ring}}, double(n), {}});
+    for (const auto& [prog, n] : drops.skipped_runs) skipped.samples.push_back({{{"program", prog}}, double(n), {}});
+    warn_of_skipped_runs(drops.skipped_runs);
     if (cgroup_events_)
         dropped.samples.push_back({{{"ring", "cgroup_events"}}, double(cgroup_events_->drops()), {}});
     for (const auto& a : areas_) a.area->append_self_metrics(snap);
     snap.push_back(std::move(failures));
     snap.push_back(std::move(dropped));
+    snap.push_back(std::move(skipped));
 
     auto tracked = family("tracer.cgroups.tracked", metrics::MetricType::Gauge, "Cgroups with series of their own.");
     tracked.samples.push_back({{}, double(directory_.tracked()), {}});
@@ -140,6 +149,25 @@ void KernelSource::flush(metrics::Interval& out) {
     for (const auto& a : areas_) a.area->limits(limits);
     for (const auto& [limit, n] : limits) limited.samples.push_back({{{"limit", limit}}, n, {}});
     snap.push_back(std::move(limited));
+}
+
+// One warning a minute at most, naming the programs whose count grew since
+// the last one: a rare skip is worth knowing about, not a line per interval.
+void KernelSource::warn_of_skipped_runs(const std::vector<std::pair<std::string, uint64_t>>& runs) {
+    auto now = std::chrono::steady_clock::now();
+    if (skipped_warned_at_ != std::chrono::steady_clock::time_point{} && now - skipped_warned_at_ < std::chrono::minutes(1))
+        return;
+    std::string grew;
+    for (const auto& [prog, n] : runs) {
+        uint64_t& logged = skipped_logged_[prog];
+        if (n <= logged) continue;
+        grew += (grew.empty() ? "" : ", ") + prog + " +" + std::to_string(n - logged);
+        logged = n;
+    }
+    if (grew.empty()) return;
+    skipped_warned_at_ = now;
+    LOG_WARN("the kernel skipped runs of BPF programs already running on the same CPU (preempted inside them), "
+             "so their events are missing from the counts: %s (tracer_bpf_runs_skipped_total)", grew.c_str());
 }
 
 std::vector<metrics::SourceStatus> KernelSource::status() const {

@@ -13,6 +13,8 @@
 #include "agent/kernel_area.h"
 #include "metrics/source.h"
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +68,10 @@ private:
     std::vector<Loaded> areas_;
     std::vector<CgroupCollector*> collectors_;
     std::vector<metrics::SourceStatus> status_;  // one per area of the table, fixed after start-up
+    // Kernel-skipped runs already logged, by program, and when the last warning was.
+    std::map<std::string, uint64_t> skipped_logged_;
+    std::chrono::steady_clock::time_point skipped_warned_at_{};
+    void warn_of_skipped_runs(const std::vector<std::pair<std::string, uint64_t>>& runs);
 };
 
 }  // namespace tracer::agent

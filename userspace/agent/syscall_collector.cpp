@@ -134,6 +134,7 @@ public:
         auto d = probe_->drops();
         out.map_failures.emplace_back("syscall_stats", d[SYSCALL_DROP_STATS_FULL]);
         out.map_failures.emplace_back("syscall_inflight", d[SYSCALL_DROP_INFLIGHT_FULL]);
+        for (auto& run : probe_->skipped_runs()) out.skipped_runs.push_back(std::move(run));
     }
     void limits(std::vector<std::pair<std::string, double>>& out) const override {
         out.emplace_back("histogram_syscalls", double(collector_.histograms_omitted()));
@@ -163,6 +164,7 @@ std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
     o.latency_period_ms = c.latency_period_ms;
     o.keying = setup.host.keying();
     o.btf_path = setup.btf_path;
+    o.proc_root = setup.host.host_path("/proc");
     o.variant = setup.variant();
     auto probe = std::make_unique<probes::SyscallProbe>(o);
     if (probe->latency_windowed())

@@ -121,6 +121,7 @@ std::string label_of(const metrics::Sample& s, std::string_view name) {
 json counters_of(const metrics::Snapshot& snap) {
     json out = {{"map_update_failures", json::object()},
                 {"events_dropped", json::object()},
+                {"runs_skipped", json::object()},
                 {"sinks", json::object()},
                 {"statsd", json::object()}};
     for (const auto& f : snap) {
@@ -129,6 +130,7 @@ json counters_of(const metrics::Snapshot& snap) {
         };
         if (f.name == "tracer.bpf.map_update_failures") by("map_update_failures", "map");
         else if (f.name == "tracer.events.dropped") by("events_dropped", "ring");
+        else if (f.name == "tracer.bpf.runs_skipped") by("runs_skipped", "program");
         else if (f.name == "tracer.net.unattributed" && !f.samples.empty())
             out["net_unattributed"] = f.samples[0].value;
         else if (f.name.rfind("tracer.forwarder.", 0) == 0) {

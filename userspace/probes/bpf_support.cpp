@@ -2,6 +2,7 @@
 
 #include "log.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -132,6 +133,21 @@ void throw_libbpf_error(const std::string& what, int err) {
             msg += "; libbpf: " + l;
     if (!lines.empty()) msg += "; libbpf said: " + lines.back();
     throw ProbeError(msg);
+}
+
+std::vector<std::pair<std::string, uint64_t>> skipped_runs(const bpf_object* obj) {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    if (!obj) return out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) {
+        int fd = bpf_program__fd(prog);
+        if (fd < 0) continue;  // not loaded (autoload off)
+        bpf_prog_info info{};
+        __u32 len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+        out.emplace_back(bpf_program__name(prog), info.recursion_misses);
+    }
+    return out;
 }
 
 }  // namespace tracer::probes

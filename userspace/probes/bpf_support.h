@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+struct bpf_object;
 
 namespace tracer::probes {
 
@@ -63,6 +66,15 @@ ProbeVariant load_newest_build(ProbeVariant wanted, const char* area, LoadModern
     load_baseline();
     return ProbeVariant::Baseline;
 }
+
+// Runs of each loaded program of `obj` that the kernel skipped because the
+// same program was already running on that CPU (bpf_prog_info's
+// recursion_misses, Linux 5.12+; 0 on older kernels). On kernels where a
+// tracing program can be preempted (a preemptible kernel on recent Linux:
+// seen on 7.3), another thread entering it on that CPU meanwhile is
+// skipped: whatever that run would have counted is lost, so the agent
+// reports these, by program name.
+std::vector<std::pair<std::string, uint64_t>> skipped_runs(const ::bpf_object* obj);
 
 // Routes libbpf's messages into tracer's log (debug level) and keeps the last
 // lines so a failed load can show them.

@@ -44,6 +44,7 @@ CgroupEventsProbe::CgroupEventsProbe(const containers::CgroupKeying& keying, con
     if (!btf_path.empty()) open_opts.btf_custom_path = btf_path.c_str();
     cgroup_events_bpf* skel = cgroup_events_bpf::open(&open_opts);
     if (!skel) throw_libbpf_error("cannot open the cgroup events BPF object", errno);
+    obj_ = skel->obj;
     skel_ = {skel, [](void* p) { cgroup_events_bpf::destroy(static_cast<cgroup_events_bpf*>(p)); }};
     skel->rodata->hierarchy_id = hierarchy;
     if (int err = cgroup_events_bpf::load(skel)) throw_libbpf_error("cannot load the cgroup events BPF programs", err);

@@ -6,6 +6,7 @@
 
 #include "containers/cgroup_layout.h"
 #include "probes/bpf_maps.h"
+#include "probes/bpf_support.h"  // skipped_runs
 
 #include <cstdint>
 #include <functional>
@@ -35,9 +36,12 @@ public:
     size_t drain(const std::function<void(const CgroupEvent&)>& sink);
     // Records lost because the ring was full (those cgroups are named by the next scan).
     uint64_t drops() const;
+    // Runs of each of this probe's programs the kernel skipped (see probes::skipped_runs).
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs() const { return probes::skipped_runs(obj_); }
 
 private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};
+    bpf_object* obj_ = nullptr;
     std::optional<EventRing> ring_;  // freed first
     int drops_fd_ = -1;
     int ncpus_ = 0;

@@ -118,6 +118,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     drops_fd_ = bpf_map__fd(skel->maps.net_drops);
     events_fd_ = bpf_map__fd(skel->maps.net_events);
     ring_.emplace(events_fd_, "the net event ring buffer");
+    obj_ = skel->obj;
     skel_ = std::move(owner);
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) {

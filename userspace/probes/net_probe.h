@@ -8,7 +8,7 @@
 #include "bpf/net.h"
 #include "containers/cgroup_layout.h"
 #include "probes/bpf_maps.h"
-#include "probes/bpf_support.h"  // ProbeVariant
+#include "probes/bpf_support.h"  // ProbeVariant, skipped_runs
 
 #include <array>
 #include <cstdint>
@@ -76,6 +76,8 @@ public:
 
     // Every failure since load, by enum net_drop_reason.
     std::array<uint64_t, NET_DROP_REASONS> drops() const;
+    // Runs of each of this probe's programs the kernel skipped (see probes::skipped_runs).
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs() const { return probes::skipped_runs(obj_); }
 
     // The counting slot of a cgroup, if it holds one (tests).
     std::optional<uint32_t> fast_slot_of(uint64_t cgroup_id) const { return fast_.slot_of(cgroup_id); }
@@ -86,6 +88,7 @@ public:
 
 private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
+    bpf_object* obj_ = nullptr;
     std::optional<EventRing> ring_;                                   // freed first
     int stats_fd_ = -1, drops_fd_ = -1, events_fd_ = -1, slot_gens_fd_ = -1;
     CountingSlots fast_;  // net_counts: [cpu][slot] net_fast

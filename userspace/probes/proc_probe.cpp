@@ -77,6 +77,7 @@ void ProcProbe::load(const ProcProbeOptions& o, int mark_victim) {
     ring_.emplace(events_fd_, "the proc event ring buffer");
     counts_fd_ = bpf_map__fd(skel->maps.proc_counts);
     drops_fd_ = bpf_map__fd(skel->maps.proc_drops);
+    obj_ = skel->obj;
     skel_ = std::move(owner);
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) {

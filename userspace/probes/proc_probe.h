@@ -7,7 +7,7 @@
 #include "bpf/proc.h"
 #include "containers/cgroup_layout.h"
 #include "probes/bpf_maps.h"
-#include "probes/bpf_support.h"  // ProbeVariant
+#include "probes/bpf_support.h"  // ProbeVariant, skipped_runs
 
 #include <array>
 #include <cstdint>
@@ -96,6 +96,8 @@ public:
     uint64_t ring_drops() const;
     // Every failure since load, by enum proc_drop_reason.
     std::array<uint64_t, PROC_DROP_REASONS> drops() const;
+    // Runs of each of this probe's programs the kernel skipped (see probes::skipped_runs).
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs() const { return probes::skipped_runs(obj_); }
 
     ProbeVariant variant() const { return variant_; }
     const char* variant_description() const;
@@ -107,6 +109,7 @@ private:
     void load(const ProcProbeOptions& options, int mark_victim_prototype);
 
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
+    bpf_object* obj_ = nullptr;
     std::optional<EventRing> ring_;  // freed first
     int events_fd_ = -1, counts_fd_ = -1, drops_fd_ = -1;
     ProbeVariant variant_ = ProbeVariant::Baseline;

@@ -75,6 +75,8 @@ public:
 
     // Failed map updates since load, by enum sched_drop_reason.
     std::array<uint64_t, SCHED_DROP_REASONS> drops() const;
+    // Runs of each of this probe's programs the kernel skipped (see probes::skipped_runs).
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs() const { return probes::skipped_runs(obj_); }
 
     uint32_t fast_slots() const { return fast_.size(); }
     // Cgroups holding a counting slot now.

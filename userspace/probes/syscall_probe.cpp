@@ -10,12 +10,18 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
 
 namespace tracer::probes {
+
 namespace {
+
+// The inode of the initial PID namespace (PROC_PID_INIT_INO in the kernel).
+constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCU;
 
 // BPF_FUNC_task_pt_regs in the running kernel's enum bpf_func_id (5.15+).
 bool kernel_has_task_pt_regs() {
@@ -104,6 +110,19 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     obj_ = skel->obj;
     stats_fd_ = bpf_map__fd(skel->maps.syscall_stats);
     inflight_fd_ = task_storage ? -1 : bpf_map__fd(skel->maps.syscall_inflight);
+    if (inflight_fd_ >= 0 && o.latency) {
+        // Slot keys are thread ids of the initial PID namespace: only a /proc
+        // of that namespace, read from it, can tell which of them are gone.
+        struct stat ns;
+        std::string self_ns = o.proc_root + "/self/ns/pid";
+        if (stat(self_ns.c_str(), &ns) == 0 && ns.st_ino == kInitialPidNamespaceInode)
+            proc_root_ = o.proc_root;
+        else
+            LOG_WARN("syscalls: tracer does not run in the host PID namespace (%s), so the in-flight slots of "
+                     "threads whose exit the kernel skipped are never released; run it with the host's PIDs "
+                     "(hostPID: true, --pid=host)",
+                     self_ns.c_str());
+    }
     drops_fd_ = bpf_map__fd(skel->maps.syscall_drops);
     max_epoch_ = &skel->bss->max_epoch;
     slot_epoch_ = &skel->bss->slot_epoch;
@@ -206,6 +225,8 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
     // Later updates record their max under the next epoch.
     *max_epoch_ = epoch + 1;
     read_fast_counts(out);
+    if (inflight_fd_ >= 0 && std::chrono::steady_clock::now() - swept_at_ >= std::chrono::seconds(30))
+        release_exited_threads();
 }
 
 void SyscallProbe::read_fast_counts(std::vector<SyscallReading>& out) {
@@ -240,6 +261,21 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
 std::vector<uint32_t> SyscallProbe::inflight_threads() const {
     if (!latency_ || inflight_fd_ < 0) return {};
     return map_keys<uint32_t>(inflight_fd_);
+}
+
+size_t SyscallProbe::release_exited_threads() {
+    swept_at_ = std::chrono::steady_clock::now();
+    if (!latency_ || inflight_fd_ < 0 || proc_root_.empty()) return 0;
+    size_t released = 0;
+    for (uint32_t tid : map_keys<uint32_t>(inflight_fd_)) {
+        struct stat st;
+        std::string path = proc_root_ + "/" + std::to_string(tid);
+        if (stat(path.c_str(), &st) == 0 || errno != ENOENT) continue;
+        // A new thread given this id meanwhile loses one latency sample at most.
+        if (bpf_map_delete_elem(inflight_fd_, &tid) == 0) ++released;
+    }
+    exited_released_ += released;
+    return released;
 }
 
 std::array<uint64_t, SYSCALL_DROP_REASONS> SyscallProbe::drops() const {

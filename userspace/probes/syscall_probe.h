@@ -56,6 +56,10 @@ struct SyscallProbeOptions {
     // until it exits or closes it: the agent never forks.
     uint32_t latency_window_ms = 1000;
     uint32_t latency_period_ms = 1000;
+    // The host's /proc (the thread ids the kernel reports live there). The
+    // thread-id hash build looks up the threads holding an in-flight slot
+    // in it, to release those of threads gone without their exit counted.
+    std::string proc_root = "/proc";
 };
 
 // Sums over CPUs of one (cgroup, syscall) entry, since the entry was created.
@@ -92,6 +96,13 @@ public:
     // bounded by the threads alive, since exiting threads release theirs.
     // Modern keeps slots in task storage, freed with the task (not listable).
     std::vector<uint32_t> inflight_threads() const;
+    // Releases the in-flight slots of threads that no longer exist (Baseline,
+    // latency mode): a thread's slot goes at its exit, unless the kernel
+    // skipped that run (see probes::skipped_runs). read() calls it every 30 s;
+    // it stats /proc/<tid> per slot. Returns the slots released; 0 when the
+    // proc root is not the initial PID namespace's (logged at load).
+    size_t release_exited_threads();
+    uint64_t exited_threads_released() const { return exited_released_; }
 
     ProbeVariant variant() const { return variant_; }
     // "task storage + BTF (Linux 5.11+)" or "thread-id hash (Linux 5.8+)", for the log
@@ -99,6 +110,8 @@ public:
 
     // Failed map updates since load, by enum syscall_drop_reason.
     std::array<uint64_t, SYSCALL_DROP_REASONS> drops() const;
+    // Runs of each of this probe's programs the kernel skipped (see probes::skipped_runs).
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs() const { return probes::skipped_runs(obj_); }
 
     // "raw_tp/sys_enter, raw_tp/sys_exit, ..." for the start-up log.
     const std::vector<std::string>& attached() const { return attached_; }
@@ -143,6 +156,9 @@ private:
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<syscall_stats> percpu_;  // scratch for one lookup
+    std::string proc_root_;  // "" when it is not the initial PID namespace's
+    std::chrono::steady_clock::time_point swept_at_;
+    uint64_t exited_released_ = 0;
 
     bpf_program* enter_prog_ = nullptr;  // sys_enter, attached by open_window()
     std::unique_ptr<bpf_link, int (*)(bpf_link*)> enter_link_{nullptr, nullptr};

@@ -22,7 +22,7 @@ TimedSnapshot fetch_snapshot(const api::LocalApiClient& client) {
 double drops_of(const json& status) {
     double d = 0;
     if (auto c = status.find("counters"); c != status.end())
-        for (const char* section : {"events_dropped", "map_update_failures"})
+        for (const char* section : {"events_dropped", "map_update_failures", "runs_skipped"})
             if (auto s = c->find(section); s != c->end() && s->is_object())
                 for (const auto& [k, v] : s->items())
                     if (v.is_number()) d += v.get<double>();
