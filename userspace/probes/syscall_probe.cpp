@@ -17,7 +17,6 @@
 #include <map>
 
 namespace tracer::probes {
-
 namespace {
 
 // The inode of the initial PID namespace (PROC_PID_INIT_INO in the kernel).
