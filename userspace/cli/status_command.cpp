@@ -80,7 +80,14 @@ void print_text(const json& s, size_t down) {
         std::printf("counters:\n");
         std::printf("  map update failures: %s\n", pairs(c->value("map_update_failures", json::object())).c_str());
         std::printf("  events dropped:      %s\n", pairs(c->value("events_dropped", json::object())).c_str());
-        std::printf("  BPF runs skipped:    %s\n", pairs(c->value("runs_skipped", json::object())).c_str());
+        // Only the programs the kernel skipped: a zero per program says less than "none".
+        json runs = c->value("runs_skipped", json::object()), skipped = json::object();
+        if (runs.is_object())
+            for (const auto& [prog, n] : runs.items())
+                if (!n.is_number() || n.get<double>() != 0) skipped[prog] = n;
+        std::printf("  BPF runs skipped:    %s\n",
+                    skipped.empty() ? ("none (" + std::to_string(runs.size()) + " programs)").c_str()
+                                    : pairs(skipped).c_str());
         if (c->contains("net_unattributed")) std::printf("  net unattributed:    %s\n", number((*c)["net_unattributed"]).c_str());
         if (auto st = c->find("statsd"); st != c->end() && !st->empty())
             std::printf("  statsd:              %s\n", pairs(*st).c_str());
