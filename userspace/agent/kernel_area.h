@@ -40,7 +40,6 @@ struct AreaEvents {
 struct AreaDrops {
     std::vector<std::pair<std::string, uint64_t>> map_failures;  // tracer_bpf_map_update_failures_total{map}
     std::vector<std::pair<std::string, uint64_t>> ring_drops;    // tracer_events_dropped_total{ring}
-    std::vector<std::pair<std::string, uint64_t>> skipped_runs;  // tracer_bpf_runs_skipped_total{program}
 };
 
 // A cgroup by how busy it was in the last interval (the log line of `tracer run`).
@@ -65,6 +64,9 @@ public:
         return out + "; " + build();
     }
     virtual void drops(AreaDrops& out) const = 0;
+    // Runs of each of the area's programs the kernel skipped
+    // (tracer_bpf_runs_skipped_total{program}; see probes::skipped_runs).
+    virtual std::vector<std::pair<std::string, uint64_t>> skipped_runs() const = 0;
     // Series of the area's own beyond the per-cgroup ones (not tagged per cgroup).
     virtual void append_self_metrics(metrics::Snapshot&) const {}
     // What a cardinality limit of the area cut last interval: (limit, count).
@@ -85,6 +87,7 @@ public:
     CgroupCollector& collector() override { return collector_; }
     std::vector<std::string> hooks() const override { return probe_->attached(); }
     std::string build() const override { return probe_->variant_description(); }
+    std::vector<std::pair<std::string, uint64_t>> skipped_runs() const override { return probe_->skipped_runs(); }
 
 protected:
     std::unique_ptr<Probe> probe_;

@@ -122,13 +122,16 @@ void KernelSource::flush(metrics::Interval& out) {
                           "running on the CPU (preempted inside it): what those runs would have counted is "
                           "missing. 0 on kernels before 5.12, which do not report it.");
     AreaDrops drops;
-    for (const auto& a : areas_) a.area->drops(drops);
-    if (cgroup_events_)
-        for (auto& run : cgroup_events_->skipped_runs()) drops.skipped_runs.push_back(std::move(run));
+    std::vector<std::pair<std::string, uint64_t>> runs;
+    if (cgroup_events_) runs = cgroup_events_->skipped_runs();
+    for (const auto& a : areas_) {
+        a.area->drops(drops);
+        for (auto& run : a.area->skipped_runs()) runs.push_back(std::move(run));
+    }
     for (const auto& [map, n] : drops.map_failures) failures.samples.push_back({{{"map", map}}, double(n), {}});
     for (const auto& [ring, n] : drops.ring_drops) dropped.samples.push_back({{{"ring", ring}}, double(n), {}});
-    for (const auto& [prog, n] : drops.skipped_runs) skipped.samples.push_back({{{"program", prog}}, double(n), {}});
-    warn_of_skipped_runs(drops.skipped_runs);
+    for (const auto& [prog, n] : runs) skipped.samples.push_back({{{"program", prog}}, double(n), {}});
+    warn_of_skipped_runs(runs);
     if (cgroup_events_)
         dropped.samples.push_back({{{"ring", "cgroup_events"}}, double(cgroup_events_->drops()), {}});
     for (const auto& a : areas_) a.area->append_self_metrics(snap);

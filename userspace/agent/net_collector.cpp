@@ -108,7 +108,6 @@ public:
         out.map_failures.emplace_back("net_stats", d[NET_DROP_STATS_FULL]);
         out.map_failures.emplace_back("net_socks", d[NET_DROP_SOCK_STORAGE]);
         out.ring_drops.emplace_back("net_events", d[NET_DROP_RINGBUF_FULL]);
-        for (auto& run : probe_->skipped_runs()) out.skipped_runs.push_back(std::move(run));
     }
     void append_self_metrics(metrics::Snapshot& out) const override {
         metrics::Family unattributed{"tracer.net.unattributed", "",

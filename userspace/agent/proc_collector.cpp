@@ -60,7 +60,6 @@ public:
         out.map_failures.emplace_back("proc_counts", d[PROC_DROP_COUNTS_FULL]);
         out.map_failures.emplace_back("proc_oom_pending", d[PROC_DROP_OOM_PENDING_FULL]);
         out.ring_drops.emplace_back("proc_events", d[PROC_DROP_RINGBUF_FULL]);
-        for (auto& run : probe_->skipped_runs()) out.skipped_runs.push_back(std::move(run));
     }
     // OOM kills are logged; every kind that crossed the ring goes to the consumer.
     void drain_events() override {

@@ -67,7 +67,6 @@ public:
         auto d = probe_->drops();
         out.map_failures.emplace_back("sched_stats", d[SCHED_DROP_STATS_FULL]);
         out.map_failures.emplace_back("sched_tasks", d[SCHED_DROP_TASK_SLOT]);
-        for (auto& run : probe_->skipped_runs()) out.skipped_runs.push_back(std::move(run));
     }
 };
 

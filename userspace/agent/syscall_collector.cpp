@@ -134,7 +134,6 @@ public:
         auto d = probe_->drops();
         out.map_failures.emplace_back("syscall_stats", d[SYSCALL_DROP_STATS_FULL]);
         out.map_failures.emplace_back("syscall_inflight", d[SYSCALL_DROP_INFLIGHT_FULL]);
-        for (auto& run : probe_->skipped_runs()) out.skipped_runs.push_back(std::move(run));
     }
     void limits(std::vector<std::pair<std::string, double>>& out) const override {
         out.emplace_back("histogram_syscalls", double(collector_.histograms_omitted()));

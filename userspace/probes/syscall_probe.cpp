@@ -224,7 +224,7 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
     // Later updates record their max under the next epoch.
     *max_epoch_ = epoch + 1;
     read_fast_counts(out);
-    if (inflight_fd_ >= 0 && std::chrono::steady_clock::now() - swept_at_ >= std::chrono::seconds(30))
+    if (!proc_root_.empty() && std::chrono::steady_clock::now() - swept_at_ >= std::chrono::seconds(30))
         release_exited_threads();
 }
 
@@ -264,7 +264,7 @@ std::vector<uint32_t> SyscallProbe::inflight_threads() const {
 
 size_t SyscallProbe::release_exited_threads() {
     swept_at_ = std::chrono::steady_clock::now();
-    if (!latency_ || inflight_fd_ < 0 || proc_root_.empty()) return 0;
+    if (proc_root_.empty()) return 0;  // set only for the thread-id hash in latency mode
     size_t released = 0;
     for (uint32_t tid : map_keys<uint32_t>(inflight_fd_)) {
         struct stat st;

@@ -156,7 +156,9 @@ private:
     int ncpus_;
     std::vector<std::string> attached_;
     std::vector<syscall_stats> percpu_;  // scratch for one lookup
-    std::string proc_root_;  // "" when it is not the initial PID namespace's
+    // The /proc the sweep reads: "" without in-flight hash slots (task storage,
+    // count-only) or when it is not the initial PID namespace's.
+    std::string proc_root_;
     std::chrono::steady_clock::time_point swept_at_;
     uint64_t exited_released_ = 0;
 
