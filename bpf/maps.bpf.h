@@ -27,6 +27,13 @@ static __always_inline void count_drop(void *drops, __u32 reason)
 		*n += 1;
 }
 
+static __always_inline void count_drops(void *drops, __u32 reason, __u64 count)
+{
+	__u64 *n = bpf_map_lookup_elem(drops, &reason);
+	if (n)
+		*n += count;
+}
+
 /* The value of `key` in `map`, inserted as `init` first if missing. NULL when
  * the map is full, counted as `reason` in `drops`. */
 static __always_inline void *lookup_or_init(void *map, const void *key, const void *init, void *drops,

@@ -38,6 +38,29 @@
  * in net_stats again, under its owner's key. Sockets without a slot (none
  * free) count in net_stats as before; userspace adds the two.
  *
+ * TCP settles: on this path the per-packet cost was mostly the first touch
+ * of the socket's storage, not the work done there. TCP already counts
+ * every connection's bytes and segments in its tcp_sock (bytes_sent with
+ * retransmits, bytes_received, segs_out, segs_in), so from the moment a
+ * connection is established its packets are not counted one by one: a sent
+ * packet that takes segs_out past a multiple of 2^settle_shift settles the
+ * connection, charging the growth of those counters since its last settle
+ * (both directions; each segment counted with the IP and TCP header size of
+ * the connection) to the owner. Its close (-> CLOSE) settles it a last time.
+ * The other packets of an established connection cost a check that the
+ * socket is TCP (bpf_tcp_sock) and, when sent, one counter read; they never
+ * touch the storage. Settles run
+ * where the kernel holds the socket's lock (every TCP transmit and state
+ * change does), so two never overlap on one socket. Until its next settle a
+ * connection's last segments (fewer than 2^settle_shift sent, and whatever it
+ * received since) are not counted yet; over its life, all are. Connections
+ * being set up (SYN_SENT, SYN_RECV), listeners, TCP packets without a full
+ * socket, and every other protocol count per packet as above. A connection
+ * established before tracer started (no owner entry) gets one at its first
+ * settle, with its counters then as the baseline, charged like a socket
+ * without an owner (its v2 cgroup, or unattributed). settle_tcp false (the
+ * option 0): every packet is counted as it passes.
+ *
  * Only the 5.11+ build exists (socket storage from tp_btf programs appeared in
  * 5.11); userspace refuses older kernels with a clear message.
  *
@@ -64,9 +87,11 @@ enum {
 	TCP_ESTABLISHED = 1,
 	TCP_SYN_SENT = 2,
 	TCP_SYN_RECV = 3,
+	TCP_FIN_WAIT1 = 4,
 	TCP_FIN_WAIT2 = 5,
 	TCP_TIME_WAIT = 6,
 	TCP_CLOSE = 7,
+	TCP_CLOSE_WAIT = 8,
 	TCP_LAST_ACK = 9,
 	TCP_LISTEN = 10,
 	TCP_CLOSING = 11,
@@ -75,6 +100,10 @@ enum {
 
 /* `tracer trace --events tcp` sets it: closed connections go into net_events. */
 const volatile bool emit_events = false;
+
+/* TCP settles (see the top); set by userspace. */
+const volatile bool settle_tcp = true;
+const volatile __u32 settle_shift = 4;
 
 /* Counting slots (see the top); set by userspace. fast_slots == 0: none. */
 const volatile __u32 fast_slots = 0;
@@ -157,15 +186,116 @@ static __always_inline struct net_stats *stats_for(__u64 key)
 
 /* ---- bytes and packets ---- */
 
-static __always_inline void add_packet(struct net_fast *f, __u64 len, __u64 segs, bool egress)
+/* Adds to the counting slot or stats of `o`'s owner. */
+static __always_inline void charge(struct net_sock *o, __u64 key, __u64 rx_bytes, __u64 tx_bytes, __u64 rx_segs,
+				   __u64 tx_segs)
 {
-	if (egress) {
-		f->tx_bytes += len;
-		f->tx_packets += segs;
-	} else {
-		f->rx_bytes += len;
-		f->rx_packets += segs;
+	if (o && o->slot < fast_slots) {
+		__u32 slot = o->slot;
+		__u64 *gen = bpf_map_lookup_elem(&net_slot_gens, &slot);
+		if (gen && *gen == o->slot_gen) {
+			__u32 i = bpf_get_smp_processor_id() * fast_slots + slot;
+			struct net_fast *f = bpf_map_lookup_elem(&net_counts, &i);
+			if (f) {
+				f->rx_bytes += rx_bytes;
+				f->tx_bytes += tx_bytes;
+				f->rx_packets += rx_segs;
+				f->tx_packets += tx_segs;
+				return;
+			}
+		}
 	}
+	struct net_stats *st = stats_for(key);
+	if (st) { /* net_stats starts with the fields of net_fast */
+		st->rx_bytes += rx_bytes;
+		st->tx_bytes += tx_bytes;
+		st->rx_packets += rx_segs;
+		st->tx_packets += tx_segs;
+	}
+}
+
+/* ---- TCP settles ---- */
+
+/* A TCP socket's own counters as a settle reads them. */
+struct tcp_counts {
+	__u64 tx_bytes, rx_bytes;
+	__u32 segs_out, segs_in;
+};
+
+/* Starts charging `o`'s socket from its counters now. */
+static __always_inline void settle_from(struct net_sock *o, const struct tcp_counts *c, __u32 header_len)
+{
+	o->settled_tx_bytes = c->tx_bytes;
+	o->settled_rx_bytes = c->rx_bytes;
+	o->settled_segs_out = c->segs_out;
+	o->settled_segs_in = c->segs_in;
+	o->header_len = header_len;
+	o->settling = 1;
+}
+
+/* Charges the growth of the socket's counters since the last settle. Every
+ * caller holds the socket's lock, so settles of one socket never overlap. */
+static __always_inline void settle(struct net_sock *o, const struct tcp_counts *c)
+{
+	__u32 segs_out = c->segs_out - o->settled_segs_out, segs_in = c->segs_in - o->settled_segs_in;
+	__u64 tx = c->tx_bytes - o->settled_tx_bytes + (__u64)segs_out * o->header_len;
+	__u64 rx = c->rx_bytes - o->settled_rx_bytes + (__u64)segs_in * o->header_len;
+	o->settled_tx_bytes = c->tx_bytes;
+	o->settled_rx_bytes = c->rx_bytes;
+	o->settled_segs_out = c->segs_out;
+	o->settled_segs_in = c->segs_in;
+	if (!segs_out && !segs_in)
+		return;
+	if (o->cgroup_key)
+		charge(o, o->cgroup_key, rx, tx, segs_in, segs_out);
+	else
+		count_drops(&net_drops, NET_DROP_UNATTRIBUTED, segs_in + segs_out);
+}
+
+/* Connection states whose packets are settled rather than counted. */
+#define SETTLED_STATES                                                                                             \
+	((1u << TCP_ESTABLISHED) | (1u << TCP_FIN_WAIT1) | (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) |       \
+	 (1u << TCP_CLOSING) | (1u << TCP_LAST_ACK))
+
+/* A sent packet of a TCP socket in a settled state (received ones are left
+ * to the socket's next settle): it settles the socket when it takes its
+ * segment count past a multiple of 2^settle_shift. */
+static __always_inline void tcp_sent(struct __sk_buff *skb, struct bpf_sock *sk, struct bpf_tcp_sock *btp)
+{
+	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
+	struct tcp_counts c = {.segs_out = btp->segs_out};
+	if (((c.segs_out - segs) >> settle_shift) == (c.segs_out >> settle_shift))
+		return;
+	struct bpf_sock *full = bpf_sk_fullsock(sk);
+	if (!full)
+		return;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(full);
+	if (!tp)
+		return;
+	c.tx_bytes = tp->bytes_sent;
+	c.rx_bytes = tp->bytes_received;
+	c.segs_in = tp->segs_in;
+	__u32 header_len = (skb->protocol == bpf_htons(0x86DD) ? 40 : 20) + tp->tcp_header_len;
+	struct net_sock *o = bpf_sk_storage_get(&net_socks, full, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o) {
+		count_drop(&net_drops, NET_DROP_SOCK_STORAGE);
+		return;
+	}
+	if (!o->settling) {
+		/* a socket opened before tracer started (or whose entry could not
+		 * be made then): charged from now on, to its v2 cgroup if that is
+		 * the key, else as unattributed */
+		if (!o->cgroup_key && cgroup_key_mode == CGROUP_KEY_DEFAULT) {
+			o->cgroup_key = bpf_sk_cgroup_id(full);
+			take_slot(o);
+		} else if (!o->cgroup_key) {
+			o->slot = NET_SLOT_NONE;
+		}
+		settle_from(o, &c, header_len);
+		return;
+	}
+	o->header_len = header_len;
+	settle(o, &c);
 }
 
 static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
@@ -173,6 +303,15 @@ static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 	struct bpf_sock *sk = skb->sk;
 	if (!sk)
 		goto unattributed;
+	/* (a connected UDP socket is "established" too: bpf_tcp_sock tells them apart) */
+	if (settle_tcp && sk->state < 32 && ((1u << sk->state) & SETTLED_STATES)) {
+		struct bpf_tcp_sock *btp = bpf_tcp_sock(sk);
+		if (btp) {
+			if (egress)
+				tcp_sent(skb, sk, btp);
+			return 1;
+		}
+	}
 	struct bpf_sock *full = bpf_sk_fullsock(sk);
 	if (!full)
 		full = bpf_get_listener_sock(sk); /* a request socket: its listener */
@@ -182,28 +321,18 @@ static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 	__u64 key;
 	__u64 segs = skb->gso_segs ? skb->gso_segs : 1;
 	struct net_sock *owner = bpf_sk_storage_get(&net_socks, full, 0, 0);
-	if (owner && owner->slot < fast_slots) {
-		__u32 slot = owner->slot;
-		__u64 *gen = bpf_map_lookup_elem(&net_slot_gens, &slot);
-		if (gen && *gen == owner->slot_gen) {
-			__u32 i = bpf_get_smp_processor_id() * fast_slots + slot;
-			struct net_fast *f = bpf_map_lookup_elem(&net_counts, &i);
-			if (f) {
-				add_packet(f, skb->len, segs, egress);
-				return 1;
-			}
-		}
-	}
-	if (owner)
+	if (owner && owner->cgroup_key)
 		key = owner->cgroup_key;
+	else if (owner) /* made by a settle, with no key to give it */
+		goto unattributed;
 	else if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
 		key = bpf_sk_cgroup_id(full);
 	else
 		goto unattributed;
-
-	struct net_stats *st = stats_for(key);
-	if (st) /* net_stats starts with the fields of net_fast */
-		add_packet((struct net_fast *)st, skb->len, segs, egress);
+	if (egress)
+		charge(owner, key, 0, skb->len, 0, segs);
+	else
+		charge(owner, key, skb->len, 0, segs, 0);
 	return 1;
 unattributed:
 	count_drop(&net_drops, NET_DROP_UNATTRIBUTED);
@@ -270,6 +399,16 @@ static __always_inline void payload_bytes(const struct sock *sk, struct net_sock
 		flags = BPF_CORE_READ((const struct sock___old *)sk, sk_flags);
 	control = (flags >> SOCK_DONE) & 1;
 	*rx = received > control ? received - control : 0;
+}
+
+/* The same counters, read at a state change. */
+static __always_inline void read_counts(const struct sock *sk, struct tcp_counts *c)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	c->tx_bytes = BPF_CORE_READ(tp, bytes_sent);
+	c->rx_bytes = BPF_CORE_READ(tp, bytes_received);
+	c->segs_out = BPF_CORE_READ(tp, segs_out);
+	c->segs_in = BPF_CORE_READ(tp, segs_in);
 }
 
 static __always_inline void record_close(const struct sock *sk, struct net_sock *o, int oldstate)
@@ -358,6 +497,12 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		if (!o || o->opened_ns || o->direction == NET_DIR_NONE)
 			return 0;
 		o->opened_ns = bpf_ktime_get_ns();
+		if (settle_tcp) { /* from here its packets are settled: what came before was counted */
+			struct tcp_counts c;
+			read_counts(sk, &c);
+			__u32 ip = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6 ? 40 : 20;
+			settle_from(o, &c, ip + BPF_CORE_READ((const struct tcp_sock *)sk, tcp_header_len));
+		}
 		struct net_stats *st = stats_for(o->cgroup_key);
 		if (st) {
 			if (o->direction == NET_DIR_INBOUND)
@@ -368,6 +513,12 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 	case TCP_CLOSE:
 		o = owner_of(sk);
+		if (o && o->settling) { /* its last settle */
+			struct tcp_counts c;
+			read_counts(sk, &c);
+			settle(o, &c);
+			o->settling = 0;
+		}
 		if (o && o->opened_ns)
 			record_close(sk, o, oldstate);
 		return 0;
@@ -381,7 +532,7 @@ enum tcp_event { RETRANSMIT, RESET_SENT, RESET_RECEIVED };
 static __always_inline void charge_tcp_event(const struct sock *sk, enum tcp_event what)
 {
 	struct net_sock *o = owner_of(sk);
-	if (!o) {
+	if (!o || !o->cgroup_key) { /* no entry, or one a settle made without a key */
 		count_drop(&net_drops, NET_DROP_UNATTRIBUTED);
 		return;
 	}

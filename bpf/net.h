@@ -16,8 +16,8 @@
 /* Per cgroup key, per CPU, since the entry was created. Starts with the
  * fields of struct net_fast, in its order. */
 struct net_stats {
-	__u64 rx_bytes, tx_bytes;     /* IP packets (headers included) seen by cgroup_skb */
-	__u64 rx_packets, tx_packets; /* GSO/GRO super-packets count their segments */
+	__u64 rx_bytes, tx_bytes;     /* IP packets, headers included (TCP settles: see net.bpf.c) */
+	__u64 rx_packets, tx_packets; /* segments: GSO/GRO super-packets count theirs */
 	__u64 opened_inbound;         /* TCP connections accepted (SYN_RECV -> ESTABLISHED) */
 	__u64 opened_outbound;        /* TCP connections connected (SYN_SENT -> ESTABLISHED) */
 	__u64 closed;                 /* of those, closed (-> CLOSE) */
@@ -46,6 +46,11 @@ struct net_sock {
 	__u32 slot;      /* the owner cgroup's counting slot (NET_SLOT_NONE: none) ... */
 	__u32 pad;
 	__u64 slot_gen;  /* ... while net_slot_gens[slot] still holds this */
+	/* TCP counters already charged (see "TCP settles" in net.bpf.c) */
+	__u64 settled_tx_bytes, settled_rx_bytes;
+	__u32 settled_segs_out, settled_segs_in;
+	__u32 header_len; /* IP + TCP header of one segment */
+	__u32 settling;   /* the settled_* fields hold a baseline */
 };
 
 /* Bytes and packets of a cgroup holding a counting slot, per CPU (see

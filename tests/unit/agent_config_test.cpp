@@ -162,6 +162,7 @@ proc:
 net:
   enabled: off
   map_entries: 1024
+  tcp_settle_segments: 64
 )",
                                 "t");
     EXPECT_EQ(c.config_path, "");
@@ -187,6 +188,7 @@ net:
     EXPECT_EQ(c.proc.ring_bytes, 8192u);
     EXPECT_FALSE(c.net.enabled);
     EXPECT_EQ(c.net.map_entries, 1024u);
+    EXPECT_EQ(c.net.tcp_settle_segments, 64u);
     EXPECT_NO_THROW(validate(c));
 
     // keys not in the file keep their defaults
@@ -271,6 +273,10 @@ TEST(AgentConfig, BadValuesNameTheKeyAndLine) {
     EXPECT_EQ(parse_error("max_cgroups: 0"), "cfg.yaml:1: 'max_cgroups' must be an integer >= 1, got '0'");
     EXPECT_EQ(parse_error("max_cgroups: 4294967296"),
               "cfg.yaml:1: 'max_cgroups' must be an integer >= 1, got '4294967296'");
+    EXPECT_EQ(parse_error("net:\n  tcp_settle_segments: 12"),
+              "cfg.yaml:2: 'net.tcp_settle_segments' must be 0 or a power of two from 1 to 1024, got '12'");
+    EXPECT_EQ(parse_error("net:\n  tcp_settle_segments: 2048"),
+              "cfg.yaml:2: 'net.tcp_settle_segments' must be 0 or a power of two from 1 to 1024, got '2048'");
     EXPECT_EQ(parse_error("top_cgroups: -1"), "cfg.yaml:1: 'top_cgroups' must be an integer >= 0, got '-1'");
     EXPECT_EQ(parse_error("top_cgroups: 1.5"), "cfg.yaml:1: 'top_cgroups' must be an integer >= 0, got '1.5'");
     EXPECT_EQ(parse_error("log_level: verbose"),

@@ -128,6 +128,7 @@ std::unique_ptr<LoadedArea> load_net_area(const AreaSetup& setup) {
     o.keying = setup.host.keying();
     o.cgroup2_root = setup.host.cgroup2_root();
     o.map_entries = setup.config.net.map_entries;
+    o.tcp_settle_segments = setup.config.net.tcp_settle_segments;
     o.btf_path = setup.btf_path;
     o.variant = setup.variant();
     const auto& kinds = setup.config.api_events;

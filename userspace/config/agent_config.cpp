@@ -83,6 +83,13 @@ uint32_t to_u32(const Value& v, uint32_t min) {
     return n;
 }
 
+uint32_t to_settle_segments(const Value& v) {
+    uint32_t n = 0;
+    if (!v.scalar || !parse_whole(*v.scalar, n) || n > 1024 || (n & (n - 1)) != 0)
+        bad(v, "0 or a power of two from 1 to 1024");
+    return n;
+}
+
 bool to_bool(const Value& v) {
     std::string t = v.scalar.value_or("?");
     std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -275,6 +282,7 @@ const Key kKeys[] = {
     {"proc.ring_bytes", [](C& c, const V& v) { c.proc.ring_bytes = to_u32(v, 4096); }},
     {"net.enabled", [](C& c, const V& v) { c.net.enabled = to_bool(v); }},
     {"net.map_entries", [](C& c, const V& v) { c.net.map_entries = to_u32(v, 64); }},
+    {"net.tcp_settle_segments", [](C& c, const V& v) { c.net.tcp_settle_segments = to_settle_segments(v); }},
     {"hostname", [](C& c, const V& v) { c.hostname = to_string(v); }},
     {"tags", [](C& c, const V& v) { c.tags = to_tags(v); }},
     {"sinks", [](C& c, const V& v) { c.sinks = to_sinks(v); }},

@@ -64,6 +64,10 @@ struct ProcConfig {
 struct NetConfig {
     bool enabled = true;
     uint32_t map_entries = 16384;  // cgroups with totals
+    // An established TCP connection's bytes and packets are settled from its
+    // own counters each time it has sent this many more segments, and at its
+    // close (a power of two up to 1024); 0: counted at every packet instead.
+    uint32_t tcp_settle_segments = 16;
     bool operator==(const NetConfig&) const = default;
 };
 

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 namespace tracer::probes {
@@ -76,6 +78,10 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     skel->rodata->emit_events = o.emit_events;
+    if (o.tcp_settle_segments & (o.tcp_settle_segments - 1))
+        throw std::invalid_argument("tcp_settle_segments must be 0 or a power of two");
+    skel->rodata->settle_tcp = o.tcp_settle_segments > 0;
+    skel->rodata->settle_shift = o.tcp_settle_segments ? uint32_t(std::countr_zero(o.tcp_settle_segments)) : 0;
     bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
     allocate_lazily_where_supported(skel->maps.net_stats);
     bpf_map__set_max_entries(skel->maps.net_events, ring_buffer_size(o.emit_events ? o.ring_bytes : 4096));

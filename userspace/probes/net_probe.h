@@ -32,6 +32,11 @@ struct NetProbeOptions {
     // Counting slots (see bpf/net.bpf.c): cgroups whose packets count without
     // a hash lookup; the rest count in the hash, as exactly. 0: none.
     uint32_t fast_slots = 1024;
+    // TCP settles (see bpf/net.bpf.c): an established connection's bytes and
+    // packets are charged from its own counters each time it has sent this
+    // many more segments (a power of two), and at its close. 0: every packet
+    // is counted at the packet hooks.
+    uint32_t tcp_settle_segments = 16;
 };
 
 // Sums over CPUs of one cgroup's entry, since the entry was created: the
