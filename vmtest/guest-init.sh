@@ -83,9 +83,33 @@ start_workload() {
 	WORKLOAD=$!
 }
 
+# An 8 MiB HTTP download over loopback, busybox httpd serving and wget
+# fetching, both in the guest's cgroup.
+net_transfer() {
+	mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/blob bs=65536 count=128 2>/dev/null
+	# shellcheck disable=SC2046 # one argument per hierarchy
+	sh -c 'for d in "$@"; do echo $$ > "$d/vmtest-smoke/cgroup.procs"; done
+	       httpd -f -p 127.0.0.1:8088 -h /tmp/www & h=$!
+	       sleep 0.5
+	       wget -q -O /dev/null http://127.0.0.1:8088/blob; rc=$?
+	       kill $h; exit $rc' sh $(cgroup_dirs)
+}
+
+# Where the network probe is up, both ends of net_transfer must be counted:
+# at least the 8 MiB each way in the guest's cgroup.
+net_counted() {
+	grep -q '^tracer_probe_up{probe="net"} 1' "$1" || return 0
+	for dir in tx rx; do
+		awk -v s="tracer_net_bytes_total{cgroup=\"/vmtest-smoke\",direction=\"$dir\"}" \
+			'$1 == s && $2 >= 8388608 { found = 1 } END { exit !found }' "$1" || return 1
+	done
+}
+
 # smoke NAME PORT [tracer run flags]: two intervals, then /metrics must name
 # the guest's cgroup; SIGTERM must end it with status 0. (Not SIGINT: a
 # non-interactive shell starts background commands with SIGINT ignored.)
+# With NET_CHECK=1, an 8 MiB loopback transfer after those intervals must be
+# counted two intervals later.
 smoke() {
 	name=$1 port=$2
 	shift 2
@@ -99,9 +123,22 @@ smoke() {
 		if [ $i -gt 240 ] || ! kill -0 $pid 2>/dev/null; then ok=0; break; fi
 		sleep 0.5
 	done
+	if [ $ok = 1 ] && [ "${NET_CHECK:-0}" = 1 ]; then
+		net_transfer || { echo "vmtest-guest: $name: the loopback transfer failed"; ok=0; }
+		while [ "$(grep -c 'top cgroups by syscalls/s' "$log")" -lt 4 ]; do
+			i=$((i + 1))
+			if [ $i -gt 240 ] || ! kill -0 $pid 2>/dev/null; then ok=0; break; fi
+			sleep 0.5
+		done
+	fi
 	if [ $ok = 1 ]; then
 		wget -q -O "/tmp/$name.metrics" "http://127.0.0.1:$port/metrics" || ok=0
 		grep -q '^tracer_syscalls_total{cgroup="/vmtest-smoke",' "/tmp/$name.metrics" || ok=0
+		if [ "${NET_CHECK:-0}" = 1 ] && ! net_counted "/tmp/$name.metrics"; then
+			echo "vmtest-guest: $name: FAILED: the 8 MiB loopback transfer is not in tracer_net_bytes_total"
+			grep -E '^tracer_net_(bytes|unattributed)' "/tmp/$name.metrics" | head -20 | sed "s/^/vmtest-guest: $name:   /"
+			ok=0
+		fi
 	fi
 	kill -TERM $pid 2>/dev/null
 	# a tracer that does not stop is a failure, not a hung guest
@@ -115,7 +152,8 @@ smoke() {
 	if [ $ok = 1 ]; then
 		echo "vmtest-guest: $name: /metrics after two intervals:"
 		grep -c '' "/tmp/$name.metrics" | sed "s/^/vmtest-guest: $name:   lines: /"
-		grep '^tracer_syscalls_total{cgroup="/vmtest-smoke",' "/tmp/$name.metrics" | head -3 | sed "s/^/vmtest-guest: $name:   /"
+		grep -E '^tracer_syscalls_total\{cgroup="/vmtest-smoke",|^tracer_net_bytes_total\{cgroup="/vmtest-smoke",' \
+			"/tmp/$name.metrics" | head -5 | sed "s/^/vmtest-guest: $name:   /"
 	else
 		echo "vmtest-guest: $name: FAILED (exit $rc; no tracer_syscalls_total for cgroup=\"/vmtest-smoke\" after two intervals)"
 		[ -f "/tmp/$name.metrics" ] && grep -E '^tracer_(syscalls_total|probe_up|cgroup)' "/tmp/$name.metrics" | head -20 |
@@ -127,7 +165,7 @@ smoke() {
 
 if [ -x /vmtest/bin/tracer ]; then
 	start_workload
-	smoke smoke 9464
+	NET_CHECK=1 smoke smoke 9464
 	step smoke $?
 
 	# Without kernel BTF: one clear error naming the fix; the agent runs on
