@@ -20,18 +20,16 @@
 		__type(value, __u64);                                                                        \
 	} name SEC(".maps")
 
-static __always_inline void count_drop(void *drops, __u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(drops, &reason);
-	if (n)
-		*n += 1;
-}
-
 static __always_inline void count_drops(void *drops, __u32 reason, __u64 count)
 {
 	__u64 *n = bpf_map_lookup_elem(drops, &reason);
 	if (n)
 		*n += count;
+}
+
+static __always_inline void count_drop(void *drops, __u32 reason)
+{
+	count_drops(drops, reason, 1);
 }
 
 /* The value of `key` in `map`, inserted as `init` first if missing. NULL when

@@ -49,9 +49,9 @@
  * the connection) to the owner. Its close (-> CLOSE) settles it a last time.
  * The other packets of an established connection cost a check that the
  * socket is TCP (bpf_tcp_sock) and, when sent, one counter read; they never
- * touch the storage. Settles run
- * where the kernel holds the socket's lock (every TCP transmit and state
- * change does), so two never overlap on one socket. Until its next settle a
+ * touch the storage. Settles run where the kernel holds the socket's lock
+ * (every TCP transmit and state change does), so two never overlap on one
+ * socket. Until its next settle a
  * connection's last segments (fewer than 2^settle_shift sent, and whatever it
  * received since) are not counted yet; over its life, all are. Connections
  * being set up (SYN_SENT, SYN_RECV), listeners, TCP packets without a full
@@ -222,13 +222,19 @@ struct tcp_counts {
 	__u32 segs_out, segs_in;
 };
 
-/* Starts charging `o`'s socket from its counters now. */
-static __always_inline void settle_from(struct net_sock *o, const struct tcp_counts *c, __u32 header_len)
+/* Records `c` as what `o`'s socket has been charged for. */
+static __always_inline void settled_at(struct net_sock *o, const struct tcp_counts *c)
 {
 	o->settled_tx_bytes = c->tx_bytes;
 	o->settled_rx_bytes = c->rx_bytes;
 	o->settled_segs_out = c->segs_out;
 	o->settled_segs_in = c->segs_in;
+}
+
+/* Starts charging `o`'s socket from its counters now. */
+static __always_inline void settle_from(struct net_sock *o, const struct tcp_counts *c, __u32 header_len)
+{
+	settled_at(o, c);
 	o->header_len = header_len;
 	o->settling = 1;
 }
@@ -240,10 +246,7 @@ static __always_inline void settle(struct net_sock *o, const struct tcp_counts *
 	__u32 segs_out = c->segs_out - o->settled_segs_out, segs_in = c->segs_in - o->settled_segs_in;
 	__u64 tx = c->tx_bytes - o->settled_tx_bytes + (__u64)segs_out * o->header_len;
 	__u64 rx = c->rx_bytes - o->settled_rx_bytes + (__u64)segs_in * o->header_len;
-	o->settled_tx_bytes = c->tx_bytes;
-	o->settled_rx_bytes = c->rx_bytes;
-	o->settled_segs_out = c->segs_out;
-	o->settled_segs_in = c->segs_in;
+	settled_at(o, c);
 	if (!segs_out && !segs_in)
 		return;
 	if (o->cgroup_key)
