@@ -65,6 +65,8 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct mm_struct *mm;
 	int exit_code;
+	unsigned long nvcsw;  /* voluntary context switches */
+	unsigned long nivcsw; /* involuntary ones: with nvcsw, every switch-out */
 	u64 start_time; /* CLOCK_MONOTONIC ns */
 	char comm[16];
 };

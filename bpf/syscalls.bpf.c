@@ -12,14 +12,26 @@
  * sys_exit turns it into latency; every other syscall costs what count-only
  * mode costs.
  *
- * Busy threads are sampled: the two clock reads are most of a timed
- * syscall's cost on VMs whose clocksource is slow to read (kvm-clock, Xen,
- * Hyper-V). A thread's first `sample_after` timed syscalls in each period of
- * 16 jiffies (16-64 ms) are all timed; beyond that, one in `sample_every` is,
- * and its latency is recorded with that weight (histogram slot and sum grow
- * by `sample_every`), so the histogram and the sum estimate every call. Counts
- * and errors stay exact: every syscall is counted at sys_exit. The maximum
- * is the maximum of the timed calls. sample_after == 0: every call is timed.
+ * Busy threads are sampled: the two clock reads and the in-flight slot are
+ * most of a timed syscall's cost on VMs whose clocksource is slow to read
+ * (kvm-clock, Xen, Hyper-V). Each CPU counts the timed syscalls of the thread
+ * that last entered one there, per period (the latency window as sys_exit
+ * last saw it on that CPU with windows, 16 jiffies (16-64 ms) without),
+ * starting again when another thread enters one or a period begins. The first
+ * `sample_after` of the count are all timed; beyond that, each call is timed
+ * with probability 1/`sample_every` (a per-CPU xorshift draw, not every n-th
+ * call, which a repeating pattern of calls could alias), and its latency is recorded with that weight (histogram
+ * slot and sum grow by `sample_every`), so the histogram and the sum estimate
+ * every call. Counts and errors stay exact: every syscall is counted at
+ * sys_exit. The maximum is the maximum of the timed calls. sample_after == 0:
+ * every call is timed. A thread that keeps a CPU busy is sampled; threads
+ * that take turns on a CPU are timed more, never less.
+ * A call entered without a stamp touches no slot: sys_enter leaves on its CPU
+ * a token of the thread and the thread's switch count (voluntary +
+ * involuntary), and sys_exit, finding the same token, knows there is no
+ * stamp without looking. A thread leaves its CPU to block or to move, which
+ * changes its switch count: the exit of a call that blocked, or entered on
+ * another CPU, looks the slot up. A stamping entry clears its CPU's token.
  * The slot is reused in place (no insert/delete per syscall) and removed when
  * the thread exits (sched_process_exit), so threads that die mid-syscall leave
  * nothing behind.
@@ -32,8 +44,9 @@
  * window and still blocked after it is timed when it returns, however late.
  * A stamp records its syscall number and sys_exit takes only a stamp of its
  * own number, then clears it: a stamp whose exit reports another number
- * (rt_sigreturn exits as -1) is dropped by the thread's next timed exit and
- * can never time an unrelated call made while sys_enter is detached.
+ * (rt_sigreturn exits as -1) is dropped by the thread's next timed exit that
+ * looks the slot up, or replaced by its next stamp, and can never time a call
+ * of another number.
  * exit and exit_group, which never reach sys_exit, are then counted when
  * their thread exits (5.11+ build on 5.15+ kernels, which have
  * bpf_task_pt_regs; elsewhere userspace keeps sys_enter attached).
@@ -42,7 +55,7 @@
  * from pt_regs.
  *
  * Fast counting: a hash lookup per syscall was most of sys_exit's cost, so
- * the common case takes none. Each CPU caches (syscall_cache, one cache line
+ * the common case takes none. Each CPU caches (syscall_cache, two cache lines
  * per CPU) the css_set pointer of the last task it saw, that css_set's cgroup
  * key and the cgroup's counting slot; while the current task's css_set is the
  * cached one (a task that changes cgroup gets another css_set), sys_exit
@@ -84,24 +97,31 @@ const volatile __u64 timed_syscalls[SYSCALL_TIMED_WORDS] = {};
  * sample_every is a power of two. */
 const volatile __u32 sample_after = 0;
 const volatile __u32 sample_every = 1;
+/* With latency windows, sampling's period is the window (as sys_exit last saw
+ * window_gen on that CPU) rather than 16 jiffies; set by userspace. */
+const volatile bool sample_by_window = false;
 
 /* Latency windows (see the top): exit and exit_group are counted when their
  * thread exits (tracer_sys_task_exit) instead of at sys_enter, which is
  * detached most of the time. 5.11+ build only; set by userspace. */
 const volatile bool exits_at_task_exit = false;
 
+/* What userspace writes while the programs run is kept together in .data
+ * (one page: every page a program touches after the kernel entry costs a
+ * TLB fill on VMs that flush it there), zero or not. */
+
 /* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
-volatile __u64 max_epoch = 0;
+volatile __u64 max_epoch SEC(".data") = 0;
 
 /* Fast counting (see the top); set by userspace before load. fast_slots == 0:
  * every count goes to the hash. */
 const volatile __u32 fast_slots = 0;
 const volatile __u32 fast_cpus = 1; /* rows of syscall_counts and syscall_cache */
 /* Bumped by userspace before a slot handed back is reused. */
-volatile __u64 slot_epoch = 0;
+volatile __u64 slot_epoch SEC(".data") = 0;
 /* Latency windows: bumped by userspace as a window opens, window_open set
  * while one is (or may be) open; always open without windows. */
-volatile __u64 window_gen = 0;
+volatile __u64 window_gen SEC(".data") = 0;
 volatile __u32 window_open = 1;
 
 #if defined(__TARGET_ARCH_x86)
@@ -249,6 +269,36 @@ static __always_inline bool is_timed(__u32 nr)
 	return (timed_syscalls[(nr / 64) & (SYSCALL_TIMED_WORDS - 1)] >> (nr % 64)) & 1;
 }
 
+/* Sampling's token for an unstamped entry of `task`, the current thread: the
+ * thread and its switch count
+ * (voluntary + involuntary switches). The same thread's token is unchanged
+ * until it next leaves the CPU, which it must do to block or to move to
+ * another CPU; one 64-bit word, so a preempted writer cannot tear it.
+ * Multiplying by an odd constant is a bijection: for one thread, equal tokens
+ * mean equal switch counts. */
+static __always_inline __u64 unstamped_token(struct task_struct *task)
+{
+	__u64 switches = KREAD(task, nvcsw) + KREAD(task, nivcsw);
+	/* the address as a plain number: the verifier refuses arithmetic on
+	 * the BTF pointer `task` */
+	return bpf_get_current_task() ^ (switches * 0x9e3779b97f4a7c15ULL);
+}
+
+/* A pseudo-random number from the CPU's own xorshift state, for sampling:
+ * drawn rather than every n-th call, so that a thread repeating a pattern of
+ * calls (15 reads, then an fsync) has each call timed as often as any other. */
+static __always_inline __u64 sample_draw(struct syscall_cpu_cache *c)
+{
+	__u64 x = c->sample_rand;
+	if (!x)
+		x = bpf_get_prandom_u32() | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	c->sample_rand = x;
+	return x >> 32;
+}
+
 HOOK("sys_enter")
 int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -261,29 +311,42 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 			st->count += 1;
 		return 0;
 	}
+	if (!is_timed((__u32)nr))
+		return 0;
+	__u32 weight = 1;
+	if (sample_after) {
+		/* counted per CPU, for the thread that entered last (see the top) */
+		struct task_struct *task = current_task();
+		__u32 cpu = bpf_get_smp_processor_id();
+		struct syscall_cpu_cache *c = bpf_map_lookup_elem(&syscall_cache, &cpu);
+		if (c) {
+			__u32 period = sample_by_window ? c->exit_gen
+							: (__u32)(bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT);
+			if (c->sample_task != (__u64)task || c->sample_period != period) {
+				c->sample_task = (__u64)task;
+				c->sample_period = period;
+				c->sample_calls = 0;
+			}
+			__u32 calls = ++c->sample_calls;
+			if (calls > sample_after) {
+				if (sample_draw(c) & (sample_every - 1)) {
+					/* counted at sys_exit, not timed; no stamp to look for */
+					c->unstamped = unstamped_token(task);
+					return 0;
+				}
+				weight = sample_every;
+			}
+			c->unstamped = 0;
+		}
+	}
 	/* A run that began as the window closed stamps nothing: sys_exit may
-	 * already skip this thread (see the top). */
-	if (!window_open || !is_timed((__u32)nr))
+	 * already skip this thread (see the top). Read only here, where a
+	 * stamp is made: most runs need no page but the CPU's cache entry. */
+	if (!window_open)
 		return 0;
 	struct syscall_inflight *in = inflight_slot_or_create();
 	if (!in)
 		return 0;
-	__u32 weight = 1;
-	if (sample_after) {
-		__u64 period = bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT;
-		if (in->period != period) {
-			in->period = period;
-			in->calls = 0;
-		}
-		__u32 calls = ++in->calls;
-		if (calls > sample_after) {
-			if (calls & (sample_every - 1)) {
-				in->start_ns = 0; /* counted at sys_exit, not timed */
-				return 0;
-			}
-			weight = sample_every;
-		}
-	}
 	in->weight = weight;
 	in->nr = (__u32)nr;
 	in->start_ns = bpf_ktime_get_ns();
@@ -304,8 +367,17 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		__u64 gen = window_gen;
 		bool closed = !window_open;
 		timed = false;
-		/* outside windows, a thread found without a stamp has none (see the top) */
-		if (!(closed && c && c->task == (__u64)task && c->window_gen == gen)) {
+		if (sample_by_window && c)
+			c->exit_gen = (__u32)gen; /* sampling's period in sys_enter */
+		/* outside windows, a thread found without a stamp has none; a thread
+		 * that entered this call unstamped and has not left the CPU since
+		 * has none either (see the top) */
+		bool none = closed && c && c->task == (__u64)task && c->closed_gen == gen;
+		if (!none && sample_after && c) {
+			__u64 token = unstamped_token(task);
+			none = token && c->unstamped == token;
+		}
+		if (!none) {
 			struct syscall_inflight *in = inflight_slot();
 			/* not sampled, or entered while sys_enter was detached: counted only */
 			if (in && in->start_ns) {
@@ -318,7 +390,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 			}
 			if (closed && c) {
 				c->task = (__u64)task;
-				c->window_gen = gen;
+				c->closed_gen = gen;
 			}
 		}
 	}
@@ -331,7 +403,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		__u64 cset = (__u64)KREAD(task, cgroups);
 		__u32 slot = c->slot;
 		cgroup_key = c->cgroup_key;
-		if (c->cset != cset || c->slot_epoch != slot_epoch)
+		if (c->cset != cset || c->slot_epoch != (__u32)slot_epoch)
 			cache_cgroup(c, cset, &cgroup_key, &slot);
 		if (!timed && !failed && nr < SYSCALL_FAST_NRS && slot < fast_slots) {
 			__u32 i = (cpu * fast_slots + slot) * SYSCALL_FAST_NRS + nr;

@@ -35,19 +35,15 @@ struct syscall_stats {
  * SYSCALL_NR_OTHER standing for every number above it. */
 #define SYSCALL_TIMED_WORDS ((SYSCALL_NR_OTHER + 1) / 64)
 
-/* Latency sampling (see syscalls.bpf.c): a thread's calls are counted per
- * period of 2^SYSCALL_SAMPLE_PERIOD_SHIFT jiffies. */
+/* Latency sampling (see syscalls.bpf.c): a CPU counts the timed syscalls of
+ * the thread it last saw per period of 2^SYSCALL_SAMPLE_PERIOD_SHIFT jiffies. */
 #define SYSCALL_SAMPLE_PERIOD_SHIFT 4
 
-/* In-flight timed syscall of one thread (latency mode). start_ns == 0: none
- * (or not sampled). */
+/* In-flight timed syscall of one thread (latency mode). start_ns == 0: none. */
 struct syscall_inflight {
 	__u64 start_ns;
-	__u64 period;  /* jiffies >> SYSCALL_SAMPLE_PERIOD_SHIFT of `calls` */
-	__u32 calls;   /* timed syscalls the thread entered in that period */
-	__u32 weight;  /* how many calls the one being timed stands for */
-	__u32 nr;      /* the syscall stamped: only its own exit may use the stamp */
-	__u32 pad;
+	__u32 weight; /* how many calls the one being timed stands for */
+	__u32 nr;     /* the syscall stamped: only its own exit may use the stamp */
 };
 
 /* Fast counting (see syscalls.bpf.c): a cgroup holding a counting slot has
@@ -55,18 +51,28 @@ struct syscall_inflight {
 #define SYSCALL_FAST_NRS 512
 #define SYSCALL_SLOT_NONE 0xffffffffu
 
-/* What sys_exit remembers on each CPU between two syscalls: the cgroup (and
- * counting slot) of the css_set it saw last, and the thread it last found
- * with no latency stamp outside a window. One cache line per CPU. */
+/* What the syscall hooks remember on each CPU between two syscalls: the
+ * cgroup (and counting slot) of the css_set sys_exit saw last; the thread it
+ * last found with no latency stamp outside a window; and sampling's count
+ * for the thread that last entered a timed syscall here, with the token of
+ * a call it entered without a stamp. Two cache lines per CPU. */
 struct syscall_cpu_cache {
-	__u64 cset;       /* the css_set pointer these describe (0: none yet) */
+	/* the first cache line: all that a syscall usually needs */
+	__u64 cset;          /* the css_set pointer these describe (0: none yet) */
 	__u64 cgroup_key;
-	__u64 slot_epoch; /* `slot_epoch` when the slot was looked up */
-	__u32 slot;       /* counting slot, or SYSCALL_SLOT_NONE: the hash */
+	__u32 slot;          /* counting slot, or SYSCALL_SLOT_NONE: the hash */
+	__u32 slot_epoch;    /* `slot_epoch` (low 32 bits) when the slot was looked up */
+	__u32 sample_calls;  /* timed syscalls `sample_task` entered here ... */
+	__u32 sample_period; /* ... in this period (window generation, or jiffies >> shift) */
+	__u64 sample_task;
+	__u64 unstamped;     /* token of the thread and switch count of an unstamped entry (0: none) */
+	__u64 sample_rand;   /* xorshift state of sampling's draws (0: not seeded) */
+	__u32 exit_gen;      /* window_gen as sys_exit last read it here */
 	__u32 pad;
-	__u64 task;       /* thread known to hold no stamp ... */
-	__u64 window_gen; /* ... since the window of this generation closed */
-	__u64 pad2[2];
+	/* outside windows */
+	__u64 task;          /* thread known to hold no stamp ... */
+	__u64 closed_gen;    /* ... since the window of this generation closed */
+	__u64 pad2[6];
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

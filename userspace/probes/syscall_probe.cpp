@@ -83,6 +83,7 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     windowed_ = o.latency && o.latency_period_ms > 0 && o.latency_window_ms < o.latency_period_ms &&
                 task_storage && kernel_has_task_pt_regs();
     skel->rodata->exits_at_task_exit = windowed_;
+    skel->rodata->sample_by_window = windowed_;
     if (auto* p = bpf_object__find_program_by_name(skel->obj, "tracer_sys_task_exit"))
         bpf_program__set_autoload(p, windowed_);
     if (!o.latency) {
@@ -123,9 +124,9 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
                      self_ns.c_str());
     }
     drops_fd_ = bpf_map__fd(skel->maps.syscall_drops);
-    max_epoch_ = &skel->bss->max_epoch;
-    slot_epoch_ = &skel->bss->slot_epoch;
-    window_gen_ = &skel->bss->window_gen;
+    max_epoch_ = &skel->data->max_epoch;
+    slot_epoch_ = &skel->data->slot_epoch;
+    window_gen_ = &skel->data->window_gen;
     window_open_ = &skel->data->window_open;
     skel_ = std::move(owner);
 }

@@ -41,10 +41,12 @@ struct SyscallProbeOptions {
     containers::CgroupKeying keying;
     std::string btf_path;         // external BTF ("" = the kernel's)
     ProbeVariant variant = ProbeVariant::Auto;
-    // Latency of busy threads is sampled: beyond `sample_after` timed syscalls
-    // of one thread within 16 jiffies, one in `sample_every` (rounded up to a
-    // power of two) is timed and stands for that many in the histogram and
-    // sum. Counts and errors stay exact. sample_every <= 1: every call timed.
+    // Latency of busy threads is sampled: each CPU counts the timed syscalls
+    // of the thread that last entered one there within a latency window (16
+    // jiffies without windows); beyond
+    // `sample_after`, each call is timed with probability 1/`sample_every`
+    // (rounded up to a power of two) and stands for that many in the histogram
+    // and sum. Counts and errors stay exact. sample_every <= 1: every call timed.
     uint32_t sample_after = 256;
     uint32_t sample_every = 16;
     // Latency windows: sys_enter is attached for `latency_window_ms` of every
