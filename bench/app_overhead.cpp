@@ -9,12 +9,15 @@
 // (server, load generator, agent or tool; kernel time and BPF programs
 // included: they run in those tasks' context), both as ratios to the untraced
 // rounds. The CPU comes from a cgroup of its own, so the compiles of others on
-// a shared machine do not count. Then a kernel.bpf_stats pass: BPF ns per
-// request and per run of each program under the default config.
+// a shared machine do not count. Then kernel.bpf_stats passes, in interleaved
+// rounds of their own: BPF ns per request and per run of each program (medians),
+// next to empty programs on the same hooks (the floor any program there pays).
 //
 // Needs root (BPF, cgroups, running postgres as its user). See docs/performance.md.
 #include "bench_cli.h"
 #include "bench_support.h"
+#include "empty_hooks.skel.h"
+#include "empty_sched_hooks.skel.h"
 
 #include <CLI/CLI.hpp>
 
@@ -63,6 +66,7 @@ struct Options {
     int attach_timeout_s = 60;
     std::string cgroup_procs;  // set by run(): where agents and tools go
     bool prog_stats = true;
+    int stats_rounds = 3;
 };
 
 // ---------------------------------------------------------------- CPU accounting
@@ -501,6 +505,35 @@ struct ProgCost {
     double ns_per_run = 0, runs_per_request = 0, ns_per_request = 0;
 };
 
+// The floors of the per-run bars: empty programs on the syscall and scheduler
+// hooks, measured under the same load. What any program there pays before it
+// does anything (the dispatch, bpf_stats' own clock reads, and on a VM that
+// flushes the TLB at every kernel entry, the first touches after it).
+struct EmptyHooks {
+    SkeletonPtr<empty_hooks_bpf> syscalls;
+    SkeletonPtr<empty_sched_hooks_bpf> sched;
+};
+
+Setup attach_empty_hooks() {
+    auto h = std::make_shared<EmptyHooks>();
+    h->syscalls.reset(empty_hooks_bpf::open_and_load());
+    h->sched.reset(empty_sched_hooks_bpf::open_and_load());
+    if (!h->syscalls || !h->sched) return {nullptr, "empty hooks: open_and_load failed: " + errno_text(errno), "", true};
+    if (int err = empty_hooks_bpf::attach(h->syscalls.get()))
+        return {nullptr, "empty hooks: attach failed: " + errno_text(-err), "", true};
+    if (int err = empty_sched_hooks_bpf::attach(h->sched.get()))
+        return {nullptr, "empty sched hooks: attach failed: " + errno_text(-err), "", true};
+    return {h, "", "", true};
+}
+
+const std::string kEmptyHooks = "empty hooks (floor)";
+
+// tracer's program (truncated name) -> the empty program on its hook
+const std::map<std::string, std::string> kFloorOf = {
+    {"tracer_sys_exit", "floor_sys_exit"}, {"tracer_sys_ente", "floor_sys_enter"},
+    {"tracer_sched_sw", "floor_switch"},   {"tracer_sched_wa", "floor_wake"},
+};
+
 // ---------------------------------------------------------------- the run
 
 int run(Options opt) {
@@ -621,41 +654,86 @@ int run(Options opt) {
 
     // ---- the bpf_stats pass
     std::vector<ProgCost> default_costs;
+    std::map<std::string, double> floor_costs;  // empty program -> ns/run, first app
     if (opt.prog_stats && !failed.count("tracer default")) {
         std::printf("\nkernel.bpf_stats pass (separate: bpf_stats adds two clock reads per program run).\n"
                     "Runs count every event on the machine (other processes' too) during the load run.\n");
         BpfStatsOn on;
+        std::vector<std::pair<std::string, std::function<Setup()>>> passes;
         for (const auto& name : {std::string("tracer default"), std::string("baseline tracer default"),
                                  std::string("syscount + runqlat")}) {
             auto c = std::find_if(configs.begin(), configs.end(), [&](const Config& x) { return x.name == name; });
             if (c == configs.end() || failed.count(name)) continue;
-            Setup s = c->attach();
-            if (!s.skip.empty()) continue;
-            std::set<uint32_t> added;
-            for (const auto& p : tracing_programs())
-                if (!baseline.count(p.id)) added.insert(p.id);
+            passes.emplace_back(name, c->attach);
+        }
+        passes.emplace_back(kEmptyHooks, attach_empty_hooks);
+        // (configuration, app) -> program -> one measurement per round
+        std::map<std::pair<std::string, std::string>, std::map<std::string, std::vector<ProgCost>>> seen;
+        std::map<std::pair<std::string, std::string>, std::vector<double>> requests;
+        std::set<std::string> skipped;
+        for (int round = 0; round < opt.stats_rounds; ++round) {
+            std::printf("stats round %d/%d:", round + 1, opt.stats_rounds);
+            for (size_t k = 0; k < passes.size(); ++k) {
+                // rotated like the timed rounds: no configuration always runs first
+                const auto& [name, attach] = passes[(k + size_t(round)) % passes.size()];
+                if (skipped.count(name)) continue;
+                std::printf(" [%s]", name.c_str());
+                std::fflush(stdout);
+                Setup s = attach();
+                if (!s.skip.empty()) {
+                    std::printf("\n  %s: not measured: %s\n", name.c_str(), s.skip.c_str());
+                    skipped.insert(name);
+                    continue;
+                }
+                std::set<uint32_t> added;
+                for (const auto& p : tracing_programs())
+                    if (!baseline.count(p.id)) added.insert(p.id);
+                for (const auto& app : apps) {
+                    std::map<uint32_t, ProgInfo> before;
+                    for (auto& p : tracing_programs())
+                        if (added.count(p.id)) before[p.id] = p;
+                    const LoadResult r = app->run_load(opt.load_cpu, opt.seconds);
+                    requests[{name, app->name()}].push_back(r.requests);
+                    for (auto& p : tracing_programs()) {
+                        auto b = before.find(p.id);
+                        if (b == before.end()) continue;
+                        const double runs = double(p.run_cnt - b->second.run_cnt);
+                        const double ns = double(p.run_time_ns - b->second.run_time_ns);
+                        if (runs <= 0) continue;
+                        seen[{name, app->name()}][p.name].push_back({p.name, ns / runs, runs / r.requests, ns / r.requests});
+                    }
+                }
+            }
+            std::printf("\n");
+        }
+        std::printf("Medians over %d stats rounds (ns/run: [min-max] of the rounds).\n", opt.stats_rounds);
+        for (const auto& [name, attach] : passes) {
             for (const auto& app : apps) {
-                std::map<uint32_t, ProgInfo> before;
-                for (auto& p : tracing_programs())
-                    if (added.count(p.id)) before[p.id] = p;
-                const LoadResult r = app->run_load(opt.load_cpu, opt.seconds);
+                auto it = seen.find({name, app->name()});
+                if (it == seen.end()) continue;
                 double total = 0;
-                std::printf("\n  %s, %s (%.0f requests):\n  %-18s %10s %14s %14s\n", name.c_str(), app->name().c_str(),
-                            r.requests, "program", "ns/run", "runs/request", "ns/request");
-                for (auto& p : tracing_programs()) {
-                    auto b = before.find(p.id);
-                    if (b == before.end()) continue;
-                    const double runs = double(p.run_cnt - b->second.run_cnt);
-                    const double ns = double(p.run_time_ns - b->second.run_time_ns);
-                    if (runs <= 0) continue;
-                    ProgCost pc{p.name, ns / runs, runs / r.requests, ns / r.requests};
+                std::printf("\n  %s, %s (%.0f requests per load run):\n  %-18s %10s %15s %14s %14s\n", name.c_str(),
+                            app->name().c_str(), median_of(requests[{name, app->name()}]), "program", "ns/run",
+                            "[min-max]", "runs/request", "ns/request");
+                for (const auto& [prog, costs] : it->second) {
+                    std::vector<double> per_run, runs, per_request;
+                    for (const auto& c : costs) {
+                        per_run.push_back(c.ns_per_run);
+                        runs.push_back(c.runs_per_request);
+                        per_request.push_back(c.ns_per_request);
+                    }
+                    ProgCost pc{prog, median_of(per_run), median_of(runs), median_of(per_request)};
                     total += pc.ns_per_request;
-                    std::printf("  %-18s %10.1f %14.2f %14.1f\n", pc.name.c_str(), pc.ns_per_run, pc.runs_per_request,
-                                pc.ns_per_request);
+                    char range[32];
+                    std::snprintf(range, sizeof range, "[%.0f-%.0f]", *std::min_element(per_run.begin(), per_run.end()),
+                                  *std::max_element(per_run.begin(), per_run.end()));
+                    std::printf("  %-18s %10.1f %15s %14.2f %14.1f\n", prog.c_str(), pc.ns_per_run, range,
+                                pc.runs_per_request, pc.ns_per_request);
                     // the bars were measured on redis GET: compare with the first app's pass
                     if (name == "tracer default" && app == apps.front()) default_costs.push_back(pc);
+                    if (name == kEmptyHooks && app == apps.front()) floor_costs[pc.name] = pc.ns_per_run;
                 }
-                std::printf("  %-18s %10s %14s %14.1f\n", "(all)", "", "", total);
+                std::printf("  %-18s %10s %15s %14s %14.1f\n", "(all)", "", "", "", total);
             }
         }
     }
@@ -686,8 +764,11 @@ int run(Options opt) {
             if (pc.name == prog && (!best || pc.runs_per_request > best->runs_per_request)) best = &pc;
         // not loaded, or (sched_wakeup_new) far rarer than once per request: not that hook
         if (!best || best->runs_per_request < 0.01) continue;
-        char b[96];
+        char b[128];
         std::snprintf(b, sizeof b, "%.0f ns/run (bar %.0f)", best->ns_per_run, before / 2);
+        if (auto f = kFloorOf.find(prog); f != kFloorOf.end())
+            if (auto fc = floor_costs.find(f->second); fc != floor_costs.end())
+                std::snprintf(b + std::strlen(b), sizeof b - std::strlen(b), " [empty program: %.0f]", fc->second);
         verdict(prog + ": per-event cost <= half of " + std::to_string(int(before)) + " ns", best->ns_per_run <= before / 2,
                 b);
     }
@@ -725,5 +806,8 @@ int main(int argc, char** argv) {
     app.add_option("--server-cpu", opt.server_cpu, "CPU of the server")->capture_default_str();
     app.add_option("--load-cpu", opt.load_cpu, "CPU of the load generator")->capture_default_str();
     app.add_flag("!--no-prog-stats", opt.prog_stats, "skip the kernel.bpf_stats pass");
+    app.add_option("--stats-rounds", opt.stats_rounds,
+                   "interleaved rounds of the kernel.bpf_stats pass (each configuration's medians are reported)")
+        ->check(CLI::Range(1, 100));
     return bench_main(app, argc, argv, [&] { return run(opt); });
 }
