@@ -55,8 +55,8 @@
  * from pt_regs.
  *
  * Fast counting: a hash lookup per syscall was most of sys_exit's cost, so
- * the common case takes none. Each CPU caches (syscall_cache, two cache lines
- * per CPU) the css_set pointer of the last task it saw, that css_set's cgroup
+ * the common case takes none. Each CPU caches (its syscall_cache entry) the
+ * css_set pointer of the last task it saw, that css_set's cgroup
  * key and the cgroup's counting slot; while the current task's css_set is the
  * cached one (a task that changes cgroup gets another css_set), sys_exit
  * adds one to syscall_counts[cpu][slot][nr], a plain array (inlined lookup,
@@ -69,6 +69,13 @@
  * And outside latency windows, a thread that a CPU already found without a
  * stamp since the last window closed is not looked up again there: stamps
  * are made only inside windows, each of which bumps window_gen.
+ *
+ * One page per syscall: each CPU's syscall_cache entry also holds what the
+ * programs used to read from their read-only data and globals (the timed
+ * bitmap, sampling's settings, the counting slots, the epochs and the window
+ * state), copied there by userspace, which writes every CPU's copy. On VMs
+ * that flush the TLB at every kernel entry each further page a program
+ * touches costs a fill of its own.
  *
  * Built twice (see CMakeLists.txt); userspace loads the newest the kernel takes:
  *  - TRACER_BPF_MODERN (5.11+): tp_btf hooks, the in-flight slot in task-local
@@ -89,40 +96,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile bool latency_enabled = true;
-/* Which syscalls are timed (latency mode); set by userspace before load. */
-const volatile __u64 timed_syscalls[SYSCALL_TIMED_WORDS] = {};
-
-/* Latency sampling of busy threads (see the top); set by userspace.
- * sample_every is a power of two. */
-const volatile __u32 sample_after = 0;
-const volatile __u32 sample_every = 1;
-/* With latency windows, sampling's period is the window (as sys_exit last saw
- * window_gen on that CPU) rather than 16 jiffies; set by userspace. */
-const volatile bool sample_by_window = false;
+/* The probe's settings and generations live in each CPU's syscall_cache
+ * entry (see syscalls.h), written by userspace: a syscall touches no page of
+ * read-only data or globals on its usual paths. */
 
 /* Latency windows (see the top): exit and exit_group are counted when their
  * thread exits (tracer_sys_task_exit) instead of at sys_enter, which is
  * detached most of the time. 5.11+ build only; set by userspace. */
 const volatile bool exits_at_task_exit = false;
-
-/* What userspace writes while the programs run is kept together in .data
- * (one page: every page a program touches after the kernel entry costs a
- * TLB fill on VMs that flush it there), zero or not. */
-
-/* Bumped by userspace after each read of syscall_stats: max_ns is per interval. */
-volatile __u64 max_epoch SEC(".data") = 0;
-
-/* Fast counting (see the top); set by userspace before load. fast_slots == 0:
- * every count goes to the hash. */
-const volatile __u32 fast_slots = 0;
-const volatile __u32 fast_cpus = 1; /* rows of syscall_counts and syscall_cache */
-/* Bumped by userspace before a slot handed back is reused. */
-volatile __u64 slot_epoch SEC(".data") = 0;
-/* Latency windows: bumped by userspace as a window opens, window_open set
- * while one is (or may be) open; always open without windows. */
-volatile __u64 window_gen SEC(".data") = 0;
-volatile __u32 window_open = 1;
 
 #if defined(__TARGET_ARCH_x86)
 #define NR_EXIT 60
@@ -179,9 +160,11 @@ struct {
 	__type(value, __u32);
 } syscall_free_slots SEC(".maps");
 
-/* Per CPU (indexed by CPU, not a per-CPU map: the lookup is inlined) */
+/* Per CPU (indexed by CPU, not a per-CPU map: the lookup is inlined);
+ * userspace maps it to write its part of each entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct syscall_cpu_cache);
@@ -211,7 +194,8 @@ static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset
 					 __u32 *slot_out)
 {
 	__u64 key = current_cgroup_key();
-	__u64 epoch = slot_epoch;
+	__u32 epoch = c->slot_epoch;
+	__u32 fast_slots = c->fast_slots;
 	__u32 slot = SYSCALL_SLOT_NONE;
 	/* none left: this cgroup counts in the hash */
 	if (!fast_slots || !counting_slot(&syscall_slots, &syscall_free_slots, key, &slot) || slot >= fast_slots)
@@ -219,7 +203,7 @@ static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset
 	c->cset = cset;
 	c->cgroup_key = key;
 	c->slot = slot;
-	c->slot_epoch = epoch;
+	c->slot_epoch_seen = epoch;
 	*key_out = key;
 	*slot_out = slot;
 }
@@ -260,13 +244,13 @@ static __always_inline __u32 syscall_nr_of(struct pt_regs *regs)
 #endif
 }
 
-static __always_inline bool is_timed(__u32 nr)
+static __always_inline bool is_timed(struct syscall_cpu_cache *c, __u32 nr)
 {
 	if (nr > SYSCALL_NR_OTHER)
 		nr = SYSCALL_NR_OTHER;
 	barrier_var(nr);
 	/* the mask (SYSCALL_TIMED_WORDS is a power of two) is what the verifier sees */
-	return (timed_syscalls[(nr / 64) & (SYSCALL_TIMED_WORDS - 1)] >> (nr % 64)) & 1;
+	return (c->timed[(nr / 64) & (SYSCALL_TIMED_WORDS - 1)] >> (nr % 64)) & 1;
 }
 
 /* Sampling's token for an unstamped entry of `task`, the current thread: the
@@ -311,38 +295,37 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 			st->count += 1;
 		return 0;
 	}
-	if (!is_timed((__u32)nr))
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct syscall_cpu_cache *c = bpf_map_lookup_elem(&syscall_cache, &cpu);
+	if (!c || !is_timed(c, (__u32)nr))
 		return 0;
 	__u32 weight = 1;
+	__u32 sample_after = c->sample_after;
 	if (sample_after) {
 		/* counted per CPU, for the thread that entered last (see the top) */
 		struct task_struct *task = current_task();
-		__u32 cpu = bpf_get_smp_processor_id();
-		struct syscall_cpu_cache *c = bpf_map_lookup_elem(&syscall_cache, &cpu);
-		if (c) {
-			__u32 period = sample_by_window ? c->exit_gen
-							: (__u32)(bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT);
-			if (c->sample_task != (__u64)task || c->sample_period != period) {
-				c->sample_task = (__u64)task;
-				c->sample_period = period;
-				c->sample_calls = 0;
-			}
-			__u32 calls = ++c->sample_calls;
-			if (calls > sample_after) {
-				if (sample_draw(c) & (sample_every - 1)) {
-					/* counted at sys_exit, not timed; no stamp to look for */
-					c->unstamped = unstamped_token(task);
-					return 0;
-				}
-				weight = sample_every;
-			}
-			c->unstamped = 0;
+		__u32 period = c->sample_by_window ? c->exit_gen
+						   : (__u32)(bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT);
+		if (c->sample_task != (__u64)task || c->sample_period != period) {
+			c->sample_task = (__u64)task;
+			c->sample_period = period;
+			c->sample_calls = 0;
 		}
+		__u32 calls = ++c->sample_calls;
+		if (calls > sample_after) {
+			__u32 mask = c->sample_mask;
+			if (sample_draw(c) & mask) {
+				/* counted at sys_exit, not timed; no stamp to look for */
+				c->unstamped = unstamped_token(task);
+				return 0;
+			}
+			weight = mask + 1;
+		}
+		c->unstamped = 0;
 	}
 	/* A run that began as the window closed stamps nothing: sys_exit may
-	 * already skip this thread (see the top). Read only here, where a
-	 * stamp is made: most runs need no page but the CPU's cache entry. */
-	if (!window_open)
+	 * already skip this thread (see the top). */
+	if (!c->window_open)
 		return 0;
 	struct syscall_inflight *in = inflight_slot_or_create();
 	if (!in)
@@ -357,23 +340,23 @@ HOOK("sys_exit")
 int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 nr = syscall_nr_of(regs);
-	bool timed = latency_enabled && is_timed(nr);
 	__u64 latency = 0, weight = 1;
 	struct task_struct *task = current_task();
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct syscall_cpu_cache *c = bpf_map_lookup_elem(&syscall_cache, &cpu);
+	bool timed = c && is_timed(c, nr);
 
 	if (timed) {
-		__u64 gen = window_gen;
-		bool closed = !window_open;
+		/* (timed: c is not NULL) */
+		__u32 gen = c->window_gen;
+		bool closed = !c->window_open;
 		timed = false;
-		if (sample_by_window && c)
-			c->exit_gen = (__u32)gen; /* sampling's period in sys_enter */
+		c->exit_gen = gen; /* sampling's period in sys_enter, with windows */
 		/* outside windows, a thread found without a stamp has none; a thread
 		 * that entered this call unstamped and has not left the CPU since
 		 * has none either (see the top) */
-		bool none = closed && c && c->task == (__u64)task && c->closed_gen == gen;
-		if (!none && sample_after && c) {
+		bool none = closed && c->task == (__u64)task && c->closed_gen == gen;
+		if (!none && c->sample_after) {
 			__u64 token = unstamped_token(task);
 			none = token && c->unstamped == token;
 		}
@@ -388,7 +371,7 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 				}
 				in->start_ns = 0;
 			}
-			if (closed && c) {
+			if (closed) {
 				c->task = (__u64)task;
 				c->closed_gen = gen;
 			}
@@ -403,7 +386,8 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		__u64 cset = (__u64)KREAD(task, cgroups);
 		__u32 slot = c->slot;
 		cgroup_key = c->cgroup_key;
-		if (c->cset != cset || c->slot_epoch != (__u32)slot_epoch)
+		__u32 fast_slots = c->fast_slots;
+		if (c->cset != cset || c->slot_epoch_seen != c->slot_epoch)
 			cache_cgroup(c, cset, &cgroup_key, &slot);
 		if (!timed && !failed && nr < SYSCALL_FAST_NRS && slot < fast_slots) {
 			__u32 i = (cpu * fast_slots + slot) * SYSCALL_FAST_NRS + nr;
@@ -423,8 +407,8 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 	st->count += 1;
 	if (failed)
 		st->errors += 1;
-	if (timed) {
-		__u64 epoch = max_epoch;
+	if (timed && c) { /* (timed: c is not NULL; said again for the verifier) */
+		__u64 epoch = c->max_epoch;
 		st->total_ns += latency * weight;
 		if (st->max_epoch != epoch) {
 			st->max_epoch = epoch;

@@ -51,17 +51,18 @@ struct syscall_inflight {
 #define SYSCALL_FAST_NRS 512
 #define SYSCALL_SLOT_NONE 0xffffffffu
 
-/* What the syscall hooks remember on each CPU between two syscalls: the
- * cgroup (and counting slot) of the css_set sys_exit saw last; the thread it
- * last found with no latency stamp outside a window; and sampling's count
- * for the thread that last entered a timed syscall here, with the token of
- * a call it entered without a stamp. Two cache lines per CPU. */
+/* Each CPU's entry of `syscall_cache`: everything a syscall's programs read
+ * and write on their usual paths, in one place (one page): what they remember
+ * between two syscalls, and userspace's copies of the probe's settings and
+ * generations. On a VM that flushes the TLB at every kernel entry each other
+ * page (the programs' read-only data, their globals) costs a fill of its own.
+ * Five cache lines per CPU. */
 struct syscall_cpu_cache {
-	/* the first cache line: all that a syscall usually needs */
+	/* line 0, written by the programs: all that a syscall usually needs */
 	__u64 cset;          /* the css_set pointer these describe (0: none yet) */
 	__u64 cgroup_key;
 	__u32 slot;          /* counting slot, or SYSCALL_SLOT_NONE: the hash */
-	__u32 slot_epoch;    /* `slot_epoch` (low 32 bits) when the slot was looked up */
+	__u32 slot_epoch_seen; /* `slot_epoch` when the slot was looked up */
 	__u32 sample_calls;  /* timed syscalls `sample_task` entered here ... */
 	__u32 sample_period; /* ... in this period (window generation, or jiffies >> shift) */
 	__u64 sample_task;
@@ -69,7 +70,20 @@ struct syscall_cpu_cache {
 	__u64 sample_rand;   /* xorshift state of sampling's draws (0: not seeded) */
 	__u32 exit_gen;      /* window_gen as sys_exit last read it here */
 	__u32 pad;
-	/* outside windows */
+	/* line 1, written by userspace (the same on every CPU) */
+	__u64 max_epoch;     /* bumped after each read of syscall_stats: max_ns is per interval */
+	__u32 slot_epoch;    /* bumped before a counting slot handed back is reused */
+	__u32 window_gen;    /* bumped as a latency window opens */
+	__u32 window_open;   /* set while a window is (or may be) open; always without windows */
+	__u32 sample_after;  /* latency sampling (see syscalls.bpf.c); 0: every call timed */
+	__u32 sample_mask;   /* sample_every - 1 (a power of two) */
+	__u32 sample_by_window; /* sampling's period is the window, not 16 jiffies */
+	__u32 fast_slots;    /* counting slots (0: every count goes to the hash) */
+	__u32 pad3[7];
+	/* lines 2-3, written by userspace: the syscalls that are timed (latency
+	 * mode; all zero in count-only mode), one bit per number */
+	__u64 timed[SYSCALL_TIMED_WORDS];
+	/* line 4, written by sys_exit outside windows */
 	__u64 task;          /* thread known to hold no stamp ... */
 	__u64 closed_gen;    /* ... since the window of this generation closed */
 	__u64 pad2[6];

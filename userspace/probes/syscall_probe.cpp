@@ -10,6 +10,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -50,18 +51,22 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     if (!skel) throw_libbpf_error("cannot open the syscalls BPF object", errno);
     std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
 
-    skel->rodata->latency_enabled = o.latency;
+    // What every CPU's entry starts with (written once the map exists)
+    syscall_cpu_cache settings{};
     // sample_every must be a power of two (the program masks with it)
     uint32_t every = 1;
     while (every < o.sample_every && every < (1u << 20)) every <<= 1;
-    skel->rodata->sample_after = every > 1 ? o.sample_after : 0;
-    skel->rodata->sample_every = every;
-    for (int w = 0; w < SYSCALL_TIMED_WORDS; ++w) skel->rodata->timed_syscalls[w] = o.timed_syscalls ? 0 : ~0ull;
-    if (o.timed_syscalls)
-        for (uint32_t nr : *o.timed_syscalls) {
-            uint32_t bit = std::min<uint32_t>(nr, SYSCALL_NR_OTHER);
-            skel->rodata->timed_syscalls[bit / 64] |= 1ull << (bit % 64);
-        }
+    settings.sample_after = every > 1 ? o.sample_after : 0;
+    settings.sample_mask = every - 1;
+    settings.window_open = 1;
+    if (o.latency) {  // count-only: nothing timed
+        for (auto& word : settings.timed) word = o.timed_syscalls ? 0 : ~0ull;
+        if (o.timed_syscalls)
+            for (uint32_t nr : *o.timed_syscalls) {
+                uint32_t bit = std::min<uint32_t>(nr, SYSCALL_NR_OTHER);
+                settings.timed[bit / 64] |= 1ull << (bit % 64);
+            }
+    }
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.syscall_stats, std::max<uint32_t>(o.map_entries, 64));
@@ -69,8 +74,7 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots)
                                          : CountingSlots::fitting(kFastCountBudget, SYSCALL_FAST_NRS * sizeof(uint64_t),
                                                                   ncpus_, kMinFastSlots, kMaxFastSlots);
-    skel->rodata->fast_slots = slots;
-    skel->rodata->fast_cpus = uint32_t(ncpus_);
+    settings.fast_slots = slots;
     bpf_map__set_max_entries(skel->maps.syscall_counts, std::max<uint32_t>(1, ncpus_ * slots * SYSCALL_FAST_NRS));
     bpf_map__set_max_entries(skel->maps.syscall_slots, std::max<uint32_t>(1, slots));
     bpf_map__set_max_entries(skel->maps.syscall_free_slots, std::max<uint32_t>(1, slots));
@@ -83,7 +87,7 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     windowed_ = o.latency && o.latency_period_ms > 0 && o.latency_window_ms < o.latency_period_ms &&
                 task_storage && kernel_has_task_pt_regs();
     skel->rodata->exits_at_task_exit = windowed_;
-    skel->rodata->sample_by_window = windowed_;
+    settings.sample_by_window = windowed_;
     if (auto* p = bpf_object__find_program_by_name(skel->obj, "tracer_sys_task_exit"))
         bpf_program__set_autoload(p, windowed_);
     if (!o.latency) {
@@ -95,6 +99,15 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     // sys_enter is attached after sys_exit (open_window): every stamp's exit is seen
     if (o.latency) bpf_program__set_autoattach(skel->progs.tracer_sys_enter, false);
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the syscalls BPF programs", err);
+    {
+        const size_t page = size_t(sysconf(_SC_PAGESIZE));
+        const size_t bytes = (size_t(ncpus_) * sizeof(syscall_cpu_cache) + page - 1) / page * page;
+        void* mem =
+            mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.syscall_cache), 0);
+        if (mem == MAP_FAILED) throw_libbpf_error("cannot map the syscalls per-CPU entries", -errno);
+        cpus_ = {static_cast<syscall_cpu_cache*>(mem), [bytes](syscall_cpu_cache* p) { munmap(p, bytes); }};
+        for_each_cpu([&](syscall_cpu_cache& c) { c = settings; });  // before any program is attached
+    }
     fast_ = CountingSlots(bpf_map__fd(skel->maps.syscall_slots), bpf_map__fd(skel->maps.syscall_free_slots),
                           bpf_map__fd(skel->maps.syscall_counts), slots, ncpus_,
                           SYSCALL_FAST_NRS * sizeof(uint64_t), "the syscalls count array");
@@ -124,10 +137,6 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
                      self_ns.c_str());
     }
     drops_fd_ = bpf_map__fd(skel->maps.syscall_drops);
-    max_epoch_ = &skel->data->max_epoch;
-    slot_epoch_ = &skel->data->slot_epoch;
-    window_gen_ = &skel->data->window_gen;
-    window_open_ = &skel->data->window_open;
     skel_ = std::move(owner);
 }
 
@@ -160,8 +169,8 @@ SyscallProbe::~SyscallProbe() = default;
 // sys_exit made since the last window closed no longer hold.
 bool SyscallProbe::open_window() {
     // (seq_cst atomics, not fences: ThreadSanitizer does not model fences)
-    __atomic_fetch_add(window_gen_, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(window_open_, 1, __ATOMIC_SEQ_CST);
+    for_each_cpu([](syscall_cpu_cache& c) { __atomic_fetch_add(&c.window_gen, 1, __ATOMIC_SEQ_CST); });
+    for_each_cpu([](syscall_cpu_cache& c) { __atomic_store_n(&c.window_open, 1, __ATOMIC_SEQ_CST); });
     bpf_link* link = bpf_program__attach(enter_prog_);
     const int err = errno;
     enter_link_ = {link, bpf_link__destroy};
@@ -180,7 +189,7 @@ bool SyscallProbe::open_window() {
 // before the detach (see bpf/syscalls.bpf.c).
 void SyscallProbe::close_window() {
     enter_link_.reset();
-    __atomic_store_n(window_open_, 0, __ATOMIC_SEQ_CST);
+    for_each_cpu([](syscall_cpu_cache& c) { __atomic_store_n(&c.window_open, 0, __ATOMIC_SEQ_CST); });
 }
 
 // The first window opened at load; the next ones open every `period` after it.
@@ -210,7 +219,7 @@ const char* SyscallProbe::variant_description() const {
 
 void SyscallProbe::read(std::vector<SyscallReading>& out) {
     out.clear();
-    const uint64_t epoch = *max_epoch_;
+    const uint64_t epoch = __atomic_load_n(&cpus_.get()[0].max_epoch, __ATOMIC_SEQ_CST);  // the same on every CPU
     for_each_percpu_entry<syscall_key>(stats_fd_, percpu_, [&](const syscall_key& key, const auto& per_cpu) {
         SyscallReading r{key.cgroup_id, key.nr, {}};
         for (const auto& v : per_cpu) {
@@ -223,7 +232,7 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
         out.push_back(r);
     });
     // Later updates record their max under the next epoch.
-    *max_epoch_ = epoch + 1;
+    for_each_cpu([epoch](syscall_cpu_cache& c) { __atomic_store_n(&c.max_epoch, epoch + 1, __ATOMIC_SEQ_CST); });
     read_fast_counts(out);
     if (!proc_root_.empty() && std::chrono::steady_clock::now() - swept_at_ >= std::chrono::seconds(30))
         release_exited_threads();
@@ -254,8 +263,9 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     // A removed cgroup's slot: no CPU may go on using it (the epoch makes
     // every cache look its slot up again) before it is zeroed and reused.
     // (a seq_cst read-modify-write: the zeroing after it cannot move before it)
-    fast_.release(cgroup_ids,
-                  [this](const std::vector<uint32_t>&) { __atomic_fetch_add(slot_epoch_, 1, __ATOMIC_SEQ_CST); });
+    fast_.release(cgroup_ids, [this](const std::vector<uint32_t>&) {
+        for_each_cpu([](syscall_cpu_cache& c) { __atomic_fetch_add(&c.slot_epoch, 1, __ATOMIC_SEQ_CST); });
+    });
 }
 
 std::vector<uint32_t> SyscallProbe::inflight_threads() const {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -147,10 +148,13 @@ private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, inflight_fd_ = -1, drops_fd_ = -1;
-    volatile __u64* max_epoch_ = nullptr;  // in the mmap-ed .bss
-    volatile __u64* slot_epoch_ = nullptr;
-    volatile __u64* window_gen_ = nullptr;
-    volatile __u32* window_open_ = nullptr;  // in the mmap-ed .data
+    // Each CPU's syscall_cache entry, mapped: userspace writes its settings
+    // and generations part, the same on every CPU (see bpf/syscalls.h).
+    std::unique_ptr<syscall_cpu_cache, std::function<void(syscall_cpu_cache*)>> cpus_;
+    template <class Fn>
+    void for_each_cpu(Fn fn) {
+        for (int i = 0; i < ncpus_; ++i) fn(cpus_.get()[i]);
+    }
     CountingSlots fast_;  // syscall_counts: [cpu][slot][nr]
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
