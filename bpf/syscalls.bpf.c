@@ -20,9 +20,9 @@
  * starting again when another thread enters one or a period begins. The first
  * `sample_after` of the count are all timed; beyond that, each call is timed
  * with probability 1/`sample_every` (a per-CPU xorshift draw, not every n-th
- * call, which a repeating pattern of calls could alias), and its latency is recorded with that weight (histogram
- * slot and sum grow by `sample_every`), so the histogram and the sum estimate
- * every call. Counts and errors stay exact: every syscall is counted at
+ * call, which a repeating pattern of calls could alias), and its latency is
+ * recorded with that weight (histogram slot and sum grow by `sample_every`),
+ * so the histogram and the sum estimate every call. Counts and errors stay exact: every syscall is counted at
  * sys_exit. The maximum is the maximum of the timed calls. sample_after == 0:
  * every call is timed. A thread that keeps a CPU busy is sampled; threads
  * that take turns on a CPU are timed more, never less.
@@ -254,8 +254,7 @@ static __always_inline bool is_timed(struct syscall_cpu_cache *c, __u32 nr)
 }
 
 /* Sampling's token for an unstamped entry of `task`, the current thread: the
- * thread and its switch count
- * (voluntary + involuntary switches). The same thread's token is unchanged
+ * thread and its switch count (voluntary + involuntary switches). The same thread's token is unchanged
  * until it next leaves the CPU, which it must do to block or to move to
  * another CPU; one 64-bit word, so a preempted writer cannot tear it.
  * Multiplying by an odd constant is a bijection: for one thread, equal tokens

@@ -15,6 +15,14 @@
 
 namespace tracer::probes {
 
+MappedArray map_array(int fd, size_t bytes, const std::string& what) {
+    const size_t page = size_t(sysconf(_SC_PAGESIZE));
+    bytes = (bytes + page - 1) / page * page;
+    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) throw_libbpf_error("cannot map " + what, -errno);
+    return {static_cast<uint8_t*>(mem), [bytes](uint8_t* p) { munmap(p, bytes); }};
+}
+
 CountingSlots::CountingSlots(int slots_fd, int free_fd, int counts_fd, uint32_t slots, int ncpus,
                              size_t slot_bytes, const char* what)
     : slots_fd_(slots_fd), free_fd_(free_fd), slots_(slots), ncpus_(ncpus), slot_bytes_(slot_bytes) {
@@ -22,11 +30,7 @@ CountingSlots::CountingSlots(int slots_fd, int free_fd, int counts_fd, uint32_t 
     for (uint32_t slot = 0; slot < slots; ++slot)
         if (bpf_map_update_elem(free_fd, nullptr, &slot, 0) != 0)
             throw_libbpf_error(std::string("cannot queue the free slots of ") + what, -errno);
-    const size_t page = size_t(sysconf(_SC_PAGESIZE));
-    const size_t bytes = (size_t(ncpus) * slots * slot_bytes + page - 1) / page * page;
-    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, counts_fd, 0);
-    if (mem == MAP_FAILED) throw_libbpf_error(std::string("cannot map ") + what, -errno);
-    mem_ = {static_cast<uint8_t*>(mem), [bytes](uint8_t* p) { munmap(p, bytes); }};
+    mem_ = map_array(counts_fd, size_t(ncpus) * slots * slot_bytes, what);
 }
 
 uint32_t CountingSlots::fitting(uint64_t budget_bytes, size_t slot_bytes, int ncpus, uint32_t min_slots,

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -74,6 +75,12 @@ std::array<uint64_t, Reasons> sum_drop_counters(int fd, int ncpus) {
     return total;
 }
 
+// The values of the BPF_F_MMAPABLE array `fd` (`bytes` of them, rounded up to
+// whole pages), mapped read-write; unmapped with the pointer. Throws
+// ProbeError naming `what`.
+using MappedArray = std::unique_ptr<uint8_t, std::function<void(uint8_t*)>>;
+MappedArray map_array(int fd, size_t bytes, const std::string& what);
+
 // Counting slots (bpf/syscalls.bpf.c, bpf/net.bpf.c): the cgroups that count
 // in a plain array, `slot_bytes` per CPU and slot, laid out [cpu][slot],
 // instead of in a per-CPU hash (a lookup per event). BPF takes a slot from
@@ -134,7 +141,7 @@ private:
     uint32_t slots_ = 0;
     int ncpus_ = 0;
     size_t slot_bytes_ = 0;
-    std::unique_ptr<uint8_t, std::function<void(uint8_t*)>> mem_;
+    MappedArray mem_;
 };
 
 // A BPF ring buffer read without blocking: drain() hands every record

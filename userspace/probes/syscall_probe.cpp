@@ -10,7 +10,6 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -99,15 +98,9 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     // sys_enter is attached after sys_exit (open_window): every stamp's exit is seen
     if (o.latency) bpf_program__set_autoattach(skel->progs.tracer_sys_enter, false);
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the syscalls BPF programs", err);
-    {
-        const size_t page = size_t(sysconf(_SC_PAGESIZE));
-        const size_t bytes = (size_t(ncpus_) * sizeof(syscall_cpu_cache) + page - 1) / page * page;
-        void* mem =
-            mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.syscall_cache), 0);
-        if (mem == MAP_FAILED) throw_libbpf_error("cannot map the syscalls per-CPU entries", -errno);
-        cpus_ = {static_cast<syscall_cpu_cache*>(mem), [bytes](syscall_cpu_cache* p) { munmap(p, bytes); }};
-        for_each_cpu([&](syscall_cpu_cache& c) { c = settings; });  // before any program is attached
-    }
+    cpus_ = map_array(bpf_map__fd(skel->maps.syscall_cache), size_t(ncpus_) * sizeof(syscall_cpu_cache),
+                      "the syscalls per-CPU entries");
+    for_each_cpu([&](syscall_cpu_cache& c) { c = settings; });  // before any program is attached
     fast_ = CountingSlots(bpf_map__fd(skel->maps.syscall_slots), bpf_map__fd(skel->maps.syscall_free_slots),
                           bpf_map__fd(skel->maps.syscall_counts), slots, ncpus_,
                           SYSCALL_FAST_NRS * sizeof(uint64_t), "the syscalls count array");
@@ -219,7 +212,7 @@ const char* SyscallProbe::variant_description() const {
 
 void SyscallProbe::read(std::vector<SyscallReading>& out) {
     out.clear();
-    const uint64_t epoch = __atomic_load_n(&cpus_.get()[0].max_epoch, __ATOMIC_SEQ_CST);  // the same on every CPU
+    const uint64_t epoch = __atomic_load_n(&cpu_entries()[0].max_epoch, __ATOMIC_SEQ_CST);  // the same on every CPU
     for_each_percpu_entry<syscall_key>(stats_fd_, percpu_, [&](const syscall_key& key, const auto& per_cpu) {
         SyscallReading r{key.cgroup_id, key.nr, {}};
         for (const auto& v : per_cpu) {

@@ -13,7 +13,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,10 +43,10 @@ struct SyscallProbeOptions {
     ProbeVariant variant = ProbeVariant::Auto;
     // Latency of busy threads is sampled: each CPU counts the timed syscalls
     // of the thread that last entered one there within a latency window (16
-    // jiffies without windows); beyond
-    // `sample_after`, each call is timed with probability 1/`sample_every`
-    // (rounded up to a power of two) and stands for that many in the histogram
-    // and sum. Counts and errors stay exact. sample_every <= 1: every call timed.
+    // jiffies without windows); beyond `sample_after`, each call is timed with
+    // probability 1/`sample_every` (rounded up to a power of two) and stands
+    // for that many in the histogram and sum. Counts and errors stay exact.
+    // sample_every <= 1: every call timed.
     uint32_t sample_after = 256;
     uint32_t sample_every = 16;
     // Latency windows: sys_enter is attached for `latency_window_ms` of every
@@ -150,10 +149,11 @@ private:
     int stats_fd_ = -1, inflight_fd_ = -1, drops_fd_ = -1;
     // Each CPU's syscall_cache entry, mapped: userspace writes its settings
     // and generations part, the same on every CPU (see bpf/syscalls.h).
-    std::unique_ptr<syscall_cpu_cache, std::function<void(syscall_cpu_cache*)>> cpus_;
+    MappedArray cpus_;
+    syscall_cpu_cache* cpu_entries() { return reinterpret_cast<syscall_cpu_cache*>(cpus_.get()); }
     template <class Fn>
     void for_each_cpu(Fn fn) {
-        for (int i = 0; i < ncpus_; ++i) fn(cpus_.get()[i]);
+        for (int i = 0; i < ncpus_; ++i) fn(cpu_entries()[i]);
     }
     CountingSlots fast_;  // syscall_counts: [cpu][slot][nr]
     ProbeVariant variant_ = ProbeVariant::Baseline;
