@@ -48,15 +48,26 @@
  * Counting slots (as in syscalls.bpf.c): a hash lookup per switch was the
  * largest part of sched_switch's cost, so the common case takes none. A
  * thread's slot above also caches its cgroup: the css_set pointer it had, the
- * cgroup key and the cgroup's counting slot, taken from sched_free_slots the
- * first time the cgroup is seen. While the thread's css_set is the cached one
- * and slot_epoch has not moved, its switch-outs add to sched_counts[cpu][slot],
- * a plain array (inlined lookup, mapped and read by userspace without a
- * syscall); no cgroup key is read either. A cgroup that found no free slot,
- * a switch of a thread without a slot, and migrations count in the
- * sched_stats hash; userspace adds the two. Userspace hands a removed
- * cgroup's slot back after bumping slot_epoch, which invalidates every
- * thread's cache.
+ * cgroup key, the cgroup's counting slot (taken from sched_free_slots the
+ * first time the cgroup is seen) and the number of slots per CPU. Each CPU's
+ * row of a slot (sched_counts[cpu][slot], a plain array: inlined lookup,
+ * mapped and read by userspace without a syscall) names the cgroup it was
+ * last resolved for. While the thread's css_set is the cached one and the
+ * row still names the cached key, its switch-outs add to that row and read
+ * no cgroup key and no global: the switch touches the thread's slot, its
+ * task_struct and one row, nothing else of tracer's (on a VM with PTI every
+ * further page is a TLB fill, ~13 ns). A cgroup that found no free slot, a
+ * switch of a thread without a slot, and migrations count in the sched_stats
+ * hash; userspace adds the two. A thread of a cgroup without a slot asks
+ * again every SCHED_SLOT_RETRY switches. Userspace hands a removed cgroup's
+ * slot back after zeroing the owner in every CPU's row, which invalidates
+ * every thread's cache of it (a dying thread's last switch-out racing that
+ * release can still add one stretch to the row: the race the syscall area's
+ * epoch has too).
+ *
+ * The run-queue latency mode picks one of two sched_switch programs at load
+ * (tracer_sched_switch for sched_info mode, tracer_sched_switch_clock for
+ * clock mode), so a switch reads no setting either.
  */
 #include "kernel_types.h"
 #include "sched.h"
@@ -73,14 +84,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TASK_RUNNING 0x0000
 #define TASK_DEAD 0x0080
 
-/* Run-queue latency from the scheduler's sched_info (see above); set by userspace. */
+/* Run-queue latency from the scheduler's sched_info (see above); set by
+ * userspace. Read by sched_wakeup_new only: each mode has its own switch. */
 const volatile bool runq_from_sched_info = true;
 
-/* Counting slots (see above); set by userspace before load. fast_slots == 0:
- * every count goes to the hash. */
+/* Counting slots per CPU (see above); set by userspace before load.
+ * fast_slots == 0: every count goes to the hash. Read only when a thread's
+ * cache is filled. */
 const volatile __u32 fast_slots = 0;
-/* Bumped by userspace before a slot handed back is reused. */
-volatile __u64 slot_epoch = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -105,13 +116,13 @@ struct {
 } sched_tasks SEC(".maps");
 #endif
 
-/* [cpu][slot] stats, sized by userspace before load. */
+/* [cpu][slot] rows, sized by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sched_stats);
+	__type(value, struct sched_row);
 } sched_counts SEC(".maps");
 
 /* cgroup key -> its slot in sched_counts */
@@ -158,39 +169,48 @@ static __always_inline __u64 task_pcount(struct task_struct *t)
 	return KREAD(t, sched_info.pcount);
 }
 
+/* This CPU's row of counting slot `slot` (`stride` slots per CPU). */
+static __always_inline struct sched_row *slot_row(__u32 stride, __u32 slot)
+{
+	__u32 i = bpf_get_smp_processor_id() * stride + slot;
+	return bpf_map_lookup_elem(&sched_counts, &i);
+}
+
 /* The stats that thread `t` (its slot `ts`, may be NULL) counts in on this
  * CPU: its cgroup's counting slot row when the cgroup has one, else the hash
  * entry. The key and slot come from `ts`'s cache while it is valid (see the
  * top), and refill it otherwise. */
 static __always_inline struct sched_stats *stats_of(struct task_struct *t, struct sched_task *ts)
 {
-	__u64 key;
 	__u64 cset = (__u64)KREAD(t, cgroups);
-	__u64 epoch = slot_epoch;
-	__u32 slot;
-	if (ts && ts->cset == cset && ts->slot_epoch == epoch) {
-		key = ts->cgroup_key;
-		slot = ts->slot;
-	} else {
-		key = task_cgroup_key(t);
-		/* none left: this cgroup counts in the hash */
-		if (!fast_slots || !counting_slot(&sched_slots, &sched_free_slots, key, &slot) ||
-		    slot >= fast_slots)
-			slot = SCHED_SLOT_NONE;
-		if (ts) {
-			ts->cset = cset;
-			ts->cgroup_key = key;
-			ts->slot_epoch = epoch;
-			ts->slot = slot;
+	struct sched_row *row;
+	if (ts && ts->cset == cset) {
+		if (ts->slot != SCHED_SLOT_NONE) {
+			row = slot_row(ts->stride, ts->slot);
+			if (row && row->owner == ts->cgroup_key)
+				return &row->stats;
+		} else if (ts->retry) {
+			ts->retry -= 1;
+			return stats_for_key(ts->cgroup_key);
 		}
 	}
-	if (slot < fast_slots) {
-		__u32 i = bpf_get_smp_processor_id() * fast_slots + slot;
-		struct sched_stats *st = bpf_map_lookup_elem(&sched_counts, &i);
-		if (st)
-			return st;
+	/* fill: a thread new here or moved, a slot handed back, or a retry */
+	__u64 key = task_cgroup_key(t);
+	__u32 stride = fast_slots, slot;
+	row = NULL;
+	/* key 0 (unreadable) never gets a slot: a zeroed row's owner is 0 */
+	if (key && stride && counting_slot(&sched_slots, &sched_free_slots, key, &slot) && slot < stride)
+		row = slot_row(stride, slot);
+	if (row)
+		row->owner = key;
+	if (ts) {
+		ts->cset = cset;
+		ts->cgroup_key = key;
+		ts->slot = row ? slot : SCHED_SLOT_NONE;
+		ts->stride = stride;
+		ts->retry = SCHED_SLOT_RETRY;
 	}
-	return stats_for_key(key);
+	return row ? &row->stats : stats_for_key(key);
 }
 
 /* One wait of `wait` ns (`waits` of them, summed) ended: run-queue latency. */
@@ -205,17 +225,19 @@ static __always_inline void charge_wait(struct sched_stats *st, __u64 waits, __u
 }
 
 /* The scheduling slot of thread `t` (pid `pid`); created on demand when
- * `create`, with the task's runtime so far as the base of its next charge
- * (a slot that cannot be created is counted). */
-static __always_inline struct sched_task *task_slot(struct task_struct *t, __u32 pid, bool create)
+ * `create`, with the task's runtime (and, in sched_info mode, its run-queue
+ * waits) so far as the base of its next charge (a slot that cannot be
+ * created is counted). */
+static __always_inline struct sched_task *task_slot(struct task_struct *t, __u32 pid, bool create,
+						    const bool sched_info)
 {
 #ifdef TRACER_BPF_MODERN
 	if (!create)
 		return bpf_task_storage_get(&sched_tasks, t, 0, 0);
 	struct sched_task init = {
 		.runtime_ns = task_runtime(t),
-		.run_delay_ns = runq_from_sched_info ? task_run_delay(t) : 0,
-		.pcount = runq_from_sched_info ? task_pcount(t) : 0,
+		.run_delay_ns = sched_info ? task_run_delay(t) : 0,
+		.pcount = sched_info ? task_pcount(t) : 0,
 	};
 	struct sched_task *ts = bpf_task_storage_get(&sched_tasks, t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
@@ -226,8 +248,8 @@ static __always_inline struct sched_task *task_slot(struct task_struct *t, __u32
 		return bpf_map_lookup_elem(&sched_tasks, &pid);
 	struct sched_task fresh = {
 		.runtime_ns = task_runtime(t),
-		.run_delay_ns = runq_from_sched_info ? task_run_delay(t) : 0,
-		.pcount = runq_from_sched_info ? task_pcount(t) : 0,
+		.run_delay_ns = sched_info ? task_run_delay(t) : 0,
+		.pcount = sched_info ? task_pcount(t) : 0,
 	};
 	return lookup_or_init(&sched_tasks, &pid, &fresh, &sched_drops, SCHED_DROP_TASK_SLOT);
 #endif
@@ -241,7 +263,7 @@ int BPF_PROG(tracer_sched_wakeup, struct task_struct *p)
 	__u32 pid = KREAD(p, pid);
 	if (!pid)
 		return 0;
-	struct sched_task *ts = task_slot(p, pid, true);
+	struct sched_task *ts = task_slot(p, pid, true, false);
 	if (!ts)
 		return 0;
 	if (!ts->wait_start_ns)
@@ -261,7 +283,7 @@ int BPF_PROG(tracer_sched_wakeup_new, struct task_struct *p)
 		.pcount = runq_from_sched_info ? task_pcount(p) : 0,
 	};
 #ifdef TRACER_BPF_MODERN
-	struct sched_task *ts = task_slot(p, pid, true);
+	struct sched_task *ts = task_slot(p, pid, true, runq_from_sched_info);
 	if (ts) {
 		*ts = fresh;
 		return 0;
@@ -275,10 +297,12 @@ int BPF_PROG(tracer_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
-HOOK("sched_switch")
-int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+/* prev -> next, in either run-queue latency mode (`sched_info`, a constant
+ * in each program). */
+static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+				     const bool sched_info)
 {
-	__u64 now = runq_from_sched_info ? 0 : bpf_ktime_get_ns();
+	__u64 now = sched_info ? 0 : bpf_ktime_get_ns();
 	__u32 prev_pid = KREAD(prev, pid);
 
 	if (prev_pid) {
@@ -286,14 +310,14 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 		bool dead = state & TASK_DEAD; /* its last switch */
 		/* still on the run queue: it waits again from now on */
 		bool runnable = preempt || state == TASK_RUNNING;
-		struct sched_task *ts = task_slot(prev, prev_pid, !dead);
+		struct sched_task *ts = task_slot(prev, prev_pid, !dead, sched_info);
 		struct sched_stats *st = stats_of(prev, ts);
 		if (ts) {
 			__u64 runtime = task_runtime(prev);
 			if (st && runtime > ts->runtime_ns)
 				st->oncpu_ns += runtime - ts->runtime_ns;
 			ts->runtime_ns = runtime;
-			if (runq_from_sched_info) {
+			if (sched_info) {
 				__u64 delay = task_run_delay(prev), runs = task_pcount(prev);
 				if (st && runs > ts->pcount)
 					charge_wait(st, runs - ts->pcount,
@@ -316,12 +340,12 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 #endif
 	}
 
-	if (runq_from_sched_info)
+	if (sched_info)
 		return 0; /* next's wait is charged at its own switch-out */
 	__u32 next_pid = KREAD(next, pid);
 	if (!next_pid)
 		return 0;
-	struct sched_task *ts = task_slot(next, next_pid, true);
+	struct sched_task *ts = task_slot(next, next_pid, true, false);
 	if (!ts)
 		return 0;
 	if (ts->wait_start_ns) {
@@ -332,6 +356,18 @@ int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct
 			charge_wait(st, 1, wait);
 	}
 	return 0;
+}
+
+HOOK("sched_switch")
+int BPF_PROG(tracer_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, true);
+}
+
+HOOK("sched_switch")
+int BPF_PROG(tracer_sched_switch_clock, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next, false);
 }
 
 HOOK("sched_migrate_task")

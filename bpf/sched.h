@@ -27,8 +27,19 @@ struct sched_stats {
 	__u64 runq_slots[SCHED_RUNQ_SLOTS];
 };
 
+/* One row of sched_counts: a counting slot's stats on one CPU, and the key
+ * of the cgroup this CPU's programs last resolved the slot for. Userspace
+ * zeroes `owner` in every CPU's row before it hands the slot back, which is
+ * what invalidates every thread's cached slot (see bpf/sched.bpf.c). */
+struct sched_row {
+	__u64 owner; /* first: on the same cache line as the counters a switch adds to */
+	struct sched_stats stats;
+};
+
 /* No counting slot: the cgroup counts in the sched_stats hash. */
 #define SCHED_SLOT_NONE 0xffffffffu
+/* A thread whose cgroup found no slot asks again after this many switches. */
+#define SCHED_SLOT_RETRY 64
 
 /* Scheduling state of one thread. */
 struct sched_task {
@@ -36,13 +47,14 @@ struct sched_task {
 	__u64 runtime_ns;    /* its se.sum_exec_runtime at its last switch-out (or when first seen) */
 	__u64 run_delay_ns;  /* sched_info mode: its sched_info.run_delay, pcount then */
 	__u64 pcount;
-	/* Its cgroup, cached: valid while the thread's css_set is `cset` and
-	 * slot_epoch has not moved (a thread that changes cgroup gets another
-	 * css_set; a slot handed back bumps the epoch). */
+	/* Its cgroup, cached: valid while the thread's css_set is `cset` (a
+	 * thread that changes cgroup gets another css_set) and, for a counting
+	 * slot, while the slot's row on this CPU is still `cgroup_key`'s. */
 	__u64 cset;
 	__u64 cgroup_key;
-	__u64 slot_epoch;
-	__u32 slot; /* its counting slot in sched_counts, or SCHED_SLOT_NONE */
+	__u32 slot;   /* its counting slot in sched_counts, or SCHED_SLOT_NONE */
+	__u32 stride; /* slots per CPU in sched_counts (fast_slots), so the row needs no global */
+	__u32 retry;  /* SCHED_SLOT_NONE: switches left before it asks for a slot again */
 	__u32 pad;
 };
 

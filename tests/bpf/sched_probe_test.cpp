@@ -75,6 +75,9 @@ public:
         before_ = schedstat(child_.pid());  // blocked until release(): stable
     }
     void release() { child_.release(); }
+    pid_t pid() const { return child_.pid(); }
+    // What the kernel accounted for it since it was moved (stable while it blocks).
+    SchedStat so_far() const { return schedstat(child_.pid()) - before_; }
     SchedStat finish() {
         siginfo_t si{};
         waitid(P_PID, child_.pid(), &si, WEXITED | WNOWAIT);  // a zombie still has its schedstat
@@ -251,6 +254,45 @@ TEST_P(SchedProbeTest, ForgottenCgroupsHandTheirCountingSlotsBack) {
     EXPECT_FALSE(holders.empty()) << "no test cgroup ever got one of 32 slots";
     RecordProperty("slots_reused", std::to_string(reused));
     EXPECT_LE(probe_->fast_slots_held(), 32u);
+}
+
+// A cgroup's slot handed back while one of its threads lives on (the agent
+// forgets a cgroup only once it is gone, but a dying thread still switches
+// out): the thread's cached slot is stale from then on, and what it does
+// next counts in its cgroup's new slot or the hash, where the cgroup is read,
+// not in the row it held.
+TEST_P(SchedProbeTest, AThreadWhoseSlotIsHandedBackCountsOnWhereItsCgroupIsRead) {
+    open(32);
+    TestCgroup cg("handback");
+    int gate[2];
+    ASSERT_EQ(pipe(gate), 0);
+    TrackedChild child(cg, [&gate] {
+        burn(50 * kMs);
+        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        char c;
+        if (read(gate[0], &c, 1) != 1) _exit(2);  // blocks while its slot is handed back
+        burn(150 * kMs);
+        for (int i = 0; i < 40; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    child.release();
+    ASSERT_TRUE(wait_until_sleeping(child.pid()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // in read() now, not in a 1 ms sleep
+    ASSERT_TRUE(wait_until_sleeping(child.pid()));
+    const uint64_t id = cg.id(*mount_);
+    ASSERT_TRUE(probe_->fast_slot_of(id)) << "the cgroup never got one of 32 slots";
+    const SchedStat first = child.so_far();
+    probe_->forget_cgroups({id});
+    ASSERT_FALSE(probe_->fast_slot_of(id));
+    ASSERT_EQ(totals(cg).oncpu_ns, 0u) << "forgetting drops what the cgroup had counted";
+    ASSERT_EQ(write(gate[1], "x", 1), 1);
+    const SchedStat truth = child.finish() - first;
+    close(gate[0]);
+    close(gate[1]);
+    const auto t = totals(cg);
+    EXPECT_NEAR(double(t.oncpu_ns), double(truth.cpu_ns), 0.1 * double(truth.cpu_ns));
+    EXPECT_GE(t.voluntary, 40u);
+    EXPECT_LE(t.voluntary, 50u);
+    EXPECT_TRUE(probe_->fast_slot_of(id)) << "the thread's cgroup takes a slot again";
 }
 
 TEST_P(SchedProbeTest, PipeRoundTripsAreVoluntarySwitches) {

@@ -15,7 +15,7 @@
 namespace tracer::probes {
 namespace {
 
-// Counting slots (bpf/sched.bpf.c): a slot is one sched_stats per CPU.
+// Counting slots (bpf/sched.bpf.c): a slot is one sched_row per CPU.
 constexpr uint64_t kFastCountBudget = 4ull << 20;
 constexpr uint32_t kMinFastSlots = 16, kMaxFastSlots = 1024;
 
@@ -39,8 +39,11 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     if (!skel) throw_libbpf_error("cannot open the sched BPF object", errno);
     std::unique_ptr<void, void (*)(void*)> owner(skel, [](void* p) { Skeleton::destroy(static_cast<Skeleton*>(p)); });
 
+    // One switch program per run-queue latency mode, so a switch reads no setting.
     skel->rodata->runq_from_sched_info = sched_info_;
-    if (sched_info_) bpf_program__set_autoload(skel->progs.tracer_sched_wakeup, false);
+    bpf_program__set_autoload(skel->progs.tracer_sched_wakeup, !sched_info_);
+    bpf_program__set_autoload(skel->progs.tracer_sched_switch_clock, !sched_info_);
+    bpf_program__set_autoload(skel->progs.tracer_sched_switch, sched_info_);
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.sched_stats, std::max<uint32_t>(o.map_entries, 64));
@@ -48,7 +51,7 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     if (bpf_map__type(skel->maps.sched_tasks) != BPF_MAP_TYPE_TASK_STORAGE)
         bpf_map__set_max_entries(skel->maps.sched_tasks, std::max<uint32_t>(o.max_threads, 64));
     const uint32_t slots = o.fast_slots ? std::min(*o.fast_slots, kMaxFastSlots)
-                                         : CountingSlots::fitting(kFastCountBudget, sizeof(sched_stats), ncpus_,
+                                         : CountingSlots::fitting(kFastCountBudget, sizeof(sched_row), ncpus_,
                                                                   kMinFastSlots, kMaxFastSlots);
     skel->rodata->fast_slots = slots;
     bpf_map__set_max_entries(skel->maps.sched_counts, std::max<uint32_t>(1, uint32_t(ncpus_) * slots));
@@ -56,7 +59,7 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     bpf_map__set_max_entries(skel->maps.sched_free_slots, std::max<uint32_t>(1, slots));
     if (int err = Skeleton::load(skel)) throw_libbpf_error("cannot load the sched BPF programs", err);
     fast_ = CountingSlots(bpf_map__fd(skel->maps.sched_slots), bpf_map__fd(skel->maps.sched_free_slots),
-                          bpf_map__fd(skel->maps.sched_counts), slots, ncpus_, sizeof(sched_stats),
+                          bpf_map__fd(skel->maps.sched_counts), slots, ncpus_, sizeof(sched_row),
                           "the sched count array");
     if (int err = Skeleton::attach(skel))
         throw_libbpf_error("cannot attach the sched BPF programs to the scheduler tracepoints", err);
@@ -64,7 +67,6 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     obj_ = skel->obj;
     stats_fd_ = bpf_map__fd(skel->maps.sched_stats);
     drops_fd_ = bpf_map__fd(skel->maps.sched_drops);
-    slot_epoch_ = &skel->bss->slot_epoch;
     skel_ = std::move(owner);
 }
 
@@ -105,7 +107,7 @@ void SchedProbe::read(std::vector<SchedReading>& out) {
         out.push_back(r);
     });
     // and the cgroups holding a counting slot
-    fast_.add_held_rows<sched_stats>(out, [](SchedReading& r, const sched_stats& v) { add_stats(r.totals, v); });
+    fast_.add_held_rows<sched_row>(out, [](SchedReading& r, const sched_row& v) { add_stats(r.totals, v.stats); });
 }
 
 void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
@@ -114,9 +116,15 @@ void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
         sched_key key{id};
         bpf_map_delete_elem(stats_fd_, &key);
     }
-    // every thread's cached slot is stale from here (bpf/sched.bpf.c)
-    fast_.release(cgroup_ids,
-                  [this](const std::vector<uint32_t>&) { __atomic_fetch_add(slot_epoch_, 1, __ATOMIC_SEQ_CST); });
+    // A row that names no cgroup is every thread's cached slot gone stale
+    // (bpf/sched.bpf.c): cleared on every CPU before the rows are zeroed.
+    fast_.release(cgroup_ids, [this](const std::vector<uint32_t>& slots) {
+        for (uint32_t slot : slots)
+            for (int cpu = 0; cpu < ncpus_; ++cpu) {
+                auto* row = static_cast<sched_row*>(const_cast<void*>(fast_.at(cpu, slot)));
+                __atomic_store_n(&row->owner, 0, __ATOMIC_SEQ_CST);
+            }
+    });
 }
 
 std::array<uint64_t, SCHED_DROP_REASONS> SchedProbe::drops() const {

@@ -93,8 +93,7 @@ private:
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
     int stats_fd_ = -1, drops_fd_ = -1;
-    CountingSlots fast_;        // sched_counts: [cpu][slot] sched_stats
-    volatile __u64* slot_epoch_ = nullptr;  // in the skeleton's .bss
+    CountingSlots fast_;        // sched_counts: [cpu][slot] sched_row
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool sched_info_ = false;
     int ncpus_;
