@@ -53,9 +53,20 @@ struct sched_task {
 	__u64 cset;
 	__u64 cgroup_key;
 	__u32 slot;   /* its counting slot in sched_counts, or SCHED_SLOT_NONE */
-	__u32 stride; /* slots per CPU in sched_counts (fast_slots), so the row needs no global */
-	__u32 retry;  /* SCHED_SLOT_NONE: switches left before it asks for a slot again */
-	__u32 pad;
+	__u16 stride; /* slots per CPU in sched_counts (fast_slots), so the row needs no global */
+	__u16 retry;  /* SCHED_SLOT_NONE: switches left before it asks for a slot again */
+};
+
+/* 5.11+ build: the entries of sched_threads, indexed by the low bits of the
+ * thread id. */
+#define SCHED_THREAD_SLOTS 32768
+
+/* One entry of sched_threads: the state of the thread that holds it. One
+ * cache line (the array is page-aligned): threads on other CPUs never share
+ * one. */
+struct sched_thread {
+	__u64 task; /* the holder's task_struct address; 0: free */
+	struct sched_task state;
 };
 
 /* Indexes of the per-CPU `sched_drops` array: every failed map update. */

@@ -295,6 +295,56 @@ TEST_P(SchedProbeTest, AThreadWhoseSlotIsHandedBackCountsOnWhereItsCgroupIsRead)
     EXPECT_TRUE(probe_->fast_slot_of(id)) << "the thread's cgroup takes a slot again";
 }
 
+// 5.11+ build: a thread whose sched_threads entry another thread holds keeps
+// its state in task storage, and moves it into the entry once the entry is
+// free, losing nothing: here every entry is taken (as by threads whose ids
+// share its low bits) while the child's first stretches run, and freed while
+// it blocks; its next stretch, 200 ms on CPU, is charged from the state it
+// moved.
+TEST_P(SchedProbeTest, AThreadKeepsItsStateInTaskStorageUntilItsEntryIsFree) {
+    const int fd = probe_->thread_entries_fd();
+    if (variant_ == Variant::Baseline) {
+        EXPECT_EQ(fd, -1);
+        GTEST_SKIP() << "the 5.8+ build keeps every thread in its thread-id hash";
+    }
+    ASSERT_GE(fd, 0);
+    auto set_all = [fd](uint64_t holder) {
+        sched_thread e{};
+        e.task = holder;
+        for (uint32_t i = 0; i < SCHED_THREAD_SLOTS; ++i) ASSERT_EQ(bpf_map_update_elem(fd, &i, &e, BPF_ANY), 0);
+    };
+    TestCgroup cg("entries-taken");
+    int gate[2];
+    ASSERT_EQ(pipe(gate), 0);
+    set_all(1);  // held by no real task: every thread falls back to task storage
+    TrackedChild child(cg, [&gate] {
+        burn(50 * kMs);
+        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        char c;
+        if (read(gate[0], &c, 1) != 1) _exit(2);
+        burn(200 * kMs);
+        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    child.release();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ASSERT_TRUE(wait_until_sleeping(child.pid()));
+    const uint32_t index = uint32_t(child.pid()) & (SCHED_THREAD_SLOTS - 1);
+    sched_thread entry{};
+    ASSERT_EQ(bpf_map_lookup_elem(fd, &index, &entry), 0);
+    EXPECT_EQ(entry.task, 1u) << "the child's entry stayed taken";
+    set_all(0);
+    ASSERT_EQ(write(gate[1], "x", 1), 1);
+    const SchedStat truth = child.finish();
+    close(gate[0]);
+    close(gate[1]);
+    const auto t = totals(cg);
+    EXPECT_NEAR(double(t.oncpu_ns), double(truth.cpu_ns), 0.1 * double(truth.cpu_ns));
+    EXPECT_GE(t.voluntary, 21u);
+    EXPECT_LE(t.voluntary, 31u);
+    ASSERT_EQ(bpf_map_lookup_elem(fd, &index, &entry), 0);
+    EXPECT_EQ(entry.task, 0u) << "the child's last switch-out frees the entry it claimed";
+}
+
 TEST_P(SchedProbeTest, PipeRoundTripsAreVoluntarySwitches) {
     TestCgroup cg("pingpong");
     // SCHED_FIFO needs run time for real-time tasks in the v1 cpu cgroup

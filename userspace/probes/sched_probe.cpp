@@ -18,6 +18,8 @@ namespace {
 // Counting slots (bpf/sched.bpf.c): a slot is one sched_row per CPU.
 constexpr uint64_t kFastCountBudget = 4ull << 20;
 constexpr uint32_t kMinFastSlots = 16, kMaxFastSlots = 1024;
+static_assert(kMaxFastSlots <= UINT16_MAX, "a thread caches the slots per CPU in 16 bits");
+static_assert(sizeof(sched_thread) == 64, "a thread's entry is one cache line");
 
 void add_stats(SchedTotals& t, const sched_stats& v) {
     t.runq_count += v.runq_count;
@@ -125,6 +127,11 @@ void SchedProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
                 __atomic_store_n(&row->owner, 0, __ATOMIC_SEQ_CST);
             }
     });
+}
+
+int SchedProbe::thread_entries_fd() const {
+    const bpf_map* map = bpf_object__find_map_by_name(obj_, "sched_threads");
+    return map ? bpf_map__fd(map) : -1;
 }
 
 std::array<uint64_t, SCHED_DROP_REASONS> SchedProbe::drops() const {

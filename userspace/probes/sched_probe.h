@@ -83,6 +83,10 @@ public:
     size_t fast_slots_held() const { return fast_.held().size(); }
     std::optional<uint32_t> fast_slot_of(uint64_t cgroup) const { return fast_.slot_of(cgroup); }
 
+    // The 5.11+ build's sched_threads array (bpf/sched.bpf.c), -1 in the
+    // 5.8+ build: tests take its entries to drive threads to task storage.
+    int thread_entries_fd() const;
+
     // "raw_tp/sched_switch, ..." for the start-up log.
     const std::vector<std::string>& attached() const { return attached_; }
 
