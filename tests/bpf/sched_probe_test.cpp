@@ -112,6 +112,23 @@ void burn(uint64_t ns) {
     }
 }
 
+void burn_and_sleep(uint64_t burn_ms, int sleeps) {
+    burn(burn_ms * kMs);
+    for (int i = 0; i < sleeps; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// A pipe a child blocks on (pass()) until the test opens it.
+struct Gate {
+    int fd[2] = {-1, -1};
+    Gate() { EXPECT_EQ(pipe(fd), 0); }
+    ~Gate() { close(fd[0]), close(fd[1]); }
+    void pass() const {
+        char c;
+        if (read(fd[0], &c, 1) != 1) _exit(2);
+    }
+    void open() const { EXPECT_EQ(write(fd[1], "x", 1), 1); }
+};
+
 // CPUs this test may run on.
 std::vector<int> allowed_cpus() {
     cpu_set_t set;
@@ -155,6 +172,9 @@ protected:
     // for 1 ms: its on-CPU time within 10 % of what the kernel charged, and
     // at least `sleeps` voluntary switches, as the probe reports them.
     void expect_burn_and_sleeps(const TestCgroup& cg, uint64_t burn_ms, int sleeps, const std::string& what);
+    // The probe's totals for `cg` against what the kernel accounted (`truth`)
+    // for children that slept `sleeps` times.
+    void expect_charged(const TestCgroup& cg, const SchedStat& truth, int sleeps, const std::string& what = "");
 
     void TearDown() override {
         if (!probe_) return;
@@ -204,12 +224,13 @@ TEST_P(SchedProbeTest, OnCpuTimeOfABurnerIsWhatTheKernelCharged) {
 
 void SchedProbeTest::expect_burn_and_sleeps(const TestCgroup& cg, uint64_t burn_ms, int sleeps,
                                             const std::string& what) {
-    TrackedChild child(cg, [burn_ms, sleeps] {
-        burn(burn_ms * kMs);
-        for (int i = 0; i < sleeps; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    });
+    TrackedChild child(cg, [burn_ms, sleeps] { burn_and_sleep(burn_ms, sleeps); });
     child.release();
-    const SchedStat truth = child.finish();
+    expect_charged(cg, child.finish(), sleeps, what);
+}
+
+void SchedProbeTest::expect_charged(const TestCgroup& cg, const SchedStat& truth, int sleeps,
+                                    const std::string& what) {
     const auto t = totals(cg);
     EXPECT_NEAR(double(t.oncpu_ns), double(truth.cpu_ns), 0.1 * double(truth.cpu_ns)) << what;
     EXPECT_GE(t.voluntary, uint64_t(sleeps)) << what;
@@ -264,19 +285,15 @@ TEST_P(SchedProbeTest, ForgottenCgroupsHandTheirCountingSlotsBack) {
 TEST_P(SchedProbeTest, AThreadWhoseSlotIsHandedBackCountsOnWhereItsCgroupIsRead) {
     open(32);
     TestCgroup cg("handback");
-    int gate[2];
-    ASSERT_EQ(pipe(gate), 0);
+    const Gate gate;
     TrackedChild child(cg, [&gate] {
-        burn(50 * kMs);
-        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        char c;
-        if (read(gate[0], &c, 1) != 1) _exit(2);  // blocks while its slot is handed back
-        burn(150 * kMs);
-        for (int i = 0; i < 40; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        burn_and_sleep(50, 10);
+        gate.pass();  // blocks while its slot is handed back
+        burn_and_sleep(150, 40);
     });
     child.release();
     ASSERT_TRUE(wait_until_sleeping(child.pid()));
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // in read() now, not in a 1 ms sleep
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // at the gate now, not in a 1 ms sleep
     ASSERT_TRUE(wait_until_sleeping(child.pid()));
     const uint64_t id = cg.id(*mount_);
     ASSERT_TRUE(probe_->fast_slot_of(id)) << "the cgroup never got one of 32 slots";
@@ -284,14 +301,8 @@ TEST_P(SchedProbeTest, AThreadWhoseSlotIsHandedBackCountsOnWhereItsCgroupIsRead)
     probe_->forget_cgroups({id});
     ASSERT_FALSE(probe_->fast_slot_of(id));
     ASSERT_EQ(totals(cg).oncpu_ns, 0u) << "forgetting drops what the cgroup had counted";
-    ASSERT_EQ(write(gate[1], "x", 1), 1);
-    const SchedStat truth = child.finish() - first;
-    close(gate[0]);
-    close(gate[1]);
-    const auto t = totals(cg);
-    EXPECT_NEAR(double(t.oncpu_ns), double(truth.cpu_ns), 0.1 * double(truth.cpu_ns));
-    EXPECT_GE(t.voluntary, 40u);
-    EXPECT_LE(t.voluntary, 50u);
+    gate.open();
+    expect_charged(cg, child.finish() - first, 40);
     EXPECT_TRUE(probe_->fast_slot_of(id)) << "the thread's cgroup takes a slot again";
 }
 
@@ -314,16 +325,12 @@ TEST_P(SchedProbeTest, AThreadKeepsItsStateInTaskStorageUntilItsEntryIsFree) {
         for (uint32_t i = 0; i < SCHED_THREAD_SLOTS; ++i) ASSERT_EQ(bpf_map_update_elem(fd, &i, &e, BPF_ANY), 0);
     };
     TestCgroup cg("entries-taken");
-    int gate[2];
-    ASSERT_EQ(pipe(gate), 0);
+    const Gate gate;
     set_all(1);  // held by no real task: every thread falls back to task storage
     TrackedChild child(cg, [&gate] {
-        burn(50 * kMs);
-        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        char c;
-        if (read(gate[0], &c, 1) != 1) _exit(2);
-        burn(200 * kMs);
-        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        burn_and_sleep(50, 10);
+        gate.pass();
+        burn_and_sleep(200, 10);
     });
     child.release();
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
@@ -333,14 +340,8 @@ TEST_P(SchedProbeTest, AThreadKeepsItsStateInTaskStorageUntilItsEntryIsFree) {
     ASSERT_EQ(bpf_map_lookup_elem(fd, &index, &entry), 0);
     EXPECT_EQ(entry.task, 1u) << "the child's entry stayed taken";
     set_all(0);
-    ASSERT_EQ(write(gate[1], "x", 1), 1);
-    const SchedStat truth = child.finish();
-    close(gate[0]);
-    close(gate[1]);
-    const auto t = totals(cg);
-    EXPECT_NEAR(double(t.oncpu_ns), double(truth.cpu_ns), 0.1 * double(truth.cpu_ns));
-    EXPECT_GE(t.voluntary, 21u);
-    EXPECT_LE(t.voluntary, 31u);
+    gate.open();
+    expect_charged(cg, child.finish(), 20);
     ASSERT_EQ(bpf_map_lookup_elem(fd, &index, &entry), 0);
     EXPECT_EQ(entry.task, 0u) << "the child's last switch-out frees the entry it claimed";
 }
