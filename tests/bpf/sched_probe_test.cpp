@@ -521,9 +521,12 @@ TEST_P(SchedProbeTest, IdleSiblingGetsNoOnCpuTime) {
     const auto b = totals(busy), i = totals(idle);
     RecordProperty("idle_oncpu_us", std::to_string(i.oncpu_ns / 1e3));
     EXPECT_NEAR(double(b.oncpu_ns), double(busy_truth.cpu_ns), 0.1 * double(busy_truth.cpu_ns));
+    // the sleeper is charged what it ran itself (about a millisecond, but
+    // 27-44 ms in the ASan build, where its exit is dearer), none of the
+    // burner's time
     EXPECT_LE(i.oncpu_ns, idle_truth.cpu_ns + 2 * kMs);
-    // what the sleeper itself ran (start-up) is tiny next to the burner, on any CPU speed
-    EXPECT_LT(i.oncpu_ns, b.oncpu_ns / 20);
+    EXPECT_LT(idle_truth.cpu_ns, busy_truth.cpu_ns / 5) << "the sleeper was not idle";
+    EXPECT_LT(i.oncpu_ns, b.oncpu_ns / 5);
     EXPECT_GE(i.voluntary, 1u);  // it did sleep, and that was counted where it belongs
 
     // A removed cgroup's entry goes away.
