@@ -5,7 +5,8 @@
  * mmapable (kmalloc'd: the kernel's direct map) instead of one that is
  * (vmalloc'd: 4 KiB pages), a clock read, a task-storage lookup; and one page
  * shared by an entry and an exit program, as syscalls.bpf.c's per-CPU entry
- * is. bench_hook_costs attaches one row at a time. */
+ * is; then on sched_switch: prev's fields, a line per thread, a counter per
+ * CPU (what sched.bpf.c touches). bench_hook_costs attaches one row at a time. */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -131,5 +132,59 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(hc_exit_shared)
 {
 	bump(&shared_page, 1);
+	return 0;
+}
+
+/* sched_switch: the same questions for a program on the scheduler's hook.
+ * Per-thread state as the scheduling probe keeps it: an array of one line
+ * per thread, indexed by the low bits of the thread id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct line);
+} threads SEC(".maps");
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(hs_empty, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(hs_task, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return (prev->pid + prev->__state + (prev->cgroups != 0) + prev->se.sum_exec_runtime +
+		prev->sched_info.run_delay + prev->sched_info.pcount) & 1;
+}
+
+static __always_inline void thread_runtime(struct task_struct *prev)
+{
+	__u32 i = prev->pid & 32767;
+	struct line *l = bpf_map_lookup_elem(&threads, &i);
+	if (l)
+		l->w[0] = prev->se.sum_exec_runtime;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(hs_thread, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	thread_runtime(prev);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(hs_counter, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	bump(&page_b, 2);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(hs_thread_counter, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	thread_runtime(prev);
+	bump(&page_b, 2);
 	return 0;
 }

@@ -3,8 +3,10 @@
 // current task, one word of map memory (read, written), a second page, a map
 // in the kernel's direct map instead of vmalloc, a clock read, a task-storage
 // lookup — and what one page shared by the entry and the exit program costs
-// each of them. Each row is attached alone, rounds are interleaved, and every
-// figure is given against the empty program of the same round.
+// each of them; then the same for a program on sched_switch (prev's fields,
+// a line per thread, a counter per CPU) under a pipe ping-pong. Each row is
+// attached alone, rounds are interleaved, and every figure is given against
+// the empty program of the same round.
 //
 // It answers "how low can this program go here": on VMs that flush the TLB at
 // every kernel entry (PTI without PCID) under nested paging, the first page of
@@ -17,7 +19,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +49,7 @@ struct Row {
     const char* title;
     std::vector<Prog> programs;  // attached together
     const char* what;
+    bool switches = false;  // the work: context switches (a pipe ping-pong), not getppid()
 };
 
 constexpr const char* kEmpty = "empty program/hc_empty";
@@ -68,9 +73,18 @@ const std::vector<Row> kRows = {
     {"entry + exit, one page",
      {{"hc_enter_shared", "empty entry + exit/hc_empty"}, {"hc_exit_shared", "empty entry + exit/hc_empty_exit"}},
      "sys_enter and sys_exit each increment a word of the same page"},
+    {"switch: empty program", {{"hs_empty", ""}}, "on sched_switch, a pipe ping-pong on one CPU", true},
+    {"switch: prev's fields", {{"hs_task", "switch: empty program/hs_empty"}},
+     "pid, state, cgroups, runtime, run-queue delay and count of prev", true},
+    {"switch: thread's line", {{"hs_thread", "switch: empty program/hs_empty"}},
+     "prev's runtime into its line of a 32768-line array indexed by thread id", true},
+    {"switch: CPU's counter", {{"hs_counter", "switch: empty program/hs_empty"}},
+     "an increment in its CPU's line of another array", true},
+    {"switch: both", {{"hs_thread_counter", "switch: empty program/hs_empty"}}, "the two above", true},
 };
 
 struct Options {
+    long round_trips = 100'000;
     long calls = 1'000'000;
     int rounds = 7;
     int cpu = -1;
@@ -103,19 +117,59 @@ std::string fmt(double v, bool sign = false) {
     return b;
 }
 
+// The other end of a pipe ping-pong on the measuring CPU: every round trip is
+// two context switches there. Killed and reaped with the bench.
+class PingPong {
+public:
+    PingPong() {
+        if (pipe(to_) || pipe(from_)) throw FatalError("pipe: " + errno_text(errno));
+        pid_ = fork();
+        if (pid_ < 0) throw FatalError("fork: " + errno_text(errno));
+        if (pid_ == 0) {  // inherits the pinning
+            close(to_[1]);
+            close(from_[0]);
+            char c;
+            while (read(to_[0], &c, 1) == 1 && write(from_[1], &c, 1) == 1) {
+            }
+            _exit(0);
+        }
+        close(to_[0]);
+        close(from_[1]);
+    }
+    ~PingPong() {
+        close(to_[1]);  // the child's read sees EOF
+        close(from_[0]);
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    PingPong(const PingPong&) = delete;
+    PingPong& operator=(const PingPong&) = delete;
+    void round_trips(long n) {
+        char c = 1;
+        for (long i = 0; i < n; ++i)
+            if (write(to_[1], &c, 1) != 1 || read(from_[0], &c, 1) != 1)
+                throw FatalError("ping-pong: " + errno_text(errno));
+    }
+
+private:
+    int to_[2] = {-1, -1}, from_[2] = {-1, -1};
+    pid_t pid_ = -1;
+};
+
 int run(const Options& o) {
     begin_bpf_bench("bench_hook_costs");
     Pinning pin = pin_measuring_thread(o.cpu);
     utsname u{};
     uname(&u);
-    std::printf("bench_hook_costs: what one program run costs on the syscall hooks, piece by piece\n");
+    std::printf("bench_hook_costs: what one program run costs on the syscall hooks and sched_switch, piece by piece\n");
     std::printf("machine: %s, clocksource %s, kernel %s\n", cpu_model().c_str(),
                 one_line("/sys/devices/system/clocksource/clocksource0/current_clocksource").c_str(), u.release);
-    std::printf("method:  getppid() in a loop on CPU %d; one row attached at a time (tp_btf), %ld calls per row and\n"
-                "         round after 50000 warm-up calls, %d interleaved rounds. ns/run from bpf_stats (run_time_ns /\n"
+    std::printf("method:  getppid() in a loop on CPU %d (sched_switch rows: a pipe ping-pong with a child on that\n"
+                "         CPU, %ld round trips of two switches); one row attached at a time (tp_btf), %ld calls per row\n"
+                "         and round after a twentieth as many to warm up, %d interleaved rounds. ns/run from bpf_stats (run_time_ns /\n"
                 "         run_cnt) in a second loop with bpf_stats on; median [min-max] over rounds. 'above floor': the\n"
                 "         median of each round's figure minus that round's empty program in the same place.\n",
-                pin.cpu, o.calls, o.rounds);
+                pin.cpu, o.round_trips, o.calls, o.rounds);
 
     auto others = tracing_programs();
     if (!others.empty())
@@ -123,6 +177,7 @@ int run(const Options& o) {
                     "         is cold here\n",
                     others.size(), names_of(others).c_str());
 
+    PingPong pong;
     Skel skel(hook_costs_bpf::open_and_load());
     if (!skel) throw FatalError("hook_costs: open_and_load failed: " + errno_text(errno) + " (root? BTF?)");
     if (bpf_stats_enabled())
@@ -156,8 +211,15 @@ int run(const Options& o) {
                 links.push_back(l);
                 progs.push_back(p);
             }
-            for (long i = 0; i < 50'000; ++i) syscall(SYS_getppid);
-            per_call[row.title].push_back(ns_per_call());
+            const long units = row.switches ? o.round_trips : o.calls;
+            auto work = [&](long n) {
+                if (row.switches)
+                    pong.round_trips(n);
+                else
+                    for (long i = 0; i < n; ++i) syscall(SYS_getppid);
+            };
+            work(units / 20);
+            if (!row.switches) per_call[row.title].push_back(ns_per_call());
             if (progs.empty()) continue;
             int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
             if (stats_fd < 0) {
@@ -167,14 +229,15 @@ int run(const Options& o) {
             Fd stats_on(stats_fd);  // on until the end of this row
             std::vector<Stats> before;
             for (bpf_program* p : progs) before.push_back(stats_of(p));
-            for (long i = 0; i < o.calls; ++i) syscall(SYS_getppid);
+            work(units);
             for (size_t i = 0; i < progs.size(); ++i) {
                 Stats after = stats_of(progs[i]);
                 uint64_t runs = after.run_cnt - before[i].run_cnt;
-                if (runs < static_cast<uint64_t>(o.calls)) {
+                if (runs < static_cast<uint64_t>(units)) {
                     for (bpf_link* x : links) bpf_link__destroy(x);
                     throw FatalError(std::string(row.title) + ": " + bpf_program__name(progs[i]) + " ran " +
-                                     std::to_string(runs) + " times for " + std::to_string(o.calls) + " calls");
+                                     std::to_string(runs) + " times for " + std::to_string(units) +
+                                     (row.switches ? " round trips" : " calls"));
                 }
                 per_run[std::string(row.title) + "/" + bpf_program__name(progs[i])].push_back(
                     double(after.run_time_ns - before[i].run_time_ns) / double(runs));
@@ -188,12 +251,18 @@ int run(const Options& o) {
     const std::vector<double>& untraced = per_call["untraced"];
     for (const Row& row : kRows) {
         const std::vector<double>& calls = per_call[row.title];
-        std::vector<double> added;
-        for (size_t r = 0; r < calls.size() && r < untraced.size(); ++r) added.push_back(calls[r] - untraced[r]);
-        const std::vector<double>& shown = row.programs.empty() ? calls : added;
-        auto [clo, chi] = std::minmax_element(shown.begin(), shown.end());
-        std::string call_added = fmt(median_of(shown), !row.programs.empty()) + " [" + fmt(*clo, !row.programs.empty()) +
-                                 ".." + fmt(*chi, !row.programs.empty()) + "]";
+        if (row.switches && row.programs.size() == 1 && !*row.programs[0].floor)
+            std::printf("\n");  // the sched_switch rows
+        // on-CPU ns per call: the untraced row's own, the others' added to it
+        std::string call_added = "-";
+        if (!row.switches) {
+            std::vector<double> shown = calls;
+            if (!row.programs.empty())
+                for (size_t r = 0; r < shown.size() && r < untraced.size(); ++r) shown[r] -= untraced[r];
+            auto [clo, chi] = std::minmax_element(shown.begin(), shown.end());
+            bool sign = !row.programs.empty();
+            call_added = fmt(median_of(shown), sign) + " [" + fmt(*clo, sign) + ".." + fmt(*chi, sign) + "]";
+        }
         if (row.programs.empty()) {
             std::printf("%-24s %26s %-16s %22s %12s   %s\n", row.title, call_added.c_str(), "-", "-", "-", row.what);
             continue;
@@ -231,11 +300,14 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    CLI::App app("What one BPF program run costs on the syscall hooks, piece by piece (bpf_stats).\n"
+    CLI::App app("What one BPF program run costs on the syscall hooks and sched_switch, piece by piece (bpf_stats).\n"
                  "Needs root.",
                  "bench_hook_costs");
     app.add_option("--calls", o.calls, "getppid() calls per row and round")
         ->check(CLI::Range(10'000L, 1'000'000'000L))
+        ->capture_default_str();
+    app.add_option("--round-trips", o.round_trips, "pipe round trips (two switches each) per sched_switch row and round")
+        ->check(CLI::Range(1'000L, 100'000'000L))
         ->capture_default_str();
     app.add_option("--rounds", o.rounds, "interleaved rounds; the median is reported")
         ->check(CLI::Range(1, 1000))
