@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,11 @@ struct Options {
 };
 
 using Skel = SkeletonPtr<hook_costs_bpf>;
+
+struct LinkDeleter {
+    void operator()(bpf_link* l) const { bpf_link__destroy(l); }
+};
+using Link = std::unique_ptr<bpf_link, LinkDeleter>;  // detached when it goes
 
 struct Stats {
     uint64_t run_time_ns = 0, run_cnt = 0;
@@ -197,18 +203,15 @@ int run(const Options& o) {
     for (int round = 0; round < o.rounds; ++round) {
         for (const Row& row : kRows) {
             check_interrupted();
-            std::vector<bpf_link*> links;
+            std::vector<Link> links;
             std::vector<bpf_program*> progs;
             for (const Prog& prog : row.programs) {
                 const char* name = prog.name;
                 bpf_program* p = bpf_object__find_program_by_name(skel->obj, name);
                 if (!p) throw FatalError(std::string("hook_costs: no program ") + name);
-                bpf_link* l = bpf_program__attach(p);
-                if (!l) {
-                    for (bpf_link* x : links) bpf_link__destroy(x);
-                    throw FatalError(std::string("hook_costs: attach ") + name + ": " + errno_text(errno));
-                }
-                links.push_back(l);
+                Link l(bpf_program__attach(p));
+                if (!l) throw FatalError(std::string("hook_costs: attach ") + name + ": " + errno_text(errno));
+                links.push_back(std::move(l));
                 progs.push_back(p);
             }
             const long units = row.switches ? o.round_trips : o.calls;
@@ -222,10 +225,7 @@ int run(const Options& o) {
             if (!row.switches) per_call[row.title].push_back(ns_per_call());
             if (progs.empty()) continue;
             int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-            if (stats_fd < 0) {
-                for (bpf_link* x : links) bpf_link__destroy(x);
-                throw FatalError("BPF_ENABLE_STATS: " + errno_text(errno));
-            }
+            if (stats_fd < 0) throw FatalError("BPF_ENABLE_STATS: " + errno_text(errno));
             Fd stats_on(stats_fd);  // on until the end of this row
             std::vector<Stats> before;
             for (bpf_program* p : progs) before.push_back(stats_of(p));
@@ -233,16 +233,13 @@ int run(const Options& o) {
             for (size_t i = 0; i < progs.size(); ++i) {
                 Stats after = stats_of(progs[i]);
                 uint64_t runs = after.run_cnt - before[i].run_cnt;
-                if (runs < static_cast<uint64_t>(units)) {
-                    for (bpf_link* x : links) bpf_link__destroy(x);
+                if (runs < static_cast<uint64_t>(units))
                     throw FatalError(std::string(row.title) + ": " + bpf_program__name(progs[i]) + " ran " +
                                      std::to_string(runs) + " times for " + std::to_string(units) +
                                      (row.switches ? " round trips" : " calls"));
-                }
                 per_run[std::string(row.title) + "/" + bpf_program__name(progs[i])].push_back(
                     double(after.run_time_ns - before[i].run_time_ns) / double(runs));
             }
-            for (bpf_link* x : links) bpf_link__destroy(x);
         }
     }
 
