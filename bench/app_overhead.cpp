@@ -579,7 +579,7 @@ int run(Options opt) {
         return s.substr(0, s.find('\n'));
     };
     std::printf("machine: %d CPUs online (%s), clocksource %s, kernel %s\n", ncpu, cpu_model().c_str(),
-                line("/sys/devices/system/clocksource/clocksource0/current_clocksource").c_str(),
+                clocksource().c_str(),
                 line("/proc/sys/kernel/osrelease").c_str());
     std::printf("method:  server pinned to CPU %d, load generator to CPU %d; %d interleaved rounds, each\n"
                 "         configuration in every round (rotated order), one load run of ~%.0f s per app;\n"

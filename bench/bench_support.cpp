@@ -455,6 +455,13 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
+std::string clocksource() {
+    std::ifstream in("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string s;
+    std::getline(in, s);
+    return s.empty() ? "unknown" : s;
+}
+
 void quiet_libbpf() { libbpf_set_print(libbpf_quiet); }
 
 void begin_bpf_bench(const char* name) {

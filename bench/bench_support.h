@@ -222,6 +222,8 @@ double median_of(std::vector<double> v);
 double median_ci_halfwidth(std::vector<double> v);
 bool parse_long(const std::string& s, long lo, long hi, long& out);
 std::string cpu_model();
+// The kernel's current clocksource (tsc, kvm-clock, ...): what a clock read costs depends on it.
+std::string clocksource();
 // libbpf prints everything but its debug output to stderr.
 void quiet_libbpf();
 // The start of every BPF overhead bench `name`: a warning when not root, libbpf quiet.

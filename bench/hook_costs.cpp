@@ -29,7 +29,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -110,13 +109,6 @@ Stats stats_of(bpf_program* p) {
     return {info.run_time_ns, info.run_cnt};
 }
 
-std::string one_line(const char* path) {
-    std::ifstream f(path);
-    std::string s;
-    std::getline(f, s);
-    return s.empty() ? "unknown" : s;
-}
-
 std::string fmt(double v, bool sign = false) {
     char b[32];
     std::snprintf(b, sizeof b, sign ? "%+.1f" : "%.1f", v);
@@ -169,7 +161,7 @@ int run(const Options& o) {
     uname(&u);
     std::printf("bench_hook_costs: what one program run costs on the syscall hooks and sched_switch, piece by piece\n");
     std::printf("machine: %s, clocksource %s, kernel %s\n", cpu_model().c_str(),
-                one_line("/sys/devices/system/clocksource/clocksource0/current_clocksource").c_str(), u.release);
+                clocksource().c_str(), u.release);
     std::printf("method:  getppid() in a loop on CPU %d (sched_switch rows: a pipe ping-pong with a child on that\n"
                 "         CPU, %ld round trips of two switches); one row attached at a time (tp_btf), %ld calls per row\n"
                 "         and round after a twentieth as many to warm up, %d interleaved rounds. ns/run from bpf_stats (run_time_ns /\n"
