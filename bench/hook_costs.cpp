@@ -109,6 +109,13 @@ Stats stats_of(bpf_program* p) {
     return {info.run_time_ns, info.run_cnt};
 }
 
+// Each round's figure minus the same round's figure of `base`.
+std::vector<double> minus(const std::vector<double>& v, const std::vector<double>& base) {
+    std::vector<double> d;
+    for (size_t r = 0; r < v.size() && r < base.size(); ++r) d.push_back(v[r] - base[r]);
+    return d;
+}
+
 std::string fmt(double v, bool sign = false) {
     char b[32];
     std::snprintf(b, sizeof b, sign ? "%+.1f" : "%.1f", v);
@@ -181,15 +188,6 @@ int run(const Options& o) {
     if (bpf_stats_enabled())
         std::printf("warning: kernel.bpf_stats is on for everyone; the per-call figures include its clock reads\n");
 
-    // on-CPU ns per getppid() call of this thread, bpf_stats off
-    auto ns_per_call = [&] {
-        timespec a{}, b{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-        for (long i = 0; i < o.calls; ++i) syscall(SYS_getppid);
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-        return ns_between(a, b) / double(o.calls);
-    };
-
     // per row: ns/call of each round; per row and program: ns/run of each round
     std::map<std::string, std::vector<double>> per_call, per_run;
     for (int round = 0; round < o.rounds; ++round) {
@@ -214,7 +212,13 @@ int run(const Options& o) {
                     for (long i = 0; i < n; ++i) syscall(SYS_getppid);
             };
             work(units / 20);
-            if (!row.switches) per_call[row.title].push_back(ns_per_call());
+            if (!row.switches) {  // on-CPU ns per call of this thread, bpf_stats off
+                timespec t0{}, t1{};
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+                work(units);
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+                per_call[row.title].push_back(ns_between(t0, t1) / double(units));
+            }
             if (progs.empty()) continue;
             int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
             if (stats_fd < 0) throw FatalError("BPF_ENABLE_STATS: " + errno_text(errno));
@@ -245,9 +249,7 @@ int run(const Options& o) {
         // on-CPU ns per call: the untraced row's own, the others' added to it
         std::string call_added = "-";
         if (!row.switches) {
-            std::vector<double> shown = calls;
-            if (!row.programs.empty())
-                for (size_t r = 0; r < shown.size() && r < untraced.size(); ++r) shown[r] -= untraced[r];
+            const std::vector<double> shown = row.programs.empty() ? calls : minus(calls, untraced);
             auto [clo, chi] = std::minmax_element(shown.begin(), shown.end());
             bool sign = !row.programs.empty();
             call_added = fmt(median_of(shown), sign) + " [" + fmt(*clo, sign) + ".." + fmt(*chi, sign) + "]";
@@ -265,12 +267,7 @@ int run(const Options& o) {
             auto [lo, hi] = std::minmax_element(v.begin(), v.end());
             std::string range = fmt(med) + " [" + fmt(*lo) + "-" + fmt(*hi) + "]";
             std::string above = "-";
-            if (*prog.floor) {
-                const std::vector<double>& floor = per_run[prog.floor];
-                std::vector<double> d;
-                for (size_t r = 0; r < v.size() && r < floor.size(); ++r) d.push_back(v[r] - floor[r]);
-                above = fmt(median_of(d), true);
-            }
+            if (*prog.floor) above = fmt(median_of(minus(v, per_run[prog.floor])), true);
             std::printf("%-24s %26s %-16s %22s %12s   %s\n", k == 0 ? row.title : "", k == 0 ? call_added.c_str() : "",
                         prog.name, range.c_str(), above.c_str(), k == 0 ? row.what : "");
         }
