@@ -137,6 +137,9 @@ public:
     virtual ~App() = default;
     virtual std::string name() const = 0;
     virtual std::string load_description() const = 0;
+    // Whether the per-event bars (measured on a server under load) apply to this
+    // app's bpf_stats pass.
+    virtual bool per_event_bars() const { return true; }
     virtual std::vector<std::string> load_argv(double seconds) const = 0;
     // Requests done by the finished load generator, from its output.
     virtual double requests_done(const std::string& output) const = 0;
@@ -283,6 +286,9 @@ public:
         true_ = need("/bin/true", "coreutils");
     }
     std::string name() const override { return "forks"; }
+    // The hooks run cold here, and sched_wakeup_new (which shares a truncated
+    // name with sched_wakeup) runs once per "request".
+    bool per_event_bars() const override { return false; }
     void size_for(double rate, double seconds) override {
         count_ = static_cast<long>(std::clamp(std::round(rate * seconds / 100) * 100, 100.0, 1e7));
     }
@@ -685,13 +691,10 @@ int run(Options opt) {
     }
 
     // ---- the bpf_stats pass
-    // The per-event bars are about a server under load: they come from the first
-    // server app's pass (not from process churn, where the hooks run cold and
-    // sched_wakeup_new, which shares a truncated name with sched_wakeup, runs
-    // once per "request").
+    // The per-event bars come from the first app they apply to.
     const App* per_event_app = nullptr;
     for (const auto& app : apps)
-        if (app->name() != "forks") {
+        if (app->per_event_bars()) {
             per_event_app = app.get();
             break;
         }
