@@ -20,7 +20,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -35,7 +34,6 @@ constexpr size_t kDatagramBytes = 65536;  // the largest datagram taken whole
 constexpr unsigned kBatch = 32;            // datagrams per recvmmsg
 constexpr size_t kMaxTcpClients = 256;
 constexpr size_t kBadSampleBytes = 200;
-constexpr auto kHandoffWait = std::chrono::milliseconds(500);
 constexpr int kErrorCount = static_cast<int>(ParseError::Count);
 
 enum class Transport { Udp, Uds, Tcp };
@@ -123,13 +121,18 @@ std::vector<std::string> tag_list(std::string_view tags, std::string_view origin
 }  // namespace
 
 struct StatsdServer::Impl {
-    // One listener thread: its socket(s), its aggregator, its handoff slot.
+    // One listener thread: its socket(s) and its aggregator. The thread blocks
+    // in the kernel until data or stop arrives (no timer: an idle agent does
+    // not wake for it) and holds `mu` only while it takes in what it
+    // received; a flush takes the reader's state under `mu` itself instead
+    // of asking the thread for it, so it never waits for the socket.
     struct Reader {
         Reader(Impl& server, Transport t, Fd fd)
             : server(server), transport(t), fd(std::move(fd)), aggregator(server.options.max_contexts) {}
         Impl& server;
         Transport transport;
         Fd fd;
+        std::mutex mu;  // guards everything below down to `thread`
         StatsdAggregator aggregator;
         ReaderStats stats;  // this interval
         std::vector<metrics::Event> events;
@@ -139,43 +142,40 @@ struct StatsdServer::Impl {
         std::unordered_map<pid_t, std::string> pid_origin;  // cleared every interval
         std::unordered_map<std::string, std::string> container_origin;
         ParsedLine parsed;
+        uint64_t live_total = 0;
 
         std::atomic<uint64_t> live_metrics{0};  // metric values taken since start, for received()
-        uint64_t live_total = 0;
-        std::atomic<uint64_t> requested{0};
-        uint64_t handled = 0;
-        std::mutex mu;
-        std::condition_variable cv;
-        uint64_t done = 0;  // under mu
-        Handoff share;      // under mu
         std::jthread thread;
 
-        void maybe_handoff() {
-            live_metrics.store(live_total + stats.metrics, std::memory_order_relaxed);
-            uint64_t want = requested.load(std::memory_order_acquire);
-            if (want == handled) return;
-            handled = want;
-            std::lock_guard lock(mu);
-            aggregator.take(share.contexts);
-            share.stats.add(stats);
+        // After taking in a batch (under mu): what received() reports.
+        void publish() { live_metrics.store(live_total + stats.metrics, std::memory_order_relaxed); }
+
+        // The interval's state into `out`, starting the next interval (under mu).
+        void handoff(Handoff& out) {
+            aggregator.take(out.contexts);
+            out.stats = stats;
             live_total += stats.metrics;
             stats = ReaderStats{};
-            for (auto& e : events) share.events.push_back(std::move(e));
-            for (auto& c : checks) share.checks.push_back(std::move(c));
+            out.events = std::move(events);
+            out.checks = std::move(checks);
             events.clear();
             checks.clear();
             if (bad_reason != ParseError::None) {
-                share.bad_line = bad_line;
-                share.bad_reason = bad_reason;
+                out.bad_line = bad_line;
+                out.bad_reason = bad_reason;
                 bad_reason = ParseError::None;
             }
-            share.socket_drops = socket_drops_now();
-            share.refused = aggregator.refused();
+            out.socket_drops = socket_drops_now();
+            out.refused = aggregator.refused();
             pid_origin.clear();
             container_origin.clear();
-            done = want;
-            cv.notify_all();
         }
+
+        // Wakes the thread out of its blocking receive (stop has been requested):
+        // a socket shut for reading returns at once from recvmmsg and poll,
+        // and stays so, so a stop requested just before the thread blocks is
+        // not missed.
+        void wake() { ::shutdown(fd.get(), SHUT_RD); }
 
         // The kernel's count of datagrams dropped on this socket (buffer
         // full), read once per interval (SO_MEMINFO) rather than per datagram.
@@ -290,7 +290,10 @@ struct StatsdServer::Impl {
                 int n = recvmmsg(fd.get(), msgs.data(), kBatch, MSG_WAITFORONE, nullptr);
                 if (n > 0) {
                     uint64_t now = monotonic_ns();
+                    std::lock_guard lock(mu);
                     for (int i = 0; i < n; ++i) {
+                        // a socket shut by stop() reads as empty datagrams
+                        if (msgs[i].msg_len == 0 && stop.stop_requested()) continue;
                         msghdr& h = msgs[i].msg_hdr;
                         pid_t pid = 0;
                         for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
@@ -309,17 +312,14 @@ struct StatsdServer::Impl {
                         }
                         process(data, transport == Transport::Uds ? origin_of_pid(pid) : std::string_view{}, now);
                     }
-                } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    publish();
+                } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                           !stop.stop_requested()) {
+                    // what it took in is still handed over at the next flush
                     LOG_ERROR("statsd: %s receive failed: %s; listener stopped", transport_name(transport),
                               std::strerror(errno));
-                    break;
+                    return;
                 }
-                maybe_handoff();
-            }
-            // keep answering flushes until stopped
-            while (!stop.stop_requested()) {
-                maybe_handoff();
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
             }
         }
 
@@ -336,9 +336,10 @@ struct StatsdServer::Impl {
             while (!stop.stop_requested()) {
                 fds.assign(1, pollfd{fd.get(), POLLIN, 0});
                 for (auto& c : clients) fds.push_back({c.fd.get(), POLLIN, 0});
-                int ready = ::poll(fds.data(), fds.size(), 100);
+                int ready = ::poll(fds.data(), fds.size(), -1);  // stop() shuts the listener: POLLHUP
                 if (ready > 0) {
                     uint64_t now = monotonic_ns();
+                    std::lock_guard lock(mu);
                     for (size_t i = 1; i < fds.size(); ++i) {
                         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
                         Client& c = clients[i - 1];
@@ -378,8 +379,8 @@ struct StatsdServer::Impl {
                         if (client >= 0 && clients.size() < kMaxTcpClients) clients.push_back({Fd(client), {}, false});
                         else if (client >= 0) ::close(client);
                     }
+                    publish();
                 }
-                maybe_handoff();
             }
         }
     };
@@ -438,11 +439,6 @@ struct StatsdServer::Impl {
         return 0;
     }
 
-    static void set_receive_timeout(int fd) {
-        timeval tv{0, 100000};  // readers look for flushes and stop at least every 100 ms
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
-
     void open_udp() {
         socklen_t len = 0;
         sockaddr_storage addr = resolve(options.udp_listen, "statsd.listen", SOCK_DGRAM, len);
@@ -460,7 +456,6 @@ struct StatsdServer::Impl {
                 if (addr.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(udp_port);
                 else reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(udp_port);
             }
-            set_receive_timeout(fd.get());
             readers_.push_back(std::make_unique<Reader>(*this, Transport::Udp, std::move(fd)));
         }
     }
@@ -493,7 +488,6 @@ struct StatsdServer::Impl {
             throw sys_error("cannot listen on " + path);
         ::chmod(path.c_str(), 0722);  // any local process may send
         uds_bound = true;
-        set_receive_timeout(fd.get());
         readers_.push_back(std::make_unique<Reader>(*this, Transport::Uds, std::move(fd)));
     }
 
@@ -536,7 +530,10 @@ struct StatsdServer::Impl {
     }
 
     void stop() {
-        for (auto& r : readers_) r->thread.request_stop();
+        for (auto& r : readers_) {
+            r->thread.request_stop();
+            r->wake();
+        }
         for (auto& r : readers_)
             if (r->thread.joinable()) r->thread.join();
         readers_.clear();
@@ -548,7 +545,6 @@ struct StatsdServer::Impl {
         auto now = std::chrono::steady_clock::now();
         double interval = std::chrono::duration<double>(now - last_flush).count();
         last_flush = now;
-        for (auto& r : readers_) r->requested.fetch_add(1, std::memory_order_release);
         ReaderStats interval_stats;
         std::vector<metrics::Event> events;
         std::vector<metrics::ServiceCheck> checks;
@@ -559,10 +555,8 @@ struct StatsdServer::Impl {
         for (auto& r : readers_) {
             Handoff h;
             {
-                std::unique_lock lock(r->mu);
-                uint64_t want = r->requested.load();
-                r->cv.wait_for(lock, kHandoffWait, [&] { return r->done == want; });
-                std::swap(h, r->share);
+                std::lock_guard lock(r->mu);  // held by the reader only while it takes in a batch
+                r->handoff(h);
             }
             store.merge(std::move(h.contexts));
             interval_stats.add(h.stats);
