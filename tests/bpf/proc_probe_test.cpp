@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,15 +28,6 @@ namespace {
 
 
 using Variant = probes::ProbeVariant;
-
-void write_file(const std::string& path, const std::string& data) {
-    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
-    ssize_t n = write(fd, data.data(), data.size());
-    int err = errno;
-    close(fd);
-    ASSERT_EQ(n, static_cast<ssize_t>(data.size())) << "write " << data << " to " << path << ": " << std::strerror(err);
-}
 
 // A child's run: how it ended and every event drained meanwhile.
 struct ChildRun {
@@ -211,33 +201,10 @@ TEST_P(ProcProbeTest, ExitsCarryTheStatusAndLifetime) {
 void ProcProbeTest::oom_kill_is_reported(bool at_exit) {
     auto probe = open(8u << 20, at_exit);
     TestCgroup cg("oom");
-    const auto& layout = fixtures::host_layout();
-    const containers::CgroupMount* mem = layout.v1_controller("memory");
-    constexpr const char* limit = "33554432";  // 32 MiB
-    if (mem) {
-        const std::string dir = cg.dir(*mem);
-        write_file(dir + "/memory.limit_in_bytes", limit);
-        // no swapping out of the OOM: memory+swap gets the same limit
-        if (access((dir + "/memory.memsw.limit_in_bytes").c_str(), W_OK) == 0)
-            write_file(dir + "/memory.memsw.limit_in_bytes", limit);
-    } else if (layout.unified() && access((cg.dir(*layout.unified()) + "/memory.max").c_str(), W_OK) == 0) {
-        mem = layout.unified();
-        const std::string dir = cg.dir(*mem);
-        write_file(dir + "/memory.max", limit);
-        if (access((dir + "/memory.swap.max").c_str(), W_OK) == 0) write_file(dir + "/memory.swap.max", "0");
-    } else {
-        GTEST_SKIP() << "the test cgroup has no memory controller (v1 memory or cgroup2 memory.max)";
-    }
-    if (HasFatalFailure()) return;
+    const containers::CgroupMount* mem = fixtures::limit_memory(cg, 32u << 20);
+    if (!mem) GTEST_SKIP() << "the test cgroup has no memory controller (v1 memory or cgroup2 memory.max)";
 
-    ChildRun r = run_in(cg, *probe, [] {
-        constexpr size_t size = 64u << 20;
-        void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) _exit(2);
-        auto* p = static_cast<volatile char*>(m);
-        for (size_t i = 0; i < size; i += 4096) p[i] = 1;
-        _exit(0);  // not reached: 64 MiB touched in 32 MiB
-    });
+    ChildRun r = run_in(cg, *probe, [] { fixtures::touch_memory_and_exit(64u << 20); });  // 64 MiB in 32
     EXPECT_TRUE(r.killed_by(SIGKILL)) << "si_code " << r.info.si_code << " si_status " << r.info.si_status;
 
     const uint64_t memkey = cg.id(*mem), key = cg.id(*mount_);

@@ -208,6 +208,37 @@ TEST_F(TracerRun, TheBaselineBuildCountsPerCgroupToo) {
     EXPECT_NE(tracer.output().find("syscalls probe attached (raw_tp/sys_enter"), std::string::npos) << tracer.output();
 }
 
+// On the built-in defaults only OOM kills cross the process-event ring, and
+// the agent's event thread sleeps until one wakes it (no drain timer): the
+// kill of a child touching 64 MiB in a 32 MiB cgroup is logged while the
+// agent runs, naming the victim.
+TEST_F(TracerRun, AnOomKillWakesTheAgentOnTheDefaults) {
+    TestCgroup cg("e2e-oom");
+    if (!tracer::fixtures::limit_memory(cg, 32u << 20))
+        GTEST_SKIP() << "the test cgroup has no memory controller (v1 memory or cgroup2 memory.max)";
+    uint16_t port = tracer::fixtures::free_tcp_port();
+    Subprocess tracer(tracer_args({"run", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));
+    // attached: the agent serves /metrics only after loading every probe
+    // (its first interval's figures come 10 s later)
+    auto ready_by = std::chrono::steady_clock::now() + 20s;
+    while (tracer.output().find("serving metrics on") == std::string::npos && tracer.running() &&
+           std::chrono::steady_clock::now() < ready_by)
+        std::this_thread::sleep_for(50ms);
+    ASSERT_NE(tracer.output().find("proc probe attached"), std::string::npos) << tracer.output();
+    HeldChild child([] { tracer::fixtures::touch_memory_and_exit(64u << 20); });  // 64 MiB in 32
+    cg.add(child.pid());
+    const pid_t victim = child.pid();
+    child.release();
+    ASSERT_EQ(child.wait(), -1) << "the child was not killed: it exited";
+    const std::string line = "OOM kill: pid " + std::to_string(victim) + " ";
+    auto end = std::chrono::steady_clock::now() + 5s;  // the interval is 10 s: the log must not wait for it
+    while (tracer.output().find(line) == std::string::npos && std::chrono::steady_clock::now() < end && tracer.running())
+        std::this_thread::sleep_for(50ms);
+    EXPECT_NE(tracer.output().find(line), std::string::npos) << "no '" << line << "'; tracer said:\n" << tracer.output();
+    tracer.signal(SIGTERM);
+    EXPECT_EQ(tracer.wait_for(5s), 0) << tracer.output();
+}
+
 TEST_F(TracerRun, SigintDetachesAndExitsZero) {
     uint16_t port = tracer::fixtures::free_tcp_port();
     Subprocess tracer(tracer_args({"run", "--interval", "1", "--metrics-addr", "127.0.0.1:" + std::to_string(port)}));

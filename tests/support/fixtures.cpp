@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -161,6 +162,32 @@ std::string TestCgroup::path(const containers::CgroupMount& mount) const { retur
 
 void TestCgroup::add(pid_t pid) const {
     for (const auto& e : entries_) write_file(dir(e.mount) + "/cgroup.procs", std::to_string(pid));
+}
+
+const containers::CgroupMount* limit_memory(const TestCgroup& cg, uint64_t bytes) {
+    const auto& layout = host_layout();
+    const std::string limit = std::to_string(bytes);
+    if (const auto* mem = layout.v1_controller("memory")) {
+        const std::string dir = cg.dir(*mem);
+        write_file(dir + "/memory.limit_in_bytes", limit);
+        if (access((dir + "/memory.memsw.limit_in_bytes").c_str(), W_OK) == 0)
+            write_file(dir + "/memory.memsw.limit_in_bytes", limit);
+        return mem;
+    }
+    const auto* unified = layout.unified();
+    if (!unified || access((cg.dir(*unified) + "/memory.max").c_str(), W_OK) != 0) return nullptr;
+    const std::string dir = cg.dir(*unified);
+    write_file(dir + "/memory.max", limit);
+    if (access((dir + "/memory.swap.max").c_str(), W_OK) == 0) write_file(dir + "/memory.swap.max", "0");
+    return unified;
+}
+
+void touch_memory_and_exit(size_t bytes) {
+    void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) _exit(2);
+    auto* p = static_cast<volatile char*>(m);
+    for (size_t i = 0; i < bytes; i += 4096) p[i] = 1;
+    _exit(0);
 }
 
 HeldChild::HeldChild(std::function<void()> work) {

@@ -72,6 +72,16 @@ private:
     const Entry& entry(const containers::CgroupMount& mount) const;
 };
 
+// Limits `cg`'s memory, and memory+swap where the kernel has it (so swapping
+// cannot stave off the OOM), to `bytes`: the v1 memory controller, else
+// cgroup2's memory.max. Returns the hierarchy limited; null when the test
+// cgroup has neither. Throws when a limit cannot be written.
+const containers::CgroupMount* limit_memory(const TestCgroup& cg, uint64_t bytes);
+// A child's work: touches `bytes` of fresh anonymous memory page by page (in
+// a cgroup limited below that, the kernel OOM-kills it); _exit(2) when the
+// mapping fails, _exit(0) when it is all touched.
+[[noreturn]] void touch_memory_and_exit(size_t bytes);
+
 // A forked child that waits until release(), then runs `work` and _exit(0)s.
 // Lets the parent move it into cgroups before it does anything measured.
 class HeldChild {

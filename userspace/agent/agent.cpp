@@ -97,14 +97,9 @@ public:
         kernel_ = std::make_unique<KernelSource>(cfg_, *host_, btf_path_, std::move(events_for_api));
         sources_.push_back(kernel_.get());
 
-        // Kernel events (OOM kills) arrive in batches: the kernel does not
-        // wake us per event, this thread drains them on a short timer.
-        std::jthread events([this](std::stop_token stop) {
-            while (!stop.stop_requested()) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-                kernel_->drain_events();
-            }
-        });
+        // Kernel events: OOM kills wake this thread; process and connection
+        // events for the local API arrive in batches, drained on a timer.
+        std::jthread events([this](std::stop_token stop) { kernel_->run_events(stop); });
 
         start_statsd();
         // Integration plugins from conf.d: their checks run on the runner's own threads.

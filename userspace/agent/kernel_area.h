@@ -73,6 +73,15 @@ public:
     virtual void limits(std::vector<std::pair<std::string, double>>&) const {}
     // Areas with an event ring: hand over what arrived (the agent's event thread).
     virtual void drain_events() {}
+    // How the event thread learns that drain_events() has work: `ring_fd` is
+    // a ring whose records wake a poll() on it (-1: none); `batched` says
+    // records also cross without a wake-up, so the area must be drained on
+    // a timer. Neither (the default): the area never needs the event thread.
+    struct EventWake {
+        int ring_fd = -1;
+        bool batched = false;
+    };
+    virtual EventWake event_wake() const { return {}; }
     // The busiest cgroups by this area's main rate, highest first (empty: no ranking).
     virtual std::vector<BusyCgroup> busiest(size_t) const { return {}; }
 };

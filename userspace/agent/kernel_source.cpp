@@ -5,8 +5,15 @@
 #include "probes/bpf_support.h"
 #include "probes/cgroup_events_probe.h"
 #include "probes/kernel_features.h"
+#include "unique_fd.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace tracer::agent {
 namespace {
@@ -88,6 +95,39 @@ void KernelSource::load(const config::AgentConfig& cfg, const std::string& btf_p
 
 void KernelSource::drain_events() {
     for (auto& a : areas_) a.area->drain_events();
+}
+
+void KernelSource::run_events(std::stop_token stop) {
+    std::vector<pollfd> fds;
+    bool batched = false;
+    for (const auto& a : areas_) {
+        auto wake = a.area->event_wake();
+        if (wake.ring_fd >= 0) fds.push_back({wake.ring_fd, POLLIN, 0});
+        batched = batched || wake.batched;
+    }
+    UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop_fd) {
+        LOG_ERROR("kernel events: eventfd: %s; draining every 100 ms instead", std::strerror(errno));
+        batched = true;
+    }
+    std::stop_callback on_stop(stop, [&] {
+        if (!stop_fd) return;
+        uint64_t one = 1;
+        ssize_t written = ::write(stop_fd.get(), &one, sizeof one);
+        (void)written;  // one write to a fresh eventfd cannot fail or block
+    });
+    if (batched) fds.clear();  // the timer drains every ring: poll only for stop
+    if (stop_fd) fds.push_back({stop_fd.get(), POLLIN, 0});
+    const int timeout_ms = batched ? 100 : -1;
+    while (!stop.stop_requested()) {
+        int n = ::poll(fds.data(), fds.size(), timeout_ms);
+        if (n < 0 && errno != EINTR) {
+            LOG_ERROR("kernel events: poll: %s; event thread stopped", std::strerror(errno));
+            return;
+        }
+        if (stop.stop_requested()) return;
+        drain_events();
+    }
 }
 
 void KernelSource::flush(metrics::Interval& out) {

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,14 @@ public:
         std::string error;  // when not
     };
     std::vector<AreaReport> report() const;
-    // Hands over what the areas' event rings hold (the agent's event thread).
+    // Hands over what the areas' event rings hold.
     void drain_events();
+    // The agent's event thread: drains the areas' rings until `stop`. Every
+    // 100 ms while some area's records cross without a wake-up (process or
+    // connection events asked for by api_events); otherwise it sleeps in
+    // poll() until a record that wakes arrives (an OOM kill) or `stop`, so
+    // an agent with the default config does not wake for it.
+    void run_events(std::stop_token stop);
     // "name 41.2k, name 3.1k": the busiest cgroups of the last interval,
     // containers by their names; "" when no area ranks them.
     std::string busiest_line(size_t n) const;

@@ -103,6 +103,8 @@ public:
     void drain_events() override {
         if (consumer_) probe_->drain(consumer_);
     }
+    // Closed connections cross without a wake-up: drained on the timer.
+    EventWake event_wake() const override { return {-1, consumer_ != nullptr}; }
     void drops(AreaDrops& out) const override {
         auto d = probe_->drops();
         out.map_failures.emplace_back("net_stats", d[NET_DROP_STATS_FULL]);

@@ -53,8 +53,9 @@ namespace {
 
 class ProcArea : public ProbeArea<probes::ProcProbe, ProcCollector> {
 public:
-    ProcArea(std::unique_ptr<probes::ProcProbe> probe, std::function<void(const probes::ProcEvent&)> consumer)
-        : ProbeArea(std::move(probe)), consumer_(std::move(consumer)) {}
+    ProcArea(std::unique_ptr<probes::ProcProbe> probe, std::function<void(const probes::ProcEvent&)> consumer,
+             uint32_t emitted_events)
+        : ProbeArea(std::move(probe)), consumer_(std::move(consumer)), emitted_events_(emitted_events) {}
     void drops(AreaDrops& out) const override {
         auto d = probe_->drops();
         out.map_failures.emplace_back("proc_counts", d[PROC_DROP_COUNTS_FULL]);
@@ -72,8 +73,15 @@ public:
         });
     }
 
+    // OOM kills wake the ring's reader; exec, fork and exit (when asked
+    // for) cross without a wake-up.
+    EventWake event_wake() const override {
+        return {probe_->ring_fd(), (emitted_events_ & ~probes::proc_event_bit(probes::ProcEventKind::Oom)) != 0};
+    }
+
 private:
     std::function<void(const probes::ProcEvent&)> consumer_;
+    uint32_t emitted_events_;
 };
 
 }  // namespace
@@ -94,7 +102,7 @@ std::unique_ptr<LoadedArea> load_proc_area(const AreaSetup& setup) {
         if (kind == "fork") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Fork);
         if (kind == "exit") o.emitted_events |= probes::proc_event_bit(probes::ProcEventKind::Exit);
     }
-    return std::make_unique<ProcArea>(std::make_unique<probes::ProcProbe>(o), setup.events.process);
+    return std::make_unique<ProcArea>(std::make_unique<probes::ProcProbe>(o), setup.events.process, o.emitted_events);
 }
 
 }  // namespace tracer::agent
