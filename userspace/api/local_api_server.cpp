@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -358,13 +359,17 @@ struct LocalApiServer::Impl {
             fds.push_back({wake.get(), POLLIN, 0});
             fds.push_back({listener.get(), POLLIN, 0});
             auto now = Clock::now();
-            auto next_deadline = now + std::chrono::seconds(1);
+            auto next_deadline = Clock::time_point::max();
             for (const auto& c : connections) {
                 fds.push_back({c.fd.get(), short(c.answering ? POLLOUT : POLLIN), 0});
                 next_deadline = std::min(next_deadline, c.deadline);
             }
-            int timeout = int(std::max<int64_t>(
-                0, std::chrono::duration_cast<std::chrono::milliseconds>(next_deadline - now).count() + 1));
+            // no client: sleep until one connects or stop() (no idle wake-ups)
+            int timeout = connections.empty()
+                              ? -1
+                              : int(std::clamp<int64_t>(
+                                    std::chrono::duration_cast<std::chrono::milliseconds>(next_deadline - now).count() + 1,
+                                    0, 1000));
             int n = ::poll(fds.data(), fds.size(), timeout);
             if (n < 0 && errno != EINTR) return;
             if (fds[0].revents) return;  // stop()

@@ -321,7 +321,9 @@ struct MetricsServer::Impl {
     void serve() {
         epoll_event events[64];
         for (;;) {
-            int n = epoll_wait(epoll.get(), events, 64, 500);
+            // deadlines are checked every 500 ms while a client is connected;
+            // with none, sleep until one connects or stop() (no idle wake-ups)
+            int n = epoll_wait(epoll.get(), events, 64, connections.empty() ? -1 : 500);
             if (n < 0 && errno != EINTR) return;
             for (int i = 0; i < n; ++i) {
                 void* p = events[i].data.ptr;

@@ -55,9 +55,11 @@ std::optional<ContainerInfo> MetadataCache::find(const std::string& id) {
     return std::nullopt;
 }
 
-std::vector<std::string> MetadataCache::wait_requests(std::chrono::milliseconds timeout) {
+std::vector<std::string> MetadataCache::wait_requests(std::optional<std::chrono::milliseconds> timeout) {
     std::unique_lock lock(mu_);
-    requested_.wait_for(lock, timeout, [&] { return stopped_ || !requests_.empty(); });
+    auto ready = [&] { return stopped_ || !requests_.empty(); };
+    if (timeout) requested_.wait_for(lock, *timeout, ready);
+    else requested_.wait(lock, ready);
     std::vector<std::string> out(requests_.begin(), requests_.end());
     requests_.clear();
     return out;
@@ -91,9 +93,10 @@ size_t MetadataCache::size() const {
 
 MetadataLookups::MetadataLookups(MetadataCache& cache, std::vector<Lookup> lookups)
     : cache_(cache), lookups_(std::move(lookups)) {
+    // Sleeps until an id is asked for; the destructor's cache_.stop() wakes it.
     thread_ = std::jthread([this](std::stop_token stop) {
         while (!stop.stop_requested())
-            for (const auto& id : cache_.wait_requests(std::chrono::milliseconds(500)))
+            for (const auto& id : cache_.wait_requests())
                 for (const auto& lookup : lookups_)
                     if (auto info = lookup(id)) {
                         cache_.put(std::move(*info));

@@ -47,8 +47,9 @@ public:
     std::optional<ContainerInfo> find(const std::string& id);
 
     // Providers: the ids asked for since the last call; waits up to `timeout`
-    // for one. Returns empty on timeout or after stop().
-    std::vector<std::string> wait_requests(std::chrono::milliseconds timeout);
+    // for one (none: until one is asked for). Returns empty on timeout or
+    // after stop().
+    std::vector<std::string> wait_requests(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
     void stop();
 
     // The cgroup of `id` is gone: its entry is dropped at the second

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
 #include <ctime>
 #include <mutex>
 
@@ -212,10 +213,14 @@ void DockerMetadataProvider::watch(std::stop_token stop) {
                 LOG_WARN("%s; retrying with backoff", e.what());
             reported = true;
         }
-        // Back off (interruptibly) before reconnecting.
-        for (auto slept = std::chrono::milliseconds(0); slept < backoff && !stop.stop_requested();
-             slept += std::chrono::milliseconds(50))
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        // Back off before reconnecting, woken early only by a stop request
+        // (not on a polling timer: an agent on a host without Docker sleeps).
+        {
+            std::mutex mu;
+            std::condition_variable_any cv;
+            std::unique_lock lock(mu);
+            cv.wait_for(lock, stop, backoff, [] { return false; });
+        }
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
 }
