@@ -768,7 +768,7 @@ Setup Agents::tracer(const TracerRun& r) {
         const auto from = at + marker.size();
         detail = marker + log.substr(from, log.find('\n', from) - from);  // npos - from: to the end
     }
-    return {child, "", detail, true};
+    return {child, "", detail, true, child->pid()};
 }
 
 Setup Agents::tool(const ToolRun& r) {
@@ -801,7 +801,7 @@ Setup Agents::tool(const ToolRun& r) {
     });
     nap(kSettle);
     if (!h->child->alive()) throw RowError(r.what + " " + h->child->exit_description() + " right after attaching");
-    return {h, "", "", true};
+    return {h, "", "", true, h->child->pid()};
 }
 
 void Agents::wait_attached(Child& child, const std::string& what, const std::function<bool()>& ready,

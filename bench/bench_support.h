@@ -304,6 +304,7 @@ struct Setup {
     std::string skip;
     std::string detail;
     bool expect_programs = true;  // attaching must have loaded tracing programs
+    pid_t pid = -1;               // the agent or tool started, if one was
 };
 
 struct RunnerOptions {
