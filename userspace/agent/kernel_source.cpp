@@ -98,26 +98,23 @@ void KernelSource::drain_events() {
 }
 
 void KernelSource::run_events(std::stop_token stop) {
-    std::vector<pollfd> fds;
-    bool batched = false;
-    for (const auto& a : areas_) {
-        auto wake = a.area->event_wake();
-        if (wake.ring_fd >= 0) fds.push_back({wake.ring_fd, POLLIN, 0});
-        batched = batched || wake.batched;
-    }
     UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!stop_fd) {
-        LOG_ERROR("kernel events: eventfd: %s; draining every 100 ms instead", std::strerror(errno));
-        batched = true;
-    }
+    if (!stop_fd) LOG_ERROR("kernel events: eventfd: %s; draining every 100 ms instead", std::strerror(errno));
+    bool batched = !stop_fd;
+    for (const auto& a : areas_) batched = batched || a.area->event_wake().batched;
+    // On the timer every ring is drained anyway: poll only for stop. Otherwise
+    // also for the rings whose records wake their reader.
+    std::vector<pollfd> fds;
+    if (!batched)
+        for (const auto& a : areas_)
+            if (int fd = a.area->event_wake().ring_fd; fd >= 0) fds.push_back({fd, POLLIN, 0});
+    if (stop_fd) fds.push_back({stop_fd.get(), POLLIN, 0});
     std::stop_callback on_stop(stop, [&] {
         if (!stop_fd) return;
         uint64_t one = 1;
         ssize_t written = ::write(stop_fd.get(), &one, sizeof one);
         (void)written;  // one write to a fresh eventfd cannot fail or block
     });
-    if (batched) fds.clear();  // the timer drains every ring: poll only for stop
-    if (stop_fd) fds.push_back({stop_fd.get(), POLLIN, 0});
     const int timeout_ms = batched ? 100 : -1;
     while (!stop.stop_requested()) {
         int n = ::poll(fds.data(), fds.size(), timeout_ms);
