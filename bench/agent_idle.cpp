@@ -104,20 +104,21 @@ int run(const Options& o) {
                 o.yaml.empty() ? "" : " plus --yaml", o.seconds, o.rounds);
     struct Config {
         std::string name;
+        std::string tag;  // names its temp files
         Agents* agents;
         std::vector<Sample> samples;
     };
     Agents current("bench_agent_idle", o.tracer, o.attach_timeout_s, std::nullopt);
     std::optional<Agents> baseline;
-    std::vector<Config> configs{{"tracer", &current, {}}};
+    std::vector<Config> configs{{"tracer", "tracer", &current, {}}};
     if (!o.baseline_tracer.empty()) {
         baseline.emplace("bench_agent_idle", o.baseline_tracer, o.attach_timeout_s, std::nullopt);
-        configs.push_back({"baseline tracer", &*baseline, {}});
+        configs.push_back({"baseline tracer", "baseline", &*baseline, {}});
     }
     for (int round = 0; round < o.rounds; ++round) {
         for (size_t k = 0; k < configs.size(); ++k) {
             Config& c = configs[(k + size_t(round)) % configs.size()];  // rotated order
-            Sample s = measure_idle(*c.agents, o, c.name == "tracer" ? "tracer" : "baseline");
+            Sample s = measure_idle(*c.agents, o, c.tag);
             std::printf("  round %d  %-16s CPU %6.3f ms/s  wake-ups %6.1f/s  preempted %5.1f/s  (%d threads)\n",
                         round + 1, c.name.c_str(), s.cpu_ms_per_s, s.wakeups_per_s, s.preempted_per_s, s.threads);
             c.samples.push_back(s);
@@ -154,9 +155,7 @@ int main(int argc, char** argv) {
                  "bench_agent_idle");
     add_tracer_option(app, o.tracer);
     add_attach_timeout_option(app, o.attach_timeout_s);
-    app.add_option("--baseline-tracer", o.baseline_tracer,
-                   "also measure this tracer build in the same rounds: before/after in one run")
-        ->check(CLI::ExistingFile);
+    add_baseline_tracer_option(app, o.baseline_tracer);
     app.add_option("--yaml", o.yaml, "config lines appended to every agent's config (e.g. 'api_events: [exec]')");
     app.add_option("--rounds", o.rounds, "interleaved rounds")->capture_default_str()->check(CLI::Range(1, 100));
     app.add_option("--seconds", o.seconds, "how long each agent is left alone per round")

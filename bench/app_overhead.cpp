@@ -830,10 +830,7 @@ int main(int argc, char** argv) {
                  "bench_app_overhead");
     add_tracer_option(app, opt.tracer);
     add_attach_timeout_option(app, opt.attach_timeout_s);
-    app.add_option("--baseline-tracer", opt.baseline_tracer,
-                   "also measure this tracer build's default config ('baseline tracer default'): before/after "
-                   "in one run")
-        ->check(CLI::ExistingFile);
+    add_baseline_tracer_option(app, opt.baseline_tracer);
     app.add_option("--syscount", opt.syscount, "libbpf-tools syscount")->capture_default_str();
     app.add_option("--runqlat", opt.runqlat, "libbpf-tools runqlat")->capture_default_str();
     app.add_option("--rounds", opt.rounds, "interleaved rounds")->capture_default_str()->check(CLI::Range(1, 100));

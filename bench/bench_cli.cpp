@@ -11,6 +11,13 @@ void add_tracer_option(CLI::App& app, std::string& tracer) {
     app.add_option("--tracer", tracer, "the tracer binary")->capture_default_str()->check(CLI::ExistingFile);
 }
 
+void add_baseline_tracer_option(CLI::App& app, std::string& tracer) {
+    app.add_option("--baseline-tracer", tracer,
+                   "another tracer build, measured in the same interleaved rounds as --tracer ('baseline tracer' "
+                   "rows): before/after in one run")
+        ->check(CLI::ExistingFile);
+}
+
 void add_attach_timeout_option(CLI::App& app, int& seconds) {
     app.add_option("--attach-timeout", seconds, "seconds an agent or tool may take to attach")
         ->capture_default_str()

@@ -16,6 +16,8 @@ namespace bench {
 
 // `--tracer PATH`: the agent binary a bench runs (default: the one built next to it).
 void add_tracer_option(CLI::App& app, std::string& tracer);
+// `--baseline-tracer PATH`: another build measured next to --tracer (empty: none).
+void add_baseline_tracer_option(CLI::App& app, std::string& tracer);
 // `--attach-timeout S`: how long an agent or tool may take until it is attached.
 void add_attach_timeout_option(CLI::App& app, int& seconds);
 
