@@ -7,10 +7,18 @@
 #include "containers/oci_bundle.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 using namespace tracer::containers;
 namespace fs = std::filesystem;
@@ -106,6 +114,86 @@ TEST(DockerClient, UnreachableSocketIsOneClearError) {
     } catch (const DockerError& e) {
         EXPECT_NE(std::string(e.what()).find("unix:///tmp/tracer-no-such-docker.sock"), std::string::npos) << e.what();
     }
+}
+
+// Voluntary context switches of one thread of this process so far.
+long voluntary_switches(pid_t tid) {
+    std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0) return std::stol(line.substr(24));
+    return -1;
+}
+
+// The event stream of a daemon with nothing to say: the streaming thread
+// sleeps (no wake-up a second to look for stop), delivers what arrives, and
+// a stop request ends it at once.
+TEST(DockerClient, AnIdleEventStreamSleepsUntilAnEventOrStop) {
+    const std::string path = "/tmp/tracer-fake-docker-" + std::to_string(getpid()) + ".sock";
+    ::unlink(path.c_str());
+    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    std::promise<void> close_stream;
+    std::thread daemon([&, closed = close_stream.get_future()]() mutable {
+        int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        char request[4096];
+        (void)!::read(c, request, sizeof request);  // one GET, headers only
+        const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 "Transfer-Encoding: chunked\r\n\r\n";
+        const std::string event = "{\"Type\":\"container\",\"Actor\":{\"ID\":\"abc\"}}\n";
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx\r\n", event.size());
+        const std::string chunk = head + size + event + "\r\n";
+        (void)!::write(c, chunk.data(), chunk.size());
+        closed.wait();
+        ::close(c);
+    });
+
+    DockerClient client(path);
+    std::atomic<pid_t> streaming_tid{0};
+    std::promise<std::string> first_line;
+    std::promise<void> returned;
+    auto returned_future = returned.get_future();
+    auto line_future = first_line.get_future();
+    std::jthread streamer([&](std::stop_token stop) {
+        bool first = true;
+        try {
+            client.stream_lines(
+                "/events",
+                [&](const std::string& line) {
+                    if (!first) return;
+                    first = false;
+                    streaming_tid = pid_t(::syscall(SYS_gettid));
+                    first_line.set_value(line);
+                },
+                stop);
+        } catch (const DockerError&) {
+        }
+        returned.set_value();
+    });
+    ASSERT_EQ(line_future.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "no event delivered";
+    EXPECT_NE(line_future.get().find("\"abc\""), std::string::npos);
+    // past libcurl's own timers of the connection's start (the 2 s connect
+    // timeout among them), each of which wakes the thread once
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    const long before = voluntary_switches(streaming_tid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    const long after = voluntary_switches(streaming_tid);
+    ASSERT_GE(before, 0);
+    EXPECT_LE(after - before, 1) << "the idle stream woke its thread " << (after - before) << " times in 2.5 s";
+    streamer.request_stop();
+    const bool stopped = returned_future.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    EXPECT_TRUE(stopped) << "a stop request did not end the stream";
+    close_stream.set_value();  // (ends the stream anyway, so that the threads can be joined)
+    streamer.join();
+    daemon.join();
+    ::close(listener);
+    ::unlink(path.c_str());
 }
 
 TEST(MetadataCache, UnknownIdsAreAskedForOnceAndNamedWhenPut) {

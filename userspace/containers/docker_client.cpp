@@ -7,7 +7,9 @@
 
 #include <condition_variable>
 #include <ctime>
+#include <memory>
 #include <mutex>
+#include <stop_token>
 
 namespace tracer::containers {
 namespace {
@@ -37,10 +39,6 @@ size_t split_lines(char* data, size_t size, size_t n, void* user) {
     }
     sink->pending.erase(0, start);
     return size * n;
-}
-
-int stop_requested(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return static_cast<std::stop_token*>(user)->stop_requested() ? 1 : 0;
 }
 
 std::string string_or_empty(const nlohmann::json& j, const char* key) {
@@ -101,12 +99,29 @@ void DockerClient::stream_lines(const std::string& path, const std::function<voi
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, split_lines);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    // The progress callback runs at least once a second even on an idle
-    // stream: that is where a stop request ends the transfer.
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, stop_requested);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &stop);
-    CURLcode rc = curl_easy_perform(h);
+    // A multi handle, so that the thread sleeps in poll() until the daemon
+    // sends something or stop wakes it (curl_multi_wakeup), instead of
+    // waking every second to look for a stop request.
+    std::unique_ptr<CURLM, CURLMcode (*)(CURLM*)> multi(curl_multi_init(), curl_multi_cleanup);
+    if (!multi || curl_multi_add_handle(multi.get(), h) != CURLM_OK)
+        throw DockerError("Docker API at unix://" + socket_path_ + " GET " + path + ": cannot set up libcurl");
+    CURLcode rc = CURLE_OK;
+    {
+        std::stop_callback wake(stop, [m = multi.get()] { curl_multi_wakeup(m); });
+        for (int running = 1; running && !stop.stop_requested();) {
+            if (CURLMcode mc = curl_multi_perform(multi.get(), &running); mc != CURLM_OK) {
+                curl_multi_remove_handle(multi.get(), h);
+                throw DockerError("Docker API at unix://" + socket_path_ + " GET " + path + ": " +
+                                  curl_multi_strerror(mc));
+            }
+            // libcurl shortens the wait to its own timers (the connect timeout)
+            if (running) curl_multi_poll(multi.get(), nullptr, 0, 3600 * 1000, nullptr);
+        }
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued))
+            if (msg->msg == CURLMSG_DONE) rc = msg->data.result;
+    }  // (the stop callback goes before the multi handle)
+    curl_multi_remove_handle(multi.get(), h);
     if (stop.stop_requested()) return;
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
