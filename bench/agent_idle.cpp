@@ -6,8 +6,12 @@
 // A node agent runs on every host all the time, busy or not; each wake-up
 // is a context switch, and on a VM that flushes the TLB at every kernel entry
 // it also evicts whatever the host's applications had cached. The BPF
-// programs are not counted here: they run in other tasks' context (see
-// bench_app_overhead for what they cost an application). Needs root.
+// programs are not counted there: they run in other tasks' context (see
+// bench_app_overhead for what they cost an application). The whole host's
+// CPU time and the interrupts its CPUs sent each other (function calls and
+// TLB shootdowns: what rewriting kernel code, as attaching a tracepoint
+// program does, costs every CPU) are printed next to it; they include
+// whatever else the host did meanwhile. Needs root.
 #include "bench_cli.h"
 #include "bench_support.h"
 
@@ -64,9 +68,35 @@ Usage usage_of(pid_t pid) {
     return u;
 }
 
+// The whole host, from /proc/stat and /proc/interrupts.
+struct HostUsage {
+    double busy_ms = 0;  // every CPU's time not idle (nor waiting for I/O)
+    double ipis = 0;     // CAL + TLB interrupts, all CPUs
+};
+
+HostUsage host_usage() {
+    HostUsage h;
+    std::istringstream stat(read_file("/proc/stat"));
+    std::string cpu;
+    double user, nice, system, idle, iowait, irq, softirq, steal;
+    if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
+        throw FatalError("cannot read the cpu line of /proc/stat");
+    h.busy_ms = (user + nice + system + irq + softirq + steal) * 1000.0 / double(::sysconf(_SC_CLK_TCK));
+    std::istringstream irqs(read_file("/proc/interrupts"));
+    for (std::string line; std::getline(irqs, line);) {
+        std::istringstream l(line);
+        std::string name;
+        l >> name;
+        if (name != "CAL:" && name != "TLB:") continue;
+        for (double n; l >> n;) h.ipis += n;  // per-CPU columns; the text after them stops the loop
+    }
+    return h;
+}
+
 struct Sample {
     double cpu_ms_per_s, wakeups_per_s, preempted_per_s;
     int threads;
+    double host_ms_per_s, ipis_per_s;
 };
 
 Sample measure_idle(Agents& agents, const Options& o, const std::string& tag) {
@@ -76,15 +106,18 @@ Sample measure_idle(Agents& agents, const Options& o, const std::string& tag) {
     Setup s = agents.tracer(r);
     if (!s.skip.empty()) throw FatalError(s.skip);
     const Usage before = usage_of(s.pid);
+    const HostUsage host_before = host_usage();
     const auto start = std::chrono::steady_clock::now();
     nap(std::chrono::seconds(o.seconds));
     const Usage after = usage_of(s.pid);
+    const HostUsage host_after = host_usage();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (after.threads != before.threads)
         throw RowError(tag + ": the agent's threads went from " + std::to_string(before.threads) + " to " +
                        std::to_string(after.threads) + " while measured");
     return {(after.cpu_ns - before.cpu_ns) / 1e6 / secs, (after.voluntary - before.voluntary) / secs,
-            (after.involuntary - before.involuntary) / secs, after.threads};
+            (after.involuntary - before.involuntary) / secs, after.threads,
+            (host_after.busy_ms - host_before.busy_ms) / secs, (host_after.ipis - host_before.ipis) / secs};
 }
 
 std::string spread(std::vector<double> v, const char* fmt) {
@@ -119,19 +152,25 @@ int run(const Options& o) {
         for (size_t k = 0; k < configs.size(); ++k) {
             Config& c = configs[(k + size_t(round)) % configs.size()];  // rotated order
             Sample s = measure_idle(*c.agents, o, c.tag);
-            std::printf("  round %d  %-16s CPU %6.3f ms/s  wake-ups %6.1f/s  preempted %5.1f/s  (%d threads)\n",
-                        round + 1, c.name.c_str(), s.cpu_ms_per_s, s.wakeups_per_s, s.preempted_per_s, s.threads);
+            std::printf("  round %d  %-16s CPU %6.3f ms/s  wake-ups %6.1f/s  preempted %5.1f/s  (%d threads)  "
+                        "host: CPU %6.1f ms/s, IPIs %6.1f/s\n",
+                        round + 1, c.name.c_str(), s.cpu_ms_per_s, s.wakeups_per_s, s.preempted_per_s, s.threads,
+                        s.host_ms_per_s, s.ipis_per_s);
             c.samples.push_back(s);
         }
     }
     std::printf("\nmedian [min-max] of %d rounds\n", o.rounds);
-    std::printf("  %-16s %-28s %-28s %s\n", "agent", "CPU ms/s (1 = 0.1% of a CPU)", "wake-ups per s",
-                "threads");
+    std::printf("  %-16s %-28s %-22s %-8s %-26s %s\n", "agent", "CPU ms/s (1 = 0.1% of a CPU)", "wake-ups per s",
+                "threads", "host CPU ms/s (all CPUs)", "host IPIs per s");
     for (const auto& c : configs) {
-        std::vector<double> cpu, wake;
-        for (const auto& s : c.samples) cpu.push_back(s.cpu_ms_per_s), wake.push_back(s.wakeups_per_s);
-        std::printf("  %-16s %-28s %-28s %d\n", c.name.c_str(), spread(cpu, "%.3f").c_str(),
-                    spread(wake, "%.1f").c_str(), c.samples.back().threads);
+        std::vector<double> cpu, wake, host, ipis;
+        for (const auto& s : c.samples) {
+            cpu.push_back(s.cpu_ms_per_s), wake.push_back(s.wakeups_per_s);
+            host.push_back(s.host_ms_per_s), ipis.push_back(s.ipis_per_s);
+        }
+        std::printf("  %-16s %-28s %-22s %-8d %-26s %s\n", c.name.c_str(), spread(cpu, "%.3f").c_str(),
+                    spread(wake, "%.1f").c_str(), c.samples.back().threads, spread(host, "%.1f").c_str(),
+                    spread(ipis, "%.1f").c_str());
     }
     if (configs.size() == 2) {
         // per round, so that both agents' figures come from the same minutes
