@@ -50,7 +50,12 @@
  * exit and exit_group, which never reach sys_exit, are then counted when
  * their thread exits (5.11+ build on 5.15+ kernels, which have
  * bpf_task_pt_regs; elsewhere userspace keeps sys_enter attached).
- * Userspace scales each interval's histogram to the exact count.
+ * Userspace scales each interval's histogram to the exact count. While the
+ * host makes few syscalls, userspace leaves sys_enter attached past the
+ * window (attaching and detaching cost more then than the hook): sys_enter
+ * counts the calls it sees on its CPU's entry (`enters`) for that rate, and
+ * while held wakes userspace through `syscall_busy` as soon as its CPU
+ * reaches the count userspace armed it with (`busy_at`).
  * Count-only mode: sys_enter is not loaded; sys_exit reads the syscall number
  * from pt_regs.
  *
@@ -169,6 +174,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct syscall_cpu_cache);
 } syscall_cache SEC(".maps");
+
+/* One record (the CPU) wakes the window thread: a CPU used up its share of
+ * the syscalls a quiet host makes in a period (see sys_enter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} syscall_busy SEC(".maps");
 
 DROP_COUNTERS(syscall_drops, SYSCALL_DROP_REASONS);
 
@@ -296,7 +308,17 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 	}
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct syscall_cpu_cache *c = bpf_map_lookup_elem(&syscall_cache, &cpu);
-	if (!c || !is_timed(c, (__u32)nr))
+	if (!c)
+		return 0;
+	__u32 enters = ++c->enters; /* (a lost increment between preempting tasks only blurs a rate) */
+	if (c->busy_armed && (__s32)(enters - c->busy_at) >= 0) {
+		/* sys_enter held attached, and this CPU alone has made more calls
+		 * than a quiet host would: userspace asks again now, not at the
+		 * period's end (once: it re-arms if the host is still quiet) */
+		c->busy_armed = 0;
+		bpf_ringbuf_output(&syscall_busy, &cpu, sizeof(cpu), BPF_RB_FORCE_WAKEUP);
+	}
+	if (!is_timed(c, (__u32)nr))
 		return 0;
 	__u32 weight = 1;
 	__u32 sample_after = c->sample_after;

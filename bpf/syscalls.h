@@ -69,7 +69,7 @@ struct syscall_cpu_cache {
 	__u64 unstamped;     /* token of the thread and switch count of an unstamped entry (0: none) */
 	__u64 sample_rand;   /* xorshift state of sampling's draws (0: not seeded) */
 	__u32 exit_gen;      /* window_gen as sys_exit last read it here */
-	__u32 pad;
+	__u32 enters;        /* syscalls sys_enter saw here (wraps): the host's rate, for the windows */
 	/* line 1, written by userspace (the same on every CPU) */
 	__u64 max_epoch;     /* bumped after each read of syscall_stats: max_ns is per interval */
 	__u32 slot_epoch;    /* bumped before a counting slot handed back is reused */
@@ -79,7 +79,9 @@ struct syscall_cpu_cache {
 	__u32 sample_mask;   /* sample_every - 1 (a power of two) */
 	__u32 sample_by_window; /* sampling's period is the window, not 16 jiffies */
 	__u32 fast_slots;    /* counting slots (0: every count goes to the hash) */
-	__u32 pad3[7];
+	__u32 busy_armed;    /* set by userspace while a quiet host keeps sys_enter attached; */
+	__u32 busy_at;       /* sys_enter clears it and wakes userspace once `enters` reaches this */
+	__u32 pad3[5];
 	/* lines 2-3, written by userspace: the syscalls that are timed (latency
 	 * mode; all zero in count-only mode), one bit per number */
 	__u64 timed[SYSCALL_TIMED_WORDS];

@@ -60,6 +60,10 @@ void expect_made(const probes::SyscallProbe& probe, uint64_t counted, uint64_t m
     EXPECT_LE(counted, made + 5) << what;
 }
 
+// A forked child holds copies of the test's fds, the sys_enter link among
+// them: the link would stay attached while the child runs.
+void close_inherited_fds() { close_range(3, ~0u, 0); }
+
 // (keying, variant): every cgroup keying the host offers, with both builds of
 // the program (the 5.8 baseline and the 5.11+ one) where the kernel takes them.
 class SyscallProbeTest : public fixtures::ProbeTest {
@@ -85,6 +89,7 @@ protected:
         o.variant = variant_;
         o.fast_slots = fast_slots_;
         if (sample_after_) o.sample_after = *sample_after_;
+        o.latency_quiet_rate = quiet_rate_;
         auto p = std::make_unique<probes::SyscallProbe>(o);
         EXPECT_EQ(p->variant(), variant_);
         return p;
@@ -98,8 +103,36 @@ protected:
         ASSERT_EQ(child.wait(), 0);
     }
 
+    // In a child inside `cg`: sleeps `quiet_ms`, then makes getppid calls for
+    // `load_ms`, `burst` at a time with a nanosleep of `pause_ns` (0: none)
+    // after each; returns how many.
+    uint64_t getppid_load(const TestCgroup& cg, long load_ms, int burst, long pause_ns, long quiet_ms = 0) {
+        auto* calls = static_cast<uint64_t*>(
+            mmap(nullptr, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+        EXPECT_NE(calls, MAP_FAILED);
+        if (calls == MAP_FAILED) return 0;
+        run_in(cg, [=] {
+            close_inherited_fds();
+            timespec quiet{quiet_ms / 1000, (quiet_ms % 1000) * 1000000}, pause{0, pause_ns}, start{}, now{};
+            if (quiet_ms) syscall(SYS_nanosleep, &quiet, nullptr);
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            do {
+                for (int i = 0; i < burst; ++i) syscall(SYS_getppid);
+                *calls += uint64_t(burst);
+                if (pause_ns) syscall(SYS_nanosleep, &pause, nullptr);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+            } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < load_ms);
+        });
+        const uint64_t made = *calls;
+        munmap(calls, sizeof(uint64_t));
+        return made;
+    }
+
+    void expect_windows_time_a_part(int burst, long pause_ns, uint64_t min_windows);
+
     std::optional<uint32_t> fast_slots_;  // counting slots of the next open() (nullopt: sized by the probe)
     std::optional<uint32_t> sample_after_;  // the next open()'s (nullopt: the default)
+    uint32_t quiet_rate_ = 0;                // the next open()'s latency_quiet_rate
 
     // Every syscall of `cgroup`, from one read (the maximum is per read).
     static std::map<uint32_t, probes::SyscallTotals> read_once(probes::SyscallProbe& p, uint64_t cgroup) {
@@ -410,10 +443,6 @@ TEST_P(SyscallProbeTest, TimesOnlyTheSyscallsItIsAskedToAndCountsAll) {
     EXPECT_EQ(ppid_slots, 0u);
 }
 
-// A forked child holds copies of the test's fds, the sys_enter link among
-// them: the link would stay attached while the child runs.
-void close_inherited_fds() { close_range(3, ~0u, 0); }
-
 // With latency windows, sys_exit runs while sys_enter is detached and must
 // only use a stamp of the very syscall that is returning. rt_sigreturn is
 // stamped on entry but exits as syscall -1, so its stamp outlives it; a
@@ -455,36 +484,79 @@ TEST_P(SyscallProbeTest, AStampLeftFromAWindowNeverTimesALaterCall) {
     EXPECT_EQ(ppid.max_ns, 0u);
 }
 
-// Windows open and close on schedule: calls are counted throughout, only a
-// part of them is timed.
-TEST_P(SyscallProbeTest, LatencyWindowsTimeAPartAndCountAll) {
+// Windows of 100 ms every 500 ms over 2 s of getppid (`burst` calls, then a
+// nanosleep of `pause_ns`): calls are counted throughout, only a part of
+// them is timed.
+void SyscallProbeTest::expect_windows_time_a_part(int burst, long pause_ns, uint64_t min_windows) {
     auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, 1, /*window_ms=*/100, /*period_ms=*/500);
     if (!probe->latency_windowed()) GTEST_SKIP() << "latency windows need the 5.11+ build on Linux 5.15+";
     TestCgroup cg("windows");
-    auto* calls = static_cast<uint64_t*>(
-        mmap(nullptr, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-    ASSERT_NE(calls, MAP_FAILED);
-    run_in(cg, [calls] {
-        close_inherited_fds();
-        timespec ts{0, 1000000}, start{}, now{};
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        do {
-            for (int i = 0; i < 50; ++i) syscall(SYS_getppid);
-            *calls += 50;
-            syscall(SYS_nanosleep, &ts, nullptr);
-            clock_gettime(CLOCK_MONOTONIC, &now);
-        } while (now.tv_sec - start.tv_sec < 2 || (now.tv_sec - start.tv_sec == 2 && now.tv_nsec < start.tv_nsec));
-    });
-    const uint64_t made = *calls;
-    munmap(calls, sizeof(uint64_t));
+    const uint64_t made = getppid_load(cg, 2000, burst, pause_ns);
     auto t = totals(*probe, cg.id(*mount_), "getppid");
     EXPECT_EQ(t.count, made);
     uint64_t in_slots = 0;
     for (auto v : t.slots) in_slots += v;
     EXPECT_GT(in_slots, 0u);
     EXPECT_LT(double(in_slots), 0.6 * double(made)) << "timed only inside the windows (a fifth of the time)";
-    EXPECT_GE(probe->latency_windows(), 5u);
+    EXPECT_GE(probe->latency_windows(), min_windows) << "windows closed and opened again";
     EXPECT_EQ(probe->latency_window_failures(), 0u);
+    RecordProperty("timed_share", std::to_string(double(in_slots) / double(made)));
+    RecordProperty("windows_held", std::to_string(probe->latency_windows_held()));
+}
+
+// Windows open and close on schedule.
+TEST_P(SyscallProbeTest, LatencyWindowsTimeAPartAndCountAll) { expect_windows_time_a_part(50, 1000000, 5); }
+
+// On a quiet host sys_enter stays attached past its window: a call made long
+// after the first window would have closed is timed. (The rate asked for is
+// far above what a host makes without a test loading it on purpose.)
+TEST_P(SyscallProbeTest, AQuietHostKeepsSysEnterAttachedPastTheWindow) {
+    quiet_rate_ = 2'000'000;
+    auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, 1, /*window_ms=*/100, /*period_ms=*/300);
+    if (!probe->latency_windowed()) GTEST_SKIP() << "latency windows need the 5.11+ build on Linux 5.15+";
+    TestCgroup cg("quiet");
+    run_in(cg, [] {
+        close_inherited_fds();
+        timespec ts{1, 200000000};
+        syscall(SYS_nanosleep, &ts, nullptr);  // four periods: the window would have closed
+        for (int i = 0; i < 100; ++i) syscall(SYS_getppid);
+    });
+    auto t = totals(*probe, cg.id(*mount_), "getppid");
+    EXPECT_EQ(t.count, 100u);
+    uint64_t in_slots = 0;
+    for (auto v : t.slots) in_slots += v;
+    EXPECT_EQ(in_slots, 100u) << "sys_enter stayed attached: every call timed";
+    EXPECT_EQ(probe->latency_windows(), 1u) << "never detached, so never opened again";
+    EXPECT_GE(probe->latency_windows_held(), 3u);
+}
+
+// A busy host detaches sys_enter when the window ends, as without a quiet
+// rate: a few hundred thousand syscalls a second at least, far above it (the
+// first window may still be held, before the load starts).
+TEST_P(SyscallProbeTest, ABusyHostClosesTheWindows) {
+    quiet_rate_ = 50'000;
+    expect_windows_time_a_part(1000, 0, 3);
+}
+
+// Load arriving while a quiet host keeps sys_enter attached detaches it long
+// before the period ends: the CPU that made its share of a quiet period's
+// calls wakes the window thread.
+TEST_P(SyscallProbeTest, LoadOnAQuietHostDetachesSysEnterBeforeThePeriodEnds) {
+    quiet_rate_ = 20'000;  // a share of 40,000 calls per CPU on 2 CPUs in a 4 s period
+    auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, 1, /*window_ms=*/100, /*period_ms=*/4000);
+    if (!probe->latency_windowed()) GTEST_SKIP() << "latency windows need the 5.11+ build on Linux 5.15+";
+    TestCgroup cg("arrives");
+    // 0.5 s quiet (the first window ends on a quiet host: held), then 1.5 s of
+    // load, all of it before the period ends
+    const uint64_t made = getppid_load(cg, 1500, 1000, 0, /*quiet_ms=*/500);
+    ASSERT_GE(probe->latency_windows_held(), 1u) << "the host was not quiet in the first window (other load?)";
+    auto t = totals(*probe, cg.id(*mount_), "getppid");
+    EXPECT_EQ(t.count, made);
+    uint64_t in_slots = 0;
+    for (auto v : t.slots) in_slots += v;
+    EXPECT_LT(double(in_slots), 0.5 * double(made))
+        << "sys_enter stayed attached through the load (it would have until the period's end, 4.1 s)";
+    EXPECT_EQ(probe->latency_windows(), 1u) << "the next window opens only a period after the first";
     RecordProperty("timed_share", std::to_string(double(in_slots) / double(made)));
 }
 

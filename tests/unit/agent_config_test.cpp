@@ -125,6 +125,7 @@ TEST(AgentConfig, Defaults) {
     EXPECT_EQ(d.syscalls.max_threads, 32768u);
     EXPECT_EQ(d.syscalls.latency_window_ms, 200u);
     EXPECT_EQ(d.syscalls.latency_period_ms, 2000u);
+    EXPECT_EQ(d.syscalls.latency_quiet_rate, 5000u);
     EXPECT_NO_THROW(validate(d));
 
     EXPECT_EQ(parse_agent_config("", "t"), d);
@@ -151,6 +152,7 @@ syscalls:
   max_threads: 64
   latency_window_ms: 50
   latency_period_ms: 5000
+  latency_quiet_rate: 0
 sched:
   enabled: false
   map_entries: 128
@@ -179,6 +181,7 @@ net:
     EXPECT_EQ(c.syscalls.max_threads, 64u);
     EXPECT_EQ(c.syscalls.latency_window_ms, 50u);
     EXPECT_EQ(c.syscalls.latency_period_ms, 5000u);
+    EXPECT_EQ(c.syscalls.latency_quiet_rate, 0u);
     EXPECT_TRUE(c.syscalls.enabled);
     EXPECT_FALSE(c.sched.enabled);
     EXPECT_EQ(c.sched.map_entries, 128u);
@@ -238,7 +241,7 @@ TEST(AgentConfig, UnknownKeyFarFromAnyListsTheKnownKeys) {
               "confd, api_socket, api_events)");
     EXPECT_EQ(parse_error("syscalls:\n  buckets: 3\n"),
               "cfg.yaml:2: unknown key 'syscalls.buckets' in tracer config (known keys under 'syscalls': "
-              "enabled, latency, histogram_syscalls, map_entries, max_threads, latency_window_ms, latency_period_ms)");
+              "enabled, latency, histogram_syscalls, map_entries, max_threads, latency_window_ms, latency_period_ms, latency_quiet_rate)");
     // a key only known at another level is unknown here
     EXPECT_EQ(parse_error("latency: false\n"),
               "cfg.yaml:1: unknown key 'latency' in tracer config (known keys: interval, metrics_addr, "
@@ -291,6 +294,8 @@ TEST(AgentConfig, BadValuesNameTheKeyAndLine) {
               "cfg.yaml:2: 'syscalls.latency_period_ms' must be an integer >= 1, got '0'");
     EXPECT_EQ(parse_error("syscalls:\n  latency_window_ms: -5\n"),
               "cfg.yaml:2: 'syscalls.latency_window_ms' must be an integer >= 1, got '-5'");
+    EXPECT_EQ(parse_error("syscalls:\n  latency_quiet_rate: quiet\n"),
+              "cfg.yaml:2: 'syscalls.latency_quiet_rate' must be an integer >= 0, got 'quiet'");
     EXPECT_EQ(parse_error("syscalls:\n  histogram_syscalls: read\n"),
               "cfg.yaml:2: 'syscalls.histogram_syscalls' must be a list of syscall names such as [read, write], "
               "or [\"*\"] for all, got 'read'");

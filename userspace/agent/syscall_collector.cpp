@@ -161,6 +161,7 @@ std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
     o.max_threads = c.max_threads;
     o.latency_window_ms = c.latency_window_ms;
     o.latency_period_ms = c.latency_period_ms;
+    o.latency_quiet_rate = c.latency_quiet_rate;
     o.keying = setup.host.keying();
     o.btf_path = setup.btf_path;
     o.proc_root = setup.host.host_path("/proc");

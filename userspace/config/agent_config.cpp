@@ -274,6 +274,7 @@ const Key kKeys[] = {
     {"syscalls.max_threads", [](C& c, const V& v) { c.syscalls.max_threads = to_u32(v, 64); }},
     {"syscalls.latency_window_ms", [](C& c, const V& v) { c.syscalls.latency_window_ms = to_u32(v, 1); }},
     {"syscalls.latency_period_ms", [](C& c, const V& v) { c.syscalls.latency_period_ms = to_u32(v, 1); }},
+    {"syscalls.latency_quiet_rate", [](C& c, const V& v) { c.syscalls.latency_quiet_rate = to_u32(v, 0); }},
     {"sched.enabled", [](C& c, const V& v) { c.sched.enabled = to_bool(v); }},
     {"sched.map_entries", [](C& c, const V& v) { c.sched.map_entries = to_u32(v, 64); }},
     {"sched.max_threads", [](C& c, const V& v) { c.sched.max_threads = to_u32(v, 64); }},

@@ -40,6 +40,9 @@ struct SyscallsConfig {
     // stay exact; histograms are scaled to the counts.
     uint32_t latency_window_ms = 200;
     uint32_t latency_period_ms = 2000;
+    // Below this many syscalls per second on the host the entry hook stays
+    // attached for another period (detaching costs more); 0: windows always close.
+    uint32_t latency_quiet_rate = 5000;
 
     bool operator==(const SyscallsConfig&) const = default;
 };

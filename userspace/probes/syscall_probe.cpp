@@ -3,6 +3,7 @@
 #include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "log.h"
+#include "unique_fd.h"
 #include "syscalls.skel.h"
 #include "syscalls_modern.skel.h"
 
@@ -10,7 +11,10 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -115,6 +119,7 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
 
     obj_ = skel->obj;
     stats_fd_ = bpf_map__fd(skel->maps.syscall_stats);
+    busy_fd_ = bpf_map__fd(skel->maps.syscall_busy);
     inflight_fd_ = task_storage ? -1 : bpf_map__fd(skel->maps.syscall_inflight);
     if (inflight_fd_ >= 0 && o.latency) {
         // Slot keys are thread ids of the initial PID namespace: only a /proc
@@ -151,9 +156,8 @@ SyscallProbe::SyscallProbe(const SyscallProbeOptions& o) : latency_(o.latency) {
                  variant_description());
     if (windowed_)
         window_thread_ = std::jthread([this, w = std::chrono::milliseconds(o.latency_window_ms),
-                                       p = std::chrono::milliseconds(o.latency_period_ms)](std::stop_token stop) {
-            run_windows(stop, w, p);
-        });
+                                       p = std::chrono::milliseconds(o.latency_period_ms),
+                                       q = o.latency_quiet_rate](std::stop_token stop) { run_windows(stop, w, p, q); });
 }
 
 SyscallProbe::~SyscallProbe() = default;
@@ -185,23 +189,111 @@ void SyscallProbe::close_window() {
     for_each_cpu([](syscall_cpu_cache& c) { __atomic_store_n(&c.window_open, 0, __ATOMIC_SEQ_CST); });
 }
 
+uint32_t SyscallProbe::syscalls_entered() {
+    uint32_t n = 0;  // wraps, as each CPU's count does: differences stay right
+    for_each_cpu([&](syscall_cpu_cache& c) { n += __atomic_load_n(&c.enters, __ATOMIC_RELAXED); });
+    return n;
+}
+
 // The first window opened at load; the next ones open every `period` after it.
 // Attach and detach (a few RCU grace periods) run here, never on the flush path.
+// While the host is quiet (fewer syscalls per second than `quiet_rate` since
+// the window opened or was last asked), a window ends without a detach and
+// the hook stays attached until the next window would end, a period later:
+// only the generation moves on, as at an open, so that sampling's per-window
+// counts start again. Asking every window instead would wake this thread five
+// times as often, and on a VM such wake-ups cost as much as the detaches they
+// save (bench_agent_idle). Load arriving meanwhile does not wait for the
+// period's end: each CPU is armed with its share of the calls a quiet host
+// makes in a period, and sys_enter wakes this thread through the syscall_busy
+// ring when one CPU has made them.
 void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds window,
-                               std::chrono::milliseconds period) {
-    std::unique_lock lock(window_mutex_);
-    auto sleep_until = [&](std::chrono::steady_clock::time_point t) {
-        return !window_wake_.wait_until(lock, stop, t, [] { return false; }) && !stop.stop_requested();
+                               std::chrono::milliseconds period, uint32_t quiet_rate) {
+    using Clock = std::chrono::steady_clock;
+    UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    std::stop_callback on_stop(stop, [&] {
+        const uint64_t one = 1;
+        ssize_t written = stop_fd ? ::write(stop_fd.get(), &one, sizeof one) : 0;
+        (void)written;  // one write to a fresh eventfd cannot fail or block
+    });
+    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> busy(
+        quiet_rate ? ring_buffer__new(busy_fd_, [](void*, void*, size_t) { return 0; }, nullptr, nullptr) : nullptr,
+        ring_buffer__free);
+    if (quiet_rate && !busy)
+        LOG_WARN("syscalls: cannot read the syscall_busy ring (%s): load arriving on a quiet host pays sys_enter "
+                 "until the period ends",
+                 std::strerror(errno));
+    enum class Woke { Time, Busy, Stop };
+    auto sleep_until = [&](Clock::time_point t) {
+        for (;;) {
+            if (stop.stop_requested()) return Woke::Stop;
+            const auto now = Clock::now();
+            if (now >= t) return Woke::Time;
+            auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - now).count();
+            if (!stop_fd) ms = std::min<decltype(ms)>(ms, 100);  // no eventfd: look for stop now and then
+            pollfd fds[2] = {{stop_fd ? stop_fd.get() : -1, POLLIN, 0},
+                             {busy ? ring_buffer__epoll_fd(busy.get()) : -1, POLLIN, 0}};
+            if (::poll(fds, 2, int(std::min<decltype(ms)>(ms, 3600 * 1000))) > 0 && fds[1].revents) {
+                ring_buffer__consume(busy.get());
+                return Woke::Busy;
+            }
+        }
     };
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
+    uint32_t entered = syscalls_entered();
+    auto counted_from = start;
+    bool held = false;  // sys_enter left attached past a window's end
+    auto quiet = [&] {
+        if (!quiet_rate || !enter_link_) return false;
+        const uint32_t now_entered = syscalls_entered();
+        const auto now = Clock::now();
+        const double seconds = std::chrono::duration<double>(now - counted_from).count();
+        const double rate = seconds > 0 ? double(uint32_t(now_entered - entered)) / seconds : 0;
+        entered = now_entered;
+        counted_from = now;
+        const bool below = rate < double(quiet_rate);
+        if (below != held)
+            LOG_DEBUG(below ? "syscalls: host quiet (%.0f syscalls/s, below latency_quiet_rate %u): "
+                              "sys_enter stays attached"
+                            : "syscalls: host busy (%.0f syscalls/s, latency_quiet_rate %u): latency windows again",
+                      rate, quiet_rate);
+        return below;
+    };
+    // Each CPU's share of what a quiet host makes in a period, counted from now.
+    const double seconds_per_period = std::chrono::duration<double>(period).count();
+    const uint32_t share = uint32_t(std::clamp(double(quiet_rate) * seconds_per_period / ncpus_, 64.0, 1e9));
+    auto arm = [&](bool on) {
+        for_each_cpu([&](syscall_cpu_cache& c) {
+            __atomic_store_n(&c.busy_at, __atomic_load_n(&c.enters, __ATOMIC_RELAXED) + share, __ATOMIC_RELAXED);
+            __atomic_store_n(&c.busy_armed, on && busy ? 1u : 0u, __ATOMIC_SEQ_CST);
+        });
+    };
     for (;;) {
-        if (!sleep_until(start + window)) return;
+        const Woke woke = sleep_until(start + window);
+        if (woke == Woke::Stop) return;
+        if (woke == Woke::Busy && !held) continue;  // (a late record from before the last detach)
+        if (quiet()) {
+            arm(true);
+            if (woke == Woke::Busy) continue;  // still quiet, all CPUs together: on to the period's end
+            held = true;
+            windows_held_.fetch_add(1);
+            for_each_cpu([](syscall_cpu_cache& c) { __atomic_fetch_add(&c.window_gen, 1, __ATOMIC_SEQ_CST); });
+            start += period;
+            while (start + period < Clock::now()) start += period;  // (a stalled host: as below)
+            continue;
+        }
+        held = false;
+        arm(false);
         close_window();
-        start += period;
-        // a stalled host skips the windows it missed rather than running them back to back
-        while (start + period < std::chrono::steady_clock::now()) start += period;
-        if (!sleep_until(start)) return;
+        // The next window opens a period after this one did (a held one: a
+        // period after it would have); a stalled host skips the windows it
+        // missed rather than running them back to back.
+        for (const auto now = Clock::now(); start <= now;) start += period;
+        for (Woke w; (w = sleep_until(start)) != Woke::Time;)
+            if (w == Woke::Stop) return;
         open_window();
+        entered = syscalls_entered();
+        counted_from = Clock::now();
     }
 }
 

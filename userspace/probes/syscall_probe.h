@@ -58,6 +58,16 @@ struct SyscallProbeOptions {
     // until it exits or closes it: the agent never forks.
     uint32_t latency_window_ms = 1000;
     uint32_t latency_period_ms = 1000;
+    // On a quiet host attaching and detaching sys_enter (each rewrites the
+    // tracepoint's code and interrupts every CPU) costs more than leaving it
+    // attached: when the syscalls sys_enter saw in a window, across CPUs, come
+    // to fewer than this many per second, it stays attached until the next
+    // window would end, a period later, and so on until the rate reaches it.
+    // Meanwhile a CPU that alone makes a period's worth of a quiet host's
+    // calls wakes the window thread to ask at once, so load arriving on a
+    // quiet host pays the attached hook only until then.
+    // 0: every window closes on time.
+    uint32_t latency_quiet_rate = 0;
     // The host's /proc (the thread ids the kernel reports live there). The
     // thread-id hash build looks up the threads holding an in-flight slot
     // in it, to release those of threads gone without their exit counted.
@@ -132,6 +142,9 @@ public:
     // countable without it (the 5.11+ build on Linux 5.15+).
     bool latency_windowed() const { return windowed_; }
     uint64_t latency_window_failures() const { return window_failures_.load(); }
+    // Periods sys_enter stayed attached past a window's end because the host
+    // was quiet (latency_quiet_rate).
+    uint64_t latency_windows_held() const { return windows_held_.load(); }
 
 private:
     template <class Skeleton>
@@ -139,7 +152,10 @@ private:
     // Attaches sys_enter (true) or detaches it; on the window thread after load.
     bool open_window();
     void close_window();
-    void run_windows(std::stop_token stop, std::chrono::milliseconds window, std::chrono::milliseconds period);
+    void run_windows(std::stop_token stop, std::chrono::milliseconds window, std::chrono::milliseconds period,
+                     uint32_t quiet_rate);
+    // Syscalls sys_enter has seen on every CPU since load, modulo 2^32.
+    uint32_t syscalls_entered();
 
     // Adds the fast-counting slots' counts (see bpf/syscalls.bpf.c) to `out`.
     void read_fast_counts(std::vector<SyscallReading>& out);
@@ -170,9 +186,8 @@ private:
 
     bpf_program* enter_prog_ = nullptr;  // sys_enter, attached by open_window()
     std::unique_ptr<bpf_link, int (*)(bpf_link*)> enter_link_{nullptr, nullptr};
-    std::atomic<uint64_t> windows_opened_{0}, window_failures_{0};
-    std::mutex window_mutex_;
-    std::condition_variable_any window_wake_;
+    std::atomic<uint64_t> windows_opened_{0}, window_failures_{0}, windows_held_{0};
+    int busy_fd_ = -1;  // the syscall_busy ring: sys_enter's alarm while held
     std::jthread window_thread_;  // last: stopped and joined before the rest goes
 };
 
