@@ -5,7 +5,8 @@
 #   asan      Debug + AddressSanitizer + UndefinedBehaviorSanitizer, -Werror:
 #             the unit, statsd, BPF and end-to-end suites, the plugins' parsers
 #   tsan      RelWithDebInfo + ThreadSanitizer: the threaded parts (statsd
-#             readers, forwarder senders, metadata cache, HTTP servers)
+#             readers, forwarder senders, metadata cache, HTTP servers, the
+#             Docker event stream's stop)
 # Every step prints how long it took. Pick steps with arguments
 # (`scripts/ci-extra.sh asan tsan`); none = all. The fuzz tests (ctest -L fuzz)
 # already ran in the main suite.
@@ -78,9 +79,9 @@ for step in "${steps[@]}"; do
       export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
       timed "tsan build" build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACER_SANITIZE=thread -- \
         tracer tracer_unit_tests tracer_statsd_tests tracer_e2e_tests
-      timed "tsan unit tests (HTTP server, forwarder, metadata cache, aggregation)" \
+      timed "tsan unit tests (HTTP server, forwarder, metadata cache, aggregation, Docker event stream stop)" \
         build-tsan/tests/tracer_unit_tests --gtest_brief=1 \
-        --gtest_filter='MetricsServer*:Aggregator*:SinkEncoders*:DiskSpool*:MetadataCache*:ContainerTagger*:CgroupResolver*:StatsdAggregator*'
+        --gtest_filter='MetricsServer*:Aggregator*:SinkEncoders*:DiskSpool*:MetadataCache*:ContainerTagger*:CgroupResolver*:StatsdAggregator*:DockerClient*'
       timed "tsan statsd tests (readers, flush handshake)" build-tsan/tests/tracer_statsd_tests --gtest_brief=1
       timed "tsan forwarder tests (senders, spool, against VictoriaMetrics)" \
         build-tsan/tests/tracer_e2e_tests --gtest_brief=1 --gtest_filter='ForwarderTest.*'
