@@ -5,11 +5,9 @@
 #include "probes/bpf_support.h"
 #include "probes/cgroup_events_probe.h"
 #include "probes/kernel_features.h"
-#include "unique_fd.h"
+#include "stop_fd.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -98,7 +96,7 @@ void KernelSource::drain_events() {
 }
 
 void KernelSource::run_events(std::stop_token stop) {
-    UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    const StopFd stop_fd(stop);
     if (!stop_fd) LOG_ERROR("kernel events: eventfd: %s; draining every 100 ms instead", std::strerror(errno));
     bool batched = !stop_fd;
     for (const auto& a : areas_) batched = batched || a.area->event_wake().batched;
@@ -109,12 +107,6 @@ void KernelSource::run_events(std::stop_token stop) {
         for (const auto& a : areas_)
             if (int fd = a.area->event_wake().ring_fd; fd >= 0) fds.push_back({fd, POLLIN, 0});
     if (stop_fd) fds.push_back({stop_fd.get(), POLLIN, 0});
-    std::stop_callback on_stop(stop, [&] {
-        if (!stop_fd) return;
-        uint64_t one = 1;
-        ssize_t written = ::write(stop_fd.get(), &one, sizeof one);
-        (void)written;  // one write to a fresh eventfd cannot fail or block
-    });
     const int timeout_ms = batched ? 100 : -1;
     while (!stop.stop_requested()) {
         int n = ::poll(fds.data(), fds.size(), timeout_ms);

@@ -3,7 +3,7 @@
 #include "probes/bpf_maps.h"
 #include "probes/bpf_support.h"
 #include "log.h"
-#include "unique_fd.h"
+#include "stop_fd.h"
 #include "syscalls.skel.h"
 #include "syscalls_modern.skel.h"
 
@@ -12,9 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -210,12 +208,7 @@ uint32_t SyscallProbe::syscalls_entered() {
 void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds window,
                                std::chrono::milliseconds period, uint32_t quiet_rate) {
     using Clock = std::chrono::steady_clock;
-    UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    std::stop_callback on_stop(stop, [&] {
-        const uint64_t one = 1;
-        ssize_t written = stop_fd ? ::write(stop_fd.get(), &one, sizeof one) : 0;
-        (void)written;  // one write to a fresh eventfd cannot fail or block
-    });
+    const StopFd stop_fd(stop);
     std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> busy(
         quiet_rate ? ring_buffer__new(busy_fd_, [](void*, void*, size_t) { return 0; }, nullptr, nullptr) : nullptr,
         ring_buffer__free);
@@ -263,9 +256,10 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
     const double seconds_per_period = std::chrono::duration<double>(period).count();
     const uint32_t share = uint32_t(std::clamp(double(quiet_rate) * seconds_per_period / ncpus_, 64.0, 1e9));
     auto arm = [&](bool on) {
+        on = on && busy;  // (without the ring no alarm would be read)
         for_each_cpu([&](syscall_cpu_cache& c) {
-            __atomic_store_n(&c.busy_at, __atomic_load_n(&c.enters, __ATOMIC_RELAXED) + share, __ATOMIC_RELAXED);
-            __atomic_store_n(&c.busy_armed, on && busy ? 1u : 0u, __ATOMIC_SEQ_CST);
+            if (on) __atomic_store_n(&c.busy_at, __atomic_load_n(&c.enters, __ATOMIC_RELAXED) + share, __ATOMIC_RELAXED);
+            __atomic_store_n(&c.busy_armed, on ? 1u : 0u, __ATOMIC_SEQ_CST);
         });
     };
     for (;;) {
