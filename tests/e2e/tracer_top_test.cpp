@@ -123,6 +123,43 @@ TEST(TracerStatus, ReportsARunningAgent) {
     EXPECT_TRUE(skipped.rfind("none (", 0) == 0 || skipped == "tracer_") << out;
 }
 
+// The syscalls source says what the latency hook does now: held attached on a
+// host below syscalls.latency_quiet_rate (every host, at a billion a second),
+// attached only in windows with the quiet rate off.
+TEST(TracerStatus, SaysWhetherTheLatencyHookIsHeldOrInWindows) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    auto syscalls_detail = [](const ApiAgent& agent) {
+        const json status = agent.get("/v1/status");
+        for (const auto& src : status["sources"])
+            if (src["source"] == "kernel" && src["name"] == "syscalls") return src["detail"].get<std::string>();
+        return std::string("(no kernel/syscalls source)");
+    };
+    {
+        ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\nsyscalls:\n  latency_quiet_rate: 1000000000\n");
+        // held from the end of the first window, 200 ms after the attach
+        std::string detail;
+        for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until;) {
+            detail = syscalls_detail(agent);
+            if (detail.find("held attached") != std::string::npos) break;
+            std::this_thread::sleep_for(100ms);
+        }
+        EXPECT_NE(detail.find("; latency hook held attached: host quiet ("), std::string::npos) << detail;
+        EXPECT_NE(detail.find(" syscalls/s, below 1000000000); windows since start: 1 opened, "), std::string::npos) << detail;
+        std::string out;
+        ASSERT_EQ(run({TRACER_BINARY, "status", "--socket", agent.socket()}, out), 0) << out;
+        EXPECT_NE(out.find("latency hook held attached"), std::string::npos) << out;
+    }
+    {
+        ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\nsyscalls:\n  latency_quiet_rate: 0\n");
+        std::this_thread::sleep_for(2500ms);  // past the second window's opening
+        const std::string detail = syscalls_detail(agent);
+        EXPECT_NE(detail.find("; latency windows of 200 ms every 2000 ms; "), std::string::npos) << detail;
+        EXPECT_EQ(detail.find("held attached"), std::string::npos) << detail;
+        EXPECT_NE(detail.find(" held open"), std::string::npos) << detail;
+        EXPECT_EQ(detail.find(": 1 opened,"), std::string::npos) << "a second window should have opened: " << detail;
+    }
+}
+
 TEST(TracerStatus, DegradedWhenASourceIsDownExits1) {
     if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
     // DogStatsD on a UDP port that is taken: the agent runs on, its statsd part is down.

@@ -84,6 +84,9 @@ public:
     virtual EventWake event_wake() const { return {}; }
     // The busiest cgroups by this area's main rate, highest first (empty: no ranking).
     virtual std::vector<BusyCgroup> busiest(size_t) const { return {}; }
+    // What the area does now when that changes as it runs (the syscall
+    // latency windows), for `tracer status`; empty: nothing to add. Any thread.
+    virtual std::string state() const { return ""; }
 };
 
 // The usual shape of a loaded area: a probe and the collector reading it.

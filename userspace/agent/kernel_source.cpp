@@ -203,7 +203,12 @@ void KernelSource::warn_of_skipped_runs(const std::vector<std::pair<std::string,
 }
 
 std::vector<metrics::SourceStatus> KernelSource::status() const {
-    return status_;
+    auto out = status_;
+    for (auto& s : out)
+        for (const auto& a : areas_)
+            if (a.name == s.name)
+                if (auto now = a.area->state(); !now.empty()) s.detail += "; " + now;
+    return out;
 }
 
 std::vector<KernelSource::AreaReport> KernelSource::report() const {

@@ -143,6 +143,24 @@ public:
         for (const auto& r : collector_.top_cgroups(n)) out.push_back({r.cgroup, r.syscalls_per_second});
         return out;
     }
+    // "latency windows of 200 ms every 2000 ms (host 31200 syscalls/s); windows since start: 52
+    // opened, 3 held open", or "latency hook held attached: host quiet (412 syscalls/s, below 5000); ..."
+    std::string state() const override {
+        if (!probe_->latency_windowed()) return "";
+        const uint64_t rate = probe_->latency_host_rate();
+        std::string out;
+        if (probe_->latency_held_now())
+            out = "latency hook held attached: host quiet (" + std::to_string(rate) + " syscalls/s, below " +
+                  std::to_string(quiet_rate_) + ")";
+        else
+            out = "latency windows of " + std::to_string(window_ms_) + " ms every " + std::to_string(period_ms_) +
+                  " ms" + (rate ? " (host " + std::to_string(rate) + " syscalls/s)" : "");
+        out += "; windows since start: " + std::to_string(probe_->latency_windows()) + " opened, " +
+               std::to_string(probe_->latency_windows_held()) + " held open";
+        if (auto failed = probe_->latency_window_failures()) out += ", " + std::to_string(failed) + " failed to attach";
+        return out;
+    }
+    uint32_t window_ms_ = 0, period_ms_ = 0, quiet_rate_ = 0;
 };
 
 }  // namespace
@@ -170,7 +188,11 @@ std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
     if (probe->latency_windowed())
         LOG_INFO("syscalls: latency measured in windows of %u ms every %u ms (counts and errors exact)",
                  c.latency_window_ms, c.latency_period_ms);
-    return std::make_unique<SyscallsArea>(std::move(probe), SyscallCollectorOptions{c.latency, timed});
+    auto area = std::make_unique<SyscallsArea>(std::move(probe), SyscallCollectorOptions{c.latency, timed});
+    area->window_ms_ = c.latency_window_ms;
+    area->period_ms_ = c.latency_period_ms;
+    area->quiet_rate_ = c.latency_quiet_rate;
+    return area;
 }
 
 }  // namespace tracer::agent

@@ -244,6 +244,7 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
         const double rate = seconds > 0 ? double(uint32_t(now_entered - entered)) / seconds : 0;
         entered = now_entered;
         counted_from = now;
+        host_rate_.store(uint64_t(rate + 0.5), std::memory_order_relaxed);
         const bool below = rate < double(quiet_rate);
         if (below != held)
             LOG_DEBUG(below ? "syscalls: host quiet (%.0f syscalls/s, below latency_quiet_rate %u): "
@@ -270,6 +271,7 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
             arm(true);
             if (woke == Woke::Busy) continue;  // still quiet, all CPUs together: on to the period's end
             held = true;
+            held_now_.store(true, std::memory_order_relaxed);
             windows_held_.fetch_add(1);
             for_each_cpu([](syscall_cpu_cache& c) { __atomic_fetch_add(&c.window_gen, 1, __ATOMIC_SEQ_CST); });
             start += period;
@@ -277,6 +279,7 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
             continue;
         }
         held = false;
+        held_now_.store(false, std::memory_order_relaxed);
         arm(false);
         close_window();
         // The next window opens a period after this one did (a held one: a

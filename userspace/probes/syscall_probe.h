@@ -143,6 +143,11 @@ public:
     // Periods sys_enter stayed attached past a window's end because the host
     // was quiet (latency_quiet_rate).
     uint64_t latency_windows_held() const { return windows_held_.load(); }
+    // Whether sys_enter is attached past a window now (the host quiet), and
+    // the host's syscall rate when the window thread last measured it (0
+    // before it has, or without a quiet rate).
+    bool latency_held_now() const { return held_now_.load(std::memory_order_relaxed); }
+    uint64_t latency_host_rate() const { return host_rate_.load(std::memory_order_relaxed); }
 
 private:
     template <class Skeleton>
@@ -185,6 +190,8 @@ private:
     bpf_program* enter_prog_ = nullptr;  // sys_enter, attached by open_window()
     std::unique_ptr<bpf_link, int (*)(bpf_link*)> enter_link_{nullptr, nullptr};
     std::atomic<uint64_t> windows_opened_{0}, window_failures_{0}, windows_held_{0};
+    std::atomic<bool> held_now_{false};
+    std::atomic<uint64_t> host_rate_{0};  // syscalls/s, as last measured
     int busy_fd_ = -1;  // the syscall_busy ring: sys_enter's alarm while held
     std::jthread window_thread_;  // last: stopped and joined before the rest goes
 };
