@@ -595,7 +595,7 @@ int run(Options opt) {
                 opt.server_cpu, opt.load_cpu, opt.rounds, opt.seconds);
     std::printf("tracer:  %s\n\n", opt.tracer.c_str());
 
-    auto pre = tracing_programs();
+    auto pre = programs_before_run();
     if (!pre.empty())
         std::printf("WARNING: %zu tracing BPF programs were already loaded (%s); every row includes them.\n\n",
                     pre.size(), names_of(pre).c_str());

@@ -338,6 +338,19 @@ bool wait_programs_gone(const std::set<uint32_t>& ids, std::vector<ProgInfo>& le
     }
 }
 
+std::vector<ProgInfo> programs_before_run() {
+    std::set<uint32_t> ours;
+    for (const auto& p : tracing_programs())
+        if (p.name.starts_with("tracer_")) ours.insert(p.id);
+    if (ours.empty()) return tracing_programs();
+    std::vector<ProgInfo> left;
+    const auto start = Clock::now();
+    if (wait_programs_gone(ours, left))
+        std::printf("note: waited %.1f s for %zu tracer programs an exited agent left to be freed\n",
+                    std::chrono::duration<double>(Clock::now() - start).count(), ours.size());
+    return tracing_programs();
+}
+
 bool bpf_stats_enabled() {
     std::string v = read_file("/proc/sys/kernel/bpf_stats_enabled");
     return !v.empty() && v[0] != '0';

@@ -195,6 +195,12 @@ std::string names_of(const std::vector<ProgInfo>& progs);  // "-" for none
 std::vector<ProgInfo> new_programs(const std::set<uint32_t>& before);
 // Waits (up to kDetachTimeout) until none of `ids` is loaded any more.
 bool wait_programs_gone(const std::set<uint32_t>& ids, std::vector<ProgInfo>& left);
+// The tracing programs loaded before a benchmark starts, once tracer's own
+// (named tracer_*) that an agent which has just exited left behind are gone:
+// the kernel frees a closed program's memory after a grace period, so a bench
+// started right after another one finds them for a moment (waits up to
+// kDetachTimeout, saying so; programs of a running agent stay and are listed).
+std::vector<ProgInfo> programs_before_run();
 bool bpf_stats_enabled();
 // Empty if the box is as it was when the row attached: the same tracing
 // programs (someone else's tracer, e.g. a test run, would be measured too) and

@@ -176,7 +176,7 @@ int run(const Options& o) {
                 "         median of each round's figure minus that round's empty program in the same place.\n",
                 pin.cpu, o.round_trips, o.calls, o.rounds);
 
-    auto others = tracing_programs();
+    auto others = programs_before_run();
     if (!others.empty())
         std::printf("warning: %zu other tracing programs are loaded (%s); programs on the same hooks change what\n"
                     "         is cold here\n",

@@ -483,7 +483,7 @@ int run(const Options& opt) {
         workloads.push_back({"connection setup+teardown", [=](long n) { return connections(closer_port, n); },
                              opt.conns, std::max(opt.conns / 4, 1L), opt.conns, {}});
 
-        auto pre = tracing_programs();
+        auto pre = programs_before_run();
         if (!pre.empty())
             std::printf("WARNING: %zu tracing/cgroup_skb BPF programs were already loaded before the run (%s);\n"
                         "         every row (\"untraced\" too) includes their cost.\n\n",

@@ -601,7 +601,7 @@ int run(const Options& opt) {
             opt.samples, per_sample.c_str(), about.c_str(),
             opt.check_others ? ", or other tasks were runnable," : "");
 
-        auto pre = tracing_programs();
+        auto pre = programs_before_run();
         if (!pre.empty())
             std::printf("WARNING: %zu tracing BPF programs were already loaded before the run (%s).\n"
                         "         If any of them hooks the scheduler or read/write, every row (\"untraced\" too)\n"

@@ -257,7 +257,7 @@ int run(const Options& opt) {
     std::vector<Row> rows;
     bool fatal = false;
     try {
-        auto pre = tracing_programs();
+        auto pre = programs_before_run();
         if (!pre.empty())
             std::printf("WARNING: %zu tracing BPF programs were already loaded before the run (%s).\n"
                         "         If any of them hooks syscalls, every row (\"untraced\" too) includes its cost.\n\n",
