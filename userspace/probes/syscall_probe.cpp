@@ -13,6 +13,7 @@
 
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -253,9 +254,12 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
                       rate, quiet_rate);
         return below;
     };
-    // Each CPU's share of what a quiet host makes in a period, counted from now.
+    // Each CPU's share of what a quiet host makes in a period, counted from
+    // now: shared by the CPUs online (a host may have many more possible).
     const double seconds_per_period = std::chrono::duration<double>(period).count();
-    const uint32_t share = uint32_t(std::clamp(double(quiet_rate) * seconds_per_period / ncpus_, 64.0, 1e9));
+    const long n_online = sysconf(_SC_NPROCESSORS_ONLN);
+    const long online = n_online > 0 ? std::min<long>(n_online, ncpus_) : ncpus_;
+    const uint32_t share = uint32_t(std::clamp(double(quiet_rate) * seconds_per_period / double(online), 64.0, 1e9));
     auto arm = [&](bool on) {
         on = on && busy;  // (without the ring no alarm would be read)
         for_each_cpu([&](syscall_cpu_cache& c) {
