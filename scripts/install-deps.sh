@@ -26,6 +26,7 @@ if [[ " $* " == *" --vmtest "* ]]; then
     qemu-system-x86 busybox-static     # vmtest: boots Debian kernels with a busybox initramfs
     cpio xz-utils zstd binutils        # builds the initramfs, unpacks the kernels
     debian-archive-keyring             # verifies the kernel packages it downloads
+    iproute2 nftables                  # the guests' network tests: namespaces, a veth pair, loss
   )
 fi
 if [[ " $* " == *" --test "* ]]; then

@@ -1,5 +1,5 @@
-#!/bin/sh
-# /init of a vmtest guest (busybox only). Mounts what tracer needs, sets up
+#!/bin/busybox sh
+# /init of a vmtest guest (busybox; /bin/sh is bash for the tests). Mounts what tracer needs, sets up
 # the cgroup layout named on the kernel command line (vmtest.layout=v1|v2|
 # hybrid), prints the kernel's features, runs the BPF test binary and a
 # `tracer run` smoke test, and reports each step on the console:
@@ -7,7 +7,7 @@
 #   VMTEST_RESULT rc=<n>           last line: 0 when every step passed
 # then powers the guest off. vmtest/run.sh reads those markers.
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin
+export PATH=/vmtest/tools:/bin:/sbin
 LD_LIBRARY_PATH=$(cat /vmtest/ld_library_path)
 export LD_LIBRARY_PATH
 export HOME=/tmp
@@ -20,6 +20,8 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf || echo "vmtest-guest: cannot mount bpffs"
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+# where `ip netns add` keeps its namespaces
+mkdir -p /run /var && ln -s /run /var/run
 
 LAYOUT=$(sed -n 's/.*vmtest\.layout=\([a-z0-9]*\).*/\1/p' /proc/cmdline)
 FAILED=0
@@ -53,6 +55,15 @@ esac
 echo "vmtest-guest: Linux $(uname -r), cgroup layout $LAYOUT:"
 grep cgroup /proc/mounts | sed 's/^/vmtest-guest:   /'
 step cgroup-layout $rc
+
+# This kernel's modules the network tests need (veth, nftables), in load order.
+if [ -f /vmtest/modules/order ]; then
+	rc=0
+	for m in $(cat /vmtest/modules/order); do
+		insmod "/vmtest/modules/$m.ko" || { echo "vmtest-guest: cannot load module $m"; rc=1; }
+	done
+	step modules $rc
+fi
 
 if [ -x /vmtest/bin/tracer ]; then
 	echo "VMTEST_FEATURES_BEGIN"

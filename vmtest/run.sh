@@ -14,7 +14,9 @@
 # series is fetched with apt-get download from deb.debian.org into a private
 # apt state (never installed; /etc/apt untouched), its vmlinuz unpacked; one
 # busybox initramfs carries vmtest/guest-init.sh, every *_tests binary and
-# `tracer` from BUILD_DIR and every shared library `ldd` lists for them.
+# `tracer` from BUILD_DIR, iproute2's `ip`, `nft`, bash as /bin/sh and every
+# shared library `ldd` lists for them; each kernel's guest also gets the
+# modules the network tests need (veth, nftables), from that kernel's package.
 #
 # Exit status: 0 every kernel passed; 1 a kernel failed (named, with its last
 # console lines); 77 SKIPPED: something needed could not be had (QEMU, busybox,
@@ -133,6 +135,16 @@ resolve_package() {
   return 1
 }
 
+# Downloads PACKAGE's .deb into $CACHE/debs; prints its path.
+download() {
+  rm -f "$CACHE/debs/$1"_*.deb
+  (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "$1" > "$CACHE/debs/download.log" 2>&1) || {
+    tail -n 3 "$CACHE/debs/download.log" >&2
+    return 1
+  }
+  ls "$CACHE/debs/$1"_*.deb
+}
+
 # Unpacks the vmlinuz of PACKAGE into $CACHE/kernels/PACKAGE; prints that dir.
 fetch_kernel() {
   local pkg=$1 dir=$CACHE/kernels/$1 part deb
@@ -141,12 +153,7 @@ fetch_kernel() {
     # (the vmlinuz) and linux-modules-*: fetch the vmlinuz part only.
     part=$pkg
     downloadable "linux-binary-${pkg#linux-image-}" && part="linux-binary-${pkg#linux-image-}"
-    rm -f "$CACHE/debs/${part}"_*.deb
-    (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "$part" > "$CACHE/debs/download.log" 2>&1) || {
-      tail -n 3 "$CACHE/debs/download.log" >&2
-      return 1
-    }
-    deb=$(ls "$CACHE/debs/${part}"_*.deb)
+    deb=$(download "$part") || return 1
     rm -rf "$dir" && mkdir -p "$dir"
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --wildcards '*vmlinuz*' ||
       { say "no vmlinuz in $deb"; return 1; }
@@ -156,6 +163,69 @@ fetch_kernel() {
     touch "$dir/.done"
   fi
   echo "$dir"
+}
+
+# Kernel modules the guest loads, with the modules they depend on: the
+# network tests' veth pair, and nftables with its random numbers (their
+# packet loss). `?name`: only where the kernel has it as a module; up to 6.x
+# libcrc32c (which nf_tables needs) fails to load without a crc32c algorithm
+# loaded first, a soft dependency that insmod does not follow.
+GUEST_MODULES=(veth '?crc32c_generic' nf_tables nft_numgen)
+
+# Unpacks GUEST_MODULES (and what they depend on) of PACKAGE, uncompressed,
+# into $CACHE/kernels/PACKAGE/modules, with their load order in `order`.
+fetch_modules() {
+  local pkg=$1 dir=$CACHE/kernels/$1/modules part deb tmp name f dep
+  [[ -f $dir/.done ]] && return 0
+  # 7.x: the modules are in linux-modules-*; before, in the image package
+  part=$pkg
+  downloadable "linux-modules-${pkg#linux-image-}" && part="linux-modules-${pkg#linux-image-}"
+  deb=$(download "$part") || return 1
+  tmp=$(mktemp -d)
+  rm -rf "$dir" && mkdir -p "$dir"
+  local -a todo=("${GUEST_MODULES[@]}") order=()
+  local -A deps=() placed=() optional=()
+  for name in "${GUEST_MODULES[@]}"; do [[ $name == \?* ]] && optional[${name#\?}]=1; done
+  todo=("${todo[@]#\?}")
+  while ((${#todo[@]})); do  # one pass over the package per level of dependencies
+    local -a want=() patterns=() next=()
+    for name in "${todo[@]}"; do
+      [[ -v deps[$name] || " ${want[*]} " == *" $name "* ]] && continue
+      want+=("$name")
+      # module names use - and _ interchangeably; files keep the one they were built with
+      patterns+=("*/${name}.ko*" "*/${name//_/-}.ko*")
+    done
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "${patterns[@]}" 2>/dev/null || true
+    for name in "${want[@]}"; do
+      f=$(find "$tmp" \( -name "${name}.ko*" -o -name "${name//_/-}.ko*" \) -type f | head -1)
+      if [[ -z $f && -v optional[$name] ]]; then
+        deps[$name]="" placed[$name]=1  # not a module of this kernel: nothing to load
+        continue
+      fi
+      [[ -n $f ]] || { say "no module $name in $deb"; rm -rf "$tmp" "$deb"; return 1; }
+      case $f in
+        *.ko.xz) xz -dc "$f" > "$dir/$name.ko" ;;
+        *.ko.zst) zstd -qdc "$f" > "$dir/$name.ko" ;;
+        *.ko.gz) gzip -dc "$f" > "$dir/$name.ko" ;;
+        *) cp "$f" "$dir/$name.ko" ;;
+      esac
+      objcopy -O binary --only-section=.modinfo "$dir/$name.ko" "$tmp/modinfo"
+      deps[$name]=$(tr '\0' '\n' < "$tmp/modinfo" | sed -n 's/^depends=//p' | tr ',' ' ')
+      for dep in ${deps[$name]}; do next+=("$dep"); done
+    done
+    todo=("${next[@]}")
+  done
+  place() {  # a module after everything it depends on
+    [[ -v placed[$1] ]] && return
+    placed[$1]=1
+    local d
+    for d in ${deps[$1]}; do place "$d"; done
+    order+=("$1")
+  }
+  for name in "${GUEST_MODULES[@]#\?}"; do place "$name"; done
+  printf '%s\n' "${order[@]}" > "$dir/order"
+  rm -rf "$tmp" "$deb"
+  touch "$dir/.done"
 }
 
 # TCG spends seconds in the bzImage's own decompressor: unpack the ELF vmlinux
@@ -195,18 +265,38 @@ trap 'rm -rf "$WORK"' EXIT
 root=$WORK/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,vmtest/bin}
 cp "$busybox" "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
 install -m 755 "$here/guest-init.sh" "$root/init"
 declare -A libdirs=()
-for b in "${bins[@]}"; do
-  objcopy --strip-debug "$b" "$root/vmtest/bin/${b##*/}"
+add_binary() {  # add_binary FILE DIR: FILE (debug info stripped) into DIR, with its libraries
+  objcopy --strip-debug "$1" "$2/${1##*/}"
   while IFS= read -r lib; do
     [[ -e $root$lib ]] && continue
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
     libdirs[$(dirname "$lib")]=1
-  done < <(ldd "$b" | sed -nE 's@.*=> (/[^ ]+) \(.*@\1@p; s@^[[:space:]]*(/[^ ]+) \(.*@\1@p')
-done
+  done < <(ldd "$1" | sed -nE 's@.*=> (/[^ ]+) \(.*@\1@p; s@^[[:space:]]*(/[^ ]+) \(.*@\1@p')
+}
+for b in "${bins[@]}"; do add_binary "$b" "$root/vmtest/bin"; done
+# /bin/sh, which the tests' system() and popen() run, is bash: Debian's static
+# busybox shell runs its own applets ahead of PATH, so its `ip` would shadow
+# iproute2's. /init itself runs on busybox's shell.
+add_binary "$(command -v bash)" "$root/bin"
+ln -s bash "$root/bin/sh"
+# iproute2's ip, ahead of busybox's on the guest's PATH: the network tests
+# build their network namespaces and veth pair with it (busybox's has no netns).
+mkdir -p "$root/vmtest/tools"
+iproute2_ip=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v ip || true)
+if [[ -n $iproute2_ip ]] && ! readlink -f "$iproute2_ip" | grep -q busybox; then
+  add_binary "$iproute2_ip" "$root/vmtest/tools"
+else
+  say "WARNING: no iproute2 ip on this host (apt-get install iproute2): the guests skip the network tests"
+fi
+nft=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v nft || true)
+if [[ -n $nft ]]; then
+  add_binary "$nft" "$root/vmtest/tools"
+else
+  say "WARNING: no nft on this host (apt-get install nftables): the guests skip the packet-loss test"
+fi
 (IFS=:; echo "${!libdirs[*]}") > "$root/vmtest/ld_library_path"
 echo "${VMTEST_GTEST_ARGS:-}" > "$root/vmtest/gtest_args"
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$WORK/initramfs.cpio"
@@ -233,17 +323,28 @@ for spec in "${specs[@]}"; do
   kernel=$kdir/vmlinuz
   [[ -f $kdir/vmlinux ]] && kernel=$kdir/vmlinux
   name=${pkg#linux-image-}
+  # this kernel's modules go in a second archive after the common one (the
+  # kernel unpacks concatenated cpio archives in turn)
+  if ! fetch_modules "$pkg"; then
+    say "SKIPPED $series: cannot fetch the modules its network tests need (${GUEST_MODULES[*]#\?}) from $pkg's packages"
+    results+=("$series $layout SKIPPED modules-download-failed"); skipped=1; continue
+  fi
+  rm -rf "$WORK/mods" && mkdir -p "$WORK/mods/vmtest/modules"
+  cp "$kdir"/modules/*.ko "$kdir/modules/order" "$WORK/mods/vmtest/modules/"
+  initramfs=$WORK/initramfs-$name.cpio
+  { cat "$WORK/initramfs.cpio"; (cd "$WORK/mods" && find . | cpio -o -H newc --quiet); } > "$initramfs"
   log=$OUT/$name-$layout.console.log
   say "booting $name ($layout cgroups, $accel) ..."
   start=$(date +%s)
   set +e
   timeout --foreground "$TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-    "${qaccel[@]}" -smp "$SMP" -m "$MEM" -kernel "$kernel" -initrd "$WORK/initramfs.cpio" \
+    "${qaccel[@]}" -smp "$SMP" -m "$MEM" -kernel "$kernel" -initrd "$initramfs" \
     -append "console=ttyS0 panic=-1 oops=panic quiet rdinit=/init vmtest.layout=$layout ${VMTEST_KERNEL_ARGS:-}" \
     -serial stdio -monitor none < /dev/null 2>&1 |
     if [[ ${VMTEST_VERBOSE:-0} == 1 ]]; then tee "$log.raw"; else cat > "$log.raw"; fi
   qrc=${PIPESTATUS[0]}
   set -e
+  rm -f "$initramfs"
   tr -d '\r' < "$log.raw" > "$log" && rm -f "$log.raw"
   secs=$(($(date +%s) - start))
   sed -n '/^VMTEST_FEATURES_BEGIN/,/^VMTEST_FEATURES_END/p' "$log" | grep -v '^VMTEST_FEATURES' | sed "s/^/vmtest: $name: /" >&2
