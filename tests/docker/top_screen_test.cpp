@@ -174,8 +174,10 @@ TEST_F(TopScreen, ContainersSortFilterDrillDownResizeAndQuit) {
     ApiAgent agent(TRACER_BINARY, "docker_socket: \"" + engine_->socket() + "\"\n");
     Tmux tmux(120, 40);
     std::string exit_file = agent.dir() + "/exit";
+    // (`top-exit""ed`: the typed line must not contain the marker its output
+    // prints, or the restored screen would show it before the exit code is written)
     tmux.type(std::string(TRACER_BINARY) + " top -d 1 --socket " + agent.socket() + "; echo EXIT=$? > " + exit_file +
-              "; echo top-exited");
+              "; echo top-exit\"\"ed");
     tmux.key("Enter");
 
     // The container's row, with syscalls/s > 0 (rates need two snapshots).
