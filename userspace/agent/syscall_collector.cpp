@@ -127,16 +127,9 @@ std::vector<CgroupRate> SyscallCollector::top_cgroups(size_t n) const {
 
 namespace {
 
-// The latency window settings the area reports its state against.
-struct LatencyWindowSettings {
-    uint32_t window_ms = 0, period_ms = 0, quiet_rate = 0;
-};
-
 class SyscallsArea : public ProbeArea<probes::SyscallProbe, SyscallCollector> {
 public:
-    SyscallsArea(std::unique_ptr<probes::SyscallProbe> probe, SyscallCollectorOptions options,
-                 LatencyWindowSettings windows)
-        : ProbeArea(std::move(probe), std::move(options)), windows_(windows) {}
+    using ProbeArea::ProbeArea;
     void drops(AreaDrops& out) const override {
         auto d = probe_->drops();
         out.map_failures.emplace_back("syscall_stats", d[SYSCALL_DROP_STATS_FULL]);
@@ -158,19 +151,16 @@ public:
         std::string out;
         if (probe_->latency_held_now())
             out = "latency hook held attached: host quiet (" + std::to_string(rate) + " syscalls/s, below " +
-                  std::to_string(windows_.quiet_rate) + ")";
+                  std::to_string(probe_->latency_quiet_rate()) + ")";
         else
-            out = "latency windows of " + std::to_string(windows_.window_ms) + " ms every " +
-                  std::to_string(windows_.period_ms) + " ms" +
+            out = "latency windows of " + std::to_string(probe_->latency_window_ms()) + " ms every " +
+                  std::to_string(probe_->latency_period_ms()) + " ms" +
                   (rate ? " (host " + std::to_string(rate) + " syscalls/s)" : "");
         out += "; windows since start: " + std::to_string(probe_->latency_windows()) + " opened, " +
                std::to_string(probe_->latency_windows_held()) + " held open";
         if (auto failed = probe_->latency_window_failures()) out += ", " + std::to_string(failed) + " failed to attach";
         return out;
     }
-
-private:
-    LatencyWindowSettings windows_;
 };
 
 }  // namespace
@@ -198,9 +188,7 @@ std::unique_ptr<LoadedArea> load_syscalls_area(const AreaSetup& setup) {
     if (probe->latency_windowed())
         LOG_INFO("syscalls: latency measured in windows of %u ms every %u ms (counts and errors exact)",
                  c.latency_window_ms, c.latency_period_ms);
-    return std::make_unique<SyscallsArea>(std::move(probe), SyscallCollectorOptions{c.latency, timed},
-                                          LatencyWindowSettings{c.latency_window_ms, c.latency_period_ms,
-                                                                c.latency_quiet_rate});
+    return std::make_unique<SyscallsArea>(std::move(probe), SyscallCollectorOptions{c.latency, timed});
 }
 
 }  // namespace tracer::agent

@@ -137,7 +137,9 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     skel_ = std::move(owner);
 }
 
-SyscallProbe::SyscallProbe(const SyscallProbeOptions& o) : latency_(o.latency) {
+SyscallProbe::SyscallProbe(const SyscallProbeOptions& o)
+    : latency_(o.latency), window_ms_(o.latency_window_ms), period_ms_(o.latency_period_ms),
+      quiet_rate_(o.latency_quiet_rate) {
     install_libbpf_logging();
     ncpus_ = libbpf_num_possible_cpus();
     if (ncpus_ <= 0) throw_libbpf_error("cannot count possible CPUs", ncpus_);

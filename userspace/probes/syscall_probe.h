@@ -148,6 +148,10 @@ public:
     // before it has, or without a quiet rate).
     bool latency_held_now() const { return held_now_.load(std::memory_order_relaxed); }
     uint64_t latency_host_rate() const { return host_rate_.load(std::memory_order_relaxed); }
+    // The window settings the probe was loaded with.
+    uint32_t latency_window_ms() const { return window_ms_; }
+    uint32_t latency_period_ms() const { return period_ms_; }
+    uint32_t latency_quiet_rate() const { return quiet_rate_; }
 
 private:
     template <class Skeleton>
@@ -190,6 +194,7 @@ private:
     bpf_program* enter_prog_ = nullptr;  // sys_enter, attached by open_window()
     std::unique_ptr<bpf_link, int (*)(bpf_link*)> enter_link_{nullptr, nullptr};
     std::atomic<uint64_t> windows_opened_{0}, window_failures_{0}, windows_held_{0};
+    uint32_t window_ms_, period_ms_, quiet_rate_;
     std::atomic<bool> held_now_{false};
     std::atomic<uint64_t> host_rate_{0};  // syscalls/s, as last measured
     int busy_fd_ = -1;  // the syscall_busy ring: sys_enter's alarm while held
