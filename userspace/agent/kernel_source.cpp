@@ -202,12 +202,17 @@ void KernelSource::warn_of_skipped_runs(const std::vector<std::pair<std::string,
              "so their events are missing from the counts: %s (tracer_bpf_runs_skipped_total)", grew.c_str());
 }
 
+const LoadedArea* KernelSource::area_named(const std::string& name) const {
+    for (const auto& a : areas_)
+        if (a.name == name) return a.area.get();
+    return nullptr;
+}
+
 std::vector<metrics::SourceStatus> KernelSource::status() const {
     auto out = status_;
     for (auto& s : out)
-        for (const auto& a : areas_)
-            if (a.name == s.name)
-                if (auto now = a.area->state(); !now.empty()) s.detail += "; " + now;
+        if (const LoadedArea* area = area_named(s.name))
+            if (auto now = area->state(); !now.empty()) s.detail += "; " + now;
     return out;
 }
 
@@ -215,8 +220,7 @@ std::vector<KernelSource::AreaReport> KernelSource::report() const {
     std::vector<AreaReport> out;
     for (const auto& s : status_) {
         AreaReport r{s.name, s.up, {}, "", s.up ? "" : s.detail};
-        for (const auto& a : areas_)
-            if (a.name == s.name) r.hooks = a.area->hooks(), r.build = a.area->build();
+        if (const LoadedArea* area = area_named(s.name)) r.hooks = area->hooks(), r.build = area->build();
         out.push_back(std::move(r));
     }
     return out;

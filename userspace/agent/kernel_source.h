@@ -68,6 +68,8 @@ private:
         std::unique_ptr<LoadedArea> area;
     };
     void load(const config::AgentConfig& cfg, const std::string& btf_path, AreaEvents events);
+    // The loaded area of that name; nullptr when it is not loaded.
+    const LoadedArea* area_named(const std::string& name) const;
 
     HostContext& host_;
     std::unique_ptr<probes::CgroupEventsProbe> cgroup_events_;
