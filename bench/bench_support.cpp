@@ -339,10 +339,11 @@ bool wait_programs_gone(const std::set<uint32_t>& ids, std::vector<ProgInfo>& le
 }
 
 std::vector<ProgInfo> programs_before_run() {
+    auto now = tracing_programs();
     std::set<uint32_t> ours;
-    for (const auto& p : tracing_programs())
+    for (const auto& p : now)
         if (p.name.starts_with("tracer_")) ours.insert(p.id);
-    if (ours.empty()) return tracing_programs();
+    if (ours.empty()) return now;
     std::vector<ProgInfo> left;
     const auto start = Clock::now();
     if (wait_programs_gone(ours, left))
