@@ -68,8 +68,8 @@
  * no cgroup key and no global: the switch touches the thread's slot, its
  * task_struct and one row, nothing else of tracer's (on a VM with PTI every
  * further page is a TLB fill, ~13 ns). A cgroup that found no free slot, a
- * switch of a thread without a slot, and migrations count in the sched_stats
- * hash; userspace adds the two. A thread of a cgroup without a slot asks
+ * switch of a thread without a slot, and the migrations of such threads count
+ * in the sched_stats hash; userspace adds the two. A thread of a cgroup without a slot asks
  * again every SCHED_SLOT_RETRY switches. Userspace hands a removed cgroup's
  * slot back after zeroing the owner in every CPU's row, which invalidates
  * every thread's cache of it (a dying thread's last switch-out racing that
@@ -174,11 +174,6 @@ static __always_inline struct sched_stats *stats_for_key(__u64 cgroup_key)
 	struct sched_key key = { .cgroup_id = cgroup_key };
 	static const struct sched_stats zero;
 	return lookup_or_init(&sched_stats, &key, &zero, &sched_drops, SCHED_DROP_STATS_FULL);
-}
-
-static __always_inline struct sched_stats *stats_for(struct task_struct *t)
-{
-	return stats_for_key(task_cgroup_key(t));
 }
 
 static __always_inline __u64 task_runtime(struct task_struct *t)
@@ -416,12 +411,18 @@ int BPF_PROG(tracer_sched_switch_clock, bool preempt, struct task_struct *prev, 
 	return on_switch(preempt, prev, next, false);
 }
 
+/* Counted where the moved thread's switches count: its cached counting slot
+ * (this CPU's row), found through its scheduling state as a switch finds it;
+ * the hash only for a thread without state or slot. `p` is not running here
+ * (the scheduler moves a task only while it is off CPU, under its run
+ * queue's lock), so its state is not being written by a switch meanwhile. */
 HOOK("sched_migrate_task")
 int BPF_PROG(tracer_sched_migrate_task, struct task_struct *p, int dest_cpu)
 {
-	if (!KREAD(p, pid))
+	__u32 pid = KREAD(p, pid);
+	if (!pid)
 		return 0;
-	struct sched_stats *st = stats_for(p);
+	struct sched_stats *st = stats_of(p, task_slot(p, pid, false, false));
 	if (st)
 		st->migrations += 1;
 	return 0;
