@@ -23,7 +23,8 @@
  *    prev stamp the start of a wait; next's switch-in ends it.
  *  - sched_wakeup_new: a new task's slot starts from zero (nothing run,
  *    nothing waited), so its first stretch counts.
- *  - sched_migrate_task: one migration for the moved task's cgroup.
+ *  - sched_migrate_task: one migration for the moved task's cgroup, in its
+ *    cached counting row (see Counting slots below).
  * The idle tasks (pid 0, one per CPU) are never charged nor tracked.
  *
  * Time on CPU is the growth of the scheduler's own runtime of the task
