@@ -223,6 +223,20 @@ protected:
         EXPECT_EQ(server.wait(), 0) << "server did not receive exactly " << bytes << " bytes";
     }
 
+    static std::string counted(const net_stats& t) {
+        return "tx " + std::to_string(t.tx_bytes) + " B/" + std::to_string(t.tx_packets) + " segs, rx " +
+               std::to_string(t.rx_bytes) + " B/" + std::to_string(t.rx_packets) + " segs, opened in/out " +
+               std::to_string(t.opened_inbound) + "/" + std::to_string(t.opened_outbound) + ", closed " +
+               std::to_string(t.closed) + ", retransmits " + std::to_string(t.retransmits);
+    }
+    // The probe's failure counters, for the same purpose.
+    static std::string drops_of(const probes::NetProbe& probe) {
+        const auto d = probe.drops();
+        return "drops: stats full " + std::to_string(d[NET_DROP_STATS_FULL]) + ", socket storage " +
+               std::to_string(d[NET_DROP_SOCK_STORAGE]) + ", ring full " + std::to_string(d[NET_DROP_RINGBUF_FULL]) +
+               ", unattributed " + std::to_string(d[NET_DROP_UNATTRIBUTED]);
+    }
+
     // Both ends of one closed `bytes` transfer: client tx and server rx
     // within 5 % above over IPv4, 6 % over IPv6 (headers: a settle counts
     // each segment's IP and TCP headers, 52 bytes per 1448 of payload over
@@ -233,6 +247,8 @@ protected:
     // its ingress hook, e.g. a full socket backlog): each may add up to one
     // 64 KiB GSO packet to the bound; with no retransmit the 5 % is strict.
     static void expect_transfer(const net_stats& c, const net_stats& s, uint64_t bytes, bool ipv6 = false) {
+        // (a failure says what both ends counted: which part of the accounting missed)
+        SCOPED_TRACE("client " + counted(c) + "; server " + counted(s));
         const uint64_t most = bytes * (ipv6 ? 106 : 105) / 100 + c.retransmits * 65536;
         EXPECT_GE(c.tx_bytes, bytes);
         EXPECT_LE(c.tx_bytes, most) << c.retransmits << " retransmits";
@@ -308,6 +324,7 @@ TEST_P(NetProbeTest, ExactTransferIsChargedToBothEnds) {
 
     auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
     auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
+    SCOPED_TRACE(drops_of(*probe));
     expect_transfer(c, s, bytes);
     // the other way only ACKs: far less
     EXPECT_LT(c.rx_bytes, bytes / 10);
@@ -344,6 +361,7 @@ TEST_P(NetProbeTest, TransfersCountTheSameWithAndWithoutCountingSlotsOrSettles) 
         transfer(client_cg, server_cg, "10.77.0.2", 5004, bytes);
         auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
         auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
+        SCOPED_TRACE(drops_of(*probe));
         expect_transfer(c, s, bytes);
         const uint64_t client_id = client_cg.id(*mount_);
         EXPECT_EQ(probe->fast_slot_of(client_id).has_value(), slots > 0);
@@ -374,6 +392,7 @@ TEST_P(NetProbeTest, AnOpenConnectionIsCountedAsItSends) {
     EXPECT_EQ(t->server->wait(), 0) << "server did not receive exactly " << bytes << " bytes";
     auto c = totals_when(*probe, client_cg, [](const net_stats& n) { return n.closed >= 1; });
     auto s = totals_when(*probe, server_cg, [](const net_stats& n) { return n.closed >= 1; });
+    SCOPED_TRACE(drops_of(*probe));
     expect_transfer(c, s, bytes);
 }
 
@@ -456,6 +475,7 @@ TEST_P(NetProbeTest, Ipv6TransferAndClosedConnectionEvent) {
     transfer(client_cg, server_cg, "fd77::2", 5004, bytes);
     auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
     auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
+    SCOPED_TRACE(drops_of(*probe));
     expect_transfer(c, s, bytes, /*ipv6=*/true);
 
     std::vector<probes::NetConnection> conns;
