@@ -229,12 +229,19 @@ protected:
                std::to_string(t.opened_inbound) + "/" + std::to_string(t.opened_outbound) + ", closed " +
                std::to_string(t.closed) + ", retransmits " + std::to_string(t.retransmits);
     }
-    // The probe's failure counters, for the same purpose.
+    // The probe's failure counters and the runs of its programs the kernel
+    // skipped (a run entered on a CPU where the same program was already
+    // running: a state change skipped so loses that connection's open and
+    // close), for the same purpose.
     static std::string drops_of(const probes::NetProbe& probe) {
         const auto d = probe.drops();
-        return "drops: stats full " + std::to_string(d[NET_DROP_STATS_FULL]) + ", socket storage " +
-               std::to_string(d[NET_DROP_SOCK_STORAGE]) + ", ring full " + std::to_string(d[NET_DROP_RINGBUF_FULL]) +
-               ", unattributed " + std::to_string(d[NET_DROP_UNATTRIBUTED]);
+        std::string out = "drops: stats full " + std::to_string(d[NET_DROP_STATS_FULL]) + ", socket storage " +
+                          std::to_string(d[NET_DROP_SOCK_STORAGE]) + ", ring full " +
+                          std::to_string(d[NET_DROP_RINGBUF_FULL]) + ", unattributed " +
+                          std::to_string(d[NET_DROP_UNATTRIBUTED]) + "; runs skipped:";
+        for (const auto& [prog, n] : probe.skipped_runs())
+            if (n) out += " " + prog + " " + std::to_string(n);
+        return out;
     }
 
     // Both ends of one closed `bytes` transfer: client tx and server rx
