@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -129,14 +130,25 @@ void burn_and_sleep(uint64_t burn_ms, int sleeps) {
     for (int i = 0; i < sleeps; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-// A pipe a child blocks on (pass()) until the test opens it.
+// A pipe a child blocks on (pass()) until the test opens it. The child says
+// first that it got there (a byte on a second pipe): "the child sleeps" alone
+// cannot tell the gate from the child's earlier sleeps on a slow guest.
 struct Gate {
-    int fd[2] = {-1, -1};
-    Gate() { EXPECT_EQ(pipe(fd), 0); }
-    ~Gate() { close(fd[0]), close(fd[1]); }
+    int fd[2] = {-1, -1}, arrived[2] = {-1, -1};
+    Gate() {
+        EXPECT_EQ(pipe(fd), 0);
+        EXPECT_EQ(pipe(arrived), 0);
+    }
+    ~Gate() { close(fd[0]), close(fd[1]), close(arrived[0]), close(arrived[1]); }
     void pass() const {
         char c;
-        if (read(fd[0], &c, 1) != 1) _exit(2);
+        if (write(arrived[1], "a", 1) != 1 || read(fd[0], &c, 1) != 1) _exit(2);
+    }
+    // Until the child of `pid` is blocked in pass(), at most 10 s.
+    bool reached(pid_t pid) const {
+        pollfd p{arrived[0], POLLIN, 0};
+        char c;
+        return ::poll(&p, 1, 10000) == 1 && read(arrived[0], &c, 1) == 1 && wait_until_sleeping(pid);
     }
     void open() const { EXPECT_EQ(write(fd[1], "x", 1), 1); }
 };
@@ -310,9 +322,7 @@ TEST_P(SchedProbeTest, AThreadWhoseSlotIsHandedBackCountsOnWhereItsCgroupIsRead)
         burn_and_sleep(150, 40);
     });
     child.release();
-    ASSERT_TRUE(wait_until_sleeping(child.pid()));
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // at the gate now, not in a 1 ms sleep
-    ASSERT_TRUE(wait_until_sleeping(child.pid()));
+    ASSERT_TRUE(gate.reached(child.pid()));
     const uint64_t id = cg.id(*mount_);
     ASSERT_TRUE(probe_->fast_slot_of(id)) << "the cgroup never got one of 32 slots";
     const SchedStat first = child.so_far();
@@ -351,8 +361,7 @@ TEST_P(SchedProbeTest, AThreadKeepsItsStateInTaskStorageUntilItsEntryIsFree) {
         burn_and_sleep(200, 10);
     });
     child.release();
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    ASSERT_TRUE(wait_until_sleeping(child.pid()));
+    ASSERT_TRUE(gate.reached(child.pid()));
     const uint32_t index = uint32_t(child.pid()) & (SCHED_THREAD_SLOTS - 1);
     sched_thread entry{};
     ASSERT_EQ(bpf_map_lookup_elem(fd, &index, &entry), 0);
