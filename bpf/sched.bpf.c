@@ -70,8 +70,8 @@
  * task_struct and one row, nothing else of tracer's (on a VM with PTI every
  * further page is a TLB fill, ~13 ns). A cgroup that found no free slot, a
  * switch of a thread without a slot, and the migrations of such threads count
- * in the sched_stats hash; userspace adds the two. A thread of a cgroup without a slot asks
- * again every SCHED_SLOT_RETRY switches. Userspace hands a removed cgroup's
+ * in the sched_stats hash; userspace adds the two. A thread of a cgroup
+ * without a slot asks again every SCHED_SLOT_RETRY switches. Userspace hands a removed cgroup's
  * slot back after zeroing the owner in every CPU's row, which invalidates
  * every thread's cache of it (a dying thread's last switch-out racing that
  * release can still add one stretch to the row: the race the syscall area's

@@ -253,9 +253,11 @@ protected:
     // twice on both ends (on a crowded machine the receiver can drop after
     // its ingress hook, e.g. a full socket backlog): each may add up to one
     // 64 KiB GSO packet to the bound; with no retransmit the 5 % is strict.
-    static void expect_transfer(const net_stats& c, const net_stats& s, uint64_t bytes, bool ipv6 = false) {
-        // (a failure says what both ends counted: which part of the accounting missed)
-        SCOPED_TRACE("client " + counted(c) + "; server " + counted(s));
+    static void expect_transfer(const probes::NetProbe& probe, const net_stats& c, const net_stats& s, uint64_t bytes,
+                                bool ipv6 = false) {
+        // (a failure says what both ends counted, and what the probe failed or
+        // the kernel skipped: which part of the accounting missed)
+        SCOPED_TRACE("client " + counted(c) + "; server " + counted(s) + "; " + drops_of(probe));
         const uint64_t most = bytes * (ipv6 ? 106 : 105) / 100 + c.retransmits * 65536;
         EXPECT_GE(c.tx_bytes, bytes);
         EXPECT_LE(c.tx_bytes, most) << c.retransmits << " retransmits";
@@ -331,8 +333,7 @@ TEST_P(NetProbeTest, ExactTransferIsChargedToBothEnds) {
 
     auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
     auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
-    SCOPED_TRACE(drops_of(*probe));
-    expect_transfer(c, s, bytes);
+    expect_transfer(*probe, c, s, bytes);
     // the other way only ACKs: far less
     EXPECT_LT(c.rx_bytes, bytes / 10);
     EXPECT_LT(s.tx_bytes, bytes / 10);
@@ -368,8 +369,7 @@ TEST_P(NetProbeTest, TransfersCountTheSameWithAndWithoutCountingSlotsOrSettles) 
         transfer(client_cg, server_cg, "10.77.0.2", 5004, bytes);
         auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
         auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
-        SCOPED_TRACE(drops_of(*probe));
-        expect_transfer(c, s, bytes);
+        expect_transfer(*probe, c, s, bytes);
         const uint64_t client_id = client_cg.id(*mount_);
         EXPECT_EQ(probe->fast_slot_of(client_id).has_value(), slots > 0);
         probe->forget_cgroups({client_id});
@@ -399,8 +399,7 @@ TEST_P(NetProbeTest, AnOpenConnectionIsCountedAsItSends) {
     EXPECT_EQ(t->server->wait(), 0) << "server did not receive exactly " << bytes << " bytes";
     auto c = totals_when(*probe, client_cg, [](const net_stats& n) { return n.closed >= 1; });
     auto s = totals_when(*probe, server_cg, [](const net_stats& n) { return n.closed >= 1; });
-    SCOPED_TRACE(drops_of(*probe));
-    expect_transfer(c, s, bytes);
+    expect_transfer(*probe, c, s, bytes);
 }
 
 // A connection opened before the probe loaded has no owner entry: it is
@@ -482,8 +481,7 @@ TEST_P(NetProbeTest, Ipv6TransferAndClosedConnectionEvent) {
     transfer(client_cg, server_cg, "fd77::2", 5004, bytes);
     auto c = totals_when(*probe, client_cg, [](const net_stats& t) { return t.closed >= 1; });
     auto s = totals_when(*probe, server_cg, [](const net_stats& t) { return t.closed >= 1; });
-    SCOPED_TRACE(drops_of(*probe));
-    expect_transfer(c, s, bytes, /*ipv6=*/true);
+    expect_transfer(*probe, c, s, bytes, /*ipv6=*/true);
 
     std::vector<probes::NetConnection> conns;
     probe->drain([&](const probes::NetConnection& e) { conns.push_back(e); });
