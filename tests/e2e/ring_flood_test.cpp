@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -205,13 +206,18 @@ TEST(RingFlood, EveryExecIsCountedAndEveryLostEventIsADrop) {
     else
         std::printf("ring flood: a cgroup with execs was removed meanwhile: the upper bound on drops is unknown\n");
 
-    // The agent served and kept its interval throughout.
+    // The agent served and kept its interval throughout. The monitor asks
+    // about four times a second and the agent publishes once a second, but
+    // how often either gets a CPU depends on what else the two CPUs run (a
+    // sanitizer build of the agent, a VM beside the test): the bounds, a
+    // scrape and an interval every two seconds, are what an agent stalled by
+    // the flood (a drain holding the lock the pages need, a flush loop
+    // starved) cannot reach and a slow but working one can.
     EXPECT_EQ(scrapes_failed.load(), 0);
     EXPECT_EQ(api_failed.load(), 0);
-    EXPECT_GE(scrapes_ok.load(), static_cast<int>(flood_seconds * 2));
-    // one interval a second; a tick may be lost at each end of the window
-    EXPECT_GE(static_cast<double>(published_after_flood - published_at_start), flood_seconds - 2)
-        << "the flush loop fell behind during the flood";
+    EXPECT_GE(scrapes_ok.load(), std::max(2, static_cast<int>(flood_seconds / 2)));
+    EXPECT_GE(static_cast<double>(published_after_flood - published_at_start), flood_seconds / 2 - 1)
+        << "the flush loop stalled during the flood";
 
     // The page after the flood is valid for Prometheus.
     auto checked = tracer::fixtures::promtool_check_metrics(after);
