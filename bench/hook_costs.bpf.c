@@ -3,7 +3,8 @@
  * (the hook and bpf_stats' own clock reads), fields of the current task, a
  * word of map memory read or written, a second page, a small map that is not
  * mmapable (kmalloc'd: the kernel's direct map) instead of one that is
- * (vmalloc'd: 4 KiB pages), a clock read, a task-storage lookup; and one page
+ * (vmalloc'd: 4 KiB pages), a per-CPU array (the kernel's per-CPU areas),
+ * a clock read, a task-storage lookup; and one page
  * shared by an entry and an exit program, as syscalls.bpf.c's per-CPU entry
  * is; then on sched_switch: prev's fields, a line per thread, a counter per
  * CPU (what sched.bpf.c touches). bench_hook_costs attaches one row at a time. */
@@ -33,6 +34,14 @@ CPU_LINES(page_b, BPF_F_MMAPABLE, 64);
 CPU_LINES(shared_page, BPF_F_MMAPABLE, 64);
 /* small and not mmapable: kmalloc'd */
 CPU_LINES(small, 0, 64);
+
+/* per-CPU (the kernel's per-CPU areas) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct line);
+} percpu SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -102,6 +111,16 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(hc_small_map)
 {
 	bump(&small, 0);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(hc_percpu_map)
+{
+	__u32 zero = 0;
+	struct line *l = bpf_map_lookup_elem(&percpu, &zero);
+	if (l)
+		l->w[0] += 1;
 	return 0;
 }
 

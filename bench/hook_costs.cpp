@@ -63,6 +63,8 @@ const std::vector<Row> kRows = {
     {"two map pages, written", {{"hc_two_pages", kEmpty}}, "an increment in each of two arrays"},
     {"direct-map map, written", {{"hc_small_map", kEmpty}},
      "an increment in a small array that is not mmapable (kmalloc'd)"},
+    {"per-CPU map, written", {{"hc_percpu_map", kEmpty}},
+     "an increment in a per-CPU array (the kernel's per-CPU areas)"},
     {"clock read", {{"hc_clock", kEmpty}}, "bpf_ktime_get_ns()"},
     {"task storage", {{"hc_storage", kEmpty}}, "bpf_task_storage_get() of the current task, and an increment"},
     {"empty exit program", {{"hc_empty_exit", ""}}, "on sys_exit, alone: the first program of the call"},
