@@ -61,6 +61,23 @@
  * without an owner (its v2 cgroup, or unattributed). settle_tcp false (the
  * option 0): every packet is counted as it passes.
  *
+ * Missed transitions: a state change can reach this program without it
+ * running. The kernel skips a run on a CPU where the same program is already
+ * running (an interrupt's softirq landing inside one of its runs) and counts
+ * it (tracer_bpf_runs_skipped_total); and on a 6.18 Firecracker VM a whole
+ * handshake processed from the SYN retransmit timer under load ran no
+ * program at all, with no skip counted (bpf_printk showed the LISTEN and
+ * SYN_SENT runs and nothing until FIN_WAIT1). A connection whose ESTABLISHED
+ * (or, for a listener's child, SYN_RECV) went unprocessed has an owner entry
+ * with a cgroup key but never started settling, so nothing would count its
+ * open and close nor, with TCP settles on, its packets. It is found at its first
+ * settle point or, if it never reaches one, at its close: counted as opened
+ * then (a child still without a direction as inbound), and settled from the
+ * connection's start (bytes from zero, segments from the handshake's: within
+ * one per direction). Its lifetime counts from when it was found. A skipped
+ * close is not recovered (the socket is gone): its last unsettled segments
+ * and its close go uncounted.
+ *
  * Only the 5.11+ build exists (socket storage from tp_btf programs appeared in
  * 5.11); userspace refuses older kernels with a clear message.
  *
@@ -104,6 +121,10 @@ const volatile bool emit_events = false;
 /* TCP settles (see the top); set by userspace. */
 const volatile bool settle_tcp = true;
 const volatile __u32 settle_shift = 4;
+
+/* Tests only: act as if the kernel had skipped this program's runs at every
+ * connection's SYN_RECV and ESTABLISHED (see "Missed transitions" at the top). */
+const volatile bool fault_skip_established = false;
 
 /* Counting slots (see the top); set by userspace. fast_slots == 0: none. */
 const volatile __u32 fast_slots = 0;
@@ -260,6 +281,36 @@ static __always_inline void settle(struct net_sock *o, const struct tcp_counts *
 	((1u << TCP_ESTABLISHED) | (1u << TCP_FIN_WAIT1) | (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) |       \
 	 (1u << TCP_CLOSING) | (1u << TCP_LAST_ACK))
 
+static __always_inline void count_open(const struct net_sock *o)
+{
+	struct net_stats *st = stats_for(o->cgroup_key);
+	if (!st)
+		return;
+	if (o->direction == NET_DIR_INBOUND)
+		st->opened_inbound += 1;
+	else
+		st->opened_outbound += 1;
+}
+
+/* An established connection with a keyed owner that never started settling:
+ * its ESTABLISHED run was skipped (see "Missed transitions" at the top).
+ * Counts its open now and settles it from its start up to `c`. */
+static __always_inline void recover_open(struct net_sock *o, const struct tcp_counts *c, __u32 header_len)
+{
+	if (o->direction == NET_DIR_NONE) /* a listener's child whose SYN_RECV went unseen too */
+		o->direction = NET_DIR_INBOUND;
+	/* the handshake was counted packet by packet: the connector's SYN and
+	 * either end's first segment received (a child starts with segs_in 1) */
+	struct tcp_counts start = {
+		.segs_out = o->direction == NET_DIR_OUTBOUND && c->segs_out ? 1 : 0,
+		.segs_in = c->segs_in ? 1 : 0,
+	};
+	settle_from(o, &start, header_len);
+	o->opened_ns = bpf_ktime_get_ns();
+	count_open(o);
+	settle(o, c);
+}
+
 /* A sent packet of a TCP socket in a settled state (received ones are left
  * to the socket's next settle): it settles the socket when it takes its
  * segment count past a multiple of 2^settle_shift. */
@@ -285,13 +336,17 @@ static __always_inline void tcp_sent(struct __sk_buff *skb, struct bpf_sock *sk,
 		return;
 	}
 	if (!o->settling) {
+		if (o->cgroup_key) { /* its ESTABLISHED run was skipped */
+			recover_open(o, &c, header_len);
+			return;
+		}
 		/* a socket opened before tracer started (or whose entry could not
 		 * be made then): charged from now on, to its v2 cgroup if that is
 		 * the key, else as unattributed */
-		if (!o->cgroup_key && cgroup_key_mode == CGROUP_KEY_DEFAULT) {
+		if (cgroup_key_mode == CGROUP_KEY_DEFAULT) {
 			o->cgroup_key = bpf_sk_cgroup_id(full);
 			take_slot(o);
-		} else if (!o->cgroup_key) {
+		} else {
 			o->slot = NET_SLOT_NONE;
 		}
 		settle_from(o, &c, header_len);
@@ -414,6 +469,13 @@ static __always_inline void read_counts(const struct sock *sk, struct tcp_counts
 	c->segs_in = BPF_CORE_READ(tp, segs_in);
 }
 
+/* IP and TCP header of one of the connection's segments. */
+static __always_inline __u32 header_len_of(const struct sock *sk)
+{
+	__u32 ip = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6 ? 40 : 20;
+	return ip + BPF_CORE_READ((const struct tcp_sock *)sk, tcp_header_len);
+}
+
 static __always_inline void record_close(const struct sock *sk, struct net_sock *o, int oldstate)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -489,6 +551,8 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		set_owner_current(sk, NET_DIR_NONE);
 		return 0;
 	case TCP_SYN_RECV: /* a child cloned from its listener, entry included */
+		if (fault_skip_established)
+			return 0;
 		o = owner_of(sk);
 		if (o) {
 			o->direction = NET_DIR_INBOUND;
@@ -496,6 +560,8 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		}
 		return 0;
 	case TCP_ESTABLISHED:
+		if (fault_skip_established)
+			return 0;
 		o = owner_of(sk);
 		if (!o || o->opened_ns || o->direction == NET_DIR_NONE)
 			return 0;
@@ -503,19 +569,20 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		if (settle_tcp) { /* from here its packets are settled: what came before was counted */
 			struct tcp_counts c;
 			read_counts(sk, &c);
-			__u32 ip = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6 ? 40 : 20;
-			settle_from(o, &c, ip + BPF_CORE_READ((const struct tcp_sock *)sk, tcp_header_len));
+			settle_from(o, &c, header_len_of(sk));
 		}
-		struct net_stats *st = stats_for(o->cgroup_key);
-		if (st) {
-			if (o->direction == NET_DIR_INBOUND)
-				st->opened_inbound += 1;
-			else
-				st->opened_outbound += 1;
-		}
+		count_open(o);
 		return 0;
 	case TCP_CLOSE:
 		o = owner_of(sk);
+		if (o && settle_tcp && !o->settling && o->cgroup_key && !o->opened_ns && (unsigned int)oldstate < 32 &&
+		    ((1u << oldstate) & SETTLED_STATES)) {
+			/* established, its ESTABLISHED run skipped, and closing
+			 * before any settle point found it */
+			struct tcp_counts c;
+			read_counts(sk, &c);
+			recover_open(o, &c, header_len_of(sk));
+		}
 		if (o && o->settling) { /* its last settle */
 			struct tcp_counts c;
 			read_counts(sk, &c);

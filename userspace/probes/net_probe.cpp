@@ -81,6 +81,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     if (o.tcp_settle_segments & (o.tcp_settle_segments - 1))
         throw std::invalid_argument("tcp_settle_segments must be 0 or a power of two");
     skel->rodata->settle_tcp = o.tcp_settle_segments > 0;
+    skel->rodata->fault_skip_established = o.fault_skip_established;
     skel->rodata->settle_shift = o.tcp_settle_segments ? uint32_t(std::countr_zero(o.tcp_settle_segments)) : 0;
     bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
     allocate_lazily_where_supported(skel->maps.net_stats);

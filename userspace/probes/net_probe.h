@@ -37,6 +37,10 @@ struct NetProbeOptions {
     // many more segments (a power of two), and at its close. 0: every packet
     // is counted at the packet hooks.
     uint32_t tcp_settle_segments = 16;
+    // Tests only: the state program ignores every SYN_RECV and ESTABLISHED, as
+    // if the kernel had skipped those runs (what the probe recovers from:
+    // "Missed transitions" in bpf/net.bpf.c).
+    bool fault_skip_established = false;
 };
 
 // Sums over CPUs of one cgroup's entry, since the entry was created: the
