@@ -281,6 +281,11 @@ static __always_inline void settle(struct net_sock *o, const struct tcp_counts *
 	((1u << TCP_ESTABLISHED) | (1u << TCP_FIN_WAIT1) | (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) |       \
 	 (1u << TCP_CLOSING) | (1u << TCP_LAST_ACK))
 
+static __always_inline bool is_settled_state(__u32 state)
+{
+	return state < 32 && ((1u << state) & SETTLED_STATES);
+}
+
 static __always_inline void count_open(const struct net_sock *o)
 {
 	struct net_stats *st = stats_for(o->cgroup_key);
@@ -362,7 +367,7 @@ static __always_inline int account_packet(struct __sk_buff *skb, bool egress)
 	if (!sk)
 		goto unattributed;
 	/* (a connected UDP socket is "established" too: bpf_tcp_sock tells them apart) */
-	if (settle_tcp && sk->state < 32 && ((1u << sk->state) & SETTLED_STATES)) {
+	if (settle_tcp && is_settled_state(sk->state)) {
 		struct bpf_tcp_sock *btp = bpf_tcp_sock(sk);
 		if (btp) {
 			if (egress)
@@ -575,8 +580,7 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 	case TCP_CLOSE:
 		o = owner_of(sk);
-		if (o && settle_tcp && !o->settling && o->cgroup_key && !o->opened_ns && (unsigned int)oldstate < 32 &&
-		    ((1u << oldstate) & SETTLED_STATES)) {
+		if (o && settle_tcp && !o->settling && o->cgroup_key && !o->opened_ns && is_settled_state(oldstate)) {
 			/* established, its ESTABLISHED run skipped, and closing
 			 * before any settle point found it */
 			struct tcp_counts c;

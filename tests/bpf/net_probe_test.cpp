@@ -262,12 +262,15 @@ protected:
     // twice on both ends (on a crowded machine the receiver can drop after
     // its ingress hook, e.g. a full socket backlog): each may add up to one
     // 64 KiB GSO packet to the bound; with no retransmit the 5 % is strict.
+    // `header_most` instead of the percentage: the most the headers may add
+    // (a transfer of a few segments).
     static void expect_transfer(const probes::NetProbe& probe, const net_stats& c, const net_stats& s, uint64_t bytes,
-                                bool ipv6 = false) {
+                                bool ipv6 = false, uint64_t header_most = 0) {
         // (a failure says what both ends counted, and what the probe failed or
         // the kernel skipped: which part of the accounting missed)
         SCOPED_TRACE("client " + counted(c) + "; server " + counted(s) + "; " + drops_of(probe));
-        const uint64_t most = bytes * (ipv6 ? 106 : 105) / 100 + c.retransmits * 65536;
+        const uint64_t most =
+            (header_most ? bytes + header_most : bytes * (ipv6 ? 106 : 105) / 100) + c.retransmits * 65536;
         EXPECT_GE(c.tx_bytes, bytes);
         EXPECT_LE(c.tx_bytes, most) << c.retransmits << " retransmits";
         EXPECT_GE(s.rx_bytes, bytes);
@@ -436,8 +439,9 @@ TEST_P(NetProbeTest, AConnectionOpenedBeforeTheProbeIsCountedFromThen) {
     }
 }
 
-// The kernel skips a state-change run that lands inside another run of the
-// same program on its CPU (an interrupt's softirq); the probe stands in for
+// A handshake's state changes can reach the state program without it
+// running (a run the kernel skipped, or, seen on 6.18 VMs under load, none
+// at all: "Missed transitions" in bpf/net.bpf.c); the probe stands in for
 // that with a fault switch that ignores every SYN_RECV and ESTABLISHED. Such
 // a connection is found at its first settle point (a long transfer) or at
 // its close (one too short to reach one), counted as opened then, and
@@ -464,17 +468,9 @@ TEST_P(NetProbeTest, AConnectionWhoseEstablishedRunWasSkippedIsRecovered) {
         const uint64_t bytes = 6000;
         transfer(client_cg, server_cg, "10.77.0.2", 5009, bytes);
         auto [c, s] = closed_totals(*probe, client_cg, server_cg);
-        SCOPED_TRACE("client " + counted(c) + "; server " + counted(s) + "; " + drops_of(*probe));
-        // every segment carries at most 52 bytes of IPv4 and TCP header
-        EXPECT_GE(c.tx_bytes, bytes);
-        EXPECT_LE(c.tx_bytes, bytes + 15 * 52 + c.retransmits * 65536);
-        EXPECT_GE(s.rx_bytes, bytes);
-        EXPECT_LE(s.rx_bytes, bytes + 15 * 52 + c.retransmits * 65536);
+        // fewer than 16 segments, each with at most 52 bytes of IPv4 and TCP header
+        expect_transfer(*probe, c, s, bytes, /*ipv6=*/false, /*header_most=*/15 * 52);
         EXPECT_LT(c.tx_packets, 16u) << "the test wants a connection that closes before its first settle point";
-        EXPECT_EQ(c.opened_outbound, 1u);
-        EXPECT_EQ(s.opened_inbound, 1u);
-        EXPECT_EQ(c.closed, 1u);
-        EXPECT_EQ(s.closed, 1u);
         EXPECT_EQ(c.closed_tx_bytes, bytes);
         EXPECT_EQ(s.closed_rx_bytes, bytes);
     }
