@@ -35,6 +35,9 @@ enum net_direction {
 	NET_DIR_OUTBOUND = 2,
 };
 
+/* TCP settles (see net.bpf.c): by default every 2^4 = 16 sent segments. */
+#define NET_DEFAULT_SETTLE_SHIFT 4
+
 /* The owner of a socket, in its socket-local storage: the task that created
  * (connect) or listened on it (an accepted socket inherits its listener's). */
 struct net_sock {

@@ -21,6 +21,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
+#include <string>
 #include <thread>
 
 using namespace tracer;
@@ -367,14 +369,22 @@ TEST_P(NetProbeTest, ExactTransferIsChargedToBothEnds) {
 
 // Both ends counted in counting slots (the default), which a removed cgroup
 // hands back, and with none, all through the hash; each way with TCP
-// settles every 16 segments (the default), every segment, and none (every
-// packet counted at the packet hooks).
+// settles every 16 segments (the default: the packet programs with it as a
+// constant), every segment, and none (every packet counted at the packet
+// hooks; both by the _configured packet programs, which read the setting).
 TEST_P(NetProbeTest, TransfersCountTheSameWithAndWithoutCountingSlotsOrSettles) {
     for (auto [slots, every] : {std::pair{1024u, 16u}, {0u, 16u}, {1024u, 1u}, {1024u, 0u}, {0u, 0u}}) {
         SCOPED_TRACE("counting slots: " + std::to_string(slots) + ", tcp_settle_segments: " + std::to_string(every));
         fast_slots_ = slots;
         settle_segments_ = every;
         auto probe = load();
+        std::set<std::string> packet_programs;
+        for (const auto& [name, skipped] : probe->skipped_runs())
+            if (name.starts_with("tracer_net_ingress") || name.starts_with("tracer_net_egress"))
+                packet_programs.insert(name);
+        const std::string suffix = every == 16 ? "" : "_configured";
+        EXPECT_EQ(packet_programs, (std::set<std::string>{"tracer_net_egress" + suffix, "tracer_net_ingress" + suffix}))
+            << "the packet programs loaded for this setting";
         TestCgroup client_cg("net-slot-client"), server_cg("net-slot-server");
         const uint64_t bytes = 8 * kMiB;
         transfer(client_cg, server_cg, "10.77.0.2", 5004, bytes);

@@ -83,6 +83,18 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     skel->rodata->settle_tcp = o.tcp_settle_segments > 0;
     skel->rodata->fault_skip_established = o.fault_skip_established;
     skel->rodata->settle_shift = o.tcp_settle_segments ? uint32_t(std::countr_zero(o.tcp_settle_segments)) : 0;
+    // the default has its own packet programs, with the setting as a constant
+    const bool default_settles = o.tcp_settle_segments == 1u << NET_DEFAULT_SETTLE_SHIFT;
+    bpf_program__set_autoload(skel->progs.tracer_net_ingress, default_settles);
+    bpf_program__set_autoload(skel->progs.tracer_net_egress, default_settles);
+    bpf_program__set_autoload(skel->progs.tracer_net_ingress_configured, !default_settles);
+    bpf_program__set_autoload(skel->progs.tracer_net_egress_configured, !default_settles);
+    auto& l = skel->links;
+    const std::pair<bpf_program*, bpf_link**> packet_programs[] = {
+        default_settles ? std::pair{skel->progs.tracer_net_ingress, &l.tracer_net_ingress}
+                        : std::pair{skel->progs.tracer_net_ingress_configured, &l.tracer_net_ingress_configured},
+        default_settles ? std::pair{skel->progs.tracer_net_egress, &l.tracer_net_egress}
+                        : std::pair{skel->progs.tracer_net_egress_configured, &l.tracer_net_egress_configured}};
     bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
     allocate_lazily_where_supported(skel->maps.net_stats);
     bpf_map__set_max_entries(skel->maps.net_events, ring_buffer_size(o.emit_events ? o.ring_bytes : 4096));
@@ -110,8 +122,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     int cg = open(o.cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg < 0)
         throw ProbeError("cannot open the cgroup2 root " + o.cgroup2_root + ": " + std::strerror(errno));
-    for (auto [prog, link] : {std::pair{skel->progs.tracer_net_ingress, &skel->links.tracer_net_ingress},
-                              std::pair{skel->progs.tracer_net_egress, &skel->links.tracer_net_egress}}) {
+    for (auto [prog, link] : packet_programs) {
         *link = bpf_program__attach_cgroup(prog, cg);  // freed by the skeleton
         if (!*link) {
             int err = errno;
@@ -129,6 +140,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     skel_ = std::move(owner);
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) {
+        if (!bpf_program__autoload(prog)) continue;
         std::string name = bpf_program__section_name(prog);
         if (name.starts_with("cgroup_skb/")) name += " on " + o.cgroup2_root;
         attached_.push_back(name);
