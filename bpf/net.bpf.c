@@ -118,9 +118,9 @@ enum {
 /* `tracer trace --events tcp` sets it: closed connections go into net_events. */
 const volatile bool emit_events = false;
 
-/* TCP settles (see the top); set by userspace. Read by the packet programs
- * only when settles are set to other than the default (see "Packet programs"
- * below). */
+/* TCP settles (see the top); set by userspace. The state program reads
+ * settle_tcp; the packet programs read both only when the setting is not the
+ * default (see "Packet programs" below). */
 const volatile bool settle_tcp = true;
 const volatile __u32 settle_shift = NET_DEFAULT_SETTLE_SHIFT;
 
@@ -320,7 +320,7 @@ static __always_inline void recover_open(struct net_sock *o, const struct tcp_co
 
 /* A sent packet of a TCP socket in a settled state (received ones are left
  * to the socket's next settle): it settles the socket when it takes its
- * segment count past a multiple of 2^settle_shift. */
+ * segment count past a multiple of 2^shift. */
 static __always_inline void tcp_sent(struct __sk_buff *skb, struct bpf_sock *sk, struct bpf_tcp_sock *btp,
 				     __u32 shift)
 {
@@ -410,7 +410,7 @@ unattributed:
 /* Packet programs: two of each. The settle settings are per-packet reads,
  * and a read of .rodata, the first page of data an established connection's
  * packet touched, cost a TLB fill of its own on VMs that flush the TLB at
- * every kernel entry (egress: ~25 ns/run on a 2 vCPU EPYC VM with PTI; the
+ * every kernel entry (egress: 3-25 ns/run on a 2 vCPU EPYC VM with PTI; the
  * verifier knows the value but still loads it). So the programs userspace
  * loads for the default (settles every 2^NET_DEFAULT_SETTLE_SHIFT segments)
  * have it as a constant, and the _configured pair, loaded for any other
