@@ -410,7 +410,7 @@ unattributed:
 /* Packet programs: two of each. The settle settings are per-packet reads,
  * and a read of .rodata, the first page of data an established connection's
  * packet touched, cost a TLB fill of its own on VMs that flush the TLB at
- * every kernel entry (egress: 3-25 ns/run on a 2 vCPU EPYC VM with PTI; the
+ * every kernel entry (egress: 3-26 ns/run on a 2 vCPU EPYC VM with PTI; the
  * verifier knows the value but still loads it). So the programs userspace
  * loads for the default (settles every 2^NET_DEFAULT_SETTLE_SHIFT segments)
  * have it as a constant, and the _configured pair, loaded for any other
