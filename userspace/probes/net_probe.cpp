@@ -83,18 +83,19 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
     skel->rodata->settle_tcp = o.tcp_settle_segments > 0;
     skel->rodata->fault_skip_established = o.fault_skip_established;
     skel->rodata->settle_shift = o.tcp_settle_segments ? uint32_t(std::countr_zero(o.tcp_settle_segments)) : 0;
-    // the default has its own packet programs, with the setting as a constant
-    const bool default_settles = o.tcp_settle_segments == 1u << NET_DEFAULT_SETTLE_SHIFT;
-    bpf_program__set_autoload(skel->progs.tracer_net_ingress, default_settles);
-    bpf_program__set_autoload(skel->progs.tracer_net_egress, default_settles);
-    bpf_program__set_autoload(skel->progs.tracer_net_ingress_configured, !default_settles);
-    bpf_program__set_autoload(skel->progs.tracer_net_egress_configured, !default_settles);
+    // Packet programs (ingress, egress): the default settle interval has its
+    // own pair, with it as a constant; any other setting loads the pair that
+    // reads it. Only the chosen pair is loaded.
+    using PacketPrograms = std::array<std::pair<bpf_program*, bpf_link**>, 2>;
+    auto& p = skel->progs;
     auto& l = skel->links;
-    const std::pair<bpf_program*, bpf_link**> packet_programs[] = {
-        default_settles ? std::pair{skel->progs.tracer_net_ingress, &l.tracer_net_ingress}
-                        : std::pair{skel->progs.tracer_net_ingress_configured, &l.tracer_net_ingress_configured},
-        default_settles ? std::pair{skel->progs.tracer_net_egress, &l.tracer_net_egress}
-                        : std::pair{skel->progs.tracer_net_egress_configured, &l.tracer_net_egress_configured}};
+    const PacketPrograms pairs[] = {
+        {{{p.tracer_net_ingress, &l.tracer_net_ingress}, {p.tracer_net_egress, &l.tracer_net_egress}}},
+        {{{p.tracer_net_ingress_configured, &l.tracer_net_ingress_configured},
+          {p.tracer_net_egress_configured, &l.tracer_net_egress_configured}}}};
+    const PacketPrograms& packet_programs = pairs[o.tcp_settle_segments == 1u << NET_DEFAULT_SETTLE_SHIFT ? 0 : 1];
+    for (const PacketPrograms& pair : pairs)
+        for (auto [prog, link] : pair) bpf_program__set_autoload(prog, &pair == &packet_programs);
     bpf_map__set_max_entries(skel->maps.net_stats, std::max<uint32_t>(o.map_entries, 64));
     allocate_lazily_where_supported(skel->maps.net_stats);
     bpf_map__set_max_entries(skel->maps.net_events, ring_buffer_size(o.emit_events ? o.ring_bytes : 4096));

@@ -36,7 +36,7 @@ struct NetProbeOptions {
     // packets are charged from its own counters each time it has sent this
     // many more segments (a power of two), and at its close. 0: every packet
     // is counted at the packet hooks.
-    uint32_t tcp_settle_segments = 16;
+    uint32_t tcp_settle_segments = 1u << NET_DEFAULT_SETTLE_SHIFT;
     // Tests only: the state program ignores every SYN_RECV and ESTABLISHED, as
     // if the kernel had skipped those runs (what the probe recovers from:
     // "Missed transitions" in bpf/net.bpf.c).
