@@ -17,7 +17,9 @@
  * (kvm-clock, Xen, Hyper-V). Each CPU counts the timed syscalls of the thread
  * that last entered one there, per period (the latency window as sys_exit
  * last saw it on that CPU with windows, 16 jiffies (16-64 ms) without),
- * starting again when another thread enters one or a period begins. The first
+ * starting again when another thread enters one or a period begins; the
+ * busy thread (the last one there past `sample_after` in the period) takes
+ * its count up again when it comes back (see sample_switch). The first
  * `sample_after` of the count are all timed; beyond that, each call is timed
  * with probability 1/`sample_every` (a per-CPU xorshift draw, not every n-th
  * call, which a repeating pattern of calls could alias), and its latency is
@@ -294,6 +296,29 @@ static __always_inline __u64 sample_draw(struct syscall_cpu_cache *c)
 	return x >> 32;
 }
 
+/* Sampling's count on this CPU passes to `task`, which entered a timed call
+ * here after another thread did, or at the start of a period. It starts
+ * again from 0, except for the busy thread: the last one whose count went
+ * past `sample_after` here in this period takes up its count where it left
+ * it. A busy thread that other threads interrupt now and then (a node's
+ * daemons waking, the agent itself) is then not timed afresh each time it
+ * comes back: before, each return stamped `sample_after` more of its calls. */
+static __always_inline void sample_switch(struct syscall_cpu_cache *c, __u64 task, __u32 period,
+					  __u32 sample_after)
+{
+	if (c->sample_period == period && c->sample_calls > sample_after) {
+		c->busy_task = c->sample_task;
+		c->busy_calls = c->sample_calls;
+		c->busy_period = period;
+	}
+	__u32 calls = 0;
+	if (c->busy_task == task && c->busy_period == period)
+		calls = c->busy_calls;
+	c->sample_task = task;
+	c->sample_period = period;
+	c->sample_calls = calls;
+}
+
 HOOK("sys_enter")
 int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -327,11 +352,8 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 		struct task_struct *task = current_task();
 		__u32 period = c->sample_by_window ? c->exit_gen
 						   : (__u32)(bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT);
-		if (c->sample_task != (__u64)task || c->sample_period != period) {
-			c->sample_task = (__u64)task;
-			c->sample_period = period;
-			c->sample_calls = 0;
-		}
+		if (c->sample_task != (__u64)task || c->sample_period != period)
+			sample_switch(c, (__u64)task, period, sample_after);
 		__u32 calls = ++c->sample_calls;
 		if (calls > sample_after) {
 			__u32 mask = c->sample_mask;
@@ -354,6 +376,7 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 	in->weight = weight;
 	in->nr = (__u32)nr;
 	in->start_ns = bpf_ktime_get_ns();
+	c->stamps += 1;
 	return 0;
 }
 

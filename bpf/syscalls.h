@@ -88,7 +88,12 @@ struct syscall_cpu_cache {
 	/* line 4, written by sys_exit outside windows */
 	__u64 task;          /* thread known to hold no stamp ... */
 	__u64 closed_gen;    /* ... since the window of this generation closed */
-	__u64 pad2[6];
+	/* written by sys_enter when another thread enters a timed call here */
+	__u64 busy_task;     /* the last thread whose count went past sample_after here, ... */
+	__u32 busy_calls;    /* ... its count as it left ... */
+	__u32 busy_period;   /* ... and the period it counted in */
+	__u64 stamps;        /* calls sys_enter stamped here (a statistic: a racing increment may be lost) */
+	__u64 pad2[3];
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

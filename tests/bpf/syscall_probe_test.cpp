@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -336,6 +337,68 @@ TEST_P(SyscallProbeTest, SampledThreadsThatBlockAndMoveAreTimedOnlyByTheirOwnCal
     for (int s = 0; s < 20; ++s) EXPECT_EQ(n.slots[s], 0u) << "nanosleep slot " << s;
     RecordProperty("longest_sleep_ns", std::to_string(longest_sleep));
     RecordProperty("longest_timed_sleep_ns", std::to_string(n.max_ns));
+}
+
+// A busy thread keeps its sampling count while another thread takes its CPU
+// for a few timed calls now and then (a node's daemons, the agent itself):
+// the calls it makes when it comes back are sampled, not timed afresh. Before,
+// each return stamped the first `sample_after` of its calls again, here 20
+// times 256 more stamps than sampling asks for.
+TEST_P(SyscallProbeTest, BusyThreadKeepsItsSamplingCountAcrossInterruptions) {
+    constexpr uint32_t kAfter = 256, kEvery = 16;
+    constexpr int kRounds = 20, kBurst = 2000, kInterloper = 4;
+    sample_after_ = kAfter;
+    // one window for the whole test where windows are offered (sampling's
+    // period is then the window); elsewhere 16-jiffy periods
+    auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, kEvery, /*window_ms=*/60000, /*period_ms=*/120000);
+    TestCgroup cg("sampled-interrupted");
+    const auto start = std::chrono::steady_clock::now();
+    run_in(cg, [] {
+        // both threads on this CPU: the interloper runs only while the busy
+        // thread waits for it
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
+        int to_b[2], to_a[2];
+        if (pipe(to_b) != 0 || pipe(to_a) != 0) _exit(4);
+        std::thread b([&] {
+            char x;
+            while (read(to_b[0], &x, 1) == 1 && x == 'g') {
+                for (int k = 0; k < kInterloper; ++k) syscall(SYS_getppid);
+                if (write(to_a[1], &x, 1) != 1) break;
+            }
+        });
+        char x = 'g';
+        for (int r = 0; r < kRounds; ++r) {
+            for (int k = 0; k < kBurst; ++k) syscall(SYS_getppid);
+            if (write(to_b[1], &x, 1) != 1 || read(to_a[0], &x, 1) != 1) _exit(5);
+        }
+        x = 'q';
+        if (write(to_b[1], &x, 1) != 1) _exit(6);
+        b.join();
+    });
+    const auto elapsed_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    const uint64_t stamps = probe->latency_stamps();
+    const probes::SyscallTotals g = read_once(*probe, cg.id(*mount_))[SYS_getppid];
+    constexpr uint64_t kMade = uint64_t(kRounds) * (kBurst + kInterloper);
+    expect_made(*probe, g.count, kMade, "getppid");
+    uint64_t in_slots = 0;
+    for (auto v : g.slots) in_slots += v;
+    EXPECT_NEAR(double(in_slots), double(g.count), 0.15 * double(g.count));
+    // what sampling asks for: the busy thread's first kAfter calls, one in
+    // kEvery of the rest (+ 6 standard deviations), the interloper's every call;
+    // without windows, kAfter more for each period begun (16 jiffies: at most
+    // one per 16 ms, and the two the run may straddle)
+    const double drawn = double(kRounds * kBurst - kAfter) / kEvery;
+    double allowed = kAfter + drawn + 6 * std::sqrt(drawn) + kRounds * kInterloper;
+    if (!probe->latency_windowed()) allowed += kAfter * (double(elapsed_ms) / 16 + 2);
+    EXPECT_LE(double(stamps), allowed) << "the busy thread was timed afresh after interruptions; " << elapsed_ms
+                                       << " ms";
+    EXPECT_GE(double(stamps), kAfter + drawn - 6 * std::sqrt(drawn)) << "fewer calls timed than sampling asks for";
+    RecordProperty("calls_timed", std::to_string(stamps));
+    RecordProperty("calls_timed_allowed", std::to_string(allowed));
 }
 
 TEST_P(SyscallProbeTest, SiblingCgroupsNeverMix) {

@@ -144,7 +144,8 @@ public:
         return out;
     }
     // "latency windows of 200 ms every 2000 ms (host 31200 syscalls/s); windows since start: 52
-    // opened, 3 held open", or "latency hook held attached: host quiet (412 syscalls/s, below 5000); ..."
+    // opened, 3 held open; calls timed since start: 91234", or "latency hook held attached: host
+    // quiet (412 syscalls/s, below 5000); ..."
     std::string state() const override {
         if (!probe_->latency_windowed()) return "";
         const uint64_t rate = probe_->latency_host_rate();
@@ -159,6 +160,7 @@ public:
         out += "; windows since start: " + std::to_string(probe_->latency_windows()) + " opened, " +
                std::to_string(probe_->latency_windows_held()) + " held open";
         if (auto failed = probe_->latency_window_failures()) out += ", " + std::to_string(failed) + " failed to attach";
+        out += "; calls timed since start: " + std::to_string(probe_->latency_stamps());
         return out;
     }
 };

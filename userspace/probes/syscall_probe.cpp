@@ -190,6 +190,12 @@ void SyscallProbe::close_window() {
     for_each_cpu([](syscall_cpu_cache& c) { __atomic_store_n(&c.window_open, 0, __ATOMIC_SEQ_CST); });
 }
 
+uint64_t SyscallProbe::latency_stamps() {
+    uint64_t n = 0;
+    for_each_cpu([&](syscall_cpu_cache& c) { n += __atomic_load_n(&c.stamps, __ATOMIC_RELAXED); });
+    return n;
+}
+
 uint32_t SyscallProbe::syscalls_entered() {
     uint32_t n = 0;  // wraps, as each CPU's count does: differences stay right
     for_each_cpu([&](syscall_cpu_cache& c) { n += __atomic_load_n(&c.enters, __ATOMIC_RELAXED); });

@@ -140,6 +140,10 @@ public:
     // countable without it (the 5.11+ build on Linux 5.15+).
     bool latency_windowed() const { return windowed_; }
     uint64_t latency_window_failures() const { return window_failures_.load(); }
+    // Calls sys_enter has stamped since load, summed over CPUs: how many
+    // timed calls the latency histograms are estimated from (sampling weighs
+    // the others in). A statistic: an increment racing another may be lost.
+    uint64_t latency_stamps();
     // Periods sys_enter stayed attached past a window's end because the host
     // was quiet (latency_quiet_rate).
     uint64_t latency_windows_held() const { return windows_held_.load(); }
