@@ -302,7 +302,7 @@ static __always_inline __u64 sample_draw(struct syscall_cpu_cache *c)
  * past `sample_after` here in this period takes up its count where it left
  * it. A busy thread that other threads interrupt now and then (a node's
  * daemons waking, the agent itself) is then not timed afresh each time it
- * comes back: before, each return stamped `sample_after` more of its calls. */
+ * comes back, which would stamp `sample_after` more of its calls per return. */
 static __always_inline void sample_switch(struct syscall_cpu_cache *c, __u64 task, __u32 period,
 					  __u32 sample_after)
 {
