@@ -341,9 +341,9 @@ TEST_P(SyscallProbeTest, SampledThreadsThatBlockAndMoveAreTimedOnlyByTheirOwnCal
 
 // A busy thread keeps its sampling count while another thread takes its CPU
 // for a few timed calls now and then (a node's daemons, the agent itself):
-// the calls it makes when it comes back are sampled, not timed afresh. Before,
-// each return stamped the first `sample_after` of its calls again, here 20
-// times 256 more stamps than sampling asks for.
+// the calls it makes when it comes back are sampled, not timed afresh. A count
+// restarted at each return would stamp the first `sample_after` of its calls
+// again: here 20 times 256 more stamps than sampling asks for.
 TEST_P(SyscallProbeTest, BusyThreadKeepsItsSamplingCountAcrossInterruptions) {
     constexpr uint32_t kAfter = 256, kEvery = 16;
     constexpr int kRounds = 20, kBurst = 2000, kInterloper = 4;
