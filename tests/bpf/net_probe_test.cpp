@@ -42,18 +42,25 @@ bool have(const char* tool) { return sh(std::string("command -v ") + tool) == 0;
 
 // Two namespaces "<base>-c" (client, 10.77.0.1, fd77::1) and "<base>-s"
 // (server, 10.77.0.2, fd77::2) joined by a veth pair; removed on destruction.
+// Each side knows the other's IPv6 neighbour from the start: on a veth just
+// brought up the first neighbour solicitation is lost, and each IPv6
+// connection's SYN waited a second for the retransmitted one.
 class VethTopology {
 public:
     VethTopology() : base_("trc" + std::to_string(getpid())) {
         const std::string c = client_ns(), s = server_ns();
         ok_ = sh("ip netns add " + c) == 0 && sh("ip netns add " + s) == 0 &&
-              sh("ip link add " + base_ + "c netns " + c + " type veth peer name " + base_ + "s netns " + s) == 0;
-        for (auto [ns, dev, v4, v6] : {std::tuple{c, base_ + "c", "10.77.0.1/24", "fd77::1/64"},
-                                       std::tuple{s, base_ + "s", "10.77.0.2/24", "fd77::2/64"}}) {
+              sh("ip link add " + base_ + "c address 02:77:00:00:00:01 netns " + c + " type veth peer name " +
+                 base_ + "s address 02:77:00:00:00:02 netns " + s) == 0;
+        for (auto [ns, dev, v4, v6, peer_v6, peer_mac] :
+             {std::tuple{c, base_ + "c", "10.77.0.1/24", "fd77::1/64", "fd77::2", "02:77:00:00:00:02"},
+              std::tuple{s, base_ + "s", "10.77.0.2/24", "fd77::2/64", "fd77::1", "02:77:00:00:00:01"}}) {
             ok_ = ok_ && sh("ip -n " + ns + " link set lo up") == 0 &&
                   sh("ip -n " + ns + " addr add " + v4 + " dev " + dev) == 0 &&
                   sh("ip -n " + ns + " addr add " + v6 + " dev " + dev + " nodad") == 0 &&
-                  sh("ip -n " + ns + " link set " + dev + " up") == 0;
+                  sh("ip -n " + ns + " link set " + dev + " up") == 0 &&
+                  sh("ip -n " + ns + " neigh add " + peer_v6 + " lladdr " + peer_mac + " dev " + dev +
+                     " nud permanent") == 0;
         }
     }
     ~VethTopology() {
