@@ -158,9 +158,10 @@ TEST(TracerStatus, SaysWhetherTheLatencyHookIsHeldOrInWindows) {
         EXPECT_NE(detail.find(" held open"), std::string::npos) << detail;
         EXPECT_EQ(detail.find(": 1 opened,"), std::string::npos) << "a second window should have opened: " << detail;
         // the agent's own reads and waits are among the timed calls of its windows
-        const auto timed = detail.find("; calls timed since start: ");
-        ASSERT_NE(timed, std::string::npos) << detail;
-        EXPECT_GT(std::stoull(detail.substr(timed + 27)), 0u) << detail;
+        const std::string timed = "; calls timed since start: ";
+        const auto at = detail.find(timed);
+        ASSERT_NE(at, std::string::npos) << detail;
+        EXPECT_GT(std::stoull(detail.substr(at + timed.size())), 0u) << detail;
     }
 }
 

@@ -190,17 +190,10 @@ void SyscallProbe::close_window() {
     for_each_cpu([](syscall_cpu_cache& c) { __atomic_store_n(&c.window_open, 0, __ATOMIC_SEQ_CST); });
 }
 
-uint64_t SyscallProbe::latency_stamps() {
-    uint64_t n = 0;
-    for_each_cpu([&](syscall_cpu_cache& c) { n += __atomic_load_n(&c.stamps, __ATOMIC_RELAXED); });
-    return n;
-}
+uint64_t SyscallProbe::latency_stamps() { return sum_over_cpus(&syscall_cpu_cache::stamps); }
 
-uint32_t SyscallProbe::syscalls_entered() {
-    uint32_t n = 0;  // wraps, as each CPU's count does: differences stay right
-    for_each_cpu([&](syscall_cpu_cache& c) { n += __atomic_load_n(&c.enters, __ATOMIC_RELAXED); });
-    return n;
-}
+// (wraps, as each CPU's count does: differences stay right)
+uint32_t SyscallProbe::syscalls_entered() { return sum_over_cpus(&syscall_cpu_cache::enters); }
 
 // The first window opened at load; the next ones open every `period` after it.
 // Attach and detach (a few RCU grace periods) run here, never on the flush path.

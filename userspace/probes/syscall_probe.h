@@ -182,6 +182,14 @@ private:
     void for_each_cpu(Fn fn) {
         for (int i = 0; i < ncpus_; ++i) fn(cpu_entries()[i]);
     }
+    // A count the programs keep per CPU, summed (relaxed loads: each CPU's
+    // programs write their own entry).
+    template <class T>
+    T sum_over_cpus(T syscall_cpu_cache::*field) {
+        T n = 0;
+        for_each_cpu([&](syscall_cpu_cache& c) { n += __atomic_load_n(&(c.*field), __ATOMIC_RELAXED); });
+        return n;
+    }
     CountingSlots fast_;  // syscall_counts: [cpu][slot][nr]
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
