@@ -569,8 +569,10 @@ void SyscallProbeTest::expect_windows_time_a_part(int burst, long pause_ns, uint
     RecordProperty("windows_held", std::to_string(probe->latency_windows_held()));
 }
 
-// Windows open and close on schedule.
-TEST_P(SyscallProbeTest, LatencyWindowsTimeAPartAndCountAll) { expect_windows_time_a_part(50, 1000000, 5); }
+// Windows open and close on schedule: over 2 s of load, the windows of 0,
+// 0.5, 1 and 1.5 s at least (the one due at 2 s may open just after the load
+// ends, as the window thread wakes a little late on a busy host).
+TEST_P(SyscallProbeTest, LatencyWindowsTimeAPartAndCountAll) { expect_windows_time_a_part(50, 1000000, 4); }
 
 // On a quiet host sys_enter stays attached past its window: a call made long
 // after the first window would have closed is timed. (The rate asked for is

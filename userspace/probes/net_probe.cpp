@@ -46,7 +46,9 @@ std::string format_endpoint(uint16_t family, const uint8_t addr[16], uint16_t po
     char buf[INET6_ADDRSTRLEN] = "?";
     if (family == AF_INET6) {
         inet_ntop(AF_INET6, addr, buf, sizeof buf);
-        return "[" + std::string(buf) + "]:" + std::to_string(port);
+        std::string out = "[";
+        out.append(buf).append("]:").append(std::to_string(port));
+        return out;
     }
     inet_ntop(AF_INET, addr, buf, sizeof buf);
     return std::string(buf) + ":" + std::to_string(port);
