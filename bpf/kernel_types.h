@@ -118,6 +118,7 @@ struct tcp_sock {
 	u64 bytes_acked;    /* payload bytes the peer acknowledged (RFC 4898 tcpEStatsAppHCThruOctetsAcked) */
 	u64 bytes_received; /* payload bytes received in order */
 	u64 bytes_sent;     /* payload bytes sent, retransmits included (4.19+) */
+	u64 bytes_retrans;  /* payload bytes retransmitted (4.19+) */
 	u32 segs_in;        /* segments received, GRO super-packets by their segments */
 	u32 segs_out;       /* segments sent, retransmits and pure ACKs included */
 	u16 tcp_header_len; /* TCP header of a sent segment, options included */

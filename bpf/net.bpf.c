@@ -75,8 +75,13 @@
  * then (a child still without a direction as inbound), and settled from the
  * connection's start (bytes from zero, segments from the handshake's: within
  * one per direction). Its lifetime counts from when it was found. A skipped
- * close is not recovered (the socket is gone): its last unsettled segments
- * and its close go uncounted.
+ * CLOSE is made up for when the socket is destroyed (tcp:tcp_destroy_sock,
+ * which every full TCP socket reaches after CLOSE, its storage still there):
+ * a connection still settling or not yet counted as closed gets its last
+ * settle and its close there, with its payload bytes sent read from the
+ * socket's counters rather than from the state it closed from (which is no
+ * longer known). Only a connection whose CLOSE and destroy runs were both
+ * skipped loses its last unsettled segments and its close.
  *
  * Only the 5.11+ build exists (socket storage from tp_btf programs appeared in
  * 5.11); userspace refuses older kernels with a clear message.
@@ -127,6 +132,9 @@ const volatile __u32 settle_shift = NET_DEFAULT_SETTLE_SHIFT;
 /* Tests only: act as if the kernel had skipped this program's runs at every
  * connection's SYN_RECV and ESTABLISHED (see "Missed transitions" at the top). */
 const volatile bool fault_skip_established = false;
+/* Tests only: the state program ignores every CLOSE, as if those runs had
+ * been skipped (tracer_net_destroy makes up for them). */
+const volatile bool fault_skip_close = false;
 
 /* Counting slots (see the top); set by userspace. fast_slots == 0: none. */
 const volatile __u32 fast_slots = 0;
@@ -467,10 +475,12 @@ static __always_inline void set_owner_current(const struct sock *sk, __u32 direc
 	take_slot(o);
 }
 
-/* Payload bytes of a connection closing from `oldstate`. tcp_sock counts
- * sequence space: bytes_acked includes the SYN (active opener only) and our
- * FIN once acknowledged (FIN_WAIT2, CLOSING, LAST_ACK: it was); bytes_received
- * includes the peer's FIN once it arrived (SOCK_DONE). */
+/* Payload bytes of a connection closing from `oldstate` (-1: not known).
+ * tcp_sock counts sequence space: bytes_acked includes the SYN (active opener
+ * only) and our FIN once acknowledged (FIN_WAIT2, CLOSING, LAST_ACK: it was);
+ * bytes_received includes the peer's FIN once it arrived (SOCK_DONE). With
+ * the state not known, the payload sent once (bytes_sent less bytes_retrans)
+ * bounds it: the FIN is acknowledged only after every byte before it. */
 static __always_inline void payload_bytes(const struct sock *sk, struct net_sock *o, int oldstate, __u64 *tx,
 					  __u64 *rx)
 {
@@ -480,6 +490,12 @@ static __always_inline void payload_bytes(const struct sock *sk, struct net_sock
 	if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK)
 		control += 1;
 	*tx = acked > control ? acked - control : 0;
+	if (oldstate < 0) {
+		__u64 sent = BPF_CORE_READ(tp, bytes_sent), retrans = BPF_CORE_READ(tp, bytes_retrans);
+		sent = sent > retrans ? sent - retrans : 0;
+		if (*tx > sent)
+			*tx = sent;
+	}
 	unsigned long flags;
 	if (bpf_core_field_exists(sk->__sk_common.skc_flags))
 		flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
@@ -567,6 +583,26 @@ static __always_inline void record_close(const struct sock *sk, struct net_sock 
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
+/* Its last settle and its close, from `oldstate` (-1: not known). */
+static __always_inline void close_connection(const struct sock *sk, struct net_sock *o, int oldstate)
+{
+	if (settle_tcp && !o->settling && o->cgroup_key && !o->opened_ns && is_settled_state(oldstate)) {
+		/* established, its ESTABLISHED run skipped, and closing
+		 * before any settle point found it */
+		struct tcp_counts c;
+		read_counts(sk, &c);
+		recover_open(o, &c, header_len_of(sk));
+	}
+	if (o->settling) { /* its last settle */
+		struct tcp_counts c;
+		read_counts(sk, &c);
+		settle(o, &c);
+		o->settling = 0;
+	}
+	if (o->opened_ns)
+		record_close(sk, o, oldstate);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -604,24 +640,25 @@ int BPF_PROG(tracer_net_state, const struct sock *sk, const int oldstate, const 
 		count_open(o);
 		return 0;
 	case TCP_CLOSE:
+		if (fault_skip_close)
+			return 0;
 		o = owner_of(sk);
-		if (o && settle_tcp && !o->settling && o->cgroup_key && !o->opened_ns && is_settled_state(oldstate)) {
-			/* established, its ESTABLISHED run skipped, and closing
-			 * before any settle point found it */
-			struct tcp_counts c;
-			read_counts(sk, &c);
-			recover_open(o, &c, header_len_of(sk));
-		}
-		if (o && o->settling) { /* its last settle */
-			struct tcp_counts c;
-			read_counts(sk, &c);
-			settle(o, &c);
-			o->settling = 0;
-		}
-		if (o && o->opened_ns)
-			record_close(sk, o, oldstate);
+		if (o)
+			close_connection(sk, o, oldstate);
 		return 0;
 	}
+	return 0;
+}
+
+/* The socket is going: a connection whose CLOSE the state program did not
+ * process (a skipped run, see "Missed transitions" at the top) is still
+ * settling or not yet counted as closed; a processed CLOSE left neither. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(tracer_net_destroy, const struct sock *sk)
+{
+	struct net_sock *o = owner_of(sk);
+	if (o && (o->settling || o->opened_ns))
+		close_connection(sk, o, -1);
 	return 0;
 }
 

@@ -185,11 +185,13 @@ protected:
         o.fast_slots = fast_slots_;
         o.tcp_settle_segments = settle_segments_;
         o.fault_skip_established = skip_established_;
+        o.fault_skip_close = skip_close_;
         return std::make_unique<probes::NetProbe>(o);
     }
     uint32_t fast_slots_ = probes::NetProbeOptions{}.fast_slots;  // of the next load()
     uint32_t settle_segments_ = probes::NetProbeOptions{}.tcp_settle_segments;
     bool skip_established_ = false;
+    bool skip_close_ = false;
 
     // The totals of `cg`, or zeros if the probe never saw it.
     net_stats totals(probes::NetProbe& probe, const TestCgroup& cg) {
@@ -290,6 +292,27 @@ protected:
         EXPECT_EQ(s.opened_outbound, 0u);
         EXPECT_EQ(c.closed, 1u);
         EXPECT_EQ(s.closed, 1u);
+    }
+
+    // One `bytes` transfer between two new cgroups named after `name`, closed:
+    // expect_transfer's bounds (a transfer under 16 segments: at most 15
+    // segments' headers), and each end's payload bytes of its closed
+    // connection exact both ways. Returns both ends' totals.
+    std::pair<net_stats, net_stats> expect_exact_closed_transfer(probes::NetProbe& probe, const std::string& name,
+                                                                 const char* server_ip, uint16_t port, uint64_t bytes,
+                                                                 const std::string& what) {
+        SCOPED_TRACE(what);
+        TestCgroup client_cg(name + "-client"), server_cg(name + "-server");
+        transfer(client_cg, server_cg, server_ip, port, bytes);
+        auto [c, s] = closed_totals(probe, client_cg, server_cg);
+        const bool ipv6 = std::strchr(server_ip, ':') != nullptr;
+        const uint64_t header_most = bytes < 16 * 1400 ? 15 * (ipv6 ? 72 : 52) : 0;
+        expect_transfer(probe, c, s, bytes, ipv6, header_most);
+        EXPECT_EQ(c.closed_tx_bytes, bytes);
+        EXPECT_EQ(c.closed_rx_bytes, 0u);
+        EXPECT_EQ(s.closed_rx_bytes, bytes);
+        EXPECT_EQ(s.closed_tx_bytes, 0u);
+        return {c, s};
     }
 
     // A client in `client_cg` started with send_bytes in steps against a
@@ -467,30 +490,29 @@ TEST_P(NetProbeTest, AConnectionOpenedBeforeTheProbeIsCountedFromThen) {
 TEST_P(NetProbeTest, AConnectionWhoseEstablishedRunWasSkippedIsRecovered) {
     skip_established_ = true;
     auto probe = load();
-    {
-        SCOPED_TRACE("4 MiB: found at the first settle point");
-        TestCgroup client_cg("net-missed-client"), server_cg("net-missed-server");
-        const uint64_t bytes = 4 * kMiB;
-        transfer(client_cg, server_cg, "10.77.0.2", 5008, bytes);
-        auto [c, s] = closed_totals(*probe, client_cg, server_cg);
-        expect_transfer(*probe, c, s, bytes);
-        EXPECT_EQ(c.closed_tx_bytes, bytes);
-        EXPECT_EQ(s.closed_rx_bytes, bytes);
-    }
-    {
-        // 6000 bytes: 5 segments of 1448 and the SYN and FIN, well short
-        // of the 16th; the server sends its SYN-ACK, a few ACKs and a FIN
-        SCOPED_TRACE("6000 bytes: found at its close");
-        TestCgroup client_cg("net-missed-short-client"), server_cg("net-missed-short-server");
-        const uint64_t bytes = 6000;
-        transfer(client_cg, server_cg, "10.77.0.2", 5009, bytes);
-        auto [c, s] = closed_totals(*probe, client_cg, server_cg);
-        // fewer than 16 segments, each with at most 52 bytes of IPv4 and TCP header
-        expect_transfer(*probe, c, s, bytes, /*ipv6=*/false, /*header_most=*/15 * 52);
-        EXPECT_LT(c.tx_packets, 16u) << "the test wants a connection that closes before its first settle point";
-        EXPECT_EQ(c.closed_tx_bytes, bytes);
-        EXPECT_EQ(s.closed_rx_bytes, bytes);
-    }
+    expect_exact_closed_transfer(*probe, "net-missed", "10.77.0.2", 5008, 4 * kMiB,
+                                 "4 MiB: found at the first settle point");
+    // 6000 bytes: 5 segments of 1448 and the SYN and FIN, well short of the
+    // 16th; the server sends its SYN-ACK, a few ACKs and a FIN
+    auto [c, s] = expect_exact_closed_transfer(*probe, "net-missed-short", "10.77.0.2", 5009, 6000,
+                                               "6000 bytes: found at its close");
+    EXPECT_LT(c.tx_packets, 16u) << "the test wants a connection that closes before its first settle point";
+    EXPECT_EQ(probe->drops()[NET_DROP_STATS_FULL], 0u);
+    EXPECT_EQ(probe->drops()[NET_DROP_SOCK_STORAGE], 0u);
+}
+
+// A connection's CLOSE can reach the state program without it running too;
+// the probe stands in for that with a fault switch that ignores every CLOSE.
+// The socket's destruction, which follows, makes up for it: the last settle
+// and the close, with the payload bytes each way exact (the bytes sent read
+// from the socket's counters, not from the state it closed from).
+TEST_P(NetProbeTest, AConnectionWhoseCloseRunWasSkippedIsClosedWhenItsSocketGoes) {
+    skip_close_ = true;
+    auto probe = load();
+    auto [c, s] = expect_exact_closed_transfer(*probe, "net-noclose", "10.77.0.2", 5010, 4 * kMiB,
+                                               "4 MiB: settling when it closed");
+    EXPECT_GT(c.lifetime_total_ns, 0u);
+    expect_exact_closed_transfer(*probe, "net-noclose-short", "fd77::2", 5011, 6000, "6000 bytes, over IPv6");
     EXPECT_EQ(probe->drops()[NET_DROP_STATS_FULL], 0u);
     EXPECT_EQ(probe->drops()[NET_DROP_SOCK_STORAGE], 0u);
 }

@@ -84,6 +84,7 @@ NetProbe::NetProbe(const NetProbeOptions& o) {
         throw std::invalid_argument("tcp_settle_segments must be 0 or a power of two");
     skel->rodata->settle_tcp = o.tcp_settle_segments > 0;
     skel->rodata->fault_skip_established = o.fault_skip_established;
+    skel->rodata->fault_skip_close = o.fault_skip_close;
     skel->rodata->settle_shift = o.tcp_settle_segments ? uint32_t(std::countr_zero(o.tcp_settle_segments)) : 0;
     // Packet programs (ingress, egress): the default settle interval has its
     // own pair, with it as a constant; any other setting loads the pair that

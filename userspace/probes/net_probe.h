@@ -41,6 +41,9 @@ struct NetProbeOptions {
     // if the kernel had skipped those runs (what the probe recovers from:
     // "Missed transitions" in bpf/net.bpf.c).
     bool fault_skip_established = false;
+    // Tests only: the state program ignores every CLOSE, as if those runs had
+    // been skipped (made up for when the socket is destroyed).
+    bool fault_skip_close = false;
 };
 
 // Sums over CPUs of one cgroup's entry, since the entry was created: the
