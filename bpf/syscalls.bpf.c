@@ -16,18 +16,19 @@
  * most of a timed syscall's cost on VMs whose clocksource is slow to read
  * (kvm-clock, Xen, Hyper-V). Each CPU counts the timed syscalls of the thread
  * that last entered one there, per period (the latency window as sys_exit
- * last saw it on that CPU with windows, 16 jiffies (16-64 ms) without),
- * starting again when another thread enters one or a period begins; the
- * busy thread (the last one there past `sample_after` in the period) takes
- * its count up again when it comes back (see sample_switch). The first
+ * last saw it on that CPU with windows, 16 jiffies (16-64 ms) without); a
+ * thread that leaves keeps its count for the period in one of the CPU's
+ * SYSCALL_BUSY_THREADS entries (the busiest threads' counts stay) and takes
+ * it up again when it comes back (see sample_switch). The first
  * `sample_after` of the count are all timed; beyond that, each call is timed
  * with probability 1/`sample_every` (a per-CPU xorshift draw, not every n-th
  * call, which a repeating pattern of calls could alias), and its latency is
  * recorded with that weight (histogram slot and sum grow by `sample_every`),
- * so the histogram and the sum estimate every call. Counts and errors stay exact: every syscall is counted at
- * sys_exit. The maximum is the maximum of the timed calls. sample_after == 0:
- * every call is timed. A thread that keeps a CPU busy is sampled; threads
- * that take turns on a CPU are timed more, never less.
+ * so the histogram and the sum estimate every call. Counts and errors stay
+ * exact: every syscall is counted at sys_exit. The maximum is the maximum of
+ * the timed calls. sample_after == 0: every call is timed. Threads that keep
+ * a CPU busy are sampled; more threads taking turns on a CPU than it keeps
+ * counts for are timed more, never less.
  * A call entered without a stamp touches no slot: sys_enter leaves on its CPU
  * a token of the thread and the thread's switch count (voluntary +
  * involuntary), and sys_exit, finding the same token, knows there is no
@@ -297,23 +298,46 @@ static __always_inline __u64 sample_draw(struct syscall_cpu_cache *c)
 }
 
 /* Sampling's count on this CPU passes to `task`, which entered a timed call
- * here after another thread did, or at the start of a period. It starts
- * again from 0, except for the busy thread: the last one whose count went
- * past `sample_after` here in this period takes up its count where it left
- * it. A busy thread that other threads interrupt now and then (a node's
- * daemons waking, the agent itself) is then not timed afresh each time it
- * comes back, which would stamp `sample_after` more of its calls per return. */
-static __always_inline void sample_switch(struct syscall_cpu_cache *c, __u64 task, __u32 period,
-					  __u32 sample_after)
+ * here after another thread did, or at the start of a period. The thread
+ * that leaves keeps its count for the period in one of the CPU's
+ * SYSCALL_BUSY_THREADS entries: its own, else the one of the fewest calls if
+ * that is fewer than its own (another period's entry counts none). `task`
+ * takes up its count from its entry, or starts from 0. Busy threads that
+ * take turns on a CPU (a pool of workers, a server and the node's daemons
+ * waking now and then, the agent itself) are then not timed afresh each time
+ * they come back, which would stamp `sample_after` more of their calls per
+ * return; only a fifth busy thread on one CPU is. */
+static __always_inline void sample_switch(struct syscall_cpu_cache *c, __u64 task, __u32 period)
 {
-	if (c->sample_period == period && c->sample_calls > sample_after) {
-		c->busy_task = c->sample_task;
-		c->busy_calls = c->sample_calls;
-		c->busy_period = period;
+	__u64 out = c->sample_task;
+	__u32 out_calls = c->sample_period == period ? c->sample_calls : 0;
+	__u32 fewest = out_calls, calls = 0;
+	int save = -1, own = -1;
+#pragma unroll
+	for (int i = 0; i < SYSCALL_BUSY_THREADS; i++) {
+		struct syscall_sample_count *b = &c->busy[i];
+		__u32 n = b->period == period ? b->calls : 0;
+		if (b->task == task && n)
+			calls = n;
+		if (b->task == out)
+			own = i;
+		else if (n < fewest) {
+			fewest = n;
+			save = i;
+		}
 	}
-	__u32 calls = 0;
-	if (c->busy_task == task && c->busy_period == period)
-		calls = c->busy_calls;
+	if (own >= 0)
+		save = own;
+	if (out && out_calls) {
+#pragma unroll
+		for (int i = 0; i < SYSCALL_BUSY_THREADS; i++) {
+			if (i != save)
+				continue;
+			c->busy[i].task = out;
+			c->busy[i].calls = out_calls;
+			c->busy[i].period = period;
+		}
+	}
 	c->sample_task = task;
 	c->sample_period = period;
 	c->sample_calls = calls;
@@ -353,7 +377,7 @@ int BPF_PROG(tracer_sys_enter, struct pt_regs *regs, long nr)
 		__u32 period = c->sample_by_window ? c->exit_gen
 						   : (__u32)(bpf_jiffies64() >> SYSCALL_SAMPLE_PERIOD_SHIFT);
 		if (c->sample_task != (__u64)task || c->sample_period != period)
-			sample_switch(c, (__u64)task, period, sample_after);
+			sample_switch(c, (__u64)task, period);
 		__u32 calls = ++c->sample_calls;
 		if (calls > sample_after) {
 			__u32 mask = c->sample_mask;

@@ -57,6 +57,15 @@ struct syscall_inflight {
  * generations. On a VM that flushes the TLB at every kernel entry each other
  * page (the programs' read-only data, their globals) costs a fill of its own.
  * Five cache lines per CPU. */
+/* A thread's sampling count on one CPU, kept while other threads enter
+ * timed calls there. */
+#define SYSCALL_BUSY_THREADS 4
+struct syscall_sample_count {
+	__u64 task;   /* the thread (task_struct address; 0: none) */
+	__u32 calls;  /* its timed calls here ... */
+	__u32 period; /* ... in this period */
+};
+
 struct syscall_cpu_cache {
 	/* line 0, written by the programs: all that a syscall usually needs */
 	__u64 cset;          /* the css_set pointer these describe (0: none yet) */
@@ -88,12 +97,12 @@ struct syscall_cpu_cache {
 	/* line 4, written by sys_exit outside windows */
 	__u64 task;          /* thread known to hold no stamp ... */
 	__u64 closed_gen;    /* ... since the window of this generation closed */
-	/* written by sys_enter when another thread enters a timed call here */
-	__u64 busy_task;     /* the last thread whose count went past sample_after here, ... */
-	__u32 busy_calls;    /* ... its count as it left ... */
-	__u32 busy_period;   /* ... and the period it counted in */
 	__u64 stamps;        /* calls sys_enter stamped here (a statistic: a racing increment may be lost) */
-	__u64 pad2[3];
+	__u64 pad2[5];
+	/* line 5, written by sys_enter when another thread enters a timed call
+	 * here: the sampling counts of the busiest threads that left (see
+	 * sample_switch in syscalls.bpf.c) */
+	struct syscall_sample_count busy[SYSCALL_BUSY_THREADS];
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

@@ -104,6 +104,14 @@ protected:
         ASSERT_EQ(child.wait(), 0);
     }
 
+    // run_in, and how long it took (ms).
+    long run_in_timed(const TestCgroup& cg, std::function<void()> work) {
+        const auto start = std::chrono::steady_clock::now();
+        run_in(cg, std::move(work));
+        return long(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+    }
+
     // In a child inside `cg`: sleeps `quiet_ms`, then makes getppid calls for
     // `load_ms`, `burst` at a time with a nanosleep of `pause_ns` (0: none)
     // after each; returns how many.
@@ -130,6 +138,9 @@ protected:
     }
 
     void expect_windows_time_a_part(int burst, long pause_ns, uint64_t min_windows);
+    std::unique_ptr<probes::SyscallProbe> open_sampling_getppid();
+    void expect_stamped_as_sampling_asks(probes::SyscallProbe& probe, const TestCgroup& cg, int busy,
+                                         uint64_t calls_each, uint64_t others, long elapsed_ms);
 
     std::optional<uint32_t> fast_slots_;  // counting slots of the next open() (nullopt: sized by the probe)
     std::optional<uint32_t> sample_after_;  // the next open()'s (nullopt: the default)
@@ -339,27 +350,62 @@ TEST_P(SyscallProbeTest, SampledThreadsThatBlockAndMoveAreTimedOnlyByTheirOwnCal
     RecordProperty("longest_timed_sleep_ns", std::to_string(n.max_ns));
 }
 
+// Sampling with the settings below, for the tests of busy threads: one
+// window for the whole test where windows are offered (sampling's period is
+// then the window); elsewhere 16-jiffy periods.
+constexpr uint32_t kSampleAfter = 256, kSampleEvery = 16;
+std::unique_ptr<probes::SyscallProbe> SyscallProbeTest::open_sampling_getppid() {
+    sample_after_ = kSampleAfter;
+    return open(true, std::vector<uint32_t>{SYS_getppid}, kSampleEvery, /*window_ms=*/60000, /*period_ms=*/120000);
+}
+
+// The getppid calls of `cg`, `busy` threads of `calls_each` and `others` more
+// that other threads made, `elapsed_ms` long, stamped as sampling asks: each
+// busy thread's first kSampleAfter calls, one in kSampleEvery of the rest (6
+// standard deviations either way), every call of the others; without windows,
+// kSampleAfter more per busy thread for each period begun (16 jiffies: at most
+// one per 16 ms, and the two the run may straddle).
+void SyscallProbeTest::expect_stamped_as_sampling_asks(probes::SyscallProbe& probe, const TestCgroup& cg, int busy,
+                                                       uint64_t calls_each, uint64_t others, long elapsed_ms) {
+    const uint64_t stamps = probe.latency_stamps();
+    const probes::SyscallTotals g = read_once(probe, cg.id(*mount_))[SYS_getppid];
+    expect_made(probe, g.count, busy * calls_each + others, "getppid");
+    uint64_t in_slots = 0;
+    for (auto v : g.slots) in_slots += v;
+    EXPECT_NEAR(double(in_slots), double(g.count), 0.15 * double(g.count));
+    const double drawn = double(busy) * double(calls_each - kSampleAfter) / kSampleEvery;
+    double allowed = busy * kSampleAfter + drawn + 6 * std::sqrt(drawn) + double(others);
+    if (!probe.latency_windowed()) allowed += busy * kSampleAfter * (double(elapsed_ms) / 16 + 2);
+    EXPECT_LE(double(stamps), allowed) << "a busy thread was timed afresh after another thread's calls; "
+                                       << elapsed_ms << " ms";
+    // (less the sys_enter runs the kernel skipped, as expect_made allows for sys_exit's)
+    EXPECT_GE(double(stamps + skipped(probe, "tracer_sys_enter")),
+              busy * kSampleAfter + drawn - 6 * std::sqrt(drawn))
+        << "fewer calls timed than sampling asks for";
+    RecordProperty("calls_timed", std::to_string(stamps));
+    RecordProperty("calls_timed_allowed", std::to_string(allowed));
+}
+
+// Pins the calling thread, and the threads it starts later, to its CPU.
+void stay_on_this_cpu() {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
+}
+
 // A busy thread keeps its sampling count while another thread takes its CPU
 // for a few timed calls now and then (a node's daemons, the agent itself):
 // the calls it makes when it comes back are sampled, not timed afresh. A count
 // restarted at each return would stamp the first `sample_after` of its calls
 // again: here 20 times 256 more stamps than sampling asks for.
 TEST_P(SyscallProbeTest, BusyThreadKeepsItsSamplingCountAcrossInterruptions) {
-    constexpr uint32_t kAfter = 256, kEvery = 16;
     constexpr int kRounds = 20, kBurst = 2000, kInterloper = 4;
-    sample_after_ = kAfter;
-    // one window for the whole test where windows are offered (sampling's
-    // period is then the window); elsewhere 16-jiffy periods
-    auto probe = open(true, std::vector<uint32_t>{SYS_getppid}, kEvery, /*window_ms=*/60000, /*period_ms=*/120000);
+    auto probe = open_sampling_getppid();
     TestCgroup cg("sampled-interrupted");
-    const auto start = std::chrono::steady_clock::now();
-    run_in(cg, [] {
-        // both threads on this CPU: the interloper runs only while the busy
-        // thread waits for it
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(sched_getcpu(), &one);
-        if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
+    const long elapsed_ms = run_in_timed(cg, [] {
+        // the interloper runs only while the busy thread waits for it
+        stay_on_this_cpu();
         int to_b[2], to_a[2];
         if (pipe(to_b) != 0 || pipe(to_a) != 0) _exit(4);
         std::thread b([&] {
@@ -378,29 +424,38 @@ TEST_P(SyscallProbeTest, BusyThreadKeepsItsSamplingCountAcrossInterruptions) {
         if (write(to_b[1], &x, 1) != 1) _exit(6);
         b.join();
     });
-    const auto elapsed_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    const uint64_t stamps = probe->latency_stamps();
-    const probes::SyscallTotals g = read_once(*probe, cg.id(*mount_))[SYS_getppid];
-    constexpr uint64_t kMade = uint64_t(kRounds) * (kBurst + kInterloper);
-    expect_made(*probe, g.count, kMade, "getppid");
-    uint64_t in_slots = 0;
-    for (auto v : g.slots) in_slots += v;
-    EXPECT_NEAR(double(in_slots), double(g.count), 0.15 * double(g.count));
-    // what sampling asks for: the busy thread's first kAfter calls, one in
-    // kEvery of the rest (+ 6 standard deviations), the interloper's every call;
-    // without windows, kAfter more for each period begun (16 jiffies: at most
-    // one per 16 ms, and the two the run may straddle)
-    const double drawn = double(kRounds * kBurst - kAfter) / kEvery;
-    double allowed = kAfter + drawn + 6 * std::sqrt(drawn) + kRounds * kInterloper;
-    if (!probe->latency_windowed()) allowed += kAfter * (double(elapsed_ms) / 16 + 2);
-    EXPECT_LE(double(stamps), allowed) << "the busy thread was timed afresh after interruptions; " << elapsed_ms
-                                       << " ms";
-    // (less the sys_enter runs the kernel skipped, as expect_made allows for sys_exit's)
-    EXPECT_GE(double(stamps + skipped(*probe, "tracer_sys_enter")), kAfter + drawn - 6 * std::sqrt(drawn))
-        << "fewer calls timed than sampling asks for";
-    RecordProperty("calls_timed", std::to_string(stamps));
-    RecordProperty("calls_timed_allowed", std::to_string(allowed));
+    expect_stamped_as_sampling_asks(*probe, cg, 1, uint64_t(kRounds) * kBurst, uint64_t(kRounds) * kInterloper,
+                                    elapsed_ms);
+}
+
+// Busy threads taking turns on one CPU (a pool of workers) each keep their
+// own count, as one busy thread does. Counts restarted at each turn would
+// stamp 120 times 256 more calls than sampling asks for.
+TEST_P(SyscallProbeTest, BusyThreadsTakingTurnsEachKeepTheirSamplingCount) {
+    constexpr int kThreads = 3, kRounds = 40, kBurst = 1000;
+    auto probe = open_sampling_getppid();
+    TestCgroup cg("sampled-turns");
+    const long elapsed_ms = run_in_timed(cg, [] {
+        // each thread makes its burst and hands the turn to the next
+        stay_on_this_cpu();
+        int turn[kThreads][2];
+        for (auto& p : turn)
+            if (pipe(p) != 0) _exit(4);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t)
+            threads.emplace_back([&turn, t] {
+                char x;
+                for (int r = 0; r < kRounds; ++r) {
+                    if (read(turn[t][0], &x, 1) != 1) _exit(5);
+                    for (int k = 0; k < kBurst; ++k) syscall(SYS_getppid);
+                    if (write(turn[(t + 1) % kThreads][1], &x, 1) != 1) _exit(6);
+                }
+            });
+        char x = 'g';
+        if (write(turn[0][1], &x, 1) != 1) _exit(7);
+        for (auto& th : threads) th.join();
+    });
+    expect_stamped_as_sampling_asks(*probe, cg, kThreads, uint64_t(kRounds) * kBurst, 0, elapsed_ms);
 }
 
 TEST_P(SyscallProbeTest, SiblingCgroupsNeverMix) {
