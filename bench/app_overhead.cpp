@@ -479,6 +479,31 @@ Setup tool(Agents& agents, const std::string& path, const std::string& what, con
     return agents.tool(r);
 }
 
+// The floor: empty programs on the syscall and scheduler hooks. What any
+// program there pays before it does anything (the dispatch, and on a VM that
+// flushes the TLB at every kernel entry, the first touches after it; in the
+// stats pass also bpf_stats' own clock reads): measured as a configuration of
+// its own (the throughput and CPU any tool on those hooks costs), and under
+// the same load in the stats pass, as the floors of the per-run bars.
+struct EmptyHooks {
+    SkeletonPtr<empty_hooks_bpf> syscalls;
+    SkeletonPtr<empty_sched_hooks_bpf> sched;
+};
+
+Setup attach_empty_hooks() {
+    auto h = std::make_shared<EmptyHooks>();
+    h->syscalls.reset(empty_hooks_bpf::open_and_load());
+    h->sched.reset(empty_sched_hooks_bpf::open_and_load());
+    if (!h->syscalls || !h->sched) return {nullptr, "empty hooks: open_and_load failed: " + errno_text(errno), "", true};
+    if (int err = empty_hooks_bpf::attach(h->syscalls.get()))
+        return {nullptr, "empty hooks: attach failed: " + errno_text(-err), "", true};
+    if (int err = empty_sched_hooks_bpf::attach(h->sched.get()))
+        return {nullptr, "empty sched hooks: attach failed: " + errno_text(-err), "", true};
+    return {h, "", "", true};
+}
+
+const std::string kEmptyHooks = "empty hooks (floor)";
+
 std::vector<Config> all_configs(Agents& agents, const Options& o) {
     std::vector<Config> c;
     c.push_back({"untraced", [] { return Setup{nullptr, "", "", false}; }, true});
@@ -498,6 +523,8 @@ std::vector<Config> all_configs(Agents& agents, const Options& o) {
                      return together({tool(agents, o.syscount, "syscount", "Tracing syscalls"),
                                       tool(agents, o.runqlat, "runqlat", "Tracing run queue latency")});
                  }});
+    // (what any tool on those hooks pays before it does anything)
+    c.push_back({kEmptyHooks, [] { return attach_empty_hooks(); }});
     return c;
 }
 
@@ -597,29 +624,6 @@ struct ProgCost {
     std::string name;
     double ns_per_run = 0, runs_per_request = 0, ns_per_request = 0;
 };
-
-// The floors of the per-run bars: empty programs on the syscall and scheduler
-// hooks, measured under the same load. What any program there pays before it
-// does anything (the dispatch, bpf_stats' own clock reads, and on a VM that
-// flushes the TLB at every kernel entry, the first touches after it).
-struct EmptyHooks {
-    SkeletonPtr<empty_hooks_bpf> syscalls;
-    SkeletonPtr<empty_sched_hooks_bpf> sched;
-};
-
-Setup attach_empty_hooks() {
-    auto h = std::make_shared<EmptyHooks>();
-    h->syscalls.reset(empty_hooks_bpf::open_and_load());
-    h->sched.reset(empty_sched_hooks_bpf::open_and_load());
-    if (!h->syscalls || !h->sched) return {nullptr, "empty hooks: open_and_load failed: " + errno_text(errno), "", true};
-    if (int err = empty_hooks_bpf::attach(h->syscalls.get()))
-        return {nullptr, "empty hooks: attach failed: " + errno_text(-err), "", true};
-    if (int err = empty_sched_hooks_bpf::attach(h->sched.get()))
-        return {nullptr, "empty sched hooks: attach failed: " + errno_text(-err), "", true};
-    return {h, "", "", true};
-}
-
-const std::string kEmptyHooks = "empty hooks (floor)";
 
 // tracer's program (truncated name) -> the empty program on its hook
 const std::map<std::string, std::string> kFloorOf = {
