@@ -306,7 +306,7 @@ static __always_inline __u64 sample_draw(struct syscall_cpu_cache *c)
  * take turns on a CPU (a pool of workers, a server and the node's daemons
  * waking now and then, the agent itself) are then not timed afresh each time
  * they come back, which would stamp `sample_after` more of their calls per
- * return; only a fifth busy thread on one CPU is. */
+ * return; with more than four taking turns on one CPU, some are. */
 static __always_inline void sample_switch(struct syscall_cpu_cache *c, __u64 task, __u32 period)
 {
 	__u64 out = c->sample_task;

@@ -51,12 +51,6 @@ struct syscall_inflight {
 #define SYSCALL_FAST_NRS 512
 #define SYSCALL_SLOT_NONE 0xffffffffu
 
-/* Each CPU's entry of `syscall_cache`: everything a syscall's programs read
- * and write on their usual paths, in one place (one page): what they remember
- * between two syscalls, and userspace's copies of the probe's settings and
- * generations. On a VM that flushes the TLB at every kernel entry each other
- * page (the programs' read-only data, their globals) costs a fill of its own.
- * Five cache lines per CPU. */
 /* A thread's sampling count on one CPU, kept while other threads enter
  * timed calls there. */
 #define SYSCALL_BUSY_THREADS 4
@@ -66,6 +60,13 @@ struct syscall_sample_count {
 	__u32 period; /* ... in this period */
 };
 
+/* Each CPU's entry of `syscall_cache`: everything a syscall's programs read
+ * and write on their usual paths, in one place (one page): what they remember
+ * between two syscalls, and userspace's copies of the probe's settings and
+ * generations. On a VM that flushes the TLB at every kernel entry each other
+ * page (the programs' read-only data, their globals) costs a fill of its own.
+ * Eight cache lines per CPU, six used: the array is page-aligned, so eight
+ * entries fill a page and none straddles two. */
 struct syscall_cpu_cache {
 	/* line 0, written by the programs: all that a syscall usually needs */
 	__u64 cset;          /* the css_set pointer these describe (0: none yet) */
@@ -103,6 +104,8 @@ struct syscall_cpu_cache {
 	 * here: the sampling counts of the busiest threads that left (see
 	 * sample_switch in syscalls.bpf.c) */
 	struct syscall_sample_count busy[SYSCALL_BUSY_THREADS];
+	/* lines 6-7: unused */
+	__u64 pad4[16];
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

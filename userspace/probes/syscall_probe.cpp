@@ -22,6 +22,9 @@
 namespace tracer::probes {
 namespace {
 
+// Eight entries to a page, none straddling two (bpf/syscalls.h).
+static_assert(4096 % sizeof(syscall_cpu_cache) == 0, "a CPU's syscall_cache entry must not straddle pages");
+
 // The inode of the initial PID namespace (PROC_PID_INIT_INO in the kernel).
 constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCU;
 
