@@ -371,22 +371,14 @@ constexpr uint64_t kUnsettledMost = 15 * 1500;
 // (headers add a few percent) and one connection in the right direction.
 TEST_P(NetProbeTest, ExactTransferIsChargedToBothEnds) {
     auto probe = load();
-    TestCgroup client_cg("net-client"), server_cg("net-server");
     const uint64_t bytes = 50 * kMiB;
-    transfer(client_cg, server_cg, "10.77.0.2", 5001, bytes);
-
-    auto [c, s] = closed_totals(*probe, client_cg, server_cg);
-    expect_transfer(*probe, c, s, bytes);
+    // (payload per connection at close, from tcp_sock: exact)
+    auto [c, s] = expect_exact_closed_transfer(*probe, "net", "10.77.0.2", 5001, bytes, "50 MiB");
     // the other way only ACKs: far less
     EXPECT_LT(c.rx_bytes, bytes / 10);
     EXPECT_LT(s.tx_bytes, bytes / 10);
     EXPECT_GT(c.tx_packets, bytes / 65536);
     EXPECT_GT(s.rx_packets, bytes / 65536);
-    // payload per connection at close, from tcp_sock: exact
-    EXPECT_EQ(c.closed_tx_bytes, bytes);
-    EXPECT_EQ(c.closed_rx_bytes, 0u);
-    EXPECT_EQ(s.closed_rx_bytes, bytes);
-    EXPECT_EQ(s.closed_tx_bytes, 0u);
     uint64_t rtts = 0, lifetimes = 0;
     for (int i = 0; i < NET_SLOTS; ++i) rtts += c.rtt_slots[i], lifetimes += c.lifetime_slots[i];
     EXPECT_EQ(rtts, 1u) << "one smoothed RTT sample per closed connection";
