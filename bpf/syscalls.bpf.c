@@ -328,15 +328,12 @@ static __always_inline void sample_switch(struct syscall_cpu_cache *c, __u64 tas
 	}
 	if (own >= 0)
 		save = own;
-	if (out && out_calls) {
-#pragma unroll
-		for (int i = 0; i < SYSCALL_BUSY_THREADS; i++) {
-			if (i != save)
-				continue;
-			c->busy[i].task = out;
-			c->busy[i].calls = out_calls;
-			c->busy[i].period = period;
-		}
+	if (out && out_calls && save >= 0) {
+		/* (the mask: a bound the verifier sees) */
+		struct syscall_sample_count *b = &c->busy[save & (SYSCALL_BUSY_THREADS - 1)];
+		b->task = out;
+		b->calls = out_calls;
+		b->period = period;
 	}
 	c->sample_task = task;
 	c->sample_period = period;

@@ -53,7 +53,7 @@ struct syscall_inflight {
 
 /* A thread's sampling count on one CPU, kept while other threads enter
  * timed calls there. */
-#define SYSCALL_BUSY_THREADS 4
+#define SYSCALL_BUSY_THREADS 4 /* a power of two: sample_switch masks with it */
 struct syscall_sample_count {
 	__u64 task;   /* the thread (task_struct address; 0: none) */
 	__u32 calls;  /* its timed calls here ... */
