@@ -74,6 +74,15 @@
  * keeps a stale cache entry). A call that fails, is timed, has a number of
  * SYSCALL_FAST_NRS or more, or whose cgroup found no free slot goes to the
  * syscall_stats hash as before; userspace adds the two.
+ * Resident counts: each such count touched a second page (the slot's block of
+ * syscall_counts) beside the CPU's syscall_cache entry, ~25-30 ns per syscall
+ * on a VM that flushes the TLB at every kernel entry. So the slot that counts
+ * most on a CPU (userspace picks it every period and makes it the CPU's
+ * `resident_slot`) counts its numbers below SYSCALL_RESIDENT_NRS in that
+ * CPU's entry itself. Userspace reads both places; to move the resident
+ * place to another slot it first clears `resident_slot`, waits a grace for
+ * runs that read the old value, then adds what is left there to the old
+ * slot's counts and zeroes it (see SyscallProbe::place_resident_counts).
  * And outside latency windows, a thread that a CPU already found without a
  * stamp since the last window closed is not looked up again there: stamps
  * are made only inside windows, each of which bumps window_gen.
@@ -455,6 +464,10 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 		if (c->cset != cset || c->slot_epoch_seen != c->slot_epoch)
 			cache_cgroup(c, cset, &cgroup_key, &slot);
 		if (!timed && !failed && nr < SYSCALL_FAST_NRS && slot < fast_slots) {
+			if (slot == c->resident_slot && nr < SYSCALL_RESIDENT_NRS) {
+				c->resident[nr] += 1; /* (on this page: no other one touched) */
+				return 0;
+			}
 			__u32 i = (cpu * fast_slots + slot) * SYSCALL_FAST_NRS + nr;
 			__u64 *n = bpf_map_lookup_elem(&syscall_counts, &i);
 			if (n) {

@@ -60,13 +60,20 @@ struct syscall_sample_count {
 	__u32 period; /* ... in this period */
 };
 
+/* Resident counts: each CPU's entry ends with one more set of counters, for
+ * the syscall numbers below this, of the one counting slot userspace made
+ * resident on that CPU (`resident_slot`): sys_exit then counts a call of that
+ * slot on the page it reads anyway instead of on the slot's own page of
+ * `syscall_counts` (see syscalls.bpf.c). */
+#define SYSCALL_RESIDENT_NRS 448
+
 /* Each CPU's entry of `syscall_cache`: everything a syscall's programs read
  * and write on their usual paths, in one place (one page): what they remember
- * between two syscalls, and userspace's copies of the probe's settings and
- * generations. On a VM that flushes the TLB at every kernel entry each other
- * page (the programs' read-only data, their globals) costs a fill of its own.
- * Eight cache lines per CPU, six used: the array is page-aligned, so eight
- * entries fill a page and none straddles two. */
+ * between two syscalls, userspace's copies of the probe's settings and
+ * generations, and the resident slot's counts. On a VM that flushes the TLB
+ * at every kernel entry each other page (the programs' read-only data, their
+ * globals, a count array) costs a fill of its own. One page per CPU: the
+ * array is page-aligned, so no entry straddles two. */
 struct syscall_cpu_cache {
 	/* line 0, written by the programs: all that a syscall usually needs */
 	__u64 cset;          /* the css_set pointer these describe (0: none yet) */
@@ -91,7 +98,8 @@ struct syscall_cpu_cache {
 	__u32 fast_slots;    /* counting slots (0: every count goes to the hash) */
 	__u32 busy_armed;    /* set by userspace while a quiet host keeps sys_enter attached; */
 	__u32 busy_at;       /* sys_enter clears it and wakes userspace once `enters` reaches this */
-	__u32 pad3[5];
+	__u32 resident_slot; /* the counting slot whose counts are `resident` (SYSCALL_SLOT_NONE: none) */
+	__u32 pad3[4];
 	/* lines 2-3, written by userspace: the syscalls that are timed (latency
 	 * mode; all zero in count-only mode), one bit per number */
 	__u64 timed[SYSCALL_TIMED_WORDS];
@@ -106,6 +114,10 @@ struct syscall_cpu_cache {
 	struct syscall_sample_count busy[SYSCALL_BUSY_THREADS];
 	/* lines 6-7: unused */
 	__u64 pad4[16];
+	/* lines 8-63, written by sys_exit: this CPU's counts of `resident_slot`
+	 * for the numbers below SYSCALL_RESIDENT_NRS (the others stay in
+	 * syscall_counts) */
+	__u64 resident[SYSCALL_RESIDENT_NRS];
 };
 
 /* Indexes of the per-CPU `syscall_drops` array: every failed map update. */

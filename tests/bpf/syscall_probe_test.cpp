@@ -386,13 +386,16 @@ void SyscallProbeTest::expect_stamped_as_sampling_asks(probes::SyscallProbe& pro
     RecordProperty("calls_timed_allowed", std::to_string(allowed));
 }
 
-// Pins the calling thread, and the threads it starts later, to its CPU.
-void stay_on_this_cpu() {
+// Pins the calling thread, and the threads it starts later, to `cpu`.
+void pin_to_cpu(int cpu) {
     cpu_set_t one;
     CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
+    CPU_SET(cpu, &one);
     if (sched_setaffinity(0, sizeof one, &one) != 0) _exit(3);
 }
+
+// The same, to the CPU it runs on.
+void stay_on_this_cpu() { pin_to_cpu(sched_getcpu()); }
 
 // A busy thread keeps its sampling count while another thread takes its CPU
 // for a few timed calls now and then (a node's daemons, the agent itself):
@@ -522,6 +525,54 @@ TEST_P(SyscallProbeTest, ForgottenCgroupsHandTheirCountingSlotsBack) {
     EXPECT_FALSE(holders.empty()) << "no test cgroup ever got one of 8 slots";
     RecordProperty("slots_reused", std::to_string(reused));
     EXPECT_LE(probe->fast_slots_held(), 8u);
+}
+
+// Resident counts: the cgroup counting most on a CPU gets that CPU's own
+// page and gives it up to one counting twice as much, or when it is
+// forgotten; each call is counted once wherever it went (the page, the
+// slot's block, the page folded into the cgroup's counts), across every move.
+TEST_P(SyscallProbeTest, ResidentCountsFollowTheBusiestCgroupAndStayExact) {
+    using namespace std::chrono_literals;
+    auto probe = open(/*latency=*/false);  // no window thread: placements happen here only
+    TestCgroup a("resident-a"), b("resident-b");
+    const uint64_t ida = a.id(*mount_), idb = b.id(*mount_);
+    const int cpu = sched_getcpu();
+    uint64_t made_a = 0, made_b = 0;
+    auto calls = [&](TestCgroup& cg, uint64_t& made, int n) {
+        run_in(cg, [cpu, n] {
+            pin_to_cpu(cpu);
+            for (int i = 0; i < n; ++i) syscall(SYS_getppid);
+        });
+        made += uint64_t(n);
+    };
+    // placements at least half a second apart, as the probe keeps them
+    auto place = [&](std::chrono::milliseconds after) {
+        std::this_thread::sleep_for(after);
+        probe->place_resident_counts();
+    };
+    std::this_thread::sleep_for(600ms);
+    calls(a, made_a, 20000);
+    place(0ms);
+    ASSERT_EQ(probe->resident_cgroup(cpu), ida) << "the cgroup counting most on the CPU did not get its page";
+    calls(a, made_a, 5000);    // on the page
+    calls(b, made_b, 100000);  // in b's block
+    place(600ms);              // twice a's calls: a gives the page up
+    EXPECT_EQ(probe->resident_cgroup(cpu), ida) << "the page went before a grace";
+    calls(a, made_a, 3000);  // in a's block again
+    calls(b, made_b, 20000);
+    place(probes::SyscallProbe::kResidentGrace + 100ms);  // a's page folded into its counts, and given to b
+    ASSERT_EQ(probe->resident_cgroup(cpu), idb) << "the busier cgroup did not get the page";
+    calls(b, made_b, 7000);  // on the page
+    expect_made(*probe, totals(*probe, ida, "getppid").count, made_a, "a, after the page moved to b");
+    expect_made(*probe, totals(*probe, idb, "getppid").count, made_b, "b, on the page");
+
+    probe->forget_cgroups({idb});  // as if b were removed: its page is given up
+    calls(a, made_a, 10000);
+    place(probes::SyscallProbe::kResidentGrace + 100ms);  // b's page zeroed (nothing kept for it), then a's
+    ASSERT_EQ(probe->resident_cgroup(cpu), ida) << "the page of a forgotten cgroup was not freed";
+    calls(a, made_a, 1000);
+    expect_made(*probe, totals(*probe, ida, "getppid").count, made_a, "a, on the page again");
+    RecordProperty("calls_a", std::to_string(made_a));
 }
 
 TEST_P(SyscallProbeTest, CountOnlyModeCountsWithoutLatency) {

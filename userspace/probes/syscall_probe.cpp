@@ -22,8 +22,8 @@
 namespace tracer::probes {
 namespace {
 
-// Eight entries to a page, none straddling two (bpf/syscalls.h).
-static_assert(4096 % sizeof(syscall_cpu_cache) == 0, "a CPU's syscall_cache entry must not straddle pages");
+// One page per CPU (bpf/syscalls.h): the resident counts fill it.
+static_assert(sizeof(syscall_cpu_cache) == 4096, "a CPU's syscall_cache entry must be one page");
 
 // The inode of the initial PID namespace (PROC_PID_INIT_INO in the kernel).
 constexpr ino_t kInitialPidNamespaceInode = 0xEFFFFFFCU;
@@ -64,6 +64,7 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     settings.sample_after = every > 1 ? o.sample_after : 0;
     settings.sample_mask = every - 1;
     settings.window_open = 1;
+    settings.resident_slot = SYSCALL_SLOT_NONE;  // (placed once the probe has counted a while)
     if (o.latency) {  // count-only: nothing timed
         for (auto& word : settings.timed) word = o.timed_syscalls ? 0 : ~0ull;
         if (o.timed_syscalls)
@@ -110,6 +111,10 @@ void SyscallProbe::load(const SyscallProbeOptions& o) {
     fast_ = CountingSlots(bpf_map__fd(skel->maps.syscall_slots), bpf_map__fd(skel->maps.syscall_free_slots),
                           bpf_map__fd(skel->maps.syscall_counts), slots, ncpus_,
                           SYSCALL_FAST_NRS * sizeof(uint64_t), "the syscalls count array");
+    resident_.assign(size_t(ncpus_), Resident{});
+    placed_calls_.assign(size_t(ncpus_) * slots, 0);
+    placed_cgroup_.assign(size_t(ncpus_) * slots, 0);
+    placed_at_ = std::chrono::steady_clock::now();
     if (int err = Skeleton::attach(skel))
         throw_libbpf_error("cannot attach the syscalls BPF programs to raw_syscalls tracepoints", err);
     if (o.latency) {
@@ -274,6 +279,7 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
     for (;;) {
         const Woke woke = sleep_until(start + window);
         if (woke == Woke::Stop) return;
+        place_resident_counts();  // (here, off the flush path: once a period)
         if (woke == Woke::Busy && !held) continue;  // (a late record from before the last detach)
         if (quiet()) {
             arm(true);
@@ -324,24 +330,108 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
     // Later updates record their max under the next epoch.
     for_each_cpu([epoch](syscall_cpu_cache& c) { __atomic_store_n(&c.max_epoch, epoch + 1, __ATOMIC_SEQ_CST); });
     read_fast_counts(out);
+    place_resident_counts();
     if (!proc_root_.empty() && std::chrono::steady_clock::now() - swept_at_ >= std::chrono::seconds(30))
         release_exited_threads();
 }
 
+// A slot's counts on one CPU: its block of syscall_counts, and that CPU's
+// resident counts while they are the slot's.
+template <class Add>
+void SyscallProbe::each_count(int cpu, uint64_t cgroup, uint32_t slot, Add&& add) {
+    const auto* words = static_cast<const uint64_t*>(fast_.at(cpu, slot));
+    for (uint32_t nr = 0; nr < SYSCALL_FAST_NRS; ++nr) add(nr, __atomic_load_n(words + nr, __ATOMIC_RELAXED));
+    const Resident& r = resident_[size_t(cpu)];
+    if (r.cgroup != cgroup || r.slot != slot) return;
+    const __u64* page = cpu_entries()[cpu].resident;
+    for (uint32_t nr = 0; nr < SYSCALL_RESIDENT_NRS; ++nr) add(nr, __atomic_load_n(page + nr, __ATOMIC_RELAXED));
+}
+
 void SyscallProbe::read_fast_counts(std::vector<SyscallReading>& out) {
+    std::lock_guard lock(resident_mu_);
     std::map<std::pair<uint64_t, uint32_t>, size_t> index;  // (cgroup, nr) -> entry of `out`
     for (size_t i = 0; i < out.size(); ++i) index[{out[i].cgroup_id, out[i].nr}] = i;
     for (auto [cgroup, slot] : fast_.held()) {
+        std::array<uint64_t, SYSCALL_FAST_NRS> sum{};
+        for (int cpu = 0; cpu < ncpus_; ++cpu) each_count(cpu, cgroup, slot, [&](uint32_t nr, uint64_t n) { sum[nr] += n; });
+        if (auto it = retired_.find(cgroup); it != retired_.end())
+            for (uint32_t nr = 0; nr < SYSCALL_RESIDENT_NRS; ++nr) sum[nr] += it->second[nr];
         for (uint32_t nr = 0; nr < SYSCALL_FAST_NRS; ++nr) {
-            uint64_t sum = 0;
-            for (int cpu = 0; cpu < ncpus_; ++cpu)
-                sum += __atomic_load_n(static_cast<const uint64_t*>(fast_.at(cpu, slot)) + nr, __ATOMIC_RELAXED);
-            if (!sum) continue;
+            if (!sum[nr]) continue;
             auto [it, fresh] = index.try_emplace({cgroup, nr}, out.size());
             if (fresh) out.push_back(SyscallReading{cgroup, nr, {}});
-            out[it->second].totals.count += sum;
+            out[it->second].totals.count += sum[nr];
         }
     }
+}
+
+void SyscallProbe::place_resident_counts() {
+    std::lock_guard lock(resident_mu_);
+    if (resident_.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - placed_at_).count();
+    if (seconds < 0.5) return;
+    placed_at_ = now;
+    const auto held = fast_.held();
+    for (int cpu = 0; cpu < ncpus_; ++cpu) {
+        Resident& r = resident_[size_t(cpu)];
+        if (r.giving_up && now - r.since >= kResidentGrace) fold_resident(cpu);
+        // each slot's calls on this CPU since the last placement
+        uint64_t own_calls = 0, best_calls = 0;
+        std::optional<std::pair<uint64_t, uint32_t>> best;
+        for (auto [cgroup, slot] : held) {
+            uint64_t total = 0;
+            each_count(cpu, cgroup, slot, [&](uint32_t, uint64_t n) { total += n; });
+            const size_t i = size_t(cpu) * fast_.size() + slot;
+            // (a slot first seen here: all its calls, made since it was
+            // taken, zeroed; most often since the last placement)
+            const uint64_t calls = placed_cgroup_[i] == cgroup ? total - std::min(total, placed_calls_[i]) : total;
+            placed_cgroup_[i] = cgroup;
+            placed_calls_[i] = total;
+            if (r.cgroup == cgroup && r.slot == slot)
+                own_calls = calls;
+            else if (calls > best_calls) {
+                best_calls = calls;
+                best = {cgroup, slot};
+            }
+        }
+        if (!best || double(best_calls) < kResidentMinRate * seconds) continue;
+        syscall_cpu_cache& c = cpu_entries()[cpu];
+        if (!r.cgroup) {  // a free page (zero): BPF counts there from now on
+            r = Resident{best->first, best->second, false, now};
+            __atomic_store_n(&c.resident_slot, best->second, __ATOMIC_SEQ_CST);
+        } else if (!r.giving_up && best_calls >= 2 * own_calls) {
+            // runs that read the old slot may still add to the page: it is
+            // folded a grace from now, and then goes to the busiest slot
+            __atomic_store_n(&c.resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
+            r.giving_up = true;
+            r.since = now;
+        }
+    }
+}
+
+void SyscallProbe::fold_resident(int cpu) {
+    Resident& r = resident_[size_t(cpu)];
+    __u64* page = cpu_entries()[cpu].resident;
+    // a cgroup forgotten meanwhile (its slot released or held by another) keeps nothing
+    auto* keep = fast_.slot_of(r.cgroup) == r.slot ? &retired_[r.cgroup] : nullptr;
+    uint64_t folded = 0;
+    for (uint32_t nr = 0; nr < SYSCALL_RESIDENT_NRS; ++nr) {
+        const uint64_t n = __atomic_load_n(page + nr, __ATOMIC_RELAXED);
+        if (keep) (*keep)[nr] += n;
+        folded += n;
+        __atomic_store_n(page + nr, 0, __ATOMIC_RELAXED);
+    }
+    // the slot's calls on this CPU, as the next placement counts them, lose the page
+    const size_t i = size_t(cpu) * fast_.size() + r.slot;
+    if (placed_cgroup_[i] == r.cgroup) placed_calls_[i] -= std::min(placed_calls_[i], folded);
+    r = Resident{};
+}
+
+std::optional<uint64_t> SyscallProbe::resident_cgroup(int cpu) {
+    std::lock_guard lock(resident_mu_);
+    if (cpu < 0 || size_t(cpu) >= resident_.size() || !resident_[size_t(cpu)].cgroup) return std::nullopt;
+    return resident_[size_t(cpu)].cgroup;
 }
 
 size_t SyscallProbe::fast_slots_held() const { return fast_.held().size(); }
@@ -350,6 +440,20 @@ std::optional<uint32_t> SyscallProbe::fast_slot_of(uint64_t cgroup_id) const { r
 
 void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     forget_cgroup_keys<syscall_key>(stats_fd_, cgroup_ids, [](const syscall_key& k) { return k.cgroup_id; });
+    std::lock_guard lock(resident_mu_);
+    // A resident page of a removed cgroup: BPF stops counting there before
+    // the slot can go to another cgroup; the page is zeroed a grace later.
+    const auto now = std::chrono::steady_clock::now();
+    for (uint64_t id : cgroup_ids) {
+        retired_.erase(id);
+        for (int cpu = 0; cpu < ncpus_; ++cpu) {
+            Resident& r = resident_[size_t(cpu)];
+            if (r.cgroup != id || r.giving_up) continue;
+            __atomic_store_n(&cpu_entries()[cpu].resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
+            r.giving_up = true;
+            r.since = now;
+        }
+    }
     // A removed cgroup's slot: no CPU may go on using it (the epoch makes
     // every cache look its slot up again) before it is zeroed and reused.
     // (a seq_cst read-modify-write: the zeroing after it cannot move before it)

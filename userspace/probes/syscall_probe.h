@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -132,6 +134,18 @@ public:
     size_t fast_slots_held() const;
     std::optional<uint32_t> fast_slot_of(uint64_t cgroup_id) const;
 
+    // Resident counts (see bpf/syscalls.h): gives each CPU's own page to the
+    // slot that counted most calls there since the last placement (at least
+    // kResidentMinRate a second, and twice the resident one's calls to take
+    // the page from it), and folds a page given up a grace ago into its
+    // cgroup's counts. The window thread calls it every period, read() every
+    // interval; calls less than half a second after the last one do nothing.
+    void place_resident_counts();
+    // The cgroup whose counts `cpu`'s page holds now (being given up or not).
+    std::optional<uint64_t> resident_cgroup(int cpu);
+    static constexpr double kResidentMinRate = 1000;  // calls/s
+    static constexpr std::chrono::milliseconds kResidentGrace{1000};
+
     // Latency windows opened since load (the first at load; 0 in count-only
     // mode), and the attaches of sys_enter that failed (logged, retried at
     // the next window).
@@ -191,6 +205,28 @@ private:
         return n;
     }
     CountingSlots fast_;  // syscall_counts: [cpu][slot][nr]
+
+    // Resident counts: which cgroup's slot each CPU's page counts, as
+    // userspace last told BPF (guarded by resident_mu_ with what follows).
+    struct Resident {
+        uint64_t cgroup = 0;  // 0: the page is free
+        uint32_t slot = SYSCALL_SLOT_NONE;
+        bool giving_up = false;  // BPF told to stop (resident_slot cleared) at `since`
+        std::chrono::steady_clock::time_point since;
+    };
+    // Adds the page of `cpu`, given up a grace ago, into retired_ and zeroes it.
+    void fold_resident(int cpu);
+    // add(nr, n) for each count of `slot` (held by `cgroup`) on `cpu`.
+    template <class Add>
+    void each_count(int cpu, uint64_t cgroup, uint32_t slot, Add&& add);
+    std::mutex resident_mu_;
+    std::vector<Resident> resident_;  // per CPU
+    // [cpu * slots + slot]: the calls the slot had counted on that CPU at the
+    // last placement, and the cgroup that held it then
+    std::vector<uint64_t> placed_calls_, placed_cgroup_;
+    std::chrono::steady_clock::time_point placed_at_;
+    // counts folded out of given-up pages, per cgroup still holding its slot
+    std::map<uint64_t, std::array<uint64_t, SYSCALL_RESIDENT_NRS>> retired_;
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool latency_;
     bool windowed_ = false;
