@@ -533,7 +533,7 @@ TEST_P(SyscallProbeTest, ForgottenCgroupsHandTheirCountingSlotsBack) {
 // slot's block, the page folded into the cgroup's counts), across every move.
 TEST_P(SyscallProbeTest, ResidentCountsFollowTheBusiestCgroupAndStayExact) {
     using namespace std::chrono_literals;
-    auto probe = open(/*latency=*/false);  // no window thread: placements happen here only
+    auto probe = open(/*latency=*/false);  // no window thread: placements happen here and in read()
     TestCgroup a("resident-a"), b("resident-b");
     const uint64_t ida = a.id(*mount_), idb = b.id(*mount_);
     const int cpu = sched_getcpu();
