@@ -545,29 +545,34 @@ TEST_P(SyscallProbeTest, ResidentCountsFollowTheBusiestCgroupAndStayExact) {
         });
         made += uint64_t(n);
     };
-    // placements at least half a second apart, as the probe keeps them
+    // placements at least half a second apart, as the probe keeps them; the
+    // cgroups' calls are many, so that no other cgroup's on the CPU meanwhile
+    // (a busy host's) outnumber them
     auto place = [&](std::chrono::milliseconds after) {
         std::this_thread::sleep_for(after);
         probe->place_resident_counts();
     };
     std::this_thread::sleep_for(600ms);
-    calls(a, made_a, 20000);
+    calls(a, made_a, 100000);
     place(0ms);
     ASSERT_EQ(probe->resident_cgroup(cpu), ida) << "the cgroup counting most on the CPU did not get its page";
-    calls(a, made_a, 5000);    // on the page
-    calls(b, made_b, 100000);  // in b's block
+    calls(a, made_a, 25000);  // on the page
+    EXPECT_GE(probe->resident_calls(cpu), 25000u) << "sys_exit did not count a's calls on the CPU's page";
+    calls(b, made_b, 500000);  // in b's block
     place(600ms);              // twice a's calls: a gives the page up
     EXPECT_EQ(probe->resident_cgroup(cpu), ida) << "the page went before a grace";
     calls(a, made_a, 3000);  // in a's block again
-    calls(b, made_b, 20000);
+    calls(b, made_b, 100000);
     place(probes::SyscallProbe::kResidentGrace + 100ms);  // a's page folded into its counts, and given to b
     ASSERT_EQ(probe->resident_cgroup(cpu), idb) << "the busier cgroup did not get the page";
     calls(b, made_b, 7000);  // on the page
+    EXPECT_GE(probe->resident_calls(cpu), 7000u) << "sys_exit did not count b's calls on the CPU's page";
+    EXPECT_LE(probe->resident_calls(cpu), 7000u + 5) << "the page was not zeroed before b took it";
     expect_made(*probe, totals(*probe, ida, "getppid").count, made_a, "a, after the page moved to b");
     expect_made(*probe, totals(*probe, idb, "getppid").count, made_b, "b, on the page");
 
     probe->forget_cgroups({idb});  // as if b were removed: its page is given up
-    calls(a, made_a, 10000);
+    calls(a, made_a, 100000);
     place(probes::SyscallProbe::kResidentGrace + 100ms);  // b's page zeroed (nothing kept for it), then a's
     ASSERT_EQ(probe->resident_cgroup(cpu), ida) << "the page of a forgotten cgroup was not freed";
     calls(a, made_a, 1000);

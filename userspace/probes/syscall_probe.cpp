@@ -434,6 +434,13 @@ std::optional<uint64_t> SyscallProbe::resident_cgroup(int cpu) {
     return resident_[size_t(cpu)].cgroup;
 }
 
+uint64_t SyscallProbe::resident_calls(int cpu) {
+    if (cpu < 0 || cpu >= ncpus_) return 0;
+    uint64_t n = 0;
+    for (const __u64& c : cpu_entries()[cpu].resident) n += __atomic_load_n(&c, __ATOMIC_RELAXED);
+    return n;
+}
+
 size_t SyscallProbe::fast_slots_held() const { return fast_.held().size(); }
 
 std::optional<uint32_t> SyscallProbe::fast_slot_of(uint64_t cgroup_id) const { return fast_.slot_of(cgroup_id); }

@@ -141,8 +141,10 @@ public:
     // cgroup's counts. The window thread calls it every period, read() every
     // interval; calls less than half a second after the last one do nothing.
     void place_resident_counts();
-    // The cgroup whose counts `cpu`'s page holds now (being given up or not).
+    // The cgroup whose counts `cpu`'s page holds now (being given up or not),
+    // and the calls counted on that page since it was last zeroed.
     std::optional<uint64_t> resident_cgroup(int cpu);
+    uint64_t resident_calls(int cpu);
     static constexpr double kResidentMinRate = 1000;  // calls/s
     static constexpr std::chrono::milliseconds kResidentGrace{1000};
 
