@@ -380,6 +380,7 @@ void SyscallProbe::place_resident_counts() {
         uint64_t own_calls = 0, best_calls = 0;
         std::optional<std::pair<uint64_t, uint32_t>> best;
         for (auto [cgroup, slot] : held) {
+            if (!cgroup) continue;  // (a key BPF could not read: 0 means a free page here)
             uint64_t total = 0;
             each_count(cpu, cgroup, slot, [&](uint32_t, uint64_t n) { total += n; });
             const size_t i = size_t(cpu) * fast_.size() + slot;
