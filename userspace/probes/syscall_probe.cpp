@@ -397,18 +397,20 @@ void SyscallProbe::place_resident_counts() {
             }
         }
         if (!best || double(best_calls) < kResidentMinRate * seconds) continue;
-        syscall_cpu_cache& c = cpu_entries()[cpu];
         if (!r.cgroup) {  // a free page (zero): BPF counts there from now on
             r = Resident{best->first, best->second, false, now};
-            __atomic_store_n(&c.resident_slot, best->second, __ATOMIC_SEQ_CST);
+            __atomic_store_n(&cpu_entries()[cpu].resident_slot, best->second, __ATOMIC_SEQ_CST);
         } else if (!r.giving_up && best_calls >= 2 * own_calls) {
-            // runs that read the old slot may still add to the page: it is
-            // folded a grace from now, and then goes to the busiest slot
-            __atomic_store_n(&c.resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
-            r.giving_up = true;
-            r.since = now;
+            give_up_resident(cpu, now);  // folded a grace from now, then goes to the busiest slot
         }
     }
+}
+
+void SyscallProbe::give_up_resident(int cpu, std::chrono::steady_clock::time_point now) {
+    // runs that read the old slot may still add to the page until the grace is over
+    __atomic_store_n(&cpu_entries()[cpu].resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
+    resident_[size_t(cpu)].giving_up = true;
+    resident_[size_t(cpu)].since = now;
 }
 
 void SyscallProbe::fold_resident(int cpu) {
@@ -454,13 +456,8 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     const auto now = std::chrono::steady_clock::now();
     for (uint64_t id : cgroup_ids) {
         retired_.erase(id);
-        for (int cpu = 0; cpu < ncpus_; ++cpu) {
-            Resident& r = resident_[size_t(cpu)];
-            if (r.cgroup != id || r.giving_up) continue;
-            __atomic_store_n(&cpu_entries()[cpu].resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
-            r.giving_up = true;
-            r.since = now;
-        }
+        for (int cpu = 0; cpu < ncpus_; ++cpu)
+            if (resident_[size_t(cpu)].cgroup == id && !resident_[size_t(cpu)].giving_up) give_up_resident(cpu, now);
     }
     // A removed cgroup's slot: no CPU may go on using it (the epoch makes
     // every cache look its slot up again) before it is zeroed and reused.

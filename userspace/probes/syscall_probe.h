@@ -216,6 +216,8 @@ private:
         bool giving_up = false;  // BPF told to stop (resident_slot cleared) at `since`
         std::chrono::steady_clock::time_point since;
     };
+    // Tells BPF to stop counting on the page of `cpu` (its resident_slot cleared at `now`).
+    void give_up_resident(int cpu, std::chrono::steady_clock::time_point now);
     // Adds the page of `cpu`, given up a grace ago, into retired_ and zeroes it.
     void fold_resident(int cpu);
     // add(nr, n) for each count of `slot` (held by `cgroup`) on `cpu`.
