@@ -80,8 +80,9 @@
  * most on a CPU (userspace picks it every period and makes it the CPU's
  * `resident_slot`) counts its numbers below SYSCALL_RESIDENT_NRS in that
  * CPU's entry itself. Userspace reads both places; to move the resident
- * place to another slot it first clears `resident_slot`, waits a grace for
- * runs that read the old value, then adds what is left there to the old
+ * place to another slot it first clears `resident_slot`, waits for every
+ * run that may have read the old value to end (an RCU grace period: each
+ * run is an RCU read-side section), then adds what is left there to the old
  * slot's counts and zeroes it (see SyscallProbe::place_resident_counts).
  * And outside latency windows, a thread that a CPU already found without a
  * stamp since the last window closed is not looked up again there: stamps

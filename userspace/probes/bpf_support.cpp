@@ -5,6 +5,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
+#include <linux/membarrier.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -133,6 +135,14 @@ void throw_libbpf_error(const std::string& what, int err) {
             msg += "; libbpf: " + l;
     if (!lines.empty()) msg += "; libbpf said: " + lines.back();
     throw ProbeError(msg);
+}
+
+bool wait_for_bpf_runs() {
+    if (get_nprocs() < 2) {
+        errno = ENOTSUP;
+        return false;
+    }
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0;
 }
 
 std::vector<std::pair<std::string, uint64_t>> skipped_runs(const bpf_object* obj) {

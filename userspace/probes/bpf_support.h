@@ -76,6 +76,16 @@ ProbeVariant load_newest_build(ProbeVariant wanted, const char* area, LoadModern
 // reports these, by program name.
 std::vector<std::pair<std::string, uint64_t>> skipped_runs(const ::bpf_object* obj);
 
+// Waits until every BPF program run that began on any CPU before the call
+// has ended: membarrier(MEMBARRIER_CMD_GLOBAL), which waits for an RCU grace
+// period, and tracing and cgroup programs run inside an RCU read-side
+// section (preempted or not). Blocks for microseconds (expedited RCU) to tens
+// of milliseconds, so not where a wait would hold others up. False, with errno set,
+// where it proves nothing: the kernel refuses the command (nohz_full,
+// seccomp) or one CPU is online (ENOTSUP: the kernel then waits for nothing,
+// and a preemptible kernel may have a run preempted on that CPU).
+bool wait_for_bpf_runs();
+
 // Routes libbpf's messages into tracer's log (debug level) and keeps the last
 // lines so a failed load can show them.
 void install_libbpf_logging();

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 
@@ -279,7 +280,7 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
     for (;;) {
         const Woke woke = sleep_until(start + window);
         if (woke == Woke::Stop) return;
-        place_resident_counts();  // (here, off the flush path: once a period)
+        place_resident(/*may_wait=*/true);  // (here, off the flush path: once a period)
         if (woke == Woke::Busy && !held) continue;  // (a late record from before the last detach)
         if (quiet()) {
             arm(true);
@@ -330,7 +331,10 @@ void SyscallProbe::read(std::vector<SyscallReading>& out) {
     // Later updates record their max under the next epoch.
     for_each_cpu([epoch](syscall_cpu_cache& c) { __atomic_store_n(&c.max_epoch, epoch + 1, __ATOMIC_SEQ_CST); });
     read_fast_counts(out);
-    place_resident_counts();
+    // The window thread waits for BPF runs off this path; without one, a
+    // read waits here when a page was given up (a wait of microseconds to
+    // milliseconds, only after the busiest cgroup on a CPU changed)
+    place_resident(/*may_wait=*/!windowed_);
     if (!proc_root_.empty() && std::chrono::steady_clock::now() - swept_at_ >= std::chrono::seconds(30))
         release_exited_threads();
 }
@@ -365,17 +369,44 @@ void SyscallProbe::read_fast_counts(std::vector<SyscallReading>& out) {
     }
 }
 
-void SyscallProbe::place_resident_counts() {
-    std::lock_guard lock(resident_mu_);
+bool SyscallProbe::grace_over(const Resident& r, std::chrono::steady_clock::time_point now) const {
+    return waits_prove_ ? waits_done_ >= r.wait : now - r.since >= kResidentGrace;
+}
+
+void SyscallProbe::place_resident(bool may_wait) {
+    std::unique_lock lock(resident_mu_);
     if (resident_.empty()) return;
-    const auto now = std::chrono::steady_clock::now();
+    auto now = std::chrono::steady_clock::now();
+    if (now - placed_at_ < std::chrono::milliseconds(500)) return;
+    // A page given up waits for every BPF run that may have read its slot
+    // as resident before the clearing: a wait begun after the clearing ends
+    // after them. Not under the lock (it blocks; read() may place meanwhile).
+    const bool waiting = std::any_of(resident_.begin(), resident_.end(),
+                                     [&](const Resident& r) { return r.giving_up && !grace_over(r, now); });
+    if (may_wait && waiting && waits_prove_) {
+        const uint64_t wait = ++waits_begun_;
+        lock.unlock();
+        const bool proved = probes::wait_for_bpf_runs();
+        const int err = errno;
+        lock.lock();
+        if (proved) {
+            waits_done_ = std::max(waits_done_, wait);
+        } else if (waits_prove_) {
+            waits_prove_ = false;
+            LOG_WARN("syscalls: cannot wait for running BPF programs (%s): a CPU's resident counts move to "
+                     "another cgroup %lld ms after they are given up instead",
+                     err == ENOTSUP ? "one CPU online" : (std::string("membarrier: ") + std::strerror(err)).c_str(),
+                     static_cast<long long>(kResidentGrace.count()));
+        }
+        now = std::chrono::steady_clock::now();
+        if (now - placed_at_ < std::chrono::milliseconds(500)) return;  // (placed meanwhile)
+    }
     const double seconds = std::chrono::duration<double>(now - placed_at_).count();
-    if (seconds < 0.5) return;
     placed_at_ = now;
     const auto held = fast_.held();
     for (int cpu = 0; cpu < ncpus_; ++cpu) {
         Resident& r = resident_[size_t(cpu)];
-        if (r.giving_up && now - r.since >= kResidentGrace) fold_resident(cpu);
+        if (r.giving_up && grace_over(r, now)) fold_resident(cpu);
         // each slot's calls on this CPU since the last placement
         uint64_t own_calls = 0, best_calls = 0;
         std::optional<std::pair<uint64_t, uint32_t>> best;
@@ -411,6 +442,7 @@ void SyscallProbe::give_up_resident(int cpu, std::chrono::steady_clock::time_poi
     __atomic_store_n(&cpu_entries()[cpu].resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
     resident_[size_t(cpu)].giving_up = true;
     resident_[size_t(cpu)].since = now;
+    resident_[size_t(cpu)].wait = waits_begun_ + 1;
 }
 
 void SyscallProbe::fold_resident(int cpu) {
@@ -435,6 +467,11 @@ std::optional<uint64_t> SyscallProbe::resident_cgroup(int cpu) {
     std::lock_guard lock(resident_mu_);
     if (cpu < 0 || size_t(cpu) >= resident_.size() || !resident_[size_t(cpu)].cgroup) return std::nullopt;
     return resident_[size_t(cpu)].cgroup;
+}
+
+uint64_t SyscallProbe::resident_waits() {
+    std::lock_guard lock(resident_mu_);
+    return waits_done_;
 }
 
 uint64_t SyscallProbe::resident_calls(int cpu) {

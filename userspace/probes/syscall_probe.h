@@ -137,16 +137,23 @@ public:
     // Resident counts (see bpf/syscalls.h): gives each CPU's own page to the
     // slot that counted most calls there since the last placement (at least
     // kResidentMinRate a second, and twice the resident one's calls to take
-    // the page from it), and folds a page given up a grace ago into its
-    // cgroup's counts. The window thread calls it every period, read() every
-    // interval; calls less than half a second after the last one do nothing.
-    void place_resident_counts();
+    // the page from it), and folds a page given up before into its cgroup's
+    // counts once no BPF run can still write it: after a wait for every run
+    // that began before (wait_for_bpf_runs), which this call makes when a
+    // page waits for one; where that wait proves nothing, kResidentGrace
+    // after it was given up. The window thread calls it every period; read()
+    // places without waiting (folding what a wait already proved), or, with
+    // no window thread, as this call does. Calls less than half a second
+    // after the last placement do nothing.
+    void place_resident_counts() { place_resident(true); }
     // The cgroup whose counts `cpu`'s page holds now (being given up or not),
     // and the calls counted on that page since it was last zeroed.
     std::optional<uint64_t> resident_cgroup(int cpu);
     uint64_t resident_calls(int cpu);
+    // Waits for BPF runs the placements have made (each before folding pages).
+    uint64_t resident_waits();
     static constexpr double kResidentMinRate = 1000;  // calls/s
-    static constexpr std::chrono::milliseconds kResidentGrace{1000};
+    static constexpr std::chrono::milliseconds kResidentGrace{1000};  // (only where waits prove nothing)
 
     // Latency windows opened since load (the first at load; 0 in count-only
     // mode), and the attaches of sys_enter that failed (logged, retried at
@@ -215,7 +222,13 @@ private:
         uint32_t slot = SYSCALL_SLOT_NONE;
         bool giving_up = false;  // BPF told to stop (resident_slot cleared) at `since`
         std::chrono::steady_clock::time_point since;
+        uint64_t wait = 0;  // the first wait for BPF runs begun after that (see waits_begun_)
     };
+    // Places (see place_resident_counts); may_wait: waits for BPF runs first
+    // if a given-up page needs it (blocks: not on the flush path).
+    void place_resident(bool may_wait);
+    // Whether the page of `cpu`, given up, may be folded: no run can still write it.
+    bool grace_over(const Resident& r, std::chrono::steady_clock::time_point now) const;
     // Tells BPF to stop counting on the page of `cpu` (its resident_slot cleared at `now`).
     void give_up_resident(int cpu, std::chrono::steady_clock::time_point now);
     // Adds the page of `cpu`, given up a grace ago, into retired_ and zeroes it.
@@ -225,6 +238,10 @@ private:
     void each_count(int cpu, uint64_t cgroup, uint32_t slot, Add&& add);
     std::mutex resident_mu_;
     std::vector<Resident> resident_;  // per CPU
+    // Waits for BPF runs (wait_for_bpf_runs) begun, numbered from 1, and the
+    // last one that returned; waits_prove_: false once one failed (kResidentGrace then)
+    uint64_t waits_begun_ = 0, waits_done_ = 0;
+    bool waits_prove_ = true;
     // [cpu * slots + slot]: the calls the slot had counted on that CPU at the
     // last placement, and the cgroup that held it then
     std::vector<uint64_t> placed_calls_, placed_cgroup_;
