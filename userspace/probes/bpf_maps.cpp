@@ -66,6 +66,11 @@ void CountingSlots::release(const std::vector<uint64_t>& cgroups,
     }
     if (freed.empty()) return;
     invalidate(freed);  // orders itself before the zeroing below
+    // A run that took a freed slot as valid before the invalidation may still
+    // add to it: it ends before this wait does, or its count would land in
+    // the next holder's zeroed row. (Where the wait proves nothing, as
+    // before: such a run lasts well under a microsecond.)
+    (void)wait_for_bpf_runs();
     for (uint32_t slot : freed) {
         for (int cpu = 0; cpu < ncpus_; ++cpu) std::memset(const_cast<void*>(at(cpu, slot)), 0, slot_bytes_);
         bpf_map_update_elem(free_fd_, nullptr, &slot, 0);

@@ -132,7 +132,9 @@ public:
     // Takes the slots of `cgroups` (removed, after their last read) from
     // them; `invalidate` tells BPF to stop using those slots before they are
     // zeroed and queued again (a bpf() call, or a seq_cst read-modify-write
-    // of a variable BPF reads: nothing after it moves before it).
+    // of a variable BPF reads: nothing after it moves before it), and the
+    // zeroing waits for the BPF runs that began before it (wait_for_bpf_runs:
+    // microseconds to milliseconds, once per call).
     void release(const std::vector<uint64_t>& cgroups,
                  const std::function<void(const std::vector<uint32_t>&)>& invalidate);
 
