@@ -573,7 +573,9 @@ TEST_P(SyscallProbeTest, ResidentCountsFollowTheBusiestCgroupAndStayExact) {
     calls(b, made_b, 100000);
     place(grace);  // a's page folded into its counts, and given to b
     ASSERT_EQ(probe->resident_cgroup(cpu), idb) << "the busier cgroup did not get the page";
-    if (waits) EXPECT_GT(probe->resident_waits(), waits_before) << "the page was folded without a wait for BPF runs";
+    if (waits) {
+        EXPECT_GT(probe->resident_waits(), waits_before) << "the page was folded without a wait for BPF runs";
+    }
     calls(b, made_b, 7000);  // on the page
     EXPECT_GE(probe->resident_calls(cpu), 7000u) << "sys_exit did not count b's calls on the CPU's page";
     EXPECT_LE(probe->resident_calls(cpu), 7000u + 5) << "the page was not zeroed before b took it";
