@@ -377,13 +377,12 @@ void SyscallProbe::place_resident(bool may_wait) {
     std::unique_lock lock(resident_mu_);
     if (resident_.empty()) return;
     auto now = std::chrono::steady_clock::now();
-    if (now - placed_at_ < std::chrono::milliseconds(500)) return;
+    if (now - placed_at_ < kPlacementGap) return;
     // A page given up waits for every BPF run that may have read its slot
     // as resident before the clearing: a wait begun after the clearing ends
     // after them. Not under the lock (it blocks; read() may place meanwhile).
-    const bool waiting = std::any_of(resident_.begin(), resident_.end(),
-                                     [&](const Resident& r) { return r.giving_up && !grace_over(r, now); });
-    if (may_wait && waiting && waits_prove_) {
+    const auto unproved = [&](const Resident& r) { return r.giving_up && !grace_over(r, now); };
+    if (may_wait && waits_prove_ && std::any_of(resident_.begin(), resident_.end(), unproved)) {
         const uint64_t wait = ++waits_begun_;
         lock.unlock();
         const bool proved = probes::wait_for_bpf_runs();
@@ -399,7 +398,7 @@ void SyscallProbe::place_resident(bool may_wait) {
                      static_cast<long long>(kResidentGrace.count()));
         }
         now = std::chrono::steady_clock::now();
-        if (now - placed_at_ < std::chrono::milliseconds(500)) return;  // (placed meanwhile)
+        if (now - placed_at_ < kPlacementGap) return;  // (placed meanwhile)
     }
     const double seconds = std::chrono::duration<double>(now - placed_at_).count();
     placed_at_ = now;
@@ -432,13 +431,13 @@ void SyscallProbe::place_resident(bool may_wait) {
             r = Resident{best->first, best->second, false, now};
             __atomic_store_n(&cpu_entries()[cpu].resident_slot, best->second, __ATOMIC_SEQ_CST);
         } else if (!r.giving_up && best_calls >= 2 * own_calls) {
-            give_up_resident(cpu, now);  // folded a grace from now, then goes to the busiest slot
+            give_up_resident(cpu, now);  // folded once no run can still write it, then goes to the busiest slot
         }
     }
 }
 
 void SyscallProbe::give_up_resident(int cpu, std::chrono::steady_clock::time_point now) {
-    // runs that read the old slot may still add to the page until the grace is over
+    // runs that read the old slot may still add to the page until the grace is over (grace_over)
     __atomic_store_n(&cpu_entries()[cpu].resident_slot, SYSCALL_SLOT_NONE, __ATOMIC_SEQ_CST);
     resident_[size_t(cpu)].giving_up = true;
     resident_[size_t(cpu)].since = now;
@@ -489,7 +488,7 @@ void SyscallProbe::forget_cgroups(const std::vector<uint64_t>& cgroup_ids) {
     forget_cgroup_keys<syscall_key>(stats_fd_, cgroup_ids, [](const syscall_key& k) { return k.cgroup_id; });
     std::lock_guard lock(resident_mu_);
     // A resident page of a removed cgroup: BPF stops counting there before
-    // the slot can go to another cgroup; the page is zeroed a grace later.
+    // the slot can go to another cgroup; the page is zeroed once no run can still write it.
     const auto now = std::chrono::steady_clock::now();
     for (uint64_t id : cgroup_ids) {
         retired_.erase(id);

@@ -143,7 +143,7 @@ public:
     // page waits for one; where that wait proves nothing, kResidentGrace
     // after it was given up. The window thread calls it every period; read()
     // places without waiting (folding what a wait already proved), or, with
-    // no window thread, as this call does. Calls less than half a second
+    // no window thread, as this call does. Calls less than kPlacementGap
     // after the last placement do nothing.
     void place_resident_counts() { place_resident(true); }
     // The cgroup whose counts `cpu`'s page holds now (being given up or not),
@@ -154,6 +154,7 @@ public:
     uint64_t resident_waits();
     static constexpr double kResidentMinRate = 1000;  // calls/s
     static constexpr std::chrono::milliseconds kResidentGrace{1000};  // (only where waits prove nothing)
+    static constexpr std::chrono::milliseconds kPlacementGap{500};
 
     // Latency windows opened since load (the first at load; 0 in count-only
     // mode), and the attaches of sys_enter that failed (logged, retried at
@@ -225,13 +226,13 @@ private:
         uint64_t wait = 0;  // the first wait for BPF runs begun after that (see waits_begun_)
     };
     // Places (see place_resident_counts); may_wait: waits for BPF runs first
-    // if a given-up page needs it (blocks: not on the flush path).
+    // if a given-up page needs it (blocks for that long).
     void place_resident(bool may_wait);
     // Whether the page of `cpu`, given up, may be folded: no run can still write it.
     bool grace_over(const Resident& r, std::chrono::steady_clock::time_point now) const;
     // Tells BPF to stop counting on the page of `cpu` (its resident_slot cleared at `now`).
     void give_up_resident(int cpu, std::chrono::steady_clock::time_point now);
-    // Adds the page of `cpu`, given up a grace ago, into retired_ and zeroes it.
+    // Adds the page of `cpu`, given up and past its grace (grace_over), into retired_ and zeroes it.
     void fold_resident(int cpu);
     // add(nr, n) for each count of `slot` (held by `cgroup`) on `cpu`.
     template <class Add>
