@@ -280,9 +280,9 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
     for (;;) {
         const Woke woke = sleep_until(start + window);
         if (woke == Woke::Stop) return;
-        place_resident(/*may_wait=*/true);  // (here, off the flush path: once a period)
         if (woke == Woke::Busy && !held) continue;  // (a late record from before the last detach)
         if (quiet()) {
+            place_resident(/*may_wait=*/true);  // (sys_enter stays attached: a wait costs no window time)
             arm(true);
             if (woke == Woke::Busy) continue;  // still quiet, all CPUs together: on to the period's end
             held = true;
@@ -297,6 +297,10 @@ void SyscallProbe::run_windows(std::stop_token stop, std::chrono::milliseconds w
         held_now_.store(false, std::memory_order_relaxed);
         arm(false);
         close_window();
+        // Off the flush path, once a period, and after the detach: a wait for
+        // BPF runs (a grace period, milliseconds where RCU is not expedited)
+        // does not keep sys_enter attached past the window.
+        place_resident(/*may_wait=*/true);
         // The next window opens a period after this one did (a held one: a
         // period after it would have); a stalled host skips the windows it
         // missed rather than running them back to back.
