@@ -1,6 +1,6 @@
 // bench_syscall_overhead: what one traced syscall costs under tracer, compared
 // with nothing attached, with empty BPF programs on the same hooks (the floor
-// every BPF syscall tracer pays) and with libbpf-tools' syscount / syscount -L,
+// every BPF syscall tracer pays; both hooks, and sys_exit alone) and with libbpf-tools' syscount / syscount -L,
 // all measured in one run on one pinned CPU.
 //
 // Needs root (BPF, tracefs). See bench/README.md and docs/performance.md.
@@ -46,6 +46,22 @@ EmptyHooks attach_empty_hooks() {
     if (int err = empty_hooks_bpf::attach(skel.get()))
         throw RowError("empty_hooks: attach failed: " + errno_text(-err));
     return skel;
+}
+
+// One empty program on sys_exit alone: the least an exact syscall counter
+// attaches (tracer's sys_enter is detached outside its latency windows).
+struct EmptySysExit {
+    EmptyHooks skel;
+    std::unique_ptr<bpf_link, decltype(&bpf_link__destroy)> link{nullptr, bpf_link__destroy};
+};
+
+std::shared_ptr<EmptySysExit> attach_empty_sys_exit() {
+    auto h = std::make_shared<EmptySysExit>();
+    h->skel.reset(empty_hooks_bpf::open_and_load());
+    if (!h->skel) throw RowError("empty_hooks: open_and_load failed: " + errno_text(errno) + " (root? BTF?)");
+    h->link.reset(bpf_program__attach(h->skel->progs.floor_sys_exit));
+    if (!h->link) throw RowError("empty_hooks: attach of floor_sys_exit failed: " + errno_text(errno));
+    return h;
 }
 
 // ---------------------------------------------------------------- measuring
@@ -102,6 +118,8 @@ public:
     Setup untraced() { return {nullptr, "", "", false}; }
 
     Setup empty_hooks() { return {std::make_shared<EmptyHooks>(attach_empty_hooks()), "", "", true}; }
+
+    Setup empty_sys_exit() { return {attach_empty_sys_exit(), "", "", true}; }
 
     // `hierarchy` non-empty: cgroup_hierarchy in the YAML (default: tracer's "auto").
     // `time_all`: histogram_syscalls: ["*"], so getppid() itself is timed, as
@@ -207,6 +225,8 @@ Verdicts print_ratios(const std::vector<Row>& rows) {
         return r->results.at(0).m.median - base->results.at(0).m.median;
     };
     auto floor = added("empty hooks (floor)");
+    auto exit_floor = added("empty sys_exit (floor)");
+    auto tracer_default = added("tracer (default config)");
     auto lat_on = added("tracer (latency on)");
     auto lat_off = added("tracer (latency off)");
     auto sc = added("syscount");
@@ -221,6 +241,11 @@ Verdicts print_ratios(const std::vector<Row>& rows) {
     if (floor && lat_off) std::printf("  tracer (latency off) above the floor:  %+.1f ns\n", *lat_off - *floor);
     if (floor && sc_l) std::printf("  syscount -L          above the floor:  %+.1f ns\n", *sc_l - *floor);
     if (floor && sc) std::printf("  syscount             above the floor:  %+.1f ns\n", *sc - *floor);
+    // (tracer's sys_enter is mostly detached: its default config pays about
+    // one hook, so this is the floor under it)
+    if (exit_floor) std::printf("  floor added (one empty program on sys_exit alone):  %+.1f ns\n", *exit_floor);
+    if (exit_floor && tracer_default)
+        std::printf("  tracer (default config) above that floor:  %+.1f ns\n", *tracer_default - *exit_floor);
 
     std::printf("\ntargets\n");
     print_target(v, "tracer (latency on) added / syscount -L added", lat_on, sc_l, 0.5);
@@ -275,6 +300,7 @@ int run(const Options& opt) {
         bench.prepare_tracefs();
         row("untraced", [&] { return bench.untraced(); });
         row("empty hooks (floor)", [&] { return bench.empty_hooks(); });
+        row("empty sys_exit (floor)", [&] { return bench.empty_sys_exit(); });
         row("tracer (latency on)", [&] { return bench.tracer(true); });
         row("tracer (latency off)", [&] { return bench.tracer(false); });
         row("tracer (default config)", [&] { return bench.tracer(true, "", false); });
