@@ -42,6 +42,34 @@ static __always_inline __u64 task_subsys_cgroup_key(struct task_struct *t, __u32
 #endif
 }
 
+/* What task `t`'s key follows from, as a number for caches to keep a key
+ * under: the cgroup (v2) or the controller's css (v1) that its css_set points
+ * to in the keyed hierarchy; 0 when it cannot be read. Not the css_set's own
+ * address: a css_set is freed when its last task leaves, and one allocated
+ * later for other cgroups may take that address, so a cache keyed on it
+ * could count a task under the cgroups of a css_set that no longer exists.
+ * This object belongs to one cgroup for its whole life. */
+static __always_inline __u64 task_cgroup_ident(struct task_struct *t)
+{
+	__u32 ssid = cgroup_v1_subsys_id;
+	if (cgroup_key_mode != CGROUP_KEY_DEFAULT && ssid >= TRACER_CGROUP_SUBSYS_MAX)
+		return 0;
+#ifdef TRACER_BPF_MODERN
+	struct css_set *cset = t->cgroups;
+	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
+		return (__u64)cset->dfl_cgrp;
+	return (__u64)cset->subsys[ssid];
+#else
+	struct css_set *cset = BPF_CORE_READ(t, cgroups);
+	__u64 ident = 0;
+	if (cgroup_key_mode == CGROUP_KEY_DEFAULT)
+		bpf_core_read(&ident, sizeof(ident), &cset->dfl_cgrp);
+	else
+		bpf_core_read(&ident, sizeof(ident), &cset->subsys[ssid]);
+	return ident;
+#endif
+}
+
 static __always_inline struct task_struct *current_task(void)
 {
 #ifdef TRACER_BPF_MODERN

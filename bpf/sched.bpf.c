@@ -59,12 +59,12 @@
  *
  * Counting slots (as in syscalls.bpf.c): a hash lookup per switch was the
  * largest part of sched_switch's cost, so the common case takes none. A
- * thread's slot above also caches its cgroup: the css_set pointer it had, the
- * cgroup key, the cgroup's counting slot (taken from sched_free_slots the
+ * thread's slot above also caches its cgroup: the cgroup or css its css_set
+ * pointed to in the keyed hierarchy (task_cgroup_ident), the cgroup key, the cgroup's counting slot (taken from sched_free_slots the
  * first time the cgroup is seen) and the number of slots per CPU. Each CPU's
  * row of a slot (sched_counts[cpu][slot], a plain array: inlined lookup,
  * mapped and read by userspace without a syscall) names the cgroup it was
- * last resolved for. While the thread's css_set is the cached one and the
+ * last resolved for. While the thread's cgroup is the cached one and the
  * row still names the cached key, its switch-outs add to that row and read
  * no cgroup key and no global: the switch touches the thread's slot, its
  * task_struct and one row, nothing else of tracer's (on a VM with PTI every
@@ -205,9 +205,9 @@ static __always_inline struct sched_row *slot_row(__u32 stride, __u32 slot)
  * top), and refill it otherwise. */
 static __always_inline struct sched_stats *stats_of(struct task_struct *t, struct sched_task *ts)
 {
-	__u64 cset = (__u64)KREAD(t, cgroups);
+	__u64 ident = task_cgroup_ident(t);
 	struct sched_row *row;
-	if (ts && ts->cset == cset) {
+	if (ts && ts->cgroup_ident == ident && ident) {
 		if (ts->slot != SCHED_SLOT_NONE) {
 			row = slot_row(ts->stride, ts->slot);
 			if (row && row->owner == ts->cgroup_key)
@@ -227,7 +227,7 @@ static __always_inline struct sched_stats *stats_of(struct task_struct *t, struc
 	if (row)
 		row->owner = key;
 	if (ts) {
-		ts->cset = cset;
+		ts->cgroup_ident = ident;
 		ts->cgroup_key = key;
 		ts->slot = row ? slot : SCHED_SLOT_NONE;
 		ts->stride = stride;

@@ -47,10 +47,11 @@ struct sched_task {
 	__u64 runtime_ns;    /* its se.sum_exec_runtime at its last switch-out (or when first seen) */
 	__u64 run_delay_ns;  /* sched_info mode: its sched_info.run_delay, pcount then */
 	__u64 pcount;
-	/* Its cgroup, cached: valid while the thread's css_set is `cset` (a
-	 * thread that changes cgroup gets another css_set) and, for a counting
-	 * slot, while the slot's row on this CPU is still `cgroup_key`'s. */
-	__u64 cset;
+	/* Its cgroup, cached: valid while the thread's cgroup is still
+	 * `cgroup_ident` (task_cgroup_ident: moved threads get another) and,
+	 * for a counting slot, while the slot's row on this CPU is still
+	 * `cgroup_key`'s. */
+	__u64 cgroup_ident;
 	__u64 cgroup_key;
 	__u32 slot;   /* its counting slot in sched_counts, or SCHED_SLOT_NONE */
 	__u16 stride; /* slots per CPU in sched_counts (fast_slots), so the row needs no global */

@@ -64,10 +64,11 @@
  *
  * Fast counting: a hash lookup per syscall was most of sys_exit's cost, so
  * the common case takes none. Each CPU caches (its syscall_cache entry) the
- * css_set pointer of the last task it saw, that css_set's cgroup
- * key and the cgroup's counting slot; while the current task's css_set is the
- * cached one (a task that changes cgroup gets another css_set), sys_exit
- * adds one to syscall_counts[cpu][slot][nr], a plain array (inlined lookup,
+ * cgroup of the last task it saw (its css_set's cgroup or css in the keyed
+ * hierarchy, task_cgroup_ident: not the css_set's address, which a later
+ * css_set of other cgroups may take once the first is freed), that cgroup's
+ * key and its counting slot; while the current task's cgroup is the cached
+ * one, sys_exit adds one to syscall_counts[cpu][slot][nr], a plain array (inlined lookup,
  * userspace maps it and reads it without a syscall). Slots are taken from the
  * syscall_free_slots queue the first time a cgroup is seen and handed back by
  * userspace when the cgroup is removed (bumping slot_epoch first, so no CPU
@@ -212,10 +213,10 @@ static __always_inline struct syscall_stats *stats_for(__u32 nr)
 	return stats_for_key(current_cgroup_key(), nr);
 }
 
-/* Fills `c` for the current task, whose css_set is `cset`: its cgroup key and
- * counting slot (into *key and *slot too), taking a free slot for a cgroup
- * seen the first time. */
-static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset, __u64 *key_out,
+/* Fills `c` for the current task, whose cgroup is `ident` (task_cgroup_ident):
+ * its cgroup key and counting slot (into *key and *slot too), taking a free
+ * slot for a cgroup seen the first time. */
+static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 ident, __u64 *key_out,
 					 __u32 *slot_out)
 {
 	__u64 key = current_cgroup_key();
@@ -225,7 +226,7 @@ static __always_inline void cache_cgroup(struct syscall_cpu_cache *c, __u64 cset
 	/* none left: this cgroup counts in the hash */
 	if (!fast_slots || !counting_slot(&syscall_slots, &syscall_free_slots, key, &slot) || slot >= fast_slots)
 		slot = SYSCALL_SLOT_NONE;
-	c->cset = cset;
+	c->cgroup_ident = ident;
 	c->cgroup_key = key;
 	c->slot = slot;
 	c->slot_epoch_seen = epoch;
@@ -458,12 +459,12 @@ int BPF_PROG(tracer_sys_exit, struct pt_regs *regs, long ret)
 	if (c) {
 		/* copied before use: on a preemptible kernel another task's
 		 * syscall on this CPU may refill the cache meanwhile */
-		__u64 cset = (__u64)KREAD(task, cgroups);
+		__u64 ident = task_cgroup_ident(task);
 		__u32 slot = c->slot;
 		cgroup_key = c->cgroup_key;
 		__u32 fast_slots = c->fast_slots;
-		if (c->cset != cset || c->slot_epoch_seen != c->slot_epoch)
-			cache_cgroup(c, cset, &cgroup_key, &slot);
+		if (c->cgroup_ident != ident || !ident || c->slot_epoch_seen != c->slot_epoch)
+			cache_cgroup(c, ident, &cgroup_key, &slot);
 		if (!timed && !failed && nr < SYSCALL_FAST_NRS && slot < fast_slots) {
 			if (slot == c->resident_slot && nr < SYSCALL_RESIDENT_NRS) {
 				c->resident[nr] += 1; /* (on this page: no other one touched) */

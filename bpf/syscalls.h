@@ -76,7 +76,7 @@ struct syscall_sample_count {
  * array is page-aligned, so no entry straddles two. */
 struct syscall_cpu_cache {
 	/* line 0, written by the programs: all that a syscall usually needs */
-	__u64 cset;          /* the css_set pointer these describe (0: none yet) */
+	__u64 cgroup_ident;  /* the cgroup these describe, as task_cgroup_ident gives it (0: none yet) */
 	__u64 cgroup_key;
 	__u32 slot;          /* counting slot, or SYSCALL_SLOT_NONE: the hash */
 	__u32 slot_epoch_seen; /* `slot_epoch` when the slot was looked up */
