@@ -518,8 +518,11 @@ struct EmptySysExit {
 
 Setup attach_empty_sys_exit() {
     auto h = std::make_shared<EmptySysExit>();
-    h->skel.reset(empty_hooks_bpf::open_and_load());
-    if (!h->skel) return {nullptr, "empty sys_exit: open_and_load failed: " + errno_text(errno), "", true};
+    h->skel.reset(empty_hooks_bpf::open());
+    if (!h->skel) return {nullptr, "empty sys_exit: open failed: " + errno_text(errno), "", true};
+    bpf_program__set_autoload(h->skel->progs.floor_sys_enter, false);  // (not even loaded)
+    if (int err = empty_hooks_bpf::load(h->skel.get()))
+        return {nullptr, "empty sys_exit: load failed: " + errno_text(-err), "", true};
     h->link.reset(bpf_program__attach(h->skel->progs.floor_sys_exit));
     if (!h->link) return {nullptr, "empty sys_exit: attach failed: " + errno_text(errno), "", true};
     return {h, "", "", true};
