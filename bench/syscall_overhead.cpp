@@ -1,7 +1,8 @@
 // bench_syscall_overhead: what one traced syscall costs under tracer, compared
 // with nothing attached, with empty BPF programs on the same hooks (the floor
-// every BPF syscall tracer pays; both hooks, and sys_exit alone) and with libbpf-tools' syscount / syscount -L,
-// all measured in one run on one pinned CPU.
+// every BPF syscall tracer pays: both hooks, and sys_exit alone) and with
+// libbpf-tools' syscount / syscount -L, all measured in one run on one pinned
+// CPU.
 //
 // Needs root (BPF, tracefs). See bench/README.md and docs/performance.md.
 #include "bench_cli.h"

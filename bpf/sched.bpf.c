@@ -60,8 +60,9 @@
  * Counting slots (as in syscalls.bpf.c): a hash lookup per switch was the
  * largest part of sched_switch's cost, so the common case takes none. A
  * thread's slot above also caches its cgroup: the cgroup or css its css_set
- * pointed to in the keyed hierarchy (task_cgroup_ident), the cgroup key, the cgroup's counting slot (taken from sched_free_slots the
- * first time the cgroup is seen) and the number of slots per CPU. Each CPU's
+ * pointed to in the keyed hierarchy (task_cgroup_ident), the cgroup key, the
+ * cgroup's counting slot (taken from sched_free_slots the first time the
+ * cgroup is seen) and the number of slots per CPU. Each CPU's
  * row of a slot (sched_counts[cpu][slot], a plain array: inlined lookup,
  * mapped and read by userspace without a syscall) names the cgroup it was
  * last resolved for. While the thread's cgroup is the cached one and the

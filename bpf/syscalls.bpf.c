@@ -68,8 +68,8 @@
  * hierarchy, task_cgroup_ident: not the css_set's address, which a later
  * css_set of other cgroups may take once the first is freed), that cgroup's
  * key and its counting slot; while the current task's cgroup is the cached
- * one, sys_exit adds one to syscall_counts[cpu][slot][nr], a plain array (inlined lookup,
- * userspace maps it and reads it without a syscall). Slots are taken from the
+ * one, sys_exit adds one to syscall_counts[cpu][slot][nr], a plain array
+ * (inlined lookup, userspace maps it and reads it without a syscall). Slots are taken from the
  * syscall_free_slots queue the first time a cgroup is seen and handed back by
  * userspace when the cgroup is removed (bumping slot_epoch first, so no CPU
  * keeps a stale cache entry). A call that fails, is timed, has a number of
