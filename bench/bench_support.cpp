@@ -1,4 +1,5 @@
 #include "bench_support.h"
+#include "empty_hooks.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -830,6 +831,22 @@ void Agents::wait_attached(Child& child, const std::string& what, const std::fun
                            " s (probes not all up on /metrics, or no ready line)\n" + logs());
         nap(50ms);
     }
+}
+
+std::shared_ptr<void> attach_empty_sys_exit() {
+    struct EmptySysExit {
+        SkeletonPtr<empty_hooks_bpf> skel;
+        std::unique_ptr<bpf_link, decltype(&bpf_link__destroy)> link{nullptr, bpf_link__destroy};
+    };
+    auto h = std::make_shared<EmptySysExit>();
+    h->skel.reset(empty_hooks_bpf::open());
+    if (!h->skel) throw RowError("empty sys_exit: open failed: " + errno_text(errno));
+    bpf_program__set_autoload(h->skel->progs.floor_sys_enter, false);  // (not even loaded: a row lists what is)
+    if (int err = empty_hooks_bpf::load(h->skel.get()))
+        throw RowError("empty sys_exit: load failed: " + errno_text(-err) + " (root? BTF?)");
+    h->link.reset(bpf_program__attach(h->skel->progs.floor_sys_exit));
+    if (!h->link) throw RowError("empty sys_exit: attach failed: " + errno_text(errno));
+    return h;
 }
 
 }  // namespace bench

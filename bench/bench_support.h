@@ -207,6 +207,12 @@ bool bpf_stats_enabled();
 // kernel.bpf_stats off (it adds two clock reads to every program run).
 std::string disturbance(const std::set<uint32_t>& expected);
 
+// The floor under tracer's default config, whose sys_enter is detached
+// outside latency windows: one empty program on sys_exit alone (only that
+// one loaded), the least any exact syscall counter attaches. Held until the
+// pointer goes; RowError if it cannot be loaded or attached.
+std::shared_ptr<void> attach_empty_sys_exit();
+
 // ---------------------------------------------------------------- tracer's /metrics
 
 uint16_t free_loopback_port();

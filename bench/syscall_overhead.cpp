@@ -49,25 +49,6 @@ EmptyHooks attach_empty_hooks() {
     return skel;
 }
 
-// One empty program on sys_exit alone: the least an exact syscall counter
-// attaches (tracer's sys_enter is detached outside its latency windows).
-struct EmptySysExit {
-    EmptyHooks skel;
-    std::unique_ptr<bpf_link, decltype(&bpf_link__destroy)> link{nullptr, bpf_link__destroy};
-};
-
-std::shared_ptr<EmptySysExit> attach_empty_sys_exit() {
-    auto h = std::make_shared<EmptySysExit>();
-    h->skel.reset(empty_hooks_bpf::open());
-    if (!h->skel) throw RowError("empty_hooks: open failed: " + errno_text(errno));
-    bpf_program__set_autoload(h->skel->progs.floor_sys_enter, false);  // (not even loaded: the row lists what is)
-    if (int err = empty_hooks_bpf::load(h->skel.get()))
-        throw RowError("empty_hooks: load failed: " + errno_text(-err) + " (root? BTF?)");
-    h->link.reset(bpf_program__attach(h->skel->progs.floor_sys_exit));
-    if (!h->link) throw RowError("empty_hooks: attach of floor_sys_exit failed: " + errno_text(errno));
-    return h;
-}
-
 // ---------------------------------------------------------------- measuring
 
 struct Options {
