@@ -1,6 +1,6 @@
 // The apache plugin against a real Apache httpd started by the suite.
-#include "tests/plugins/apache_server.h"
 #include "tests/plugins/plugin_harness.h"
+#include "apache_server.h"
 #include "plugin_check.h"
 
 #include "config/agent_config.h"
@@ -13,6 +13,7 @@ namespace tracer::plugin_tests {
 namespace {
 
 using collectors::CheckStatus;
+using fixtures::ApacheServer;
 
 class ApachePlugin : public ::testing::Test {
 protected:

@@ -3,7 +3,7 @@
 // a stats socket and a stats page behind basic auth.
 #include "tests/plugins/plugin_harness.h"
 #include "plugin_check.h"
-#include "server_process.h"
+#include "plugin_servers.h"
 
 #include "collectors/haproxy/haproxy.h"
 #include "config/agent_config.h"
@@ -20,39 +20,7 @@ namespace {
 
 using collectors::CheckStatus;
 
-struct HaproxyServer {
-    // The frontend `fe` listens on a Unix socket (no stray TCP client adds
-    // sessions to it); the stats page on the fixture's port.
-    fixtures::ServerProcess server{{"/usr/sbin/haproxy", "-f", "{dir}/haproxy.cfg", "-db"},
-                                   {.ready = [](const fixtures::ServerProcess& s) {
-                                       return fixtures::accepts_tcp(s.port()) &&
-                                              access((s.dir() + "/stats.sock").c_str(), F_OK) == 0 &&
-                                              access((s.dir() + "/fe.sock").c_str(), F_OK) == 0;
-                                   }}};
-    std::string skip_reason = server.skip_reason("haproxy"), start_error;
-    uint16_t origin_port = fixtures::free_tcp_port();
-
-    HaproxyServer() {
-        if (!skip_reason.empty()) return;
-        auto port = [](uint16_t p) { return "127.0.0.1:" + std::to_string(p); };
-        server.write_file("haproxy.cfg",
-                          "global\n  stats socket {dir}/stats.sock mode 600 level admin\n"
-                          "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
-                          "frontend fe\n  bind unix@{dir}/fe.sock\n  default_backend be\n"
-                          "backend be\n  server s1 " + port(origin_port) + " check inter 100ms\n"
-                          // never reachable: marked down by its health checks, a backup so it gets no traffic
-                          "  server s2 " + port(fixtures::free_tcp_port()) + " check inter 100ms fall 2 backup\n"
-                          "frontend origin\n  bind " + port(origin_port) + "\n"
-                          "  http-request return status 200 content-type text/plain string ok\n"
-                          "listen stats\n  bind 127.0.0.1:{port}\n  stats enable\n  stats uri /stats\n"
-                          "  stats auth monitor:s3cret\n");
-        if (!server.start()) start_error = "haproxy did not start: " + server.output();
-    }
-    // One request through `fe`; its HTTP status.
-    int request() const { return http_get_unix(server.dir() + "/fe.sock", "/"); }
-    uint16_t stats_port() const { return server.port(); }
-    std::string socket() const { return server.dir() + "/stats.sock"; }
-};
+using fixtures::HaproxyServer;
 
 class HaproxyPlugin : public ::testing::Test {
 protected:

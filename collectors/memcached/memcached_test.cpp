@@ -1,6 +1,6 @@
 // memcached against a real memcached on a free loopback port.
 #include "plugin_check.h"
-#include "server_process.h"
+#include "plugin_servers.h"
 
 #include <libmemcached/memcached.h>
 
@@ -13,10 +13,7 @@ using fixtures::metric_of;
 using fixtures::PluginUnderTest;
 using fixtures::service_check_of;
 
-fixtures::ServerProcess memcached_server() {
-    return fixtures::ServerProcess(
-        {"/usr/bin/memcached", "-l", "127.0.0.1", "-p", "{port}", "-U", "0", "-u", "nobody", "-m", "16"});
-}
+using fixtures::memcached_server;
 
 TEST(MemcachedPlugin, SetTimesNGivesCmdSetN) {
     auto server = memcached_server();

@@ -3,7 +3,7 @@
 // mariadb-install-db data directory).
 #include "tests/plugins/plugin_harness.h"
 #include "plugin_check.h"
-#include "server_process.h"
+#include "plugin_servers.h"
 
 #include "config/agent_config.h"
 
@@ -20,88 +20,10 @@ namespace {
 
 using collectors::CheckStatus;
 
-constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
-constexpr const char* kInstallDb = "/usr/bin/mariadb-install-db";
-constexpr int kMaxConnections = 77;
-
-// A root session over the server's Unix socket (unix_socket authentication).
-class RootSession {
-public:
-    explicit RootSession(const std::string& socket) : m_(mysql_init(nullptr)) {
-        if (!mysql_real_connect(m_, nullptr, "root", nullptr, nullptr, 0, socket.c_str(), 0))
-            throw std::runtime_error("connect " + socket + ": " + mysql_error(m_));
-    }
-    ~RootSession() { mysql_close(m_); }
-    RootSession(const RootSession&) = delete;
-    RootSession& operator=(const RootSession&) = delete;
-    void exec(const std::string& sql) {
-        if (mysql_query(m_, sql.c_str()) != 0) throw std::runtime_error(sql + ": " + mysql_error(m_));
-        if (MYSQL_RES* r = mysql_store_result(m_)) mysql_free_result(r);
-    }
-    // `column` of the first row of `sql`; "" if no row or NULL.
-    std::string value(const std::string& sql, const std::string& column) {
-        if (mysql_query(m_, sql.c_str()) != 0) throw std::runtime_error(sql + ": " + mysql_error(m_));
-        MYSQL_RES* r = mysql_store_result(m_);
-        if (!r) return "";
-        std::string out;
-        MYSQL_ROW row = mysql_fetch_row(r);
-        MYSQL_FIELD* fields = mysql_fetch_fields(r);
-        for (unsigned i = 0; row && i < mysql_num_fields(r); ++i)
-            if (fields[i].name == column && row[i]) out = row[i];
-        mysql_free_result(r);
-        return out;
-    }
-
-private:
-    MYSQL* m_;
-};
-
-// mariadbd on the fixture's port and directory ({dir}/data, {dir}/mysqld.sock).
-std::vector<std::string> mariadbd_argv(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {kMariadbd, "--no-defaults", "--datadir={dir}/data", "--socket={dir}/mysqld.sock",
-                                     "--port={port}", "--bind-address=127.0.0.1", "--user=root",
-                                     "--skip-name-resolve", "--pid-file={dir}/mysqld.pid",
-                                     // small: the suite's servers start in seconds
-                                     "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
-}
-
-// A primary (binary log on), its data directory as mariadb-install-db made it
-// kept aside in {dir}/pristine for a replica, and the test users.
-struct MariaDbPrimary {
-    fixtures::ServerProcess server{mariadbd_argv({"--server-id=1", "--log-bin={dir}/data/binlog",
-                                                  "--max-connections=" + std::to_string(kMaxConnections)})};
-    std::string skip_reason = server.skip_reason("mariadb-server"), start_error;
-
-    MariaDbPrimary() {
-        if (skip_reason.empty() && access(kInstallDb, X_OK) != 0) skip_reason = std::string(kInstallDb) + " is missing";
-        if (skip_reason.empty() && geteuid() != 0) skip_reason = "needs root (mariadbd --user=root, root over its socket)";
-        if (!skip_reason.empty()) return;
-        fixtures::Subprocess installer({kInstallDb, "--no-defaults", "--datadir=" + server.dir() + "/data",
-                                        "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db",
-                                        "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"});
-        if (installer.wait_for(std::chrono::seconds(120)) != 0) {
-            start_error = "mariadb-install-db failed: " + installer.output();
-            return;
-        }
-        std::filesystem::copy(server.dir() + "/data", server.dir() + "/pristine", std::filesystem::copy_options::recursive);
-        if (!server.start()) {
-            start_error = "mariadbd did not start: " + server.output();
-            return;
-        }
-        try {
-            RootSession p(socket());
-            p.exec("CREATE USER 'tracer'@'127.0.0.1' IDENTIFIED BY 's3cret'");
-            p.exec("GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'tracer'@'127.0.0.1'");
-            p.exec("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'r3pl'");
-            p.exec("GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'");
-        } catch (const std::exception& e) {
-            start_error = e.what();
-        }
-    }
-    std::string socket() const { return server.dir() + "/mysqld.sock"; }
-};
+using fixtures::MariaDbPrimary;
+using fixtures::mariadbd_argv;
+using RootSession = fixtures::MariaDbRootSession;
+constexpr int kMaxConnections = fixtures::kMariaDbMaxConnections;
 
 std::string instance(uint16_t port, const std::string& more = "") {
     return "host: 127.0.0.1\nport: " + std::to_string(port) + "\nusername: tracer\npassword: s3cret\n" + more;

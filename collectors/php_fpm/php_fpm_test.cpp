@@ -1,9 +1,8 @@
 // The php_fpm plugin against a real PHP-FPM pool behind a real Apache httpd
 // (mod_proxy_fcgi), both started by the suite.
-#include "tests/plugins/apache_server.h"
 #include "tests/plugins/plugin_harness.h"
 #include "plugin_check.h"
-#include "server_process.h"
+#include "plugin_servers.h"
 
 #include "config/agent_config.h"
 
@@ -17,41 +16,8 @@ namespace {
 
 using collectors::CheckStatus;
 
-constexpr const char* kPhpFpm = "/usr/sbin/php-fpm8.2";
-constexpr int kChildren = 3;
-
-struct PhpFpmPool {
-    // The pool listens on a Unix socket (no stray TCP client adds to its
-    // accepted connections); Apache httpd proxies /status and /ping to it.
-    fixtures::ServerProcess server{{kPhpFpm, "-y", "{dir}/php-fpm.conf", "-F", "-n"},
-                                   {.ready = [](const fixtures::ServerProcess& s) {
-                                       return access((s.dir() + "/php-fpm.sock").c_str(), F_OK) == 0;
-                                   }}};
-    std::string skip_reason = server.skip_reason("php-fpm"), start_error;
-    std::unique_ptr<ApacheServer> apache;
-
-    PhpFpmPool() {
-        if (skip_reason.empty() && geteuid() != 0) skip_reason = "needs root (the pool runs as www-data)";
-        if (!skip_reason.empty()) return;
-        server.write_file("php-fpm.conf", "[global]\npid = {dir}/php-fpm.pid\nerror_log = {dir}/php-fpm.log\n"
-                                          "daemonize = no\n[tracer]\nuser = www-data\ngroup = www-data\n"
-                                          "listen = {dir}/php-fpm.sock\nlisten.owner = www-data\nlisten.group = www-data\npm = static\npm.max_children = " +
-                                              std::to_string(kChildren) + "\npm.status_path = /status\nping.path = /ping\n");
-        chmod(server.dir().c_str(), 0755);  // Apache's workers (www-data) reach the socket in it
-        if (!server.start()) {
-            start_error = "php-fpm did not start: " + server.output();
-            return;
-        }
-        const std::string mods = "/usr/lib/apache2/modules/";
-        apache = std::make_unique<ApacheServer>(
-            "<LocationMatch \"^/(status|ping)$\">\n  SetHandler \"proxy:unix:" + server.dir() +
-                "/php-fpm.sock|fcgi://localhost\"\n</LocationMatch>\n",
-            "LoadModule proxy_module " + mods + "mod_proxy.so\nLoadModule proxy_fcgi_module " + mods +
-                "mod_proxy_fcgi.so\n");
-        skip_reason = apache->skip_reason();
-        start_error = apache->start_error();
-    }
-};
+using fixtures::PhpFpmPool;
+constexpr int kChildren = fixtures::kPhpFpmChildren;
 
 class PhpFpmPlugin : public ::testing::Test {
 protected:

@@ -3,7 +3,7 @@
 // replication test, a standby made from it with pg_basebackup.
 #include "tests/plugins/plugin_harness.h"
 #include "plugin_check.h"
-#include "server_process.h"
+#include "plugin_servers.h"
 
 #include "config/agent_config.h"
 
@@ -20,99 +20,13 @@ namespace {
 
 using collectors::CheckStatus;
 
-constexpr int kMaxConnections = 37;
-
-// A PostgreSQL program of the newest version installed ("" if none).
-std::string postgres_program(const std::string& name) {
-    std::string best;
-    std::error_code ec;
-    for (const auto& version : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
-        auto path = version.path() / "bin" / name;
-        if (std::filesystem::exists(path) && path.string() > best) best = path.string();
-    }
-    return best;
-}
-
-// A session as the superuser over the server's Unix socket (trust).
-class Session {
-public:
-    Session(const std::string& socket_dir, uint16_t port, const std::string& db = "postgres") {
-        std::string port_text = std::to_string(port);
-        const char* keys[] = {"host", "port", "user", "dbname", nullptr};
-        const char* values[] = {socket_dir.c_str(), port_text.c_str(), "postgres", db.c_str(), nullptr};
-        c_ = PQconnectdbParams(keys, values, 0);
-        if (PQstatus(c_) != CONNECTION_OK) {
-            std::string why = PQerrorMessage(c_);
-            PQfinish(c_);
-            throw std::runtime_error("connect to " + socket_dir + ": " + why);
-        }
-    }
-    ~Session() { PQfinish(c_); }
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-    // The first column of the first row ("" if none).
-    std::string exec(const std::string& sql) {
-        PGresult* r = PQexec(c_, sql.c_str());
-        auto status = PQresultStatus(r);
-        std::string out = status == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-        std::string why = PQresultErrorMessage(r);
-        PQclear(r);
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw std::runtime_error(sql + ": " + why);
-        return out;
-    }
-
-private:
-    PGconn* c_ = nullptr;
-};
-
-std::vector<std::string> postgres_argv() {
-    return {postgres_program("postgres"), "-D", "{dir}/data", "-p", "{port}", "-k", "{dir}", "-c",
-            "listen_addresses=127.0.0.1", "-c", "max_connections=" + std::to_string(kMaxConnections), "-c",
-            "fsync=off", "-c", "shared_buffers=16MB"};
-}
-
-// Ready when it accepts sessions (not just connections: "the database system
-// is starting up").
-fixtures::ServerProcess::Options as_postgres() {
-    return {.run_as = "postgres", .ready = [](const fixtures::ServerProcess& s) {
-                std::string conninfo = "host=" + s.dir() + " port=" + std::to_string(s.port()) + " user=postgres dbname=postgres";
-                return PQping(conninfo.c_str()) == PQPING_OK;
-            }};
-}
-
-uid_t postgres_uid() {
-    const passwd* pw = getpwnam("postgres");
-    return pw ? pw->pw_uid : static_cast<uid_t>(-1);
-}
-
-struct PostgresPrimary {
-    fixtures::ServerProcess server{postgres_argv(), as_postgres()};
-    std::string skip_reason = server.skip_reason("postgresql"), start_error;
-
-    PostgresPrimary() {
-        if (!skip_reason.empty()) return;
-        fixtures::Subprocess initdb({postgres_program("initdb"), "-D", server.dir() + "/data", "-U", "postgres",
-                                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"},
-                                    postgres_uid());
-        if (initdb.wait_for(std::chrono::seconds(120)) != 0) {
-            start_error = "initdb failed: " + initdb.output();
-            return;
-        }
-        if (!server.start()) {
-            start_error = "postgres did not start: " + server.output();
-            return;
-        }
-        try {
-            Session s = session();
-            s.exec("CREATE ROLE tracer LOGIN PASSWORD 's3cret'");
-            s.exec("GRANT pg_monitor TO tracer");
-            s.exec("CREATE DATABASE shop");
-        } catch (const std::exception& e) {
-            start_error = e.what();
-        }
-    }
-    Session session(const std::string& db = "postgres") const { return Session(server.dir(), server.port(), db); }
-};
+using fixtures::as_postgres;
+using fixtures::PostgresPrimary;
+using fixtures::postgres_argv;
+using fixtures::postgres_program;
+using fixtures::postgres_uid;
+using Session = fixtures::PostgresSession;
+constexpr int kMaxConnections = fixtures::kPostgresMaxConnections;
 
 std::string instance(uint16_t port, const std::string& more = "") {
     return "host: 127.0.0.1\nport: " + std::to_string(port) + "\nusername: tracer\npassword: s3cret\n" + more;

@@ -1,6 +1,6 @@
 // redis against a real redis-server on a free loopback port with its own dir.
 #include "plugin_check.h"
-#include "server_process.h"
+#include "plugin_servers.h"
 
 #include <hiredis/hiredis.h>
 
@@ -15,12 +15,7 @@ using fixtures::metric_of;
 using fixtures::PluginUnderTest;
 using fixtures::service_check_of;
 
-fixtures::ServerProcess redis_server(const std::string& password = "") {
-    std::vector<std::string> argv{"/usr/bin/redis-server", "--port", "{port}", "--bind", "127.0.0.1",
-                                  "--dir", "{dir}", "--save", "", "--appendonly", "no", "--daemonize", "no"};
-    if (!password.empty()) argv.insert(argv.end(), {"--requirepass", password});
-    return fixtures::ServerProcess(argv);
-}
+using fixtures::redis_server;
 
 void command(uint16_t port, const std::string& password, const std::vector<std::string>& commands) {
     redisContext* c = redisConnect("127.0.0.1", port);

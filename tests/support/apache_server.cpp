@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace tracer::plugin_tests {
+namespace tracer::fixtures {
 
 ApacheServer::ApacheServer(const std::string& extra_config, const std::string& extra_modules)
     : server_({"/usr/sbin/apache2", "-f", "{dir}/httpd.conf", "-DFOREGROUND"}) {
@@ -24,4 +24,4 @@ ApacheServer::ApacheServer(const std::string& extra_config, const std::string& e
     if (!server_.start()) start_error_ = "apache2 did not start: " + server_.output();
 }
 
-}  // namespace tracer::plugin_tests
+}  // namespace tracer::fixtures

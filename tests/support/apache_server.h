@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace tracer::plugin_tests {
+namespace tracer::fixtures {
 
 class ApacheServer {
 public:
@@ -18,10 +18,11 @@ public:
     uint16_t port() const { return server_.port(); }
     std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port()) + path; }
     void stop() { server_.stop(); }
+    pid_t pid() const { return server_.pid(); }
 
 private:
-    fixtures::ServerProcess server_;
+    ServerProcess server_;
     std::string skip_reason_, start_error_;
 };
 
-}  // namespace tracer::plugin_tests
+}  // namespace tracer::fixtures
