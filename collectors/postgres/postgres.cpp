@@ -40,12 +40,21 @@ constexpr Column kDatabaseColumns[] = {
     {"size", "postgresql.database_size", kGauge, "bytes"},
 };
 
-constexpr const char* kDatabaseQuery =
-    "SELECT psd.datname, numbackends, xact_commit, xact_rollback, blks_read, blks_hit, tup_returned, tup_fetched, "
-    "tup_inserted, tup_updated, tup_deleted, 2^31 - age(pd.datfrozenxid) AS wraparound, deadlocks, temp_bytes, "
+#define TRACER_PG_DATABASE_COLUMNS                                                                               \
+    "SELECT psd.datname, numbackends, xact_commit, xact_rollback, blks_read, blks_hit, tup_returned, tup_fetched, " \
+    "tup_inserted, tup_updated, tup_deleted, 2^31 - age(pd.datfrozenxid) AS wraparound, deadlocks, temp_bytes, "    \
     "temp_files, blk_read_time, blk_write_time, "
+#define TRACER_PG_DATABASE_FROM "FROM pg_stat_database psd JOIN pg_database pd ON psd.datname = pd.datname"
+constexpr const char* kDatabaseQuery =
+    TRACER_PG_DATABASE_COLUMNS
     "CASE WHEN has_database_privilege(psd.datname, 'CONNECT') THEN pg_database_size(psd.datname) END AS size "
-    "FROM pg_stat_database psd JOIN pg_database pd ON psd.datname = pd.datname";
+    TRACER_PG_DATABASE_FROM;
+// Without the sizes: pg_database_size() walks every file of each database,
+// most of what a run costs the server (bench_plugin_cost), more with many
+// relations. collect_database_size_metrics: false must save that.
+constexpr const char* kDatabaseQueryWithoutSize = TRACER_PG_DATABASE_COLUMNS "NULL AS size " TRACER_PG_DATABASE_FROM;
+#undef TRACER_PG_DATABASE_COLUMNS
+#undef TRACER_PG_DATABASE_FROM
 
 constexpr Column kBgwriterColumns[] = {
     {"checkpoints_timed", "postgresql.bgwriter.checkpoints_timed", kCount},
@@ -210,7 +219,7 @@ private:
         if (auto uptime = number(instance.get(), 0, 1)) out.gauge("postgresql.uptime", *uptime, {}, "seconds");
         bool in_recovery = text(instance.get(), 0, 2) == "t";
 
-        auto databases = query(kDatabaseQuery);
+        auto databases = query(options_.collect_database_size ? kDatabaseQuery : kDatabaseQueryWithoutSize);
         double backends = 0;
         int name = PQfnumber(databases.get(), "datname");
         int size = PQfnumber(databases.get(), "size");

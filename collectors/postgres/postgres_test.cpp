@@ -80,6 +80,32 @@ TEST_F(PostgresPlugin, ACreatedDatabaseAppearsWithItsSizeAndConnections) {
     EXPECT_FALSE(without_size.value("postgresql.connections", {{"db", "postgres"}}));
 }
 
+// pg_database_size() walks every file of each database: turned off, the
+// server must not be asked for it at all (not asked and the answer dropped).
+TEST_F(PostgresPlugin, WithoutDatabaseSizesTheServerIsNotAskedForThem) {
+    // A role whose statements the server logs (to its output, which the fixture keeps).
+    db_->session().exec("CREATE ROLE logged LOGIN PASSWORD 's3cret' IN ROLE pg_monitor");
+    db_->session().exec("ALTER ROLE logged SET log_statement = 'all'");
+    auto sizes_in_log = [&] {
+        std::string log = db_->server.output();
+        size_t n = 0;
+        for (size_t at = log.find("pg_database_size("); at != std::string::npos; at = log.find("pg_database_size(", at + 1)) ++n;
+        return n;
+    };
+    std::string logged = "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) + "\nusername: logged\npassword: s3cret\n";
+    auto with_size = run_once(*make_check("postgres", logged));
+    ASSERT_EQ(with_size.error, "") << with_size.dump();
+    EXPECT_TRUE(with_size.value("postgresql.database_size", {{"db", "postgres"}}));
+    size_t asked = sizes_in_log();
+    ASSERT_GT(asked, 0u) << "the server logged no statement of the role: " << db_->server.output();
+
+    auto without = run_once(*make_check("postgres", logged + "collect_database_size_metrics: false\n"));
+    ASSERT_EQ(without.error, "") << without.dump();
+    EXPECT_FALSE(without.value("postgresql.database_size", {{"db", "postgres"}}));
+    EXPECT_TRUE(without.value("postgresql.connections", {{"db", "shop"}})) << without.dump();
+    EXPECT_EQ(sizes_in_log(), asked) << "asked for database sizes with collect_database_size_metrics: false";
+}
+
 TEST_F(PostgresPlugin, ATableLockedInATransactionIsCounted) {
     Session owner = db_->session("shop");
     owner.exec("CREATE TABLE orders (id int)");
