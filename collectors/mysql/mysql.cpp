@@ -169,6 +169,13 @@ constexpr Var kVariables[] = {
     {"thread_cache_size", "mysql.performance.thread_cache_size", kGauge},
 };
 
+// What collect() derives metrics from beside the tables above (the names a
+// run asks the server for are these and the tables').
+constexpr const char* kDerivedStatus[] = {"Key_blocks_not_flushed", "Key_blocks_used", "Key_blocks_unused",
+                                          "Innodb_buffer_pool_pages_total", "Innodb_buffer_pool_pages_free"};
+constexpr const char* kDerivedVariables[] = {"key_cache_block_size", "innodb_page_size"};
+constexpr const char* kSlavesConnected = "Slaves_connected";  // with `replication: true`
+
 struct MysqlOptions {
     std::string host = "localhost";
     unsigned port = 3306;
@@ -211,7 +218,8 @@ void report_all(CheckRun& out, const Var (&table)[N], const std::map<std::string
 
 class MysqlCheck : public Check {
 public:
-    explicit MysqlCheck(MysqlOptions options) : options_(std::move(options)) {}
+    explicit MysqlCheck(MysqlOptions options)
+        : options_(std::move(options)), status_query_(status_query()), variables_query_(variables_query()) {}
 
     void run(CheckRun& out) override {
         try {
@@ -269,6 +277,33 @@ private:
         return rows;
     }
 
+    // SHOW GLOBAL STATUS / VARIABLES of only the names a run reads, as one
+    // statement each: the server then renders ~50 rows instead of ~500 and
+    // ~650, less than half the server CPU per run (bench_plugin_cost). Names
+    // the server does not have are simply absent, as before.
+    static std::string show_only(const char* what, const std::vector<std::string>& names) {
+        std::string sql = std::string("SHOW GLOBAL ") + what + " WHERE Variable_name IN (";
+        for (size_t i = 0; i < names.size(); ++i) sql += (i ? ",'" : "'") + names[i] + "'";  // our constants
+        return sql + ")";
+    }
+    template <size_t N>
+    static void add_names(std::vector<std::string>& names, const Var (&table)[N]) {
+        for (const auto& v : table) names.push_back(v.source);
+    }
+    std::string status_query() const {
+        std::vector<std::string> names(std::begin(kDerivedStatus), std::end(kDerivedStatus));
+        add_names(names, kStatus);
+        if (options_.extra_status) add_names(names, kExtraStatus);
+        if (options_.extra_innodb) add_names(names, kExtraInnodb);
+        if (options_.replication) names.push_back(kSlavesConnected);
+        return show_only("STATUS", names);
+    }
+    static std::string variables_query() {
+        std::vector<std::string> names(std::begin(kDerivedVariables), std::end(kDerivedVariables));
+        add_names(names, kVariables);
+        return show_only("VARIABLES", names);
+    }
+
     // SHOW GLOBAL STATUS / VARIABLES: Variable_name -> Value.
     std::map<std::string, std::string> name_values(const std::string& sql) {
         std::map<std::string, std::string> out;
@@ -277,8 +312,8 @@ private:
     }
 
     void collect(CheckRun& out) {
-        auto status = name_values("SHOW GLOBAL STATUS");
-        auto variables = name_values("SHOW GLOBAL VARIABLES");
+        auto status = name_values(status_query_);
+        auto variables = name_values(variables_query_);
         report_all(out, kStatus, status);
         report_all(out, kVariables, variables);
         if (options_.extra_status) report_all(out, kExtraStatus, status);
@@ -309,7 +344,7 @@ private:
     }
 
     void collect_replication(CheckRun& out, const std::map<std::string, std::string>& status) {
-        if (auto n = number(status, "Slaves_connected")) {  // MariaDB; MySQL: SHOW REPLICAS
+        if (auto n = number(status, kSlavesConnected)) {  // MariaDB; MySQL: SHOW REPLICAS
             out.gauge("mysql.replication.replicas_connected", *n);
             out.gauge("mysql.replication.slaves_connected", *n);
         }
@@ -347,6 +382,7 @@ private:
     }
 
     MysqlOptions options_;
+    std::string status_query_, variables_query_;
     Connection conn_;
 };
 

@@ -66,6 +66,12 @@ TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
     ASSERT_TRUE(total) << second.dump();
     EXPECT_LE(*total, 16 << 20) << "innodb_buffer_pool_size=16M";
     EXPECT_EQ(*second.value("mysql.innodb.buffer_pool_used") + *second.value("mysql.innodb.buffer_pool_free"), total);
+    // The other derived ones: each reads names beside the tables' (the check asks only for those it reads).
+    EXPECT_TRUE(second.value("mysql.innodb.buffer_pool_utilization")) << second.dump();
+    EXPECT_TRUE(second.value("mysql.myisam.key_buffer_bytes_used")) << second.dump();
+    EXPECT_TRUE(second.value("mysql.myisam.key_buffer_bytes_unflushed")) << second.dump();
+    EXPECT_TRUE(second.value("mysql.performance.key_cache_utilization")) << second.dump();
+    EXPECT_TRUE(second.value("mysql.performance.thread_cache_size")) << second.dump();
 
     // Opt-in groups.
     const auto& plain = second;
