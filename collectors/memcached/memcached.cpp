@@ -3,6 +3,7 @@
 #include "collectors/memcached/memcached.h"
 
 #include "collectors/instance_keys.h"
+#include "collectors/kept_connection.h"
 
 #include <libmemcached/memcached.h>
 
@@ -63,32 +64,9 @@ public:
             throw instance_error(cfg, "'username': this build of libmemcached has no SASL support");
     }
 
+    // One client (and its connection) is kept between runs (collectors/kept_connection.h).
     void run(CheckRun& out) override {
-        std::unique_ptr<memcached_st, MemcFree> memc(memcached_create(nullptr));
-        if (!memc) throw std::runtime_error("memcached: cannot allocate a client");
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(out.deadline() - std::chrono::steady_clock::now())
-                      .count();
-        uint64_t timeout_ms = ms > 1 ? static_cast<uint64_t>(ms) : 1;
-        memcached_behavior_set(memc.get(), MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, timeout_ms);
-        memcached_behavior_set(memc.get(), MEMCACHED_BEHAVIOR_POLL_TIMEOUT, timeout_ms);
-        memcached_behavior_set(memc.get(), MEMCACHED_BEHAVIOR_RCV_TIMEOUT, timeout_ms * 1000);
-        memcached_behavior_set(memc.get(), MEMCACHED_BEHAVIOR_SND_TIMEOUT, timeout_ms * 1000);
-        memcached_return_t rc = socket_.empty() ? memcached_server_add(memc.get(), host_.c_str(), port_)
-                                                : memcached_server_add_unix_socket(memc.get(), socket_.c_str());
-        if (rc != MEMCACHED_SUCCESS) throw std::runtime_error(where() + ": " + memcached_strerror(memc.get(), rc));
-#if LIBMEMCACHED_WITH_SASL_SUPPORT
-        if (!username_.empty()) {
-            memcached_behavior_set(memc.get(), MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
-            memcached_set_sasl_auth_data(memc.get(), username_.c_str(), password_.c_str());
-        }
-#endif
-        std::map<std::string, std::string> fields;
-        rc = memcached_stat_execute(memc.get(), nullptr, collect, &fields);
-        if (rc != MEMCACHED_SUCCESS || fields.empty()) {
-            std::string why = memcached_last_error_message(memc.get()) ? memcached_last_error_message(memc.get())
-                                                                       : memcached_strerror(memc.get(), rc);
-            throw std::runtime_error("cannot read stats from memcached at " + where() + ": " + why);
-        }
+        auto fields = first_round_trip(memc_, [&] { return open_client(); }, [&] { return read_stats(out.deadline()); });
         auto number = [&](const std::string& name, double& v) {
             auto it = fields.find(name);
             if (it == fields.end()) return false;
@@ -120,10 +98,45 @@ public:
 private:
     std::string where() const { return socket_.empty() ? host_ + ":" + std::to_string(port_) : socket_; }
 
+    std::unique_ptr<memcached_st, MemcFree> open_client() const {
+        std::unique_ptr<memcached_st, MemcFree> memc(memcached_create(nullptr));
+        if (!memc) throw std::runtime_error("memcached: cannot allocate a client");
+        memcached_return_t rc = socket_.empty() ? memcached_server_add(memc.get(), host_.c_str(), port_)
+                                                : memcached_server_add_unix_socket(memc.get(), socket_.c_str());
+        if (rc != MEMCACHED_SUCCESS) throw std::runtime_error(where() + ": " + memcached_strerror(memc.get(), rc));
+#if LIBMEMCACHED_WITH_SASL_SUPPORT
+        if (!username_.empty()) {
+            memcached_behavior_set(memc.get(), MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+            memcached_set_sasl_auth_data(memc.get(), username_.c_str(), password_.c_str());
+        }
+#endif
+        return memc;
+    }
+
+    // `stats` on the kept client: name -> value.
+    std::map<std::string, std::string> read_stats(std::chrono::steady_clock::time_point deadline) {
+        memcached_st* memc = memc_.get();
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        uint64_t timeout_ms = ms > 1 ? static_cast<uint64_t>(ms) : 1;
+        memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, timeout_ms);
+        memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, timeout_ms);
+        memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, timeout_ms * 1000);
+        memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, timeout_ms * 1000);
+        std::map<std::string, std::string> fields;
+        memcached_return_t rc = memcached_stat_execute(memc, nullptr, collect, &fields);
+        if (rc != MEMCACHED_SUCCESS || fields.empty()) {
+            std::string why = memcached_last_error_message(memc) ? memcached_last_error_message(memc)
+                                                                 : memcached_strerror(memc, rc);
+            throw std::runtime_error("cannot read stats from memcached at " + where() + ": " + why);
+        }
+        return fields;
+    }
+
     std::string host_;
     int port_;
     std::string socket_, username_, password_;
     metrics::Labels tags_;
+    std::unique_ptr<memcached_st, MemcFree> memc_;
 };
 
 }  // namespace

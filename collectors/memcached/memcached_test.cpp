@@ -67,5 +67,26 @@ TEST(MemcachedPlugin, StoppedServerIsCriticalWithTheReason) {
     EXPECT_EQ(r.last_error, message);
 }
 
+// The check keeps its client between runs: the server counts one connection
+// for all of them; a restart in between costs no failed run.
+TEST(MemcachedPlugin, OneConnectionServesEveryRunAndARestartCostsNoFailedRun) {
+    auto server = memcached_server();
+    if (auto why = server.skip_reason("memcached"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(server.start()) << server.output();
+    PluginUnderTest plugin("memcached", "instances:\n  - url: 127.0.0.1\n    port: " + std::to_string(server.port()) + "\n");
+    double first = metric_of(plugin.run(), "memcache.total_connections_count");
+    double last = first;
+    for (int i = 0; i < 5; ++i) last = metric_of(plugin.run(), "memcache.total_connections_count");
+    EXPECT_EQ(last, first) << "the check connected again";
+
+    server.stop();
+    ASSERT_TRUE(server.start()) << server.output();
+    auto r = plugin.run();
+    std::string message;
+    EXPECT_EQ(service_check_of(r, "memcached.can_connect", &message), CheckStatus::Ok) << message;
+    EXPECT_EQ(r.errors, 0u);
+    EXPECT_EQ(metric_of(r, "memcache.total_connections_count"), first) << "one connection since the restart";
+}
+
 }  // namespace
 }  // namespace tracer::collectors

@@ -1,6 +1,7 @@
 #include "collectors/mysql/mysql.h"
 
 #include "collectors/instance_keys.h"
+#include "collectors/kept_connection.h"
 #include "collectors/metric_table.h"
 
 #include <mysql.h>
@@ -221,11 +222,14 @@ public:
     explicit MysqlCheck(MysqlOptions options)
         : options_(std::move(options)), status_query_(status_query()), variables_query_(variables_query()) {}
 
+    // One connection is kept between runs (collectors/kept_connection.h).
     void run(CheckRun& out) override {
         try {
-            if (!conn_) conn_ = connect(out.deadline());
-            else set_timeouts(conn_.get(), out.deadline());
-            collect(out);
+            auto status = first_round_trip(conn_, [&] { return connect(out.deadline()); }, [&] {
+                set_timeouts(conn_.get(), out.deadline());
+                return name_values(status_query_);
+            });
+            collect(out, status);
         } catch (const std::exception& e) {
             conn_.reset();  // the next run connects again
             out.service_check("mysql.can_connect", CheckStatus::Critical, e.what());
@@ -311,8 +315,8 @@ private:
         return out;
     }
 
-    void collect(CheckRun& out) {
-        auto status = name_values(status_query_);
+    // `status`: SHOW GLOBAL STATUS, the run's first round trip.
+    void collect(CheckRun& out, const std::map<std::string, std::string>& status) {
         auto variables = name_values(variables_query_);
         report_all(out, kStatus, status);
         report_all(out, kVariables, variables);

@@ -131,6 +131,28 @@ TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
     EXPECT_EQ(run.check("mysql.can_connect")->status, CheckStatus::Ok);
 }
 
+// The check keeps its connection; when the server ends it between two runs
+// (a restart, wait_timeout, KILL), the next run connects again within the run
+// instead of failing.
+TEST_F(MysqlPlugin, AConnectionEndedBetweenRunsCostsNoFailedRun) {
+    auto check = make_check("mysql", instance(db_->server.port()));
+    ASSERT_EQ(run_once(*check).error, "");
+    RootSession session(db_->socket());
+    auto connection = [&] { return session.value("SELECT id FROM information_schema.processlist WHERE user = 'tracer'", "id"); };
+    std::string id = connection();
+    ASSERT_NE(id, "");
+    EXPECT_EQ(run_once(*check).error, "");
+    EXPECT_EQ(connection(), id) << "the check connected again";
+
+    session.exec("KILL " + id);
+    auto after = run_once(*check);
+    EXPECT_EQ(after.error, "") << after.dump();
+    ASSERT_NE(after.check("mysql.can_connect"), nullptr);
+    EXPECT_EQ(after.check("mysql.can_connect")->status, CheckStatus::Ok);
+    EXPECT_TRUE(after.value("mysql.net.max_connections_available")) << after.dump();
+    EXPECT_NE(connection(), id);
+}
+
 TEST_F(MysqlPlugin, AWrongPasswordOrNoServerIsCriticalWithTheReason) {
     auto check = make_check("mysql", "host: 127.0.0.1\nport: " + std::to_string(db_->server.port()) +
                                          "\nusername: tracer\npassword: not-the-secret\n");

@@ -1,6 +1,7 @@
 #include "collectors/postgres/postgres.h"
 
 #include "collectors/instance_keys.h"
+#include "collectors/kept_connection.h"
 #include "collectors/metric_table.h"
 
 #include <libpq-fe.h>
@@ -159,10 +160,13 @@ class PostgresCheck : public Check {
 public:
     explicit PostgresCheck(PostgresOptions options) : options_(std::move(options)) {}
 
+    // One connection is kept between runs (collectors/kept_connection.h).
     void run(CheckRun& out) override {
         try {
-            if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) conn_ = connect(out.deadline());
-            collect(out);
+            if (conn_ && PQstatus(conn_.get()) != CONNECTION_OK) conn_.reset();
+            auto instance = first_round_trip(conn_, [&] { return connect(out.deadline()); },
+                                             [&] { return query(kInstanceQuery); });
+            collect(out, instance.get());
         } catch (const std::exception& e) {
             conn_.reset();  // the next run connects again
             out.service_check("postgres.can_connect", CheckStatus::Critical, e.what());
@@ -212,12 +216,12 @@ private:
         return false;
     }
 
-    void collect(CheckRun& out) {
-        auto instance = query(kInstanceQuery);
-        auto max_connections = number(instance.get(), 0, 0);
+    // `instance`: the answer to kInstanceQuery, the run's first round trip.
+    void collect(CheckRun& out, const PGresult* instance) {
+        auto max_connections = number(instance, 0, 0);
         if (max_connections) out.gauge("postgresql.max_connections", *max_connections);
-        if (auto uptime = number(instance.get(), 0, 1)) out.gauge("postgresql.uptime", *uptime, {}, "seconds");
-        bool in_recovery = text(instance.get(), 0, 2) == "t";
+        if (auto uptime = number(instance, 0, 1)) out.gauge("postgresql.uptime", *uptime, {}, "seconds");
+        bool in_recovery = text(instance, 0, 2) == "t";
 
         auto databases = query(options_.collect_database_size ? kDatabaseQuery : kDatabaseQueryWithoutSize);
         double backends = 0;

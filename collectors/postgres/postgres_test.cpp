@@ -106,6 +106,30 @@ TEST_F(PostgresPlugin, WithoutDatabaseSizesTheServerIsNotAskedForThem) {
     EXPECT_EQ(sizes_in_log(), asked) << "asked for database sizes with collect_database_size_metrics: false";
 }
 
+// The check keeps its connection; when the server ends it between two runs
+// (a restart, an idle timeout, an administrator), the next run connects again
+// within the run instead of failing.
+TEST_F(PostgresPlugin, AConnectionEndedBetweenRunsCostsNoFailedRun) {
+    auto check = make_check("postgres", instance(db_->server.port(), "dbname: shop\n"));
+    auto first = run_once(*check);
+    ASSERT_EQ(first.error, "") << first.dump();
+    auto backend = [&] {
+        return db_->session().exec("SELECT pid FROM pg_stat_activity WHERE application_name = 'tracer'");
+    };
+    std::string pid = backend();
+    ASSERT_NE(pid, "");
+    EXPECT_EQ(run_once(*check).error, "");
+    EXPECT_EQ(backend(), pid) << "the check connected again";
+
+    EXPECT_EQ(db_->session().exec("SELECT pg_terminate_backend(" + pid + ")"), "t");
+    auto after = run_once(*check);
+    EXPECT_EQ(after.error, "") << after.dump();
+    ASSERT_NE(after.check("postgres.can_connect"), nullptr);
+    EXPECT_EQ(after.check("postgres.can_connect")->status, CheckStatus::Ok);
+    EXPECT_TRUE(after.value("postgresql.connections", kShop)) << after.dump();
+    EXPECT_NE(backend(), pid);
+}
+
 TEST_F(PostgresPlugin, ATableLockedInATransactionIsCounted) {
     Session owner = db_->session("shop");
     owner.exec("CREATE TABLE orders (id int)");

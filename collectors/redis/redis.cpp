@@ -2,6 +2,7 @@
 #include "collectors/redis/redis.h"
 
 #include "collectors/instance_keys.h"
+#include "collectors/kept_connection.h"
 
 #include <hiredis/hiredis.h>
 
@@ -110,12 +111,24 @@ public:
             tags_ = {{"redis_host", socket_}};
     }
 
+    // One connection is kept between runs (collectors/kept_connection.h).
     void run(CheckRun& out) override {
-        Context c(socket_.empty() ? redisConnectWithTimeout(host_.c_str(), port_, time_left(out.deadline()))
-                                  : redisConnectUnixWithTimeout(socket_.c_str(), time_left(out.deadline())));
+        double latency_ms = 0;
+        Reply info = first_round_trip(conn_, [&] { return connect(out.deadline()); },
+                                      [&] { return info_all(out.deadline(), latency_ms); });
+        report(std::string(info->str, info->len), latency_ms, out);
+        out.service_check("redis.can_connect", CheckStatus::Ok);
+    }
+
+private:
+    std::string where() const { return socket_.empty() ? host_ + ":" + std::to_string(port_) : socket_; }
+
+    Context connect(Clock::time_point deadline) const {
+        Context c(socket_.empty() ? redisConnectWithTimeout(host_.c_str(), port_, time_left(deadline))
+                                  : redisConnectUnixWithTimeout(socket_.c_str(), time_left(deadline)));
         if (!c) throw std::runtime_error("redis: cannot allocate a connection");
         if (c->err) throw std::runtime_error("cannot connect to redis at " + where() + ": " + c->errstr);
-        redisSetTimeout(c.get(), time_left(out.deadline()));
+        redisSetTimeout(c.get(), time_left(deadline));
         if (!password_.empty()) {
             Reply r(static_cast<redisReply*>(
                 username_.empty() ? redisCommand(c.get(), "AUTH %s", password_.c_str())
@@ -126,18 +139,20 @@ public:
             Reply r(static_cast<redisReply*>(redisCommand(c.get(), "SELECT %d", db_)));
             check_reply(c.get(), r.get(), "SELECT");
         }
-        auto started = Clock::now();
-        Reply info(static_cast<redisReply*>(redisCommand(c.get(), "INFO ALL")));
-        check_reply(c.get(), info.get(), "INFO");
-        double latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-        if (info->type != REDIS_REPLY_STRING)
-            throw std::runtime_error("redis at " + where() + ": INFO did not return text");
-        report(std::string(info->str, info->len), latency_ms, out);
-        out.service_check("redis.can_connect", CheckStatus::Ok);
+        return c;
     }
 
-private:
-    std::string where() const { return socket_.empty() ? host_ + ":" + std::to_string(port_) : socket_; }
+    // INFO ALL on the kept connection, and how long the server took to answer.
+    Reply info_all(Clock::time_point deadline, double& latency_ms) {
+        redisSetTimeout(conn_.get(), time_left(deadline));
+        auto started = Clock::now();
+        Reply info(static_cast<redisReply*>(redisCommand(conn_.get(), "INFO ALL")));
+        check_reply(conn_.get(), info.get(), "INFO");
+        latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        if (info->type != REDIS_REPLY_STRING)
+            throw std::runtime_error("redis at " + where() + ": INFO did not return text");
+        return info;
+    }
 
     void check_reply(redisContext* c, redisReply* r, const char* what) const {
         if (!r) throw std::runtime_error("redis at " + where() + ": " + what + " failed: " + c->errstr);
@@ -197,6 +212,7 @@ private:
     std::string socket_, username_, password_;
     int db_;
     metrics::Labels tags_;
+    Context conn_;
 };
 
 }  // namespace

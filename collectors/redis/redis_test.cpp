@@ -52,8 +52,9 @@ TEST(RedisPlugin, ThreeKeysInDb0GiveRedisKeys3) {
     command(server.port(), "s3cret", {"PING", "PING", "PING"});
     r = plugin.run();
     double after = metric_of(r, "redis.net.commands_count");
-    // the 3 PINGs + our AUTH, and the plugin's own AUTH + INFO of the first run
-    EXPECT_EQ(after - before, 3 + 1 + 2);
+    // the 3 PINGs + our AUTH, and the INFO of the plugin's first run (its
+    // connection is kept: no second AUTH)
+    EXPECT_EQ(after - before, 3 + 1 + 1);
     EXPECT_GT(metric_of(r, "redis.net.commands"), 0);
 }
 
@@ -86,6 +87,46 @@ TEST(RedisPlugin, StoppedServerIsCriticalWithTheConnectError) {
     EXPECT_TRUE(r.metrics.empty());
     ASSERT_TRUE(server.start()) << server.output();
     EXPECT_EQ(service_check_of(plugin.run(), "redis.can_connect"), CheckStatus::Ok);
+}
+
+// The server's own count of connections it accepted.
+double connections_received(uint16_t port, const std::string& password) {
+    redisContext* c = redisConnect("127.0.0.1", port);
+    if (!c || c->err) return -1;
+    freeReplyObject(redisCommand(c, "AUTH %s", password.c_str()));
+    auto* r = static_cast<redisReply*>(redisCommand(c, "INFO stats"));
+    double n = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        std::smatch m;
+        std::string text(r->str, r->len);
+        if (std::regex_search(text, m, std::regex(R"(total_connections_received:(\d+))"))) n = std::stod(m[1]);
+    }
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+TEST(RedisPlugin, OneConnectionServesEveryRunAndARestartCostsNoFailedRun) {
+    auto server = redis_server("s3cret");
+    if (auto why = server.skip_reason("redis-server"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(server.start()) << server.output();
+    PluginUnderTest plugin("redis", "instances:\n  - host: 127.0.0.1\n    port: " + std::to_string(server.port()) +
+                                        "\n    password: s3cret\n");
+    EXPECT_EQ(service_check_of(plugin.run(), "redis.can_connect"), CheckStatus::Ok);
+    double before = connections_received(server.port(), "s3cret");
+    ASSERT_GT(before, 0);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(service_check_of(plugin.run(), "redis.can_connect"), CheckStatus::Ok);
+    // only our own INFO stats connection in between
+    EXPECT_EQ(connections_received(server.port(), "s3cret") - before, 1) << "the check connected again";
+
+    // A restart closes the kept connection: the next run connects again, within the run.
+    server.stop();
+    ASSERT_TRUE(server.start()) << server.output();
+    std::string message;
+    auto r = plugin.run();
+    EXPECT_EQ(service_check_of(r, "redis.can_connect", &message), CheckStatus::Ok) << message;
+    EXPECT_EQ(r.errors, 0u);
+    EXPECT_GT(metric_of(r, "redis.mem.used"), 0);
 }
 
 TEST(RedisPlugin, TracerCheckRedisPrintsTheTableAndFailsWhenCritical) {

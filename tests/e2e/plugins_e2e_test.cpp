@@ -5,6 +5,7 @@
 // server turns can_connect critical while /metrics keeps serving.
 #include "fixtures.h"
 #include "nginx_server.h"
+#include "plugin_servers.h"
 #include "server_process.h"
 
 #include <gtest/gtest.h>
@@ -37,8 +38,7 @@ std::string scrape_until(Subprocess& tracer, uint16_t port, Pred done) {
 
 TEST(TracerPlugins, SlowCheckDelaysNothingAndStoppedServerIsCritical) {
     if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-    tracer::fixtures::ServerProcess redis({"/usr/bin/redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--dir",
-                                           "{dir}", "--save", "", "--appendonly", "no"});
+    tracer::fixtures::ServerProcess redis(tracer::fixtures::redis_server());
     if (auto why = redis.skip_reason("redis-server"); !why.empty()) GTEST_SKIP() << why;
     ASSERT_TRUE(redis.start()) << redis.output();
     {

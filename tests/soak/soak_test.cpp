@@ -17,6 +17,7 @@
 // or redis-server that part is left out, said in one line.
 #include "docker_engine.h"
 #include "fixtures.h"
+#include "plugin_servers.h"
 #include "server_process.h"
 #include "victoria_metrics.h"
 
@@ -197,8 +198,7 @@ TEST(Soak, LoadChurnAndFlappingServersLevelOff) {
             FAIL() << e.what();
         }
     }
-    ServerProcess redis({"/usr/bin/redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--dir", "{dir}", "--save",
-                         "", "--appendonly", "no"});
+    ServerProcess redis(tracer::fixtures::redis_server());
     const std::string redis_missing = redis.skip_reason("redis-server");
     int redis_starts = 0;  // after start number n the server holds n keys
     auto start_redis = [&]() -> std::string {
