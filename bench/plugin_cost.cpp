@@ -12,7 +12,8 @@
 //    figure reads as "a check costs the server N trivial requests".
 // Interleaved rounds: for each plugin in turn, an idle stretch, a batch of
 // check runs and a batch of trivial requests; medians [min-max] over rounds.
-// The plugins that read the host only (system, process) have no server.
+// The plugins that read the host only have no server: system, process, and
+// container over --containers empty cgroups named like Docker's.
 //
 //   cmake --build build --target bench_plugin_cost && build/bench/bench_plugin_cost
 #include "bench_cli.h"
@@ -24,6 +25,7 @@
 #include "plugin_servers.h"
 
 #include "collectors/check_results.h"
+#include "collectors/host_services.h"
 #include "collectors/plugin.h"
 
 #include <httplib.h>
@@ -33,6 +35,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -130,6 +133,40 @@ void move_tree(const TestCgroup& cg, pid_t root) {
         }
     }
 }
+
+// `n` empty cgroups at the same path in every hierarchy, as Docker's cgroupfs
+// driver makes them (/tracer-bench-<pid>/docker/<64 hex digits>): what the
+// container plugin finds and reads, files and all. Empty, so they sit at the
+// hierarchies' roots (there is no path the bench's own cgroups share across
+// hierarchies). Removed on destruction.
+class FakeContainers {
+public:
+    explicit FakeContainers(int n) {
+        std::string top = "/tracer-bench-" + std::to_string(getpid());
+        for (const auto& m : tracer::fixtures::host_layout().mounts) {
+            if (m.root != "/") continue;  // a mount of part of a hierarchy: not the host's view
+            make(m.mount_point + top);
+            make(m.mount_point + top + "/docker");
+            for (int i = 0; i < n; ++i) {
+                char id[65];
+                std::snprintf(id, sizeof id, "%064x", i + 1);
+                make(m.mount_point + top + "/docker/" + id);
+            }
+        }
+    }
+    ~FakeContainers() {
+        for (auto it = made_.rbegin(); it != made_.rend(); ++it) rmdir(it->c_str());
+    }
+    FakeContainers(const FakeContainers&) = delete;
+    FakeContainers& operator=(const FakeContainers&) = delete;
+
+private:
+    void make(const std::string& dir) {
+        if (mkdir(dir.c_str(), 0755) != 0) throw bench::FatalError("mkdir " + dir + ": " + bench::errno_text(errno));
+        made_.push_back(dir);
+    }
+    std::vector<std::string> made_;
+};
 
 // --- the trivial requests (each on a fresh connection) ---
 
@@ -258,6 +295,8 @@ std::unique_ptr<tracer::collectors::Check> make_check(const std::string& plugin,
     config.plugin = plugin;
     config.file = "bench_plugin_cost";
     config.instance = YAML::Load(instance);
+    // the host's cgroups and containers told apart by path, as `tracer check` does without an agent
+    config.host = tracer::collectors::host_services_from_paths("");
     return info->factory(config);
 }
 
@@ -265,7 +304,7 @@ std::string port_yaml(uint16_t port) { return "host: 127.0.0.1\nport: " + std::t
 
 // Starts every server and builds each target; a server that cannot start
 // here leaves its target skipped with the reason.
-std::vector<Target> targets(const std::set<std::string>& only, int prometheus_series) {
+std::vector<Target> targets(const std::set<std::string>& only, int prometheus_series, int containers) {
     using namespace tracer::fixtures;
     std::vector<Target> out;
     auto want = [&](const std::string& p) { return only.empty() || only.count(p); };
@@ -382,6 +421,12 @@ std::vector<Target> targets(const std::set<std::string>& only, int prometheus_se
         add(std::move(t));
     }
     if (want("system")) add(Target{.plugin = "system", .note = "-", .instance = "{}"});
+    if (want("container")) {
+        Target t{.plugin = "container", .label = "container (" + std::to_string(containers) + ")", .note = "-",
+                 .instance = "docker_state_counts: false\n"};
+        t.servers = std::make_shared<FakeContainers>(containers);
+        add(std::move(t));
+    }
     if (want("process"))
         add(Target{.plugin = "process", .note = "-", .instance = "name: bench\nsearch_string: ['bench_plugin_cost']\n"});
     return out;
@@ -409,7 +454,7 @@ std::string spread(const std::vector<double>& v, const char* f) {
 
 int main(int argc, char** argv) {
     CLI::App app{"bench_plugin_cost: what one check run of each integration plugin costs the agent and its server"};
-    int rounds = 5, runs = 40, interval = 10, series = 1000;
+    int rounds = 5, runs = 40, interval = 10, series = 1000, containers = 50;
     double idle_s = 0.5;
     std::vector<std::string> only;
     app.add_option("--rounds", rounds, "interleaved rounds")->check(CLI::Range(1, 1000));
@@ -420,13 +465,15 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 3600));
     app.add_option("--prometheus-series", series, "series on the page the prometheus plugin scrapes")
         ->check(CLI::Range(1, 100000));
+    app.add_option("--containers", containers, "empty Docker-like cgroups the container plugin reads")
+        ->check(CLI::Range(1, 10000));
     app.add_option("--plugins", only, "measure only these plugins");
     return bench::bench_main(app, argc, argv, [&] {
         if (geteuid() != 0)
             throw bench::FatalError("needs root: the servers' cgroups, and php-fpm, apache2 and mariadbd run as root");
         std::printf("bench_plugin_cost: %s, clocksource %s\n", bench::cpu_model().c_str(), bench::clocksource().c_str());
         std::printf("starting the servers...\n");
-        std::vector<Target> ts = targets(std::set<std::string>(only.begin(), only.end()), series);
+        std::vector<Target> ts = targets(std::set<std::string>(only.begin(), only.end()), series, containers);
         std::map<std::string, std::optional<CgroupCpu>> cpu;
         for (auto& t : ts) {
             if (!t.skipped.empty()) continue;
