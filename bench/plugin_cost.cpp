@@ -260,7 +260,7 @@ struct Target {
     std::vector<pid_t> roots;        // the servers' main processes
     std::string skipped;             // why not measured
     size_t series = 0;               // points one run reported
-    std::vector<double> agent_us, wall_ms, server_us, trivial_server_us, trivial_client_us;
+    std::vector<double> agent_us, wall_ms, server_us, trivial_server_us;
 };
 
 struct Batch {
@@ -472,6 +472,11 @@ int main(int argc, char** argv) {
         if (geteuid() != 0)
             throw bench::FatalError("needs root: the servers' cgroups, and php-fpm, apache2 and mariadbd run as root");
         std::printf("bench_plugin_cost: %s, clocksource %s\n", bench::cpu_model().c_str(), bench::clocksource().c_str());
+        const std::set<std::string> known{"redis",  "memcached", "nginx",    "http_check", "prometheus", "apache",
+                                          "haproxy", "php_fpm",  "postgres", "mysql",      "system",     "container",
+                                          "process"};
+        for (const auto& p : only)
+            if (!known.count(p)) throw bench::FatalError("--plugins: no plugin '" + p + "' in this bench");
         std::printf("starting the servers...\n");
         std::vector<Target> ts = targets(std::set<std::string>(only.begin(), only.end()), series, containers);
         std::map<std::string, std::optional<CgroupCpu>> cpu;
@@ -508,7 +513,6 @@ int main(int argc, char** argv) {
                 t.server_us.push_back((checks.server_us - rest_rate * checks.wall_s) / runs);
                 Batch trivial = timed(c, runs, t.trivial);
                 t.trivial_server_us.push_back((trivial.server_us - rest_rate * trivial.wall_s) / runs);
-                t.trivial_client_us.push_back(trivial.agent_us / runs);
             }
         }
         std::printf("\nPer check run, median [min-max] over %d rounds of %d runs; the server's CPU less its CPU at rest.\n"
