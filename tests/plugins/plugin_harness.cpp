@@ -3,7 +3,6 @@
 #include "collectors/plugin.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <sstream>
@@ -85,23 +84,6 @@ RecordingCheckRun run_once(collectors::Check& check, std::chrono::seconds timeou
         run.error = e.what();
     }
     return run;
-}
-
-int http_get(uint16_t port, const std::string& path) {
-    httplib::Client client("127.0.0.1", port);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(10);
-    auto res = client.Get(path);
-    return res ? res->status : 0;
-}
-
-int http_get_unix(const std::string& socket_path, const std::string& path) {
-    httplib::Client client(socket_path);
-    client.set_address_family(AF_UNIX);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(10);
-    auto res = client.Get(path);
-    return res ? res->status : 0;
 }
 
 }  // namespace tracer::plugin_tests

@@ -8,6 +8,7 @@
 #include "collectors/check_results.h"
 #include "collectors/plugin.h"
 #include "fixtures.h"
+#include "plugin_servers.h"
 
 #include <chrono>
 #include <memory>
@@ -45,10 +46,8 @@ std::unique_ptr<collectors::Check> make_check(const std::string& plugin, const s
 // One run with `timeout`, as the runner would do it.
 RecordingCheckRun run_once(collectors::Check& check, std::chrono::seconds timeout = std::chrono::seconds(10));
 
-// GET http://127.0.0.1:`port``path`; the HTTP status (0 if no answer).
-int http_get(uint16_t port, const std::string& path);
-// The same over the Unix socket `socket_path`: no stray TCP client can add to
-// what the server counts.
-int http_get_unix(const std::string& socket_path, const std::string& path);
+// GET over TCP or a Unix socket (tests/support/plugin_servers.h).
+using fixtures::http_get;
+using fixtures::http_get_unix;
 
 }  // namespace tracer::plugin_tests

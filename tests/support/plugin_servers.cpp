@@ -13,6 +13,23 @@
 
 namespace tracer::fixtures {
 
+int http_get(uint16_t port, const std::string& path) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+    auto res = client.Get(path);
+    return res ? res->status : 0;
+}
+
+int http_get_unix(const std::string& socket_path, const std::string& path) {
+    httplib::Client client(socket_path);
+    client.set_address_family(AF_UNIX);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+    auto res = client.Get(path);
+    return res ? res->status : 0;
+}
+
 ServerProcess redis_server(const std::string& password) {
     std::vector<std::string> argv{"/usr/bin/redis-server", "--port", "{port}", "--bind", "127.0.0.1",
                                   "--dir", "{dir}", "--save", "", "--appendonly", "no", "--daemonize", "no"};
@@ -49,14 +66,7 @@ HaproxyServer::HaproxyServer()
     if (!server.start()) start_error = "haproxy did not start: " + server.output();
 }
 
-int HaproxyServer::request() const {
-    httplib::Client client(server.dir() + "/fe.sock");
-    client.set_address_family(AF_UNIX);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(10);
-    auto res = client.Get("/");
-    return res ? res->status : 0;
-}
+int HaproxyServer::request() const { return http_get_unix(server.dir() + "/fe.sock", "/"); }
 
 namespace {
 constexpr const char* kPhpFpm = "/usr/sbin/php-fpm8.2";

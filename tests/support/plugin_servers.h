@@ -18,6 +18,12 @@ typedef struct st_mysql MYSQL;
 
 namespace tracer::fixtures {
 
+// GET http://127.0.0.1:`port``path`; the HTTP status (0 if no answer).
+int http_get(uint16_t port, const std::string& path);
+// The same over the Unix socket `socket_path`: no stray TCP client can add to
+// what the server counts.
+int http_get_unix(const std::string& socket_path, const std::string& path);
+
 // redis-server without persistence; `password` sets requirepass.
 ServerProcess redis_server(const std::string& password = "");
 // memcached on TCP only, 16 MiB, as nobody.
