@@ -102,14 +102,7 @@ public:
         for (int i = 0; i < 50 && ::rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i) nap(100ms);
     }
     std::string procs() const { return path_ + "/cgroup.procs"; }
-    double usage_us() const {
-        std::istringstream in(read_file(path_ + "/cpu.stat"));
-        std::string k;
-        double v = 0;
-        while (in >> k >> v)
-            if (k == "usage_usec") return v;
-        throw FatalError("no usage_usec in " + path_ + "/cpu.stat");
-    }
+    double usage_us() const { return cgroup2_cpu_usage_us(path_); }
 
 private:
     std::string path_;

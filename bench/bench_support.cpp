@@ -106,6 +106,15 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+double cgroup2_cpu_usage_us(const std::string& dir) {
+    std::istringstream in(read_file(dir + "/cpu.stat"));
+    std::string k;
+    double v = 0;
+    while (in >> k >> v)
+        if (k == "usage_usec") return v;
+    throw FatalError("no usage_usec in " + dir + "/cpu.stat");
+}
+
 void write_file(const std::string& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;

@@ -99,6 +99,9 @@ private:
 };
 
 std::string read_file(const std::string& path);
+// usage_usec of the cgroup2 directory `dir`'s cpu.stat: the CPU time, in µs,
+// its tasks used (user + system). FatalError when it cannot be read.
+double cgroup2_cpu_usage_us(const std::string& dir);
 void write_file(const std::string& path, const std::string& text);  // FatalError on failure
 // Last `n` lines of `text`, each prefixed for the report.
 std::string tail_lines(const std::string& text, size_t n, const std::string& prefix);

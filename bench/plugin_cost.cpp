@@ -28,7 +28,6 @@
 #include "collectors/host_services.h"
 #include "collectors/plugin.h"
 
-#include <httplib.h>
 #include <libpq-fe.h>
 #include <mysql.h>
 
@@ -72,25 +71,18 @@ public:
         if (const auto* m = layout.v1_controller("cpuacct")) {
             path_ = cg.dir(*m) + "/cpuacct.usage";
         } else if (const auto* u = layout.unified()) {
-            path_ = cg.dir(*u) + "/cpu.stat";
+            path_ = cg.dir(*u);
             v2_ = true;
         } else {
             throw bench::FatalError("no cpuacct controller and no cgroup2: cannot read a server's CPU time");
         }
     }
     double used_us() const {
-        std::string text = bench::read_file(path_);
-        if (!v2_) return std::stod(text) / 1e3;
-        std::istringstream in(text);
-        std::string key;
-        double value = 0;
-        while (in >> key >> value)
-            if (key == "usage_usec") return value;
-        throw bench::FatalError(path_ + ": no usage_usec");
+        return v2_ ? bench::cgroup2_cpu_usage_us(path_) : std::stod(bench::read_file(path_)) / 1e3;
     }
 
 private:
-    std::string path_;
+    std::string path_;  // cpuacct.usage (v1), or the cgroup2 directory
     bool v2_ = false;
 };
 
@@ -170,46 +162,37 @@ private:
 
 // --- the trivial requests (each on a fresh connection) ---
 
-int tcp_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw bench::FatalError("socket: " + bench::errno_text(errno));
+bench::Fd tcp_connect(uint16_t port) {
+    bench::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) throw bench::FatalError("socket: " + bench::errno_text(errno));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        int e = errno;
-        ::close(fd);
-        throw bench::FatalError("connect 127.0.0.1:" + std::to_string(port) + ": " + bench::errno_text(e));
-    }
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        throw bench::FatalError("connect 127.0.0.1:" + std::to_string(port) + ": " + bench::errno_text(errno));
     return fd;
 }
 
 // Sends `request`, reads until the answer ends with `end`.
 void line_request(uint16_t port, const std::string& request, const std::string& end) {
-    int fd = tcp_connect(port);
+    bench::Fd fd = tcp_connect(port);
     std::string answer;
-    bool ok = send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    bool ok = send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
     char buf[512];
     while (ok && (answer.size() < end.size() || answer.compare(answer.size() - end.size(), end.size(), end) != 0)) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        ssize_t n = recv(fd.get(), buf, sizeof buf, 0);
         if (n <= 0) ok = false;
         else answer.append(buf, static_cast<size_t>(n));
     }
-    ::close(fd);
     if (!ok) throw bench::FatalError("127.0.0.1:" + std::to_string(port) + ": no answer to " + request);
 }
 
-void http_request(const std::string& host_or_socket, uint16_t port, const std::string& path, bool unix_socket = false) {
-    std::unique_ptr<httplib::Client> c = unix_socket ? std::make_unique<httplib::Client>(host_or_socket)
-                                                     : std::make_unique<httplib::Client>(host_or_socket, port);
-    if (unix_socket) c->set_address_family(AF_UNIX);
-    c->set_connection_timeout(5);
-    c->set_read_timeout(10);
-    auto res = c->Get(path);
-    if (!res || res->status != 200)
-        throw bench::FatalError("GET " + path + " on " + host_or_socket + ": " +
-                                (res ? std::to_string(res->status) : httplib::to_string(res.error())));
+// GET http://127.0.0.1:`port``path`, which must answer 200.
+void http_request(uint16_t port, const std::string& path) {
+    if (int status = tracer::fixtures::http_get(port, path); status != 200)
+        throw bench::FatalError("GET " + path + " on 127.0.0.1:" + std::to_string(port) + ": " +
+                                (status ? std::to_string(status) : std::string("no answer")));
 }
 
 void postgres_select_1(uint16_t port) {
@@ -349,7 +332,7 @@ std::vector<Target> targets(const std::set<std::string>& only, int prometheus_se
             nginx->put("metrics", exposition(prometheus_series));
         }
         uint16_t port = nginx->port();
-        auto get = [port](std::string path) { return [port, path] { http_request("127.0.0.1", port, path); }; };
+        auto get = [port](std::string path) { return [port, path] { http_request(port, path); }; };
         auto nginx_target = [&](std::string plugin, std::string note, std::string instance, std::function<void()> trivial) {
             if (!want(plugin)) return;
             Target t{.plugin = plugin, .note = note, .instance = instance, .trivial = trivial, .skipped = why};
@@ -368,7 +351,7 @@ std::vector<Target> targets(const std::set<std::string>& only, int prometheus_se
         t.skipped = s->skip_reason().empty() ? s->start_error() : s->skip_reason();
         uint16_t port = s->port();
         t.instance = "apache_status_url: " + s->url("/server-status") + "\n";
-        t.trivial = [port] { http_request("127.0.0.1", port, "/index.html"); };
+        t.trivial = [port] { http_request(port, "/index.html"); };
         t.servers = s, t.roots = {s->pid()};
         add(std::move(t));
     }
@@ -390,7 +373,7 @@ std::vector<Target> targets(const std::set<std::string>& only, int prometheus_se
         if (t.skipped.empty()) {
             uint16_t port = s->apache->port();
             t.instance = "status_url: " + s->apache->url("/status") + "\nping_url: " + s->apache->url("/ping") + "\n";
-            t.trivial = [port] { http_request("127.0.0.1", port, "/ping"); };
+            t.trivial = [port] { http_request(port, "/ping"); };
             t.roots = {s->server.pid(), s->apache->pid()};
         }
         t.servers = s;
