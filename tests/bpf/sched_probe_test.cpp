@@ -63,21 +63,30 @@ SchedStat schedstat(pid_t pid) {
     return s;
 }
 
-// A HeldChild moved into `cg`, with the kernel's own accounting of it from
-// release() to its exit.
-// Until `pid` sleeps (state S in /proc/<pid>/stat), at most 5 s.
+// Until `pid` is blocked off its CPU, at most 5 s. State S in /proc/<pid>/stat
+// is not enough: a thread shows S from the moment it prepares to sleep, and
+// may run on (or be preempted, still queued) before it switches out, so its
+// voluntary switch could land after the caller's next step. /proc/<pid>/syscall
+// says "running" unless the kernel found the thread asleep, dequeued and off
+// every CPU (wait_task_inactive), and then names the syscall it sleeps in.
 bool wait_until_sleeping(pid_t pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
     for (int i = 0; i < 5000; ++i) {
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-        std::string line;
+        std::ifstream stat(proc + "/stat");
+        std::string line, syscall;
         std::getline(stat, line);
         auto close = line.rfind(')');
-        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'S') return true;
+        if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'S') {
+            std::ifstream(proc + "/syscall") >> syscall;
+            if (!syscall.empty() && syscall != "running") return true;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return false;
 }
 
+// A HeldChild moved into `cg`, with the kernel's own accounting of it from
+// release() to its exit.
 class TrackedChild {
 public:
     TrackedChild(const TestCgroup& cg, std::function<void()> work) : child_(std::move(work)) {
