@@ -356,7 +356,13 @@ for spec in "${specs[@]}"; do
     why="guest said rc=$rc"
     [[ -z $rc ]] && why="no result from the guest (qemu exit $qrc$([[ $qrc == 124 ]] && echo ": timed out after ${TIMEOUT}s"))"
     {
-      echo "vmtest: ---------------- $name ($layout) FAILED: $why; last console lines ($log):"
+      echo "vmtest: ---------------- $name ($layout) FAILED: $why"
+      # what each failed assertion said (the console's tail rarely holds it)
+      if grep -q ': Failure$' "$log"; then
+        echo "vmtest: $name: failed assertions:"
+        grep -E -A10 ': Failure$' "$log" | head -n 150 | sed "s/^/vmtest: $name! /"
+      fi
+      echo "vmtest: $name: last console lines ($log):"
       tail -n 60 "$log" | sed "s/^/vmtest: $name| /"
       echo "vmtest: ---------------- end of $name"
     } >&2
