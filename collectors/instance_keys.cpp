@@ -76,6 +76,27 @@ std::vector<std::string> string_list_key(const InstanceConfig& cfg, const std::s
     return out;
 }
 
+namespace {
+Pattern compiled(const InstanceConfig& cfg, const std::string& key, const std::string& pattern) {
+    try {
+        return Pattern(pattern);
+    } catch (const PatternError& e) {
+        throw instance_error(cfg, "'" + key + "': '" + pattern + "' is not a valid regular expression: " + e.what(),
+                             instance_value(cfg, key));
+    }
+}
+}  // namespace
+
+Pattern pattern_key(const InstanceConfig& cfg, const std::string& key, const std::string& fallback) {
+    return compiled(cfg, key, string_key(cfg, key, fallback));
+}
+
+std::vector<Pattern> pattern_list_key(const InstanceConfig& cfg, const std::string& key) {
+    std::vector<Pattern> out;
+    for (const auto& s : string_list_key(cfg, key)) out.push_back(compiled(cfg, key, s));
+    return out;
+}
+
 std::vector<std::string> secret_keys(const std::string& key) { return {key, key + "_env", key + "_file"}; }
 
 std::string secret_key(const InstanceConfig& cfg, const std::string& key) {

@@ -6,6 +6,7 @@
 
 #include "collectors/plugin.h"
 #include "config/agent_config.h"
+#include "pattern.h"
 
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ double number_key(const InstanceConfig& cfg, const std::string& key, double fall
 bool bool_key(const InstanceConfig& cfg, const std::string& key, bool fallback);
 // A list of strings (a single string counts as a list of one).
 std::vector<std::string> string_list_key(const InstanceConfig& cfg, const std::string& key);
+// A regular expression (RE2 syntax, pattern.h), `fallback` when absent; an
+// invalid one throws naming the key, the pattern and RE2's reason.
+Pattern pattern_key(const InstanceConfig& cfg, const std::string& key, const std::string& fallback = "");
+// A list of them, as string_list_key reads it.
+std::vector<Pattern> pattern_list_key(const InstanceConfig& cfg, const std::string& key);
 
 // A secret named `key` (e.g. "password"): `key:` in the YAML, or the
 // environment variable named by `key_env:`, or the contents of the file named

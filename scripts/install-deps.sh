@@ -17,6 +17,7 @@ want=(
   libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsnappy-dev   # forwarder: HTTP sinks, remote write compression
   nlohmann-json3-dev                   # Docker Engine API client: its JSON
+  libre2-dev                           # config patterns matched against outside input
   libhiredis-dev libmemcached-dev      # plugins: the redis and memcached client libraries
   libpq-dev libmariadb-dev             # plugins: the postgres and mysql/MariaDB client libraries
   libncurses-dev                       # tracer top: the interactive screen

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
 #include <set>
 
 namespace tracer::collectors {
@@ -27,25 +26,12 @@ constexpr size_t kMaxDepth = 8;
 constexpr size_t kMaxReportedProblems = 1024;
 constexpr std::chrono::milliseconds kNamesWait{2000};  // on the first run, at most
 
-std::vector<std::regex> regexes(const InstanceConfig& cfg, const std::string& key) {
-    std::vector<std::regex> out;
-    for (const auto& s : string_list_key(cfg, key)) {
-        try {
-            out.emplace_back(s, std::regex::ECMAScript | std::regex::optimize);
-        } catch (const std::regex_error& e) {
-            throw instance_error(cfg, "'" + key + "': '" + s + "' is not a valid regular expression: " + e.what(),
-                                 instance_value(cfg, key));
-        }
-    }
-    return out;
-}
-
 std::chrono::milliseconds time_left(const CheckRun& out) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(out.deadline() - std::chrono::steady_clock::now());
 }
 
-bool any_match(const std::vector<std::regex>& res, const std::string& s) {
-    return std::any_of(res.begin(), res.end(), [&](const std::regex& re) { return std::regex_search(s, re); });
+bool any_match(const std::vector<Pattern>& patterns, const std::string& s) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const Pattern& p) { return p.search(s); });
 }
 
 std::string label_value(const metrics::Labels& labels, const std::string& name) {
@@ -59,8 +45,8 @@ public:
     explicit ContainerCheck(const InstanceConfig& cfg)
         : host_(cfg.host ? cfg.host : host_services_from_paths(cfg.host_root)),
           docker_counts_(bool_key(cfg, "docker_state_counts", true)),
-          include_(regexes(cfg, "include")),
-          exclude_(regexes(cfg, "exclude")) {}
+          include_(pattern_list_key(cfg, "include")),
+          exclude_(pattern_list_key(cfg, "exclude")) {}
 
     void run(CheckRun& out) override {
         if (first_run_ && host_->wait_for_container_names) {
@@ -187,7 +173,7 @@ private:
 
     std::shared_ptr<const HostServices> host_;
     bool docker_counts_;
-    std::vector<std::regex> include_, exclude_;
+    std::vector<Pattern> include_, exclude_;
     std::unique_ptr<containers::DockerClient> docker_;
     std::set<std::string> reported_;  // problems logged once
     bool first_run_ = true;

@@ -6,19 +6,9 @@
 #include "collectors/instance_keys.h"
 
 #include <chrono>
-#include <regex>
 
 namespace tracer::collectors {
 namespace {
-
-std::regex compile(const InstanceConfig& cfg, const std::string& key, const std::string& pattern) {
-    try {
-        return std::regex(pattern);
-    } catch (const std::regex_error& e) {
-        throw instance_error(cfg, "'" + key + "' is not a valid regular expression: " + e.what(),
-                             instance_value(cfg, key));
-    }
-}
 
 class HttpCheck : public Check {
 public:
@@ -30,9 +20,9 @@ public:
           username_(string_key(cfg, "username")),
           password_(secret_key(cfg, "password")),
           status_pattern_(string_key(cfg, "http_response_status_code", "(1|2|3)\\d\\d")),
-          status_re_(compile(cfg, "http_response_status_code", status_pattern_)),
+          status_re_(pattern_key(cfg, "http_response_status_code", status_pattern_)),
           content_pattern_(string_key(cfg, "content_match")),
-          content_re_(compile(cfg, "content_match", content_pattern_)),
+          content_re_(pattern_key(cfg, "content_match", content_pattern_)),
           reverse_content_match_(bool_key(cfg, "reverse_content_match", false)),
           tls_verify_(bool_key(cfg, "tls_verify", true)),
           ca_file_(string_key(cfg, "tls_ca_cert")),
@@ -64,9 +54,9 @@ public:
         }
         out.gauge("network.http.response_time", res.seconds, tags_, "seconds");
         std::string code = std::to_string(res.status);
-        if (!std::regex_match(code, status_re_)) {
+        if (!status_re_.full_match(code)) {
             down(out, "HTTP " + code + " does not match " + status_pattern_);
-        } else if (!content_pattern_.empty() && std::regex_search(res.body, content_re_) == reverse_content_match_) {
+        } else if (!content_pattern_.empty() && content_re_.search(res.body) == reverse_content_match_) {
             down(out, reverse_content_match_ ? "content matches " + content_pattern_
                                              : "content does not match " + content_pattern_);
         } else {
@@ -107,9 +97,9 @@ private:
     std::vector<std::string> headers_;
     std::string username_, password_;
     std::string status_pattern_;
-    std::regex status_re_;
+    Pattern status_re_;
     std::string content_pattern_;
-    std::regex content_re_;
+    Pattern content_re_;
     bool reverse_content_match_, tls_verify_;
     std::string ca_file_;
     bool check_certificate_;

@@ -1,4 +1,5 @@
 // http_check against a real nginx on loopback, and a port that never answers.
+#include "collectors/confd.h"
 #include "nginx_server.h"
 #include "plugin_check.h"
 
@@ -40,6 +41,46 @@ TEST(HttpCheckPlugin, StatusContentAndLatency) {
     EXPECT_EQ(service_check_of(r[3], "http_check.can_connect"), CheckStatus::Ok);
     EXPECT_EQ(service_check_of(r[4], "http_check.can_connect", &message), CheckStatus::Critical);
     EXPECT_EQ(message, "content matches green");
+}
+
+// A response body is outside input. One line of 300 KB, a pattern whose
+// repetition spans it, and one that backtracks exponentially in a
+// backtracking engine: each is decided, none takes the agent down or holds
+// its plugin thread (a run past its deadline would report nothing here).
+TEST(HttpCheckPlugin, AHugeOneLineBodyAndABacktrackingPatternAreMatchedSafely) {
+    fixtures::NginxServer nginx;
+    if (auto why = nginx.skip_reason("nginx-light"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(nginx.start()) << nginx.output();
+    nginx.put("big", "status: " + std::string(300000, 'x') + " ok");
+    const std::string url = nginx.url("/big");
+    PluginUnderTest plugin("http_check",
+                           "instances:\n"
+                           "  - name: spans\n    url: " + url + "\n    content_match: 'status: .* ok$'\n"
+                           "  - name: absent\n    url: " + url + "\n    content_match: 'status.*fail'\n"
+                           "  - name: backtracking\n    url: " + url + "\n    content_match: '(x+x+)+y'\n");
+    plugin.runner().run_once();
+    auto r = plugin.runner().reports();
+    ASSERT_EQ(r.size(), 3u);
+    std::string message;
+    EXPECT_EQ(service_check_of(r[0], "http_check.can_connect", &message), CheckStatus::Ok) << message;
+    EXPECT_EQ(service_check_of(r[1], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(message, "content does not match status.*fail");
+    EXPECT_EQ(service_check_of(r[2], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(message, "content does not match (x+x+)+y");
+    for (const auto& report : r) EXPECT_EQ(report.timeouts, 0u);
+}
+
+// Patterns are RE2's: what it cannot offer (a back-reference) is a config
+// error naming the key and RE2's reason, not a pattern that never matches.
+TEST(HttpCheckPlugin, APatternRe2RefusesIsAConfigErrorNamingTheKey) {
+    auto load = load_confd_text("instances:\n  - url: http://127.0.0.1:1/\n    content_match: '(a)\\1'\n",
+                                "http_check.yaml", "http_check");
+    ASSERT_EQ(load.problems.size(), 1u);
+    const std::string& what = load.problems[0].message;
+    EXPECT_NE(what.find("http_check.yaml:3"), std::string::npos) << what;
+    EXPECT_NE(what.find("'content_match': '(a)\\1' is not a valid regular expression: invalid escape sequence"),
+              std::string::npos)
+        << what;
 }
 
 TEST(HttpCheckPlugin, ServerThatNeverAnswersTimesOutWithinTheDeadline) {

@@ -4,13 +4,27 @@
 #include "collectors/http_fetch.h"
 #include "collectors/instance_keys.h"
 
+#include <curl/curl.h>
+
 #include <cstdio>
 #include <cstring>
-#include <regex>
+#include <memory>
 #include <stdexcept>
 
 namespace tracer::collectors {
 namespace {
+
+// One part of `url` by libcurl's parser (user info, IPv6 brackets); "" when absent or unparsable.
+std::string url_part(const std::string& url, CURLUPart part) {
+    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup);
+    char* value = nullptr;
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
+        curl_url_get(u.get(), part, &value, 0) != CURLUE_OK)
+        return "";
+    std::string out = value;
+    curl_free(value);
+    return out;
+}
 
 class NginxCheck : public Check {
 public:
@@ -19,11 +33,11 @@ public:
           username_(string_key(cfg, "username")),
           password_(secret_key(cfg, "password")),
           tls_verify_(bool_key(cfg, "tls_verify", true)) {
-        std::smatch m;
-        static const std::regex host_port(R"(^[a-z]+://([^/:]+)(?::(\d+))?)");
-        if (std::regex_search(url_, m, host_port)) {
-            tags_.push_back({"nginx_host", m[1]});
-            if (m[2].matched) tags_.push_back({"port", m[2]});
+        // the host (an IPv6 one without its brackets) and the port when the URL names one
+        if (auto host = url_part(url_, CURLUPART_HOST); !host.empty()) {
+            if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+            tags_.push_back({"nginx_host", host});
+            if (auto port = url_part(url_, CURLUPART_PORT); !port.empty()) tags_.push_back({"port", port});
         }
     }
 

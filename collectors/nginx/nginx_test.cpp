@@ -21,7 +21,8 @@ TEST(NginxPlugin, FiveRequestsRaiseRequestsByFive) {
                                         "\n    tags: [env:test]\n");
     auto r = plugin.run();
     ASSERT_EQ(r.last_error, "");
-    double before = metric_of(r, "nginx.requests.total_count", {{"nginx_host", "127.0.0.1"}});
+    double before = metric_of(r, "nginx.requests.total_count",
+                              {{"nginx_host", "127.0.0.1"}, {"port", std::to_string(nginx.port())}});
     ASSERT_GE(before, 1);
     httplib::Client client("127.0.0.1", nginx.port());
     for (int i = 0; i < 5; ++i) {

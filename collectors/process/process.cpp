@@ -7,10 +7,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <regex>
 #include <sstream>
 
 namespace tracer::collectors {
@@ -22,16 +22,13 @@ public:
         : name_(required_string_key(cfg, "name")),
           exact_(bool_key(cfg, "exact_match", false)),
           proc_((cfg.host_root.empty() || cfg.host_root == "/" ? "" : cfg.host_root) + "/proc") {
-        for (const auto& s : string_list_key(cfg, "search_string")) {
-            try {
-                patterns_.emplace_back(s);
-                strings_.push_back(s);
-            } catch (const std::regex_error& e) {
-                throw instance_error(cfg, "'search_string': '" + s + "' is not a valid regular expression: " + e.what(),
-                                     instance_value(cfg, "search_string"));
-            }
-        }
-        if (patterns_.empty()) throw instance_error(cfg, "'search_string' is required (process names or regexes)");
+        // names with exact_match (compared, never compiled: "c++" is a name), else patterns
+        if (exact_)
+            names_ = string_list_key(cfg, "search_string");
+        else
+            patterns_ = pattern_list_key(cfg, "search_string");
+        if (names_.empty() && patterns_.empty())
+            throw instance_error(cfg, "'search_string' is required (process names or regexes)");
     }
 
     void run(CheckRun& out) override {
@@ -93,17 +90,15 @@ public:
 
 private:
     bool matches(const std::string& comm, const std::string& cmdline) const {
-        for (size_t i = 0; i < patterns_.size(); ++i) {
-            if (exact_ ? comm == strings_[i] : std::regex_search(cmdline, patterns_[i])) return true;
-        }
-        return false;
+        return std::any_of(names_.begin(), names_.end(), [&](const std::string& n) { return comm == n; }) ||
+               std::any_of(patterns_.begin(), patterns_.end(), [&](const Pattern& p) { return p.search(cmdline); });
     }
 
     std::string name_;
     bool exact_;
     std::string proc_;
-    std::vector<std::regex> patterns_;
-    std::vector<std::string> strings_;
+    std::vector<std::string> names_;
+    std::vector<Pattern> patterns_;
 };
 
 }  // namespace

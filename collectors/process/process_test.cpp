@@ -29,5 +29,28 @@ TEST(ProcessPlugin, CountsTheMatchingProcesses) {
     EXPECT_EQ(fixtures::service_check_of(none, "process.can_connect"), CheckStatus::Critical);
 }
 
+// A command line is outside input, up to 128 KiB per argument: a pattern
+// whose repetition spans 240 KB of it is decided like any other.
+TEST(ProcessPlugin, APatternSpanningAHugeCommandLineMatches) {
+    const std::string marker = "tracer-marker-" + std::to_string(getpid());
+    fixtures::Subprocess big(
+        {"/bin/sh", "-c", "sleep 30; :", marker, std::string(120000, 'x'), std::string(120000, 'y')});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // exec'd
+    fixtures::PluginUnderTest plugin("process", "instances:\n  - name: big\n    search_string: ['" + marker +
+                                                    " x+ .*y$']\n");
+    auto r = plugin.run(0);
+    EXPECT_EQ(r.last_error, "");
+    EXPECT_EQ(metric_of(r, "system.processes.number", {{"process_name", "big"}}), 1);
+}
+
+// exact_match compares process names, which need not be valid patterns.
+TEST(ProcessPlugin, ExactNamesAreNotCompiledAsPatterns) {
+    fixtures::PluginUnderTest plugin("process", "instances:\n  - name: cxx\n    exact_match: true\n"
+                                                "    search_string: ['c++(']\n");
+    auto r = plugin.run(0);
+    EXPECT_EQ(r.last_error, "");
+    EXPECT_EQ(metric_of(r, "system.processes.number", {{"process_name", "cxx"}}), 0);
+}
+
 }  // namespace
 }  // namespace tracer::collectors

@@ -12,23 +12,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <regex>
 
 namespace tracer::collectors {
 namespace {
-
-std::vector<std::regex> patterns(const InstanceConfig& cfg, const std::string& key) {
-    std::vector<std::regex> out;
-    for (const auto& p : string_list_key(cfg, key)) {
-        try {
-            out.emplace_back(p);
-        } catch (const std::regex_error& e) {
-            throw instance_error(cfg, "'" + key + "': '" + p + "' is not a valid regular expression: " + e.what(),
-                                 instance_value(cfg, key));
-        }
-    }
-    return out;
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -39,8 +25,8 @@ public:
     explicit PrometheusCheck(const InstanceConfig& cfg)
         : url_(required_string_key(cfg, "prometheus_url")),
           namespace_(string_key(cfg, "namespace")),
-          include_(patterns(cfg, "metrics")),
-          exclude_(patterns(cfg, "exclude_metrics")),
+          include_(pattern_list_key(cfg, "metrics")),
+          exclude_(pattern_list_key(cfg, "exclude_metrics")),
           exclude_labels_(string_list_key(cfg, "exclude_labels")),
           headers_(string_list_key(cfg, "headers")),
           username_(string_key(cfg, "username")),
@@ -100,10 +86,10 @@ public:
 private:
     bool selected(const std::string& name) const {
         bool in = include_.empty();
-        for (const auto& re : include_) in = in || std::regex_match(name, re);
+        for (const auto& re : include_) in = in || re.full_match(name);
         if (!in) return false;
         for (const auto& re : exclude_)
-            if (std::regex_match(name, re)) return false;
+            if (re.full_match(name)) return false;
         return true;
     }
 
@@ -139,7 +125,7 @@ private:
     }
 
     std::string url_, namespace_;
-    std::vector<std::regex> include_, exclude_;
+    std::vector<Pattern> include_, exclude_;
     std::vector<std::string> exclude_labels_, headers_;
     std::string username_, password_;
     bool tls_verify_;

@@ -562,7 +562,8 @@ TEST(AgentConfig, BadContainerKeysNameTheKeyAndLine) {
               "cfg.yaml:1: 'container_exclude' must be a list of \"name:<regex>\" or \"image:<regex>\", got "
               "'pause' in the list");
     auto bad_regex = parse_error("\ncontainer_include: [\"name:(\"]\n");
-    EXPECT_EQ(bad_regex.rfind("cfg.yaml:2: 'container_include' must be valid regular expressions", 0), 0u) << bad_regex;
+    EXPECT_EQ(bad_regex.rfind("cfg.yaml:2: 'container_include' must be valid regular expressions (RE2 syntax)", 0), 0u)
+        << bad_regex;
     EXPECT_EQ(parse_error("docker_socket: docker.sock\n"),
               "cfg.yaml:1: 'docker_socket' must be an absolute path (\"\" = off), got 'docker.sock'");
 }

@@ -5,6 +5,7 @@
 #include "config/agent_config.h"
 #include "config/sinks_config.h"
 #include "config/yaml_documents.h"  // hardening
+#include "pattern.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -19,7 +20,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <regex>
 #include <string_view>
 
 namespace tracer::config {
@@ -211,9 +211,9 @@ std::vector<std::string> to_container_filters(const Value& v) {
     for (const auto& f : *v.list) {
         if (f.rfind("name:", 0) != 0 && f.rfind("image:", 0) != 0) bad(v.key, expected, quote(f) + " in the list");
         try {
-            std::regex re(f.substr(f.find(':') + 1));
-        } catch (const std::regex_error& e) {
-            bad(v.key, "valid regular expressions (ECMAScript)", quote(f) + " (" + e.what() + ")");
+            Pattern(f.substr(f.find(':') + 1));
+        } catch (const PatternError& e) {
+            bad(v.key, "valid regular expressions (RE2 syntax)", quote(f) + " (" + e.what() + ")");
         }
     }
     return *v.list;

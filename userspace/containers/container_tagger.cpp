@@ -19,14 +19,14 @@ std::vector<ContainerTagger::Filter> ContainerTagger::compile(const std::vector<
     std::vector<Filter> out;
     for (const auto& f : filters) {
         bool by_image = f.rfind("image:", 0) == 0;
-        out.push_back({by_image, std::regex(f.substr(f.find(':') + 1), std::regex::ECMAScript | std::regex::optimize)});
+        out.push_back({by_image, Pattern(f.substr(f.find(':') + 1))});
     }
     return out;
 }
 
 bool ContainerTagger::matches(const std::vector<Filter>& filters, const ContainerInfo& info) {
     for (const auto& f : filters)
-        if (std::regex_search(f.by_image ? info.image : info.name, f.re)) return true;
+        if (f.re.search(f.by_image ? info.image : info.name)) return true;
     return false;
 }
 

@@ -14,12 +14,12 @@
 #include "containers/cgroup_layout.h"
 #include "containers/container_metadata.h"
 #include "metrics/series.h"
+#include "pattern.h"
 
 #include <sys/types.h>
 
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,7 +38,7 @@ struct ContainerTaggerOptions {
 
 class ContainerTagger {
 public:
-    // Throws std::regex_error on a bad filter (the config loader checks first).
+    // Throws PatternError on a bad filter (the config loader checks first).
     ContainerTagger(MetadataCache& cache, ContainerTaggerOptions options);
 
     // Every per-cgroup sample's tag names, in order (see above).
@@ -78,7 +78,7 @@ public:
 private:
     struct Filter {
         bool by_image;
-        std::regex re;
+        Pattern re;
     };
     static std::vector<Filter> compile(const std::vector<std::string>& filters);
     static bool matches(const std::vector<Filter>& filters, const ContainerInfo& info);
