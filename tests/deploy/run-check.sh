@@ -2,7 +2,7 @@
 # The ctest entries for deploy/: each checks one kind of shipped file with the
 # tool that reads it. Exit 77 (ctest SKIP_RETURN_CODE) when that tool is missing.
 #
-#   run-check.sh rules | rules-test | dashboards | kubernetes | systemd TRACER_BINARY
+#   run-check.sh rules | rules-test | dashboards | kubernetes | systemd TRACER_BINARY | dockerfile TRACER_BINARY
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -27,6 +27,22 @@ rules-test)
 dashboards)
   need node promtool
   node "$src/tests/deploy/monitoring/check-dashboards.mjs" "$src/deploy/monitoring/dashboards" "$(command -v promtool)"
+  ;;
+dockerfile)
+  # deploy/Dockerfile cannot be built here (it pulls debian:bookworm): check
+  # that its runtime stage's package list, made from the binary, names real
+  # packages holding every library the binary links, and that it is used.
+  binary=${2:?usage: run-check.sh dockerfile TRACER_BINARY}
+  need readelf dpkg-query apt-cache
+  packages=$("$src/deploy/runtime-packages.sh" "$binary")
+  echo "runtime packages: $(echo $packages)"
+  apt-cache show $packages >/dev/null
+  files=$(dpkg-query -L $packages)
+  for lib in $(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+    grep -q "/$lib\$" <<<"$files" || { echo "no runtime package holds $lib" >&2; exit 1; }
+  done
+  grep -q 'runtime-packages.sh /build/tracer > /build/runtime-packages' "$src/deploy/Dockerfile"
+  grep -q 'xargs -a /tmp/runtime-packages apt-get install' "$src/deploy/Dockerfile"
   ;;
 kubernetes)
   need node npm
