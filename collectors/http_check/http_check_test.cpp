@@ -25,8 +25,7 @@ TEST(HttpCheckPlugin, StatusContentAndLatency) {
                            "  - name: expect_404\n    url: " + nginx.url("/nothing") + "\n    http_response_status_code: '404'\n"
                            "  - name: reverse\n    url: " + nginx.url("/health") + "\n    content_match: green\n"
                            "    reverse_content_match: true\n");
-    plugin.runner().run_once();
-    auto r = plugin.runner().reports();
+    auto r = plugin.run_all();
     ASSERT_EQ(r.size(), 5u);
     std::string message;
     EXPECT_EQ(service_check_of(r[0], "http_check.can_connect"), CheckStatus::Ok);
@@ -58,8 +57,7 @@ TEST(HttpCheckPlugin, AHugeOneLineBodyAndABacktrackingPatternAreMatchedSafely) {
                            "  - name: spans\n    url: " + url + "\n    content_match: 'status: .* ok$'\n"
                            "  - name: absent\n    url: " + url + "\n    content_match: 'status.*fail'\n"
                            "  - name: backtracking\n    url: " + url + "\n    content_match: '(x+x+)+y'\n");
-    plugin.runner().run_once();
-    auto r = plugin.runner().reports();
+    auto r = plugin.run_all();
     ASSERT_EQ(r.size(), 3u);
     std::string message;
     EXPECT_EQ(service_check_of(r[0], "http_check.can_connect", &message), CheckStatus::Ok) << message;

@@ -1,5 +1,6 @@
-// process: the processes whose command line matches, from /proc (under the
-// host root). Names follow Datadog's process check (system.processes.*).
+// process: the processes named, whose command line matches, or of a pid or
+// pid file, from /proc (under the host root). Names, keys and defaults follow
+// Datadog's process check (system.processes.*, process.up).
 #include "collectors/process/process.h"
 
 #include "collectors/file_text.h"
@@ -11,42 +12,77 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 
 namespace tracer::collectors {
 namespace {
 
+// `thresholds: {warning: [min, max], critical: [min, max]}`: how many
+// processes process.up accepts; absent, at least one.
+struct Bounds {
+    double min = 1, max = std::numeric_limits<double>::infinity();
+    bool holds(double n) const { return n >= min && n <= max; }
+};
+
+Bounds bounds_of(const InstanceConfig& cfg, const YAML::Node& node, const std::string& which) {
+    Bounds b;
+    const YAML::Node range = node[which];
+    if (!range.IsDefined()) return b;
+    const std::string expected = "'thresholds': '" + which + "' must be [min, max], two numbers with min <= max";
+    if (!range.IsSequence() || range.size() != 2) throw instance_error(cfg, expected, range);
+    try {
+        b.min = range[0].as<double>();
+        b.max = range[1].as<double>();
+    } catch (const YAML::Exception&) {
+        throw instance_error(cfg, expected, range);
+    }
+    if (!(b.min <= b.max)) throw instance_error(cfg, expected, range);
+    return b;
+}
+
+// What psutil calls a process's name, as Datadog's check compares it: its
+// comm, which the kernel cuts at 15 bytes, completed from argv[0] when that
+// names the same program.
+std::string process_name(std::string comm, const std::string& argv0) {
+    if (comm.size() >= 15) {
+        const std::string base = argv0.substr(argv0.rfind('/') == std::string::npos ? 0 : argv0.rfind('/') + 1);
+        if (base.rfind(comm, 0) == 0) comm = base;
+    }
+    return comm;
+}
+
 class ProcessCheck : public Check {
 public:
     explicit ProcessCheck(const InstanceConfig& cfg)
         : name_(required_string_key(cfg, "name")),
-          exact_(bool_key(cfg, "exact_match", false)),
+          exact_(bool_key(cfg, "exact_match", true)),
+          pid_(number_key(cfg, "pid", 0, 1, 4194304)),
+          pid_file_(string_key(cfg, "pid_file")),
           proc_((cfg.host_root.empty() || cfg.host_root == "/" ? "" : cfg.host_root) + "/proc") {
         // names with exact_match (compared, never compiled: "c++" is a name), else patterns
         if (exact_)
             names_ = string_list_key(cfg, "search_string");
         else
             patterns_ = pattern_list_key(cfg, "search_string");
-        if (names_.empty() && patterns_.empty())
-            throw instance_error(cfg, "'search_string' is required (process names or regexes)");
+        const int ways = !(names_.empty() && patterns_.empty()) + (pid_ > 0) + !pid_file_.empty();
+        if (ways != 1) throw instance_error(cfg, "set exactly one of 'search_string', 'pid' and 'pid_file'");
+        if (auto t = instance_value(cfg, "thresholds"); t.IsDefined()) {
+            if (!t.IsMap()) throw instance_error(cfg, "'thresholds' must be a map of 'warning' and 'critical'", t);
+            for (const auto& kv : t)
+                if (auto k = kv.first.as<std::string>(); k != "warning" && k != "critical")
+                    throw instance_error(cfg, "'thresholds': unknown key '" + k + "' (warning, critical)", kv.first);
+            warning_ = bounds_of(cfg, t, "warning");
+            critical_ = bounds_of(cfg, t, "critical");
+        }
     }
 
     void run(CheckRun& out) override {
         static const double ticks = double(sysconf(_SC_CLK_TCK));
         static const double page = double(sysconf(_SC_PAGESIZE));
         double count = 0, rss = 0, vms = 0, threads = 0, fds = 0, cpu_seconds = 0, read_bytes = 0, write_bytes = 0;
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(proc_, ec)) {
-            std::string pid = entry.path().filename().string();
-            if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
-            std::string base = proc_ + "/" + pid;
-            std::string comm = read_file_text(base + "/comm");
-            if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-            std::string cmdline = read_file_text(base + "/cmdline");
-            for (auto& c : cmdline)
-                if (c == '\0') c = ' ';
-            while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
-            if (comm.empty() || !matches(comm, cmdline)) continue;
+        for (const std::string& pid : pids()) {
+            const std::string base = proc_ + "/" + pid;
             std::string stat = read_file_text(base + "/stat");
             auto close = stat.rfind(')');
             if (close == std::string::npos) continue;  // gone meanwhile
@@ -58,6 +94,7 @@ public:
             threads += std::stod(f[17]);
             vms += std::stod(f[20]);
             rss += std::stod(f[21]) * page;
+            std::error_code ec;
             for (const auto& fd : std::filesystem::directory_iterator(base + "/fd", ec)) {
                 (void)fd;
                 ++fds;
@@ -70,7 +107,6 @@ public:
                 if (key == "write_bytes:") write_bytes += value;
             }
         }
-        if (ec && count == 0) throw std::runtime_error("cannot read " + proc_ + ": " + ec.message());
         metrics::Labels tags{{"process_name", name_}};
         out.gauge("system.processes.number", count, tags);
         out.gauge("system.processes.mem.rss", rss, tags, "bytes");
@@ -82,31 +118,68 @@ public:
         out.rate("system.processes.iowrite_bytes", write_bytes, tags);
         out.monotonic_count("system.processes.ioread_bytes_count", read_bytes, tags, "bytes");
         out.monotonic_count("system.processes.iowrite_bytes_count", write_bytes, tags, "bytes");
-        if (count > 0)
-            out.service_check("process.can_connect", CheckStatus::Ok, std::to_string(int(count)) + " processes");
-        else
-            out.service_check("process.can_connect", CheckStatus::Critical, "no process matches " + name_);
+        const CheckStatus status = !critical_.holds(count)  ? CheckStatus::Critical
+                                   : !warning_.holds(count) ? CheckStatus::Warning
+                                                            : CheckStatus::Ok;
+        const char* word = status == CheckStatus::Ok ? "OK" : status == CheckStatus::Warning ? "WARNING" : "CRITICAL";
+        out.service_check("process.up", status,
+                          "PROCS " + std::string(word) + ": " + std::to_string(int(count)) + " processes found for " +
+                              name_);
     }
 
 private:
-    bool matches(const std::string& comm, const std::string& cmdline) const {
-        return std::any_of(names_.begin(), names_.end(), [&](const std::string& n) { return comm == n; }) ||
+    // The ids of the processes this instance watches: the one of `pid` or of
+    // `pid_file` when it is running, else every process search_string matches.
+    std::vector<std::string> pids() const {
+        if (pid_ > 0 || !pid_file_.empty()) {
+            std::string pid = pid_ > 0 ? std::to_string(int(pid_)) : read_file_text(pid_file_);
+            auto digits_end = std::find_if(pid.begin(), pid.end(), [](unsigned char c) { return !std::isdigit(c); });
+            pid.erase(digits_end, pid.end());
+            // a missing file or a process not running: none (process.up says so)
+            if (pid.empty() || access((proc_ + "/" + pid).c_str(), F_OK) != 0) return {};
+            return {pid};
+        }
+        std::vector<std::string> out;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(proc_, ec)) {
+            std::string pid = entry.path().filename().string();
+            if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+            const std::string base = proc_ + "/" + pid;
+            std::string comm = read_file_text(base + "/comm");
+            if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+            if (comm.empty()) continue;  // gone meanwhile
+            std::string cmdline = read_file_text(base + "/cmdline");
+            const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
+            for (auto& c : cmdline)
+                if (c == '\0') c = ' ';
+            while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
+            if (matches(process_name(comm, argv0), cmdline)) out.push_back(pid);
+        }
+        if (ec) throw std::runtime_error("cannot read " + proc_ + ": " + ec.message());
+        return out;
+    }
+
+    bool matches(const std::string& name, const std::string& cmdline) const {
+        return std::any_of(names_.begin(), names_.end(), [&](const std::string& n) { return name == n; }) ||
                std::any_of(patterns_.begin(), patterns_.end(), [&](const Pattern& p) { return p.search(cmdline); });
     }
 
     std::string name_;
     bool exact_;
+    double pid_;
+    std::string pid_file_;
     std::string proc_;
     std::vector<std::string> names_;
     std::vector<Pattern> patterns_;
+    Bounds warning_, critical_;
 };
 
 }  // namespace
 
 PluginInfo process_plugin() {
-    return {"process", "Processes by name or regex: count, CPU, memory, threads, open files, I/O",
+    return {"process", "Processes by name, regex, pid or pid file: count, CPU, memory, threads, open files, I/O",
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<ProcessCheck>(cfg); },
-            {"name", "search_string", "exact_match"}};
+            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds"}};
 }
 
 }  // namespace tracer::collectors

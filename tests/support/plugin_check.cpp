@@ -23,6 +23,11 @@ collectors::InstanceReport PluginUnderTest::run(size_t index) {
     return reports[index];
 }
 
+std::vector<collectors::InstanceReport> PluginUnderTest::run_all() {
+    runner_->run_once();
+    return runner_->reports();
+}
+
 double metric_of(const collectors::InstanceReport& report, const std::string& name, const metrics::Labels& labels) {
     for (const auto& m : report.metrics) {
         if (m.name != name) continue;

@@ -16,6 +16,8 @@ public:
     PluginUnderTest(const std::string& plugin, const std::string& yaml);
     // One run of every instance; the report of instance `index`.
     collectors::InstanceReport run(size_t index = 0);
+    // One run of every instance; every instance's report, in file order.
+    std::vector<collectors::InstanceReport> run_all();
     collectors::PluginRunner& runner() { return *runner_; }
 
 private:
