@@ -33,6 +33,7 @@ std::string seconds_text(Clock::duration d) {
 struct Instance {
     std::string id;
     std::string plugin;
+    std::string status_check;  // PluginInfo::status_check
     std::shared_ptr<Check> check;
     metrics::Labels tag_labels;
     std::vector<std::string> tags;
@@ -120,7 +121,7 @@ struct PluginRunner::Shared : std::enable_shared_from_this<PluginRunner::Shared>
                                  " after the run started (timeout " + seconds_text(inst.timeout) +
                                  "); the run was abandoned";
         inst.report.metrics.clear();
-        inst.report.service_checks = {{inst.plugin + ".can_connect", CheckStatus::Critical, inst.report.last_error}};
+        inst.report.service_checks = {{inst.status_check, CheckStatus::Critical, inst.report.last_error}};
         queue_service_checks(inst);
         LOG_WARN("plugin %s: %s", inst.id.c_str(), inst.report.last_error.c_str());
         // inst.busy stays set until the abandoned run returns: a Check never runs twice at once.
@@ -153,12 +154,11 @@ struct PluginRunner::Shared : std::enable_shared_from_this<PluginRunner::Shared>
         if (!error.empty()) r.errors++;
         r.last_error = error;
         inst.rates.derive(run.metrics, started);
-        std::string can_connect = inst.plugin + ".can_connect";
         bool reported = std::any_of(run.service_checks.begin(), run.service_checks.end(),
-                                    [&](const auto& sc) { return sc.name == can_connect; });
+                                    [&](const auto& sc) { return sc.name == inst.status_check; });
         if (!reported)
             run.service_checks.push_back(
-                {can_connect, error.empty() ? CheckStatus::Ok : CheckStatus::Critical, error});
+                {inst.status_check, error.empty() ? CheckStatus::Ok : CheckStatus::Critical, error});
         r.metrics = std::move(run.metrics);
         r.service_checks = std::move(run.service_checks);
         r.completed = true;
@@ -251,6 +251,7 @@ PluginRunner::PluginRunner(std::vector<LoadedInstance> instances, std::vector<Co
                                     [&](const auto& other) { return other->id == inst->id; });
              ++n)
             inst->id = loaded.config.plugin + "[" + std::to_string(loaded.config.index) + "." + std::to_string(n) + "]";
+        inst->status_check = loaded.plugin ? status_check_of(*loaded.plugin) : inst->plugin + ".can_connect";
         inst->check = std::move(loaded.check);
         inst->tags = loaded.config.tags;
         inst->tag_labels = labels_from_tags(inst->tags);

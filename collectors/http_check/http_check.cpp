@@ -62,7 +62,7 @@ public:
         } else {
             out.gauge("network.http.can_connect", 1, tags_);
             out.gauge("network.http.cant_connect", 0, tags_);
-            out.service_check("http_check.can_connect", CheckStatus::Ok, "HTTP " + code);
+            out.service_check("http.can_connect", CheckStatus::Ok, "HTTP " + code);
         }
         if (req.want_certificate) certificate(out, res);
     }
@@ -71,12 +71,12 @@ private:
     void down(CheckRun& out, const std::string& why) {
         out.gauge("network.http.can_connect", 0, tags_);
         out.gauge("network.http.cant_connect", 1, tags_);
-        out.service_check("http_check.can_connect", CheckStatus::Critical, why);
+        out.service_check("http.can_connect", CheckStatus::Critical, why);
     }
 
     void certificate(CheckRun& out, const HttpResponse& res) {
         if (!res.cert_not_after) {
-            out.service_check("http_check.ssl_cert", CheckStatus::Unknown, "no certificate information");
+            out.service_check("http.ssl_cert", CheckStatus::Unknown, "no certificate information");
             return;
         }
         auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -88,7 +88,7 @@ private:
         auto status = days < days_critical_ ? CheckStatus::Critical
                       : days < days_warning_ ? CheckStatus::Warning
                                              : CheckStatus::Ok;
-        out.service_check("http_check.ssl_cert", status,
+        out.service_check("http.ssl_cert", status,
                           days < 0 ? "the certificate has expired"
                                    : "the certificate expires in " + std::to_string(static_cast<int>(days)) + " days");
     }
@@ -114,7 +114,8 @@ PluginInfo http_check_plugin() {
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<HttpCheck>(cfg); },
             {"url", "name", "method", "data", "headers", "username", "password", "http_response_status_code",
              "content_match", "reverse_content_match", "tls_verify", "tls_ca_cert", "check_certificate_expiration",
-             "days_warning", "days_critical"}};
+             "days_warning", "days_critical"},
+            "http.can_connect"};
 }
 
 }  // namespace tracer::collectors

@@ -28,17 +28,17 @@ TEST(HttpCheckPlugin, StatusContentAndLatency) {
     auto r = plugin.run_all();
     ASSERT_EQ(r.size(), 5u);
     std::string message;
-    EXPECT_EQ(service_check_of(r[0], "http_check.can_connect"), CheckStatus::Ok);
+    EXPECT_EQ(service_check_of(r[0], "http.can_connect"), CheckStatus::Ok);
     EXPECT_EQ(metric_of(r[0], "network.http.can_connect", {{"instance", "up"}, {"url", nginx.url("/health")}}), 1);
     EXPECT_GT(metric_of(r[0], "network.http.response_time"), 0);
     EXPECT_LT(metric_of(r[0], "network.http.response_time"), 5);
-    EXPECT_EQ(service_check_of(r[1], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(r[1], "http.can_connect", &message), CheckStatus::Critical);
     EXPECT_EQ(message, "content does not match red");
     EXPECT_EQ(metric_of(r[1], "network.http.cant_connect"), 1);
-    EXPECT_EQ(service_check_of(r[2], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(r[2], "http.can_connect", &message), CheckStatus::Critical);
     EXPECT_NE(message.find("HTTP 404 does not match"), std::string::npos) << message;
-    EXPECT_EQ(service_check_of(r[3], "http_check.can_connect"), CheckStatus::Ok);
-    EXPECT_EQ(service_check_of(r[4], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(r[3], "http.can_connect"), CheckStatus::Ok);
+    EXPECT_EQ(service_check_of(r[4], "http.can_connect", &message), CheckStatus::Critical);
     EXPECT_EQ(message, "content matches green");
 }
 
@@ -60,10 +60,10 @@ TEST(HttpCheckPlugin, AHugeOneLineBodyAndABacktrackingPatternAreMatchedSafely) {
     auto r = plugin.run_all();
     ASSERT_EQ(r.size(), 3u);
     std::string message;
-    EXPECT_EQ(service_check_of(r[0], "http_check.can_connect", &message), CheckStatus::Ok) << message;
-    EXPECT_EQ(service_check_of(r[1], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(r[0], "http.can_connect", &message), CheckStatus::Ok) << message;
+    EXPECT_EQ(service_check_of(r[1], "http.can_connect", &message), CheckStatus::Critical);
     EXPECT_EQ(message, "content does not match status.*fail");
-    EXPECT_EQ(service_check_of(r[2], "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(r[2], "http.can_connect", &message), CheckStatus::Critical);
     EXPECT_EQ(message, "content does not match (x+x+)+y");
     for (const auto& report : r) EXPECT_EQ(report.timeouts, 0u);
 }
@@ -87,7 +87,7 @@ TEST(HttpCheckPlugin, ServerThatNeverAnswersTimesOutWithinTheDeadline) {
                                              "/\n    timeout: 0.5\n");
     auto r = plugin.run();
     std::string message;
-    EXPECT_EQ(service_check_of(r, "http_check.can_connect", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(r, "http.can_connect", &message), CheckStatus::Critical);
     EXPECT_NE(message.find("Timeout was reached"), std::string::npos) << message;
     EXPECT_EQ(r.timeouts, 0u);  // libcurl gave up at the deadline: the run was not abandoned
     EXPECT_LT(r.last_duration, 1.0);

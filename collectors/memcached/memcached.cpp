@@ -92,7 +92,7 @@ public:
             out.gauge("memcache.fill_percent", 100 * bytes / limit, tags_);
         if (number("get_hits", hits) && number("cmd_get", gets) && gets > 0)
             out.gauge("memcache.get_hit_percent", 100 * hits / gets, tags_);
-        out.service_check("memcached.can_connect", CheckStatus::Ok);
+        out.service_check("memcache.can_connect", CheckStatus::Ok);
     }
 
 private:
@@ -144,7 +144,8 @@ private:
 PluginInfo memcached_plugin() {
     return {"memcached", "memcached: items, memory, connections and command rates from `stats`",
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<MemcachedCheck>(cfg); },
-            {"url", "port", "socket", "username", "password"}};
+            {"url", "port", "socket", "username", "password"},
+            "memcache.can_connect"};
 }
 
 }  // namespace tracer::collectors

@@ -179,7 +179,8 @@ private:
 PluginInfo process_plugin() {
     return {"process", "Processes by name, regex, pid or pid file: count, CPU, memory, threads, open files, I/O",
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<ProcessCheck>(cfg); },
-            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds"}};
+            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds"},
+            "process.up"};
 }
 
 }  // namespace tracer::collectors

@@ -74,7 +74,7 @@ TEST(TracerPlugins, SlowCheckDelaysNothingAndStoppedServerIsCritical) {
 
     // The http_check run ends at its deadline (libcurl gives up then): critical with the reason.
     const std::string http_status =
-        "tracer_plugin_check_status{check=\"http_check.can_connect\",instance=\"http_check[0]\",plugin=\"http_check\"}";
+        "tracer_plugin_check_status{check=\"http.can_connect\",instance=\"http_check[0]\",plugin=\"http_check\"}";
     body = scrape_until(tracer, port, [&](const std::string& b) {
         return tracer::fixtures::metric_value(b, http_status) == 2;
     });
