@@ -21,7 +21,7 @@ namespace {
 using collectors::CheckStatus;
 
 using fixtures::MariaDbPrimary;
-using fixtures::mariadbd_argv;
+using fixtures::mariadb_server;
 using RootSession = fixtures::MariaDbRootSession;
 constexpr int kMaxConnections = fixtures::kMariaDbMaxConnections;
 
@@ -89,7 +89,7 @@ TEST_F(MysqlPlugin, SelectsAndConnectionsCountExactly) {
 TEST_F(MysqlPlugin, ReplicationStatusOfTheReplicaAndThePrimary) {
     // A replica from the pristine data directory: it replays the primary's
     // binary log from the start (the users included).
-    fixtures::ServerProcess server(mariadbd_argv({"--server-id=2"}));
+    fixtures::ServerProcess server = mariadb_server({"--server-id=2"});
     std::filesystem::copy(db_->server.dir() + "/pristine", server.dir() + "/data", std::filesystem::copy_options::recursive);
     ASSERT_TRUE(server.start()) << server.output();
     const std::string replica_socket = server.dir() + "/mysqld.sock";

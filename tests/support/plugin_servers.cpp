@@ -102,14 +102,17 @@ constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
 constexpr const char* kInstallDb = "/usr/bin/mariadb-install-db";
 }  // namespace
 
-std::vector<std::string> mariadbd_argv(std::vector<std::string> extra) {
+ServerProcess mariadb_server(std::vector<std::string> extra) {
     std::vector<std::string> argv = {kMariadbd, "--no-defaults", "--datadir={dir}/data", "--socket={dir}/mysqld.sock",
                                      "--port={port}", "--bind-address=127.0.0.1", "--user=root",
                                      "--skip-name-resolve", "--pid-file={dir}/mysqld.pid",
                                      // small: the suite's servers start in seconds
                                      "--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
+    auto ready = [](const ServerProcess& s) {
+        return accepts_tcp(s.port()) && access((s.dir() + "/mysqld.sock").c_str(), F_OK) == 0;
+    };
+    return ServerProcess(argv, {.ready = ready});
 }
 
 MariaDbRootSession::MariaDbRootSession(const std::string& socket) : m_(mysql_init(nullptr)) {
@@ -141,8 +144,8 @@ std::string MariaDbRootSession::value(const std::string& sql, const std::string&
 }
 
 MariaDbPrimary::MariaDbPrimary()
-    : server(mariadbd_argv({"--server-id=1", "--log-bin={dir}/data/binlog",
-                            "--max-connections=" + std::to_string(kMariaDbMaxConnections)})),
+    : server(mariadb_server({"--server-id=1", "--log-bin={dir}/data/binlog",
+                             "--max-connections=" + std::to_string(kMariaDbMaxConnections)})),
       skip_reason(server.skip_reason("mariadb-server")) {
     if (skip_reason.empty() && access(kInstallDb, X_OK) != 0) skip_reason = std::string(kInstallDb) + " is missing";
     if (skip_reason.empty() && geteuid() != 0) skip_reason = "needs root (mariadbd --user=root, root over its socket)";

@@ -55,9 +55,10 @@ struct PhpFpmPool {
 };
 
 // MariaDB: mariadbd on the fixture's port and directory ({dir}/data,
-// {dir}/mysqld.sock), `extra` arguments appended.
+// {dir}/mysqld.sock), `extra` arguments appended; ready once both its port
+// and its socket are (it opens the socket after the port).
 constexpr int kMariaDbMaxConnections = 77;
-std::vector<std::string> mariadbd_argv(std::vector<std::string> extra);
+ServerProcess mariadb_server(std::vector<std::string> extra);
 
 // A root session over a MariaDB server's Unix socket (unix_socket authentication).
 class MariaDbRootSession {
