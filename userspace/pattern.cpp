@@ -4,7 +4,7 @@
 
 namespace tracer {
 
-Pattern::Pattern(const std::string& pattern) : text_(pattern) {
+Pattern::Pattern(const std::string& pattern) {
     RE2::Options options;
     options.set_log_errors(false);  // the error goes into the exception, not to stderr
     auto re = std::make_shared<const re2::RE2>(pattern, options);

@@ -38,10 +38,8 @@ public:
     bool search(std::string_view text) const;
     // All of `text` (std::regex_match).
     bool full_match(std::string_view text) const;
-    const std::string& text() const { return text_; }
 
 private:
-    std::string text_;
     std::shared_ptr<const re2::RE2> re_;  // shared: a Pattern is copied with its config; matching is const
 };
 
