@@ -65,6 +65,10 @@ public:
     // records the message as the instance's last error and reports its
     // status check (PluginInfo) critical with it unless the check already did.
     virtual void run(CheckRun& out) = 0;
+    // This instance's status check where it depends on the instance (a
+    // prometheus endpoint's is `<namespace>.openmetrics.health`); "" is the
+    // plugin's (PluginInfo::status_check).
+    virtual std::string status_check() const { return ""; }
 };
 
 // Throws config::ConfigError ("<file>:<line>: ...") for a bad instance.

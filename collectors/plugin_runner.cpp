@@ -252,6 +252,7 @@ PluginRunner::PluginRunner(std::vector<LoadedInstance> instances, std::vector<Co
              ++n)
             inst->id = loaded.config.plugin + "[" + std::to_string(loaded.config.index) + "." + std::to_string(n) + "]";
         inst->status_check = loaded.plugin ? status_check_of(*loaded.plugin) : inst->plugin + ".can_connect";
+        if (loaded.check && !loaded.check->status_check().empty()) inst->status_check = loaded.check->status_check();
         inst->check = std::move(loaded.check);
         inst->tags = loaded.config.tags;
         inst->tag_labels = labels_from_tags(inst->tags);

@@ -73,15 +73,18 @@ public:
         out.gauge("prometheus.scrape.dropped", double(dropped), endpoint);
         out.gauge("prometheus.scrape.parse_errors", double(parsed.errors.size()), endpoint);
         if (!parsed.errors.empty())
-            out.service_check("prometheus.can_connect", CheckStatus::Warning,
+            out.service_check(status_check(), CheckStatus::Warning,
                               std::to_string(parsed.errors.size()) + " unparsable lines, first: " + parsed.errors[0]);
         else if (dropped)
-            out.service_check("prometheus.can_connect", CheckStatus::Warning,
+            out.service_check(status_check(), CheckStatus::Warning,
                               std::to_string(dropped) + " series over max_series " + std::to_string(max_series_) +
                                   " dropped");
         else
-            out.service_check("prometheus.can_connect", CheckStatus::Ok);
+            out.service_check(status_check(), CheckStatus::Ok);
     }
+
+    // Datadog's openmetrics check: <namespace>.openmetrics.health
+    std::string status_check() const override { return named("openmetrics.health"); }
 
 private:
     bool selected(const std::string& name) const {

@@ -42,10 +42,12 @@ TEST(PrometheusPlugin, ScrapesWithPrefixFiltersAndLabelRenames) {
     EXPECT_EQ(metric_of(r, "svc.app_internal"), -1);
     EXPECT_EQ(metric_of(r, "svc.tracer_build_info"), -1);  // not in metrics:
     EXPECT_EQ(metric_of(r, "prometheus.scrape.parse_errors"), 0);
-    EXPECT_EQ(service_check_of(r, "prometheus.can_connect"), CheckStatus::Ok);
+    EXPECT_EQ(service_check_of(r, "svc.openmetrics.health"), CheckStatus::Ok);
     server.stop();
     std::string message;
-    EXPECT_EQ(service_check_of(plugin.run(), "prometheus.can_connect", &message), CheckStatus::Critical);
+    auto down = plugin.run();
+    EXPECT_EQ(service_check_of(down, "svc.openmetrics.health", &message), CheckStatus::Critical);
+    EXPECT_EQ(service_check_of(down, "prometheus.can_connect"), CheckStatus::Unknown) << "no second status check";
     EXPECT_NE(message.find(url), std::string::npos) << message;
 }
 
