@@ -7,6 +7,10 @@ namespace tracer {
 Pattern::Pattern(const std::string& pattern) {
     RE2::Options options;
     options.set_log_errors(false);  // the error goes into the exception, not to stderr
+    // At most ~1 MiB per pattern (RE2's default is 8): the compiled program
+    // and the DFA states it caches while matching. Where a text would need
+    // more states, RE2 matches the rest without the cache, still linearly.
+    options.set_max_mem(1 << 20);
     auto re = std::make_shared<const re2::RE2>(pattern, options);
     if (!re->ok()) throw PatternError(re->error());
     re_ = std::move(re);
