@@ -9,10 +9,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
+#include <string_view>
 #include <sstream>
 
 namespace tracer::collectors {
@@ -52,6 +55,37 @@ std::string process_name(std::string comm, const std::string& argv0) {
     return comm;
 }
 
+// The uid of user `name` in the passwd file at `path`; nullopt if it has none.
+std::optional<uid_t> uid_of(const std::string& path, const std::string& name) {
+    const std::string text = read_file_text(path);
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        const std::string_view line(text.data() + at, end - at);
+        at = end + 1;
+        // name:password:uid:...
+        const size_t c1 = line.find(':'), c2 = line.find(':', c1 + 1), c3 = line.find(':', c2 + 1);
+        if (c1 == std::string_view::npos || c3 == std::string_view::npos || line.substr(0, c1) != name) continue;
+        uid_t uid = 0;
+        const auto digits = line.substr(c2 + 1, c3 - c2 - 1);
+        if (std::from_chars(digits.data(), digits.data() + digits.size(), uid).ec == std::errc()) return uid;
+    }
+    return std::nullopt;
+}
+
+// The real uid of process `pid` ("Uid:" in its status); nullopt if it is gone.
+std::optional<uid_t> real_uid(const std::string& proc_pid) {
+    const std::string status = read_file_text(proc_pid + "/status");
+    const size_t at = status.find("\nUid:");
+    if (at == std::string::npos) return std::nullopt;
+    const char* p = status.c_str() + at + 5;
+    while (*p == '\t' || *p == ' ') ++p;
+    uid_t uid = 0;
+    if (std::from_chars(p, status.c_str() + status.size(), uid).ec != std::errc()) return std::nullopt;
+    return uid;
+}
+
 class ProcessCheck : public Check {
 public:
     explicit ProcessCheck(const InstanceConfig& cfg)
@@ -59,7 +93,9 @@ public:
           exact_(bool_key(cfg, "exact_match", true)),
           pid_(number_key(cfg, "pid", 0, 1, 4194304)),
           pid_file_(string_key(cfg, "pid_file")),
-          proc_((cfg.host_root.empty() || cfg.host_root == "/" ? "" : cfg.host_root) + "/proc") {
+          user_(string_key(cfg, "user")),
+          root_(cfg.host_root.empty() || cfg.host_root == "/" ? "" : cfg.host_root),
+          proc_(root_ + "/proc") {
         // names with exact_match (compared, never compiled: "c++" is a name), else patterns
         if (exact_)
             names_ = string_list_key(cfg, "search_string");
@@ -81,8 +117,13 @@ public:
         static const double ticks = double(sysconf(_SC_CLK_TCK));
         static const double page = double(sysconf(_SC_PAGESIZE));
         double count = 0, rss = 0, vms = 0, threads = 0, fds = 0, cpu_seconds = 0, read_bytes = 0, write_bytes = 0;
+        // `user`: the host's users (its passwd under the host root), looked up every run
+        std::optional<uid_t> uid;
+        if (!user_.empty() && !(uid = uid_of(root_ + "/etc/passwd", user_)))
+            throw std::runtime_error("no user '" + user_ + "' in " + root_ + "/etc/passwd");
         for (const std::string& pid : pids()) {
             const std::string base = proc_ + "/" + pid;
+            if (uid && real_uid(base) != uid) continue;
             std::string stat = read_file_text(base + "/stat");
             auto close = stat.rfind(')');
             if (close == std::string::npos) continue;  // gone meanwhile
@@ -168,7 +209,8 @@ private:
     bool exact_;
     double pid_;
     std::string pid_file_;
-    std::string proc_;
+    std::string user_;
+    std::string root_, proc_;
     std::vector<std::string> names_;
     std::vector<Pattern> patterns_;
     Bounds warning_, critical_;
@@ -179,7 +221,7 @@ private:
 PluginInfo process_plugin() {
     return {"process", "Processes by name, regex, pid or pid file: count, CPU, memory, threads, open files, I/O",
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<ProcessCheck>(cfg); },
-            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds"},
+            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds", "user"},
             "process.up"};
 }
 

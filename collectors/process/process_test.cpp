@@ -126,6 +126,29 @@ TEST(ProcessPlugin, APidOrAPidFileNamesTheProcess) {
     std::filesystem::remove_all(dir);
 }
 
+// user: only the processes of that user of the host (its passwd under the host root).
+TEST(ProcessPlugin, UserKeepsOnlyThatUsersProcesses) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (a child run as nobody)";
+    const std::string marker = "tracer-user-" + std::to_string(getpid());
+    fixtures::Subprocess mine({"/bin/sh", "-c", "sleep 30; :", marker}),
+        nobodys({"/bin/sh", "-c", "sleep 30; :", marker}, 65534);
+    wait_for_exec();
+    const std::string search = "    exact_match: false\n    search_string: ['" + marker + "']\n";
+    fixtures::PluginUnderTest plugin("process", "instances:\n"
+                                                "  - name: all\n" + search +
+                                                "  - name: nobody\n    user: nobody\n" + search +
+                                                "  - name: root\n    user: root\n" + search +
+                                                "  - name: nosuch\n    user: no-such-user-xyz\n" + search);
+    auto r = plugin.run_all();
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(metric_of(r[0], "system.processes.number"), 2);
+    EXPECT_EQ(metric_of(r[1], "system.processes.number"), 1);
+    EXPECT_EQ(metric_of(r[2], "system.processes.number"), 1);
+    std::string message;
+    EXPECT_EQ(service_check_of(r[3], "process.up", &message), CheckStatus::Critical);
+    EXPECT_EQ(message, "no user 'no-such-user-xyz' in /etc/passwd");
+}
+
 // thresholds: the counts process.up accepts as OK, and as not CRITICAL.
 TEST(ProcessPlugin, ThresholdsSetWhatProcessUpSays) {
     NamedSleep sleep("tt" + std::to_string(getpid()));
