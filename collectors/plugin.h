@@ -52,7 +52,7 @@ public:
     // "rate"): the runner derives the rate between two runs and exports a gauge.
     virtual void rate(const std::string& name, double cumulative, metrics::Labels labels = {},
                       const std::string& unit = "") = 0;
-    // The instance's service checks (its status check, see PluginInfo, and any others).
+    // The instance's service checks (its status check, see Check, and any others).
     virtual void service_check(const std::string& name, CheckStatus status, const std::string& message = "") = 0;
     // Blocking I/O in run() must give up by then (the runner abandons the run after it).
     virtual std::chrono::steady_clock::time_point deadline() const = 0;
@@ -63,11 +63,13 @@ public:
     virtual ~Check() = default;
     // One collection. Throwing std::exception is a failed run: the runner
     // records the message as the instance's last error and reports its
-    // status check (PluginInfo) critical with it unless the check already did.
+    // status check (below) critical with it unless the check already did.
     virtual void run(CheckRun& out) = 0;
-    // This instance's status check where it depends on the instance (a
-    // prometheus endpoint's is `<namespace>.openmetrics.health`); "" is the
-    // plugin's (PluginInfo::status_check).
+    // The service check a failed or abandoned run is reported on, and that a
+    // clean run reports OK unless the check did: "" is `<plugin>.can_connect`.
+    // Another name where the integration the plugin follows names it otherwise
+    // (Datadog's memcached check: memcache.can_connect; a prometheus
+    // endpoint's: `<namespace>.openmetrics.health`).
     virtual std::string status_check() const { return ""; }
 };
 
@@ -79,15 +81,7 @@ struct PluginInfo {
     std::string description;   // one line
     CheckFactory factory;
     std::vector<std::string> keys;  // the instance keys it accepts beyond the common ones
-    // The service check a failed or abandoned run is reported on, and that a
-    // clean run reports OK unless the check did: "" is `<name>.can_connect`.
-    // Another name where the integration it follows names it otherwise
-    // (Datadog's memcached check: memcache.can_connect).
-    std::string status_check;
 };
-
-// `info`'s status check (see PluginInfo::status_check).
-std::string status_check_of(const PluginInfo& info);
 
 // collectors/registry.cpp: one line per plugin.
 const std::vector<PluginInfo>& plugin_registry();

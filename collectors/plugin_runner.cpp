@@ -33,7 +33,7 @@ std::string seconds_text(Clock::duration d) {
 struct Instance {
     std::string id;
     std::string plugin;
-    std::string status_check;  // PluginInfo::status_check
+    std::string status_check;  // Check::status_check()
     std::shared_ptr<Check> check;
     metrics::Labels tag_labels;
     std::vector<std::string> tags;
@@ -251,8 +251,8 @@ PluginRunner::PluginRunner(std::vector<LoadedInstance> instances, std::vector<Co
                                     [&](const auto& other) { return other->id == inst->id; });
              ++n)
             inst->id = loaded.config.plugin + "[" + std::to_string(loaded.config.index) + "." + std::to_string(n) + "]";
-        inst->status_check = loaded.plugin ? status_check_of(*loaded.plugin) : inst->plugin + ".can_connect";
-        if (loaded.check && !loaded.check->status_check().empty()) inst->status_check = loaded.check->status_check();
+        inst->status_check = loaded.check ? loaded.check->status_check() : "";
+        if (inst->status_check.empty()) inst->status_check = inst->plugin + ".can_connect";
         inst->check = std::move(loaded.check);
         inst->tags = loaded.config.tags;
         inst->tag_labels = labels_from_tags(inst->tags);

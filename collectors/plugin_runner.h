@@ -8,7 +8,7 @@
 // never delays the flush loop, /metrics or the other instances.
 //
 // A run still going `kAbandonGrace` after its deadline is abandoned: it counts
-// as a timeout, the instance reports its status check (PluginInfo) critical, and its
+// as a timeout, the instance reports its status check (Check) critical, and its
 // worker is written off and replaced, so the pool keeps its size. C++ cannot
 // stop a thread, so the abandoned thread runs on, detached, holding shared
 // ownership of everything it touches (its Check, the runner's shared state);

@@ -37,10 +37,6 @@ const std::vector<PluginInfo>& plugin_registry() {
     return plugins;
 }
 
-std::string status_check_of(const PluginInfo& info) {
-    return info.status_check.empty() ? info.name + ".can_connect" : info.status_check;
-}
-
 const PluginInfo* find_plugin(const std::string& name) {
     for (const auto& p : plugin_registry())
         if (p.name == name) return &p;

@@ -33,6 +33,9 @@ public:
         if (auto name = string_key(cfg, "name"); !name.empty()) tags_.push_back({"instance", name});
     }
 
+    // as Datadog's http_check names it
+    std::string status_check() const override { return "http.can_connect"; }
+
     void run(CheckRun& out) override {
         HttpRequest req;
         req.url = url_;
@@ -62,7 +65,7 @@ public:
         } else {
             out.gauge("network.http.can_connect", 1, tags_);
             out.gauge("network.http.cant_connect", 0, tags_);
-            out.service_check("http.can_connect", CheckStatus::Ok, "HTTP " + code);
+            out.service_check(status_check(), CheckStatus::Ok, "HTTP " + code);
         }
         if (req.want_certificate) certificate(out, res);
     }
@@ -71,7 +74,7 @@ private:
     void down(CheckRun& out, const std::string& why) {
         out.gauge("network.http.can_connect", 0, tags_);
         out.gauge("network.http.cant_connect", 1, tags_);
-        out.service_check("http.can_connect", CheckStatus::Critical, why);
+        out.service_check(status_check(), CheckStatus::Critical, why);
     }
 
     void certificate(CheckRun& out, const HttpResponse& res) {
@@ -114,8 +117,7 @@ PluginInfo http_check_plugin() {
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<HttpCheck>(cfg); },
             {"url", "name", "method", "data", "headers", "username", "password", "http_response_status_code",
              "content_match", "reverse_content_match", "tls_verify", "tls_ca_cert", "check_certificate_expiration",
-             "days_warning", "days_critical"},
-            "http.can_connect"};
+             "days_warning", "days_critical"}};
 }
 
 }  // namespace tracer::collectors

@@ -65,6 +65,9 @@ public:
     }
 
     // One client (and its connection) is kept between runs (collectors/kept_connection.h).
+    // as Datadog's memcached check names it
+    std::string status_check() const override { return "memcache.can_connect"; }
+
     void run(CheckRun& out) override {
         auto fields = first_round_trip(memc_, [&] { return open_client(); }, [&] { return read_stats(out.deadline()); });
         auto number = [&](const std::string& name, double& v) {
@@ -92,7 +95,7 @@ public:
             out.gauge("memcache.fill_percent", 100 * bytes / limit, tags_);
         if (number("get_hits", hits) && number("cmd_get", gets) && gets > 0)
             out.gauge("memcache.get_hit_percent", 100 * hits / gets, tags_);
-        out.service_check("memcache.can_connect", CheckStatus::Ok);
+        out.service_check(status_check(), CheckStatus::Ok);
     }
 
 private:
@@ -144,8 +147,7 @@ private:
 PluginInfo memcached_plugin() {
     return {"memcached", "memcached: items, memory, connections and command rates from `stats`",
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<MemcachedCheck>(cfg); },
-            {"url", "port", "socket", "username", "password"},
-            "memcache.can_connect"};
+            {"url", "port", "socket", "username", "password"}};
 }
 
 }  // namespace tracer::collectors

@@ -90,14 +90,13 @@ class ProcessCheck : public Check {
 public:
     explicit ProcessCheck(const InstanceConfig& cfg)
         : name_(required_string_key(cfg, "name")),
-          exact_(bool_key(cfg, "exact_match", true)),
           pid_(number_key(cfg, "pid", 0, 1, 4194304)),
           pid_file_(string_key(cfg, "pid_file")),
           user_(string_key(cfg, "user")),
           root_(cfg.host_root.empty() || cfg.host_root == "/" ? "" : cfg.host_root),
           proc_(root_ + "/proc") {
         // names with exact_match (compared, never compiled: "c++" is a name), else patterns
-        if (exact_)
+        if (bool_key(cfg, "exact_match", true))
             names_ = string_list_key(cfg, "search_string");
         else
             patterns_ = pattern_list_key(cfg, "search_string");
@@ -112,6 +111,9 @@ public:
             critical_ = bounds_of(cfg, t, "critical");
         }
     }
+
+    // as Datadog's process check names it
+    std::string status_check() const override { return "process.up"; }
 
     void run(CheckRun& out) override {
         static const double ticks = double(sysconf(_SC_CLK_TCK));
@@ -163,7 +165,7 @@ public:
                                    : !warning_.holds(count) ? CheckStatus::Warning
                                                             : CheckStatus::Ok;
         const char* word = status == CheckStatus::Ok ? "OK" : status == CheckStatus::Warning ? "WARNING" : "CRITICAL";
-        out.service_check("process.up", status,
+        out.service_check(status_check(), status,
                           "PROCS " + std::string(word) + ": " + std::to_string(int(count)) + " processes found for " +
                               name_);
     }
@@ -206,7 +208,6 @@ private:
     }
 
     std::string name_;
-    bool exact_;
     double pid_;
     std::string pid_file_;
     std::string user_;
@@ -221,8 +222,7 @@ private:
 PluginInfo process_plugin() {
     return {"process", "Processes by name, regex, pid or pid file: count, CPU, memory, threads, open files, I/O",
             [](const InstanceConfig& cfg) -> std::unique_ptr<Check> { return std::make_unique<ProcessCheck>(cfg); },
-            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds", "user"},
-            "process.up"};
+            {"name", "search_string", "exact_match", "pid", "pid_file", "thresholds", "user"}};
 }
 
 }  // namespace tracer::collectors
