@@ -98,7 +98,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TASK_DEAD 0x0080
 
 /* Run-queue latency from the scheduler's sched_info (see above); set by
- * userspace. Read by sched_wakeup_new only: each mode has its own switch. */
+ * userspace. Read by sched_wakeup_new and the flush only: each mode has its
+ * own switch. */
 const volatile bool runq_from_sched_info = true;
 
 /* Counting slots per CPU (see above); set by userspace before load.
@@ -293,6 +294,25 @@ static __always_inline struct sched_task *task_slot(struct task_struct *t, __u32
 #endif
 }
 
+/* Thread `t` (its state `ts`) is charged to `st` (may be NULL) what it ran
+ * since its state's base and, in sched_info mode, the run-queue waits that
+ * ended since (pcount grows at each switch-in); the base moves on. */
+static __always_inline void charge_run(struct sched_stats *st, struct task_struct *t, struct sched_task *ts,
+				       const bool sched_info)
+{
+	__u64 runtime = task_runtime(t);
+	if (st && runtime > ts->runtime_ns)
+		st->oncpu_ns += runtime - ts->runtime_ns;
+	ts->runtime_ns = runtime;
+	if (sched_info) {
+		__u64 delay = task_run_delay(t), runs = task_pcount(t);
+		if (st && runs > ts->pcount)
+			charge_wait(st, runs - ts->pcount, delay > ts->run_delay_ns ? delay - ts->run_delay_ns : 0);
+		ts->run_delay_ns = delay;
+		ts->pcount = runs;
+	}
+}
+
 /* Clock mode: `p` becomes runnable. A task preempted earlier is already
  * waiting: keep that start. (Not loaded in sched_info mode.) */
 HOOK("sched_wakeup")
@@ -351,20 +371,9 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 		struct sched_task *ts = task_slot(prev, prev_pid, !dead, sched_info);
 		struct sched_stats *st = stats_of(prev, ts);
 		if (ts) {
-			__u64 runtime = task_runtime(prev);
-			if (st && runtime > ts->runtime_ns)
-				st->oncpu_ns += runtime - ts->runtime_ns;
-			ts->runtime_ns = runtime;
-			if (sched_info) {
-				__u64 delay = task_run_delay(prev), runs = task_pcount(prev);
-				if (st && runs > ts->pcount)
-					charge_wait(st, runs - ts->pcount,
-						    delay > ts->run_delay_ns ? delay - ts->run_delay_ns : 0);
-				ts->run_delay_ns = delay;
-				ts->pcount = runs;
-			} else {
+			charge_run(st, prev, ts, sched_info);
+			if (!sched_info)
 				ts->wait_start_ns = runnable ? now : 0; /* drops a stale wake-up stamp */
-			}
 		}
 		if (st) {
 			if (runnable)
@@ -411,6 +420,32 @@ HOOK("sched_switch")
 int BPF_PROG(tracer_sched_switch_clock, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	return on_switch(preempt, prev, next, false);
+}
+
+/* Not attached: userspace runs it on every CPU (BPF_PROG_TEST_RUN with
+ * BPF_F_TEST_RUN_ON_CPU, 5.10+; from an IPI, or directly on its own CPU, with
+ * interrupts or preemption off) just before it reads the counts. It charges
+ * the thread running there its time on CPU since its last switch-out, as its
+ * switch-out would, and moves its base on: a thread that runs for seconds
+ * without being switched out (a CPU hog alone on its CPU) shows its time in
+ * every reading instead of all at once when it finally leaves. The thread is
+ * `current` of the interrupted CPU; its switch-out runs on that CPU with
+ * interrupts off, so the two never overlap. Its runtime is what the scheduler
+ * last accounted (at the latest tick). In sched_info mode the run-queue wait
+ * that ended when it switched in is charged too. No switch is counted. A
+ * thread without state yet is left to its switch-out. */
+SEC("raw_tp")
+int tracer_sched_flush(void *ctx)
+{
+	struct task_struct *t = current_task();
+	__u32 pid = KREAD(t, pid);
+	if (!pid)
+		return 0; /* the idle task */
+	struct sched_task *ts = task_slot(t, pid, false, false);
+	if (!ts)
+		return 0;
+	charge_run(stats_of(t, ts), t, ts, runq_from_sched_info);
+	return 0;
 }
 
 /* Counted where the moved thread's switches count: its cached counting slot

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -274,6 +275,52 @@ void SchedProbeTest::expect_charged(const TestCgroup& cg, const SchedStat& truth
     EXPECT_GE(truth.nvcsw + uint64_t(sleeps) / 10, uint64_t(sleeps)) << what << ": the sleeps did not block";
     EXPECT_GE(t.voluntary + 1, truth.nvcsw) << what;
     EXPECT_LE(t.voluntary, truth.nvcsw + 10) << what;
+}
+
+// A thread's time on CPU shows while it runs: read() first charges the thread
+// running on each CPU its time so far. A burner that is seldom switched out
+// (alone on its CPU) was charged only at the end of each stretch, hundreds of
+// milliseconds late, so a reading could miss most of an interval's time.
+TEST_P(SchedProbeTest, ARunningThreadsTimeShowsInEachReadingNotOnlyAtItsSwitchOut) {
+    if (!probe_->running_flushed()) GTEST_SKIP() << "this kernel cannot run a BPF program on a given CPU (5.10+)";
+    const auto cpus = allowed_cpus();
+    if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs: the burner's and the reader's";
+    // The burner alone on its CPU, the reader on another: the reader waking
+    // would otherwise preempt the burner, charging it at each reading.
+    cpu_set_t mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+    ASSERT_TRUE(pin_to(cpus.front()));
+    struct Restore {
+        cpu_set_t set;
+        ~Restore() { sched_setaffinity(0, sizeof set, &set); }
+    } restore{mine};
+    TestCgroup cg("running");
+    const int burner_cpu = cpus.back();
+    TrackedChild burner(cg, [burner_cpu] {
+        if (!pin_to(burner_cpu)) _exit(3);
+        burn(2000 * kMs);
+    });
+    burner.release();
+    const uint64_t id = cg.id(*mount_);
+    uint64_t worst_lag = 0;
+    for (int i = 0; i < 8; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        const uint64_t before = burner.so_far().cpu_ns;  // the kernel's, up to now
+        std::vector<probes::SchedReading> r;
+        probe_->read(r);
+        const uint64_t after = burner.so_far().cpu_ns;
+        uint64_t charged = 0;
+        for (const auto& e : r)
+            if (e.cgroup_id == id) charged = e.totals.oncpu_ns;
+        worst_lag = std::max(worst_lag, before > charged ? before - charged : 0);
+        EXPECT_LE(charged, after) << "reading " << i << " charged more than the kernel accounted";
+    }
+    RecordProperty("worst_lag_ms", std::to_string(worst_lag / 1e6));
+    // The runtime the flush reads is the scheduler's as of its last tick
+    // (4 ms at HZ=250, 10 ms at HZ=100; a TCG guest's ticks may come late),
+    // where the kernel's own reading may be exact. Without the flush: 260-700 ms.
+    EXPECT_LE(worst_lag, 50 * kMs);
+    burner.finish();
 }
 
 // With one counting slot for the whole host (taken by whichever cgroup

@@ -10,7 +10,10 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <type_traits>
 
 namespace tracer::probes {
 namespace {
@@ -46,6 +49,15 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     bpf_program__set_autoload(skel->progs.tracer_sched_wakeup, !sched_info_);
     bpf_program__set_autoload(skel->progs.tracer_sched_switch_clock, !sched_info_);
     bpf_program__set_autoload(skel->progs.tracer_sched_switch, sched_info_);
+    // The flush (run by read(), never attached) is a raw tracepoint program;
+    // the 5.11+ build's calls helpers that kernels gave those programs later
+    // than tp_btf ones: left out where they are missing, and read() charges
+    // running threads at their switch-out, as before.
+    auto raw_tp_has = [](bpf_func_id f) { return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, f, nullptr) == 1; };
+    const bool flush = !std::is_same_v<Skeleton, sched_modern_bpf> ||
+                       (raw_tp_has(BPF_FUNC_get_current_task_btf) && raw_tp_has(BPF_FUNC_task_storage_get));
+    bpf_program__set_autoload(skel->progs.tracer_sched_flush, flush);
+    bpf_program__set_autoattach(skel->progs.tracer_sched_flush, false);
     skel->rodata->cgroup_key_mode = o.keying.mode;
     skel->rodata->cgroup_v1_subsys_id = o.keying.v1_subsys_id;
     bpf_map__set_max_entries(skel->maps.sched_stats, std::max<uint32_t>(o.map_entries, 64));
@@ -69,6 +81,10 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     obj_ = skel->obj;
     stats_fd_ = bpf_map__fd(skel->maps.sched_stats);
     drops_fd_ = bpf_map__fd(skel->maps.sched_drops);
+    flush_fd_ = flush ? bpf_program__fd(skel->progs.tracer_sched_flush) : -1;
+    if (!flush)
+        LOG_INFO("sched: this kernel does not let raw tracepoint programs read task storage: a running thread's "
+                 "time on CPU shows when it is switched out");
     skel_ = std::move(owner);
 }
 
@@ -87,8 +103,10 @@ SchedProbe::SchedProbe(const SchedProbeOptions& o) : sched_info_(o.prefer_sched_
     variant_ = load_newest_build(o.variant, "sched", [&] { load<sched_modern_bpf>(o); }, [&] { load<sched_bpf>(o); });
     bpf_program* prog;
     bpf_object__for_each_program(prog, obj_) {
-        if (bpf_program__autoload(prog)) attached_.push_back(bpf_program__section_name(prog));
+        if (bpf_program__autoload(prog) && bpf_program__autoattach(prog))
+            attached_.push_back(bpf_program__section_name(prog));
     }
+    flush_running();  // tries it once: running_flushed() is known from the start
 }
 
 SchedProbe::~SchedProbe() = default;
@@ -101,7 +119,25 @@ const char* SchedProbe::variant_description() const {
                        : "thread-id hash, Linux 5.8+; run-queue latency from wake-up stamps";
 }
 
+void SchedProbe::flush_running() {
+    if (flush_fd_ < 0) return;
+    for (int cpu = 0; cpu < ncpus_; ++cpu) {
+        LIBBPF_OPTS(bpf_test_run_opts, run, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = uint32_t(cpu));
+        if (bpf_prog_test_run_opts(flush_fd_, &run) == 0) continue;
+        int err = errno;
+        if (err == ENXIO) continue;  // an offline CPU: nothing runs there
+        // Before 5.10 raw tracepoint programs cannot be run on a given CPU:
+        // running threads are then charged when they are switched out.
+        LOG_INFO("sched: cannot run the flush of running threads on CPU %d (%s): a thread's time on CPU "
+                 "shows when it is switched out",
+                 cpu, std::strerror(err));
+        flush_fd_ = -1;
+        return;
+    }
+}
+
 void SchedProbe::read(std::vector<SchedReading>& out) {
+    flush_running();
     out.clear();
     for_each_percpu_entry<sched_key>(stats_fd_, percpu_, [&](const sched_key& key, const auto& per_cpu) {
         SchedReading r{key.cgroup_id, {}};

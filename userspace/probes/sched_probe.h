@@ -45,7 +45,8 @@ struct SchedTotals {
                                  // sched_info mode charged when the task next switches out
     uint64_t runq_total_ns = 0;  // their summed length
     std::array<uint64_t, SCHED_RUNQ_SLOTS> runq_slots{};  // log2 ns histogram of the waits
-    uint64_t oncpu_ns = 0;       // charged at switch-out: a task running now is not in yet
+    uint64_t oncpu_ns = 0;       // charged at switch-out, and for the task running on each CPU when
+                                 // read() flushes (see running_flushed())
     uint64_t voluntary = 0;      // switch-outs that blocked
     uint64_t involuntary = 0;    // switch-outs that stayed runnable (preempted)
     uint64_t migrations = 0;
@@ -64,8 +65,15 @@ public:
     SchedProbe(const SchedProbe&) = delete;
     SchedProbe& operator=(const SchedProbe&) = delete;
 
-    // Reads every cgroup's entry (replacing `out`).
+    // Reads every cgroup's entry (replacing `out`). First charges the thread
+    // running on each CPU its time there so far (bpf/sched.bpf.c,
+    // tracer_sched_flush), where the kernel can run a program on a given CPU.
     void read(std::vector<SchedReading>& out);
+
+    // Whether read() charges running threads: false on kernels before 5.10
+    // (no BPF_F_TEST_RUN_ON_CPU for raw tracepoint programs), where a thread's
+    // time shows when it is switched out.
+    bool running_flushed() const { return flush_fd_ >= 0; }
 
     // Deletes the entries of cgroups that no longer exist (after their last read).
     void forget_cgroups(const std::vector<uint64_t>& cgroup_ids);
@@ -96,7 +104,10 @@ private:
 
     std::unique_ptr<void, void (*)(void*)> skel_{nullptr, nullptr};  // owns the skeleton
     bpf_object* obj_ = nullptr;
+    void flush_running();
+
     int stats_fd_ = -1, drops_fd_ = -1;
+    int flush_fd_ = -1;         // tracer_sched_flush; -1 once the kernel refused to run it
     CountingSlots fast_;        // sched_counts: [cpu][slot] sched_row
     ProbeVariant variant_ = ProbeVariant::Baseline;
     bool sched_info_ = false;
