@@ -202,6 +202,38 @@ TEST_F(DockerContainers, ContainerThatLivesOneSecondKeepsItsName) {
         EXPECT_LT(u.value, 5000) << "the short-lived container's writes went to <unresolved>";
 }
 
+TEST_F(DockerContainers, AnIdleContainerIsListedOnMetricsAndInTracerTop) {
+    // Asleep before the agent starts and never woken: no kernel event of its
+    // own, so only the container list can show it.
+    std::string id = run_container("tracer-e2e-idle", {"--label", "team=core"}, "exec sleep 100000");
+    ASSERT_EQ(id.size(), 64u) << id;
+    const std::string api = "/tmp/tracer-docker-api-" + std::to_string(getpid()) + ".sock";
+    start_tracer(1, "", "api_socket: \"" + api + "\"\n");
+    auto info = wait_for("tracer_container_info",
+                         {{"container_name", "tracer-e2e-idle"}, {"image", engine_->image()}, {"team", "core"},
+                          {"container_id", id.substr(0, 12)}, {"cgroup", "/docker/" + id}},
+                         1);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->value, 1);
+    auto page = scrape();
+    EXPECT_EQ(find(page, "tracer_container_info", {{"container_id", id.substr(0, 12)}}).size(), 1u);
+    EXPECT_TRUE(find(page, "tracer_syscalls_total", {{"container_name", "tracer-e2e-idle"}}).empty())
+        << "the container was not idle: this test shows nothing";
+
+    Subprocess top({TRACER_BINARY, "top", "--batch", "--iterations", "1", "--format", "json", "--socket", api});
+    ASSERT_EQ(top.wait_for(20s), 0) << top.output();
+    std::string out = top.output();
+    EXPECT_NE(out.find("\"name\":\"tracer-e2e-idle\""), std::string::npos) << out;
+
+    // Gone with its cgroup.
+    engine_->docker({"rm", "-f", "tracer-e2e-idle"});
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (!find(scrape(), "tracer_container_info", {{"container_id", id.substr(0, 12)}}).empty() &&
+           std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(find(scrape(), "tracer_container_info", {{"container_id", id.substr(0, 12)}}).empty());
+}
+
 TEST_F(DockerContainers, RenamedContainerIsReportedUnderItsNewName) {
     start_tracer();
     run_container("tracer-e2e-4", {},

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 using namespace tracer;
 namespace fs = std::filesystem;
@@ -86,6 +87,71 @@ TEST(CgroupDirectoryTags, SameNamesForEverySampleExcludedDroppedNamesFromTheNext
     EXPECT_EQ(value(second[1].labels, "cgroup"), "/system.slice/ssh.service");
     EXPECT_EQ(value(second[1].labels, "image"), "");
     EXPECT_EQ(value(second[2].labels, "cgroup"), agent::CgroupDirectory::kOverflow);
+    fs::remove_all(root);
+}
+
+// The container list: every container whose cgroup exists, idle ones too
+// (no key of theirs reaches begin_interval), one sample each at its outermost
+// cgroup, excluded ones left out, at most max_cgroups; a container removed
+// leaves the list at the next scan.
+TEST(CgroupDirectoryTags, ContainerInfoListsEveryPresentContainerOnceIdleOnesToo) {
+    std::string root = "/tmp/tracer-dirinfo-" + std::to_string(getpid());
+    const std::string kIdle(64, 'c');
+    fs::create_directories(root + "/docker/" + kWeb + "/init.scope");
+    fs::create_directories(root + "/docker/" + kIdle);
+    fs::create_directories(root + "/docker/" + kPause);
+    fs::create_directories(root + "/system.slice/ssh.service");
+    uint64_t web = inode(root + "/docker/" + kWeb + "/init.scope");
+
+    containers::MetadataCache cache;
+    containers::ContainerTaggerOptions o;
+    o.exclude = {"image:pause"};
+    containers::ContainerTagger tagger(cache, o);
+    containers::CgroupResolver resolver(root);
+    agent::CgroupDirectory directory(resolver, 100, std::chrono::seconds(0));  // a scan every interval
+    directory.use_tagger(&tagger, &cache);
+
+    auto interval = [&] {
+        directory.begin_interval({web});  // only web's init.scope was active
+        directory.label(web);
+        directory.end_interval();
+        metrics::Snapshot snap;
+        directory.append_container_info(snap);
+        std::map<std::string, std::string> out;  // cgroup -> "container_id name"
+        if (snap.empty()) return out;
+        EXPECT_EQ(snap[0].name, "tracer.container.info");
+        for (const auto& s : snap[0].samples) {
+            EXPECT_EQ(s.value, 1.0);
+            out[value(s.labels, "cgroup")] = value(s.labels, "container_id") + " " + value(s.labels, "container_name");
+        }
+        return out;
+    };
+
+    // Before the metadata: every container by its id (the pause one cannot be told excluded yet).
+    auto first = interval();
+    EXPECT_EQ(first, (std::map<std::string, std::string>{{"/docker/" + kWeb, kWeb.substr(0, 12) + " "},
+                                                          {"/docker/" + kIdle, kIdle.substr(0, 12) + " "},
+                                                          {"/docker/" + kPause, kPause.substr(0, 12) + " "}}));
+    cache.put({kWeb, "web", "nginx:1.25", "", "", "", {}});
+    cache.put({kIdle, "idle", "busybox", "", "", "", {}});
+    cache.put({kPause, "pause", "registry.k8s.io/pause:3.9", "", "", "", {}});
+    auto second = interval();
+    EXPECT_EQ(second, (std::map<std::string, std::string>{{"/docker/" + kWeb, kWeb.substr(0, 12) + " web"},
+                                                           {"/docker/" + kIdle, kIdle.substr(0, 12) + " idle"}}));
+    fs::remove(root + "/docker/" + kIdle);
+    auto third = interval();
+    EXPECT_EQ(third, (std::map<std::string, std::string>{{"/docker/" + kWeb, kWeb.substr(0, 12) + " web"}}));
+
+    // The cardinality limit holds here too.
+    agent::CgroupDirectory one(resolver, 1, std::chrono::seconds(0));
+    one.use_tagger(&tagger, &cache);
+    fs::create_directories(root + "/docker/" + kIdle);
+    one.begin_interval({});
+    one.end_interval();
+    metrics::Snapshot snap;
+    one.append_container_info(snap);
+    ASSERT_EQ(snap.size(), 1u);
+    EXPECT_EQ(snap[0].samples.size(), 1u);
     fs::remove_all(root);
 }
 

@@ -75,6 +75,34 @@ void CgroupDirectory::end_interval() {
     if (cache_) cache_->end_interval();
 }
 
+void CgroupDirectory::append_container_info(metrics::Snapshot& snapshot) {
+    if (!tagger_) return;
+    if (container_paths_of_ != resolver_.generation()) {
+        container_paths_of_ = resolver_.generation();
+        std::unordered_map<std::string, std::string> outermost;  // container id -> its shortest path
+        resolver_.for_each_present([&](const std::string& path) {
+            auto ref = containers::container_from_cgroup_path(path);
+            if (!ref) return;
+            auto [it, added] = outermost.emplace(ref->id, path);
+            if (!added && path.size() < it->second.size()) it->second = path;
+        });
+        container_paths_.clear();
+        for (auto& [id, path] : outermost) container_paths_.push_back(std::move(path));
+        std::sort(container_paths_.begin(), container_paths_.end());
+    }
+    metrics::Family info;
+    info.name = "tracer.container.info";
+    info.type = metrics::MetricType::Gauge;
+    info.help = "1 for every container whose cgroup exists, idle or not, with its tags (a container that has not "
+                "run since the agent started has no other series).";
+    for (const auto& path : container_paths_) {
+        if (info.samples.size() >= max_cgroups_) break;
+        auto labels = tagger_->container_labels(path);  // nullopt: excluded
+        if (labels) info.samples.push_back({std::move(*labels), 1.0, {}});
+    }
+    if (!info.samples.empty()) snapshot.push_back(std::move(info));
+}
+
 void CgroupDirectory::use_tagger(const containers::ContainerTagger* tagger, containers::MetadataCache* cache) {
     tagger_ = tagger;
     cache_ = cache;

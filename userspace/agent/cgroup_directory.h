@@ -58,6 +58,14 @@ public:
     // last labelled; drops the samples of excluded containers.
     void apply_tags(metrics::Snapshot& snapshot, size_t first) const;
 
+    // Appends tracer.container.info: 1 for every container whose cgroup
+    // exists now, tagged as its kernel series are, idle or not (a container
+    // none of whose tasks ran since the agent started has no other series).
+    // One sample per container (its outermost cgroup), at most max_cgroups,
+    // none for excluded containers; before its metadata arrives a container
+    // is named by its id alone. Call after end_interval.
+    void append_container_info(metrics::Snapshot& snapshot);
+
     uint64_t interval() const { return interval_; }
     size_t tracked() const { return tracked_.size(); }
     size_t overflowed() const { return overflowed_.size(); }
@@ -83,6 +91,10 @@ private:
     std::unordered_map<std::string, Tracked> tracked_;  // by path
     std::set<std::string> overflowed_;                   // paths folded this interval
     std::vector<uint64_t> gone_;
+    // The container cgroups of the resolver's present set, as of generation
+    // container_paths_of_ (recomputed when it changes): path -> sorted.
+    std::vector<std::string> container_paths_;
+    uint64_t container_paths_of_ = UINT64_MAX;
 };
 
 }  // namespace tracer::agent

@@ -126,6 +126,7 @@ void KernelSource::flush(metrics::Interval& out) {
         size_t first = snap.size();
         for (const auto* c : collectors_) c->append_families(snap);
         directory_.apply_tags(snap, first);  // every family so far is per-cgroup
+        directory_.append_container_info(snap);
     }
 
     auto up = family("tracer.probe.up", metrics::MetricType::Gauge,

@@ -34,6 +34,7 @@ CgroupResolver::CgroupResolver(std::string mount_point, std::string mount_root)
 void CgroupResolver::learn(uint64_t id, std::string path) {
     if (live_.count(id) || learned_.size() >= kMaxLearned) return;
     learned_[id] = std::move(path);
+    ++generation_;
 }
 
 std::optional<std::string> CgroupResolver::lookup(uint64_t id) const {
@@ -92,6 +93,7 @@ std::vector<uint64_t> CgroupResolver::rescan() {
     learned_.clear();
     live_ = std::move(fresh);
     ++scans_;
+    ++generation_;
     return gone;
 }
 

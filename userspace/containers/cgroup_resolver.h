@@ -35,8 +35,18 @@ public:
     // returned, so callers can release what they keep per cgroup.
     std::vector<uint64_t> rescan();
 
+    // Calls f(path) for every cgroup that exists as far as the resolver knows:
+    // found by the last scan, or learnt since (not the departed).
+    template <class F>
+    void for_each_present(F&& f) const {
+        for (const auto& [id, path] : live_) f(path);
+        for (const auto& [id, path] : learned_) f(path);
+    }
+
     size_t live_count() const { return live_.size(); }
     uint64_t scans() const { return scans_; }
+    // Grows whenever the present set may have changed (a scan, a cgroup learnt).
+    uint64_t generation() const { return generation_; }
 
 private:
     void walk(int dirfd, std::string& rel, std::unordered_map<uint64_t, std::string>& out, int depth);
@@ -47,6 +57,7 @@ private:
     std::unordered_map<uint64_t, std::string> departed_;
     std::unordered_map<uint64_t, std::string> learned_;
     uint64_t scans_ = 0;
+    uint64_t generation_ = 0;
 };
 
 }  // namespace tracer::containers
