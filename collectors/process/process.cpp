@@ -10,10 +10,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string_view>
 #include <sstream>
@@ -72,6 +76,54 @@ std::optional<uid_t> uid_of(const std::string& path, const std::string& name) {
         if (std::from_chars(digits.data(), digits.data() + digits.size(), uid).ec == std::errc()) return uid;
     }
     return std::nullopt;
+}
+
+// A process as the search compares it: its id, name (process_name) and
+// command line (arguments joined by spaces).
+struct ProcEntry {
+    std::string pid, name, cmdline;
+};
+
+// Every process under `proc`, read once for the instances that run together:
+// a list younger than kShareFor is handed to an instance that has not had it
+// yet instead of a scan of its own (the runner starts the instances of one
+// interval at the same tick, so ten instances read /proc once); an instance
+// never gets the same list twice. Concurrent callers wait for one scan. Short
+// enough that a run beginning later than that sees every process started
+// before it began.
+constexpr auto kShareFor = std::chrono::milliseconds(100);
+
+std::shared_ptr<const std::vector<ProcEntry>> process_list(const std::string& proc, const void* instance) {
+    static std::mutex mu;
+    static std::string cached_proc;
+    static std::chrono::steady_clock::time_point cached_at;
+    static std::shared_ptr<const std::vector<ProcEntry>> cached;
+    static std::set<const void*> given;  // the instances that had `cached`
+    std::lock_guard lock(mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (cached && cached_proc == proc && now - cached_at < kShareFor && given.insert(instance).second) return cached;
+    auto list = std::make_shared<std::vector<ProcEntry>>();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(proc, ec)) {
+        std::string pid = entry.path().filename().string();
+        if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+        const std::string base = proc + "/" + pid;
+        std::string comm = read_file_text(base + "/comm");
+        if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+        if (comm.empty()) continue;  // gone meanwhile
+        std::string cmdline = read_file_text(base + "/cmdline");
+        const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
+        for (auto& c : cmdline)
+            if (c == '\0') c = ' ';
+        while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
+        list->push_back({std::move(pid), process_name(std::move(comm), argv0), std::move(cmdline)});
+    }
+    if (ec) throw std::runtime_error("cannot read " + proc + ": " + ec.message());
+    cached_proc = proc;
+    cached_at = now;
+    cached = std::move(list);
+    given = {instance};
+    return cached;
 }
 
 // The real uid of process `pid` ("Uid:" in its status); nullopt if it is gone.
@@ -183,22 +235,8 @@ private:
             return {pid};
         }
         std::vector<std::string> out;
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(proc_, ec)) {
-            std::string pid = entry.path().filename().string();
-            if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
-            const std::string base = proc_ + "/" + pid;
-            std::string comm = read_file_text(base + "/comm");
-            if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-            if (comm.empty()) continue;  // gone meanwhile
-            std::string cmdline = read_file_text(base + "/cmdline");
-            const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
-            for (auto& c : cmdline)
-                if (c == '\0') c = ' ';
-            while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
-            if (matches(process_name(comm, argv0), cmdline)) out.push_back(pid);
-        }
-        if (ec) throw std::runtime_error("cannot read " + proc_ + ": " + ec.message());
+        for (const ProcEntry& p : *process_list(proc_, this))
+            if (matches(p.name, p.cmdline)) out.push_back(p.pid);
         return out;
     }
 
