@@ -33,8 +33,9 @@ void CollectedRun::rate(const std::string& name, double cumulative, metrics::Lab
     add(name, MetricKind::Rate, cumulative, std::move(labels), unit);
 }
 
-void CollectedRun::service_check(const std::string& name, CheckStatus status, const std::string& message) {
-    service_checks.push_back({name, status, message});
+void CollectedRun::service_check(const std::string& name, CheckStatus status, const std::string& message,
+                                 metrics::Labels labels) {
+    service_checks.push_back({name, status, message, std::move(labels)});
 }
 
 void RateDeriver::derive(std::vector<ReportedMetric>& run, std::chrono::steady_clock::time_point at) {

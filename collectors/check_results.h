@@ -29,6 +29,7 @@ struct ReportedServiceCheck {
     std::string name;
     CheckStatus status = CheckStatus::Ok;
     std::string message;
+    metrics::Labels labels;  // its own, without the instance's tags
 };
 
 // The CheckRun a check writes into on a worker thread.
@@ -41,7 +42,8 @@ public:
                          const std::string& unit = "") override;
     void rate(const std::string& name, double cumulative, metrics::Labels labels = {},
               const std::string& unit = "") override;
-    void service_check(const std::string& name, CheckStatus status, const std::string& message = "") override;
+    void service_check(const std::string& name, CheckStatus status, const std::string& message = "",
+                       metrics::Labels labels = {}) override;
     std::chrono::steady_clock::time_point deadline() const override { return deadline_; }
 
     std::vector<ReportedMetric> metrics;

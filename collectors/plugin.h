@@ -53,7 +53,10 @@ public:
     virtual void rate(const std::string& name, double cumulative, metrics::Labels labels = {},
                       const std::string& unit = "") = 0;
     // The instance's service checks (its status check, see Check, and any others).
-    virtual void service_check(const std::string& name, CheckStatus status, const std::string& message = "") = 0;
+    // `labels`: what this one is about (a backend of a load balancer), beside the
+    // instance's tags; one name may be reported once per label set.
+    virtual void service_check(const std::string& name, CheckStatus status, const std::string& message = "",
+                               metrics::Labels labels = {}) = 0;
     // Blocking I/O in run() must give up by then (the runner abandons the run after it).
     virtual std::chrono::steady_clock::time_point deadline() const = 0;
 };

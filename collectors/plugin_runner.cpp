@@ -142,8 +142,9 @@ struct PluginRunner::Shared : std::enable_shared_from_this<PluginRunner::Shared>
 
     void queue_service_checks(Instance& inst) {
         for (const auto& sc : inst.report.service_checks)
-            inst.pending_checks.push_back(
-                metrics::ServiceCheck{sc.name, static_cast<int>(sc.status), unix_seconds(), "", sc.message, inst.tags});
+            inst.pending_checks.push_back(metrics::ServiceCheck{
+                sc.name, static_cast<int>(sc.status), unix_seconds(), "", sc.message,
+                sc.labels.empty() ? inst.tags : tags_from_labels(merged_labels(sc.labels, inst.tag_labels))});
     }
 
     void finish(Instance& inst, CollectedRun& run, const std::string& error, Clock::time_point started,
@@ -369,7 +370,8 @@ void PluginRunner::flush(metrics::Interval& out) {
         duration.samples.push_back({self, r.last_duration, {}});
         for (const auto& sc : r.service_checks)
             check_status.samples.push_back(
-                {{{"check", sc.name}, {"instance", inst->id}, {"plugin", inst->plugin}}, double(sc.status), {}});
+                {merged_labels({{"check", sc.name}, {"instance", inst->id}, {"plugin", inst->plugin}}, sc.labels),
+                 double(sc.status), {}});
     }
     config_errors.samples.push_back({{}, double(shared_->problems.size()), {}});
     for (auto* f : {&runs, &errors, &timeouts, &skipped, &duration, &check_status, &config_errors})

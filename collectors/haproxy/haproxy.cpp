@@ -67,6 +67,7 @@ struct HaproxyOptions {
     bool tls_verify = true;
     bool aggregates_only = true;
     bool status_metrics = false;
+    bool service_check = false;  // haproxy.backend_up per backend and server
 };
 
 bool parse_number(const std::string& text, double& out) {
@@ -187,6 +188,7 @@ public:
                 }
             }
             if (aggregate || !options_.aggregates_only) report_row(out, f, name == "FRONTEND" ? "frontend" : "backend", aggregate);
+            if (options_.service_check) report_backend_up(out, f, status);
         }
         if (options_.status_metrics) {
             std::map<std::string, bool> services;
@@ -203,6 +205,34 @@ public:
     }
 
 private:
+    // Datadog's haproxy.backend_up, for every row whose status it maps: up and
+    // maint OK, down CRITICAL, no check UNKNOWN (frontends are OPEN: none).
+    // Tagged with the service and, for a backend's rows, the server (`BACKEND`
+    // for the backend itself). Frontend rows carry no `backend` tag.
+    static void report_backend_up(CheckRun& out, const std::map<std::string, std::string>& f,
+                                  const std::string& status) {
+        CheckStatus s;
+        if (status == "up" || status == "maint")
+            s = CheckStatus::Ok;
+        else if (status == "down")
+            s = CheckStatus::Critical;
+        else if (status == "no_check")
+            s = CheckStatus::Unknown;
+        else
+            return;
+        const std::string& service = f.at("pxname");
+        const std::string& server = f.at("svname");
+        metrics::Labels labels{{"haproxy_service", service}};
+        if (server != "FRONTEND") labels.push_back({"backend", server});
+        std::string message;
+        if (s != CheckStatus::Ok) message = "haproxy reported " + service + ":" + server + " " + status_word(s);
+        out.service_check("haproxy.backend_up", s, message, std::move(labels));
+    }
+
+    static const char* status_word(CheckStatus s) {
+        return s == CheckStatus::Critical ? "DOWN" : s == CheckStatus::Unknown ? "UNKNOWN (no check)" : "UP";
+    }
+
     void report_row(CheckRun& out, const std::map<std::string, std::string>& f, const std::string& side,
                     bool aggregate) const {
         metrics::Labels labels{{"haproxy_service", f.at("pxname")}};
@@ -237,6 +267,7 @@ std::unique_ptr<Check> make_haproxy_check(const InstanceConfig& config) {
     o.tls_verify = bool_key(config, "tls_verify", true);
     o.aggregates_only = bool_key(config, "collect_aggregates_only", true);
     o.status_metrics = bool_key(config, "collect_status_metrics", false);
+    o.service_check = bool_key(config, "enable_service_check", false);
     return std::make_unique<HaproxyCheck>(std::move(o));
 }
 
@@ -276,7 +307,7 @@ PluginInfo haproxy_plugin() {
     return {"haproxy", "HAProxy frontends, backends and servers from the stats page (CSV) or the stats socket",
             make_haproxy_check,
             {"url", "username", "password", "password_env", "password_file", "tls_verify", "collect_aggregates_only",
-             "collect_status_metrics"}};
+             "collect_status_metrics", "enable_service_check"}};
 }
 
 }  // namespace tracer::collectors

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace tracer::plugin_tests {
@@ -119,6 +120,54 @@ TEST_F(HaproxyPlugin, ServerRowsAndStatusCounts) {
     auto be = run.value("haproxy.backend.session.rate", kBe);
     ASSERT_TRUE(s1 && be) << run.dump();
     EXPECT_EQ(*s1, *be) << "s2 is a backup: every session of be went to s1";
+}
+
+// Datadog's opt-in haproxy.backend_up: one per server and backend, tagged
+// with them; s1 (checked, answering) OK, s2 (checked, nothing listens) CRITICAL
+// once its checks failed, the backends be and stats (a `listen` section)
+// themselves OK; none for the frontends.
+TEST_F(HaproxyPlugin, BackendUpIsOneServiceCheckPerServerAndBackend) {
+    auto off = run_once(*make_check("haproxy", "url: unix://" + server_->socket()));
+    EXPECT_EQ(off.check("haproxy.backend_up"), nullptr) << "off by default, as Datadog's";
+
+    auto check = make_check("haproxy", "url: unix://" + server_->socket() + "\nenable_service_check: true\n");
+    auto status_of = [](const RecordingCheckRun& run, const std::string& service, const std::string& server) {
+        const collectors::ReportedServiceCheck* found = nullptr;
+        for (const auto& sc : run.service_checks) {
+            metrics::Labels want{{"backend", server}, {"haproxy_service", service}}, got = sc.labels;
+            std::sort(got.begin(), got.end());
+            if (sc.name == "haproxy.backend_up" && got == want) {
+                EXPECT_EQ(found, nullptr) << service << ":" << server << " reported twice";
+                found = &sc;
+            }
+        }
+        return found;
+    };
+    RecordingCheckRun run(std::chrono::steady_clock::now());
+    for (int i = 0; i < 100; ++i) {  // s2 is down once two checks 100 ms apart failed
+        run = run_once(*check);
+        ASSERT_EQ(run.error, "") << run.dump();
+        auto s2 = status_of(run, "be", "s2");
+        if (s2 && s2->status == CheckStatus::Critical) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    auto s1 = status_of(run, "be", "s1"), s2 = status_of(run, "be", "s2"), be = status_of(run, "be", "BACKEND");
+    ASSERT_TRUE(s1 && s2 && be);
+    EXPECT_EQ(s1->status, CheckStatus::Ok);
+    EXPECT_EQ(s1->message, "");
+    EXPECT_EQ(s2->status, CheckStatus::Critical);
+    EXPECT_EQ(s2->message, "haproxy reported be:s2 DOWN");
+    EXPECT_EQ(be->status, CheckStatus::Ok) << "s1 serves be";
+    ASSERT_TRUE(status_of(run, "stats", "BACKEND"));
+    EXPECT_EQ(status_of(run, "stats", "BACKEND")->status, CheckStatus::Ok);
+    size_t reported = 0;
+    for (const auto& sc : run.service_checks) {
+        if (sc.name != "haproxy.backend_up") continue;
+        ++reported;
+        for (const auto& l : sc.labels) EXPECT_NE(l.value, "fe") << "a frontend has no backend_up";
+    }
+    EXPECT_EQ(reported, 4u);
+    EXPECT_EQ(run.check("haproxy.can_connect")->status, CheckStatus::Ok);
 }
 
 TEST_F(HaproxyPlugin, AStoppedServerIsCriticalWithTheReason) {

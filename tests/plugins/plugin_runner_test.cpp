@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 namespace tracer::collectors {
@@ -49,6 +50,15 @@ private:
 class FailingCheck : public Check {
 public:
     void run(CheckRun&) override { throw std::runtime_error("connection refused by 127.0.0.1:1"); }
+};
+
+// Two service checks of one name, one per backend (as haproxy.backend_up).
+class PerBackendCheck : public Check {
+public:
+    void run(CheckRun& out) override {
+        out.service_check("lb.backend_up", CheckStatus::Ok, "", {{"backend", "a"}});
+        out.service_check("lb.backend_up", CheckStatus::Critical, "b is down", {{"backend", "b"}, {"env", "own"}});
+    }
 };
 
 LoadedInstance instance(const std::string& plugin, std::shared_ptr<Check> check, double timeout = 5,
@@ -174,6 +184,33 @@ TEST(PluginRunner, RunsOnScheduleWithTagsRatesServiceChecksAndSelfMetrics) {
     metrics::Interval again;
     runner.flush(again);
     EXPECT_TRUE(again.service_checks.empty());
+}
+
+// A service check's own labels go out with it beside the instance's tags (its
+// own win), and tell its tracer_plugin_check_status samples apart.
+TEST(PluginRunner, ServiceChecksOfOneNameAreToldApartByTheirLabels) {
+    std::vector<LoadedInstance> list;
+    list.push_back(instance("lb", std::make_shared<PerBackendCheck>(), 5, {"env:test", "team:net"}));
+    PluginRunner runner(std::move(list), {}, {.agent_interval = 10});
+    runner.run_once();
+    metrics::Interval interval;
+    runner.flush(interval);
+    std::map<std::vector<std::string>, int> sent;  // tags -> status
+    for (const auto& sc : interval.service_checks)
+        if (sc.name == "lb.backend_up") sent[sc.tags] = sc.status;
+    EXPECT_EQ(sent, (std::map<std::vector<std::string>, int>{{{"backend:a", "env:test", "team:net"}, 0},
+                                                             {{"backend:b", "env:own", "team:net"}, 2}}));
+    const auto& s = interval.families;
+    EXPECT_EQ(sample(s, "tracer.plugin.check_status",
+                     {{"backend", "a"}, {"check", "lb.backend_up"}, {"instance", "lb[0]"}, {"plugin", "lb"}}),
+              0);
+    EXPECT_EQ(sample(s, "tracer.plugin.check_status",
+                     {{"backend", "b"}, {"check", "lb.backend_up"}, {"env", "own"}, {"instance", "lb[0]"},
+                      {"plugin", "lb"}}),
+              2);
+    EXPECT_EQ(sample(s, "tracer.plugin.check_status",
+                     {{"check", "lb.can_connect"}, {"instance", "lb[0]"}, {"plugin", "lb"}}),
+              0);
 }
 
 TEST(PluginRunner, HungCheckIsAbandonedCountedAndNeverDelaysFlushOrOthers) {

@@ -61,8 +61,12 @@ void print_table(const std::vector<collectors::InstanceReport>& reports) {
         }
         if (!r.service_checks.empty()) {
             std::printf("\n  %-30s  %-8s  %s\n", "SERVICE CHECK", "STATUS", "MESSAGE");
-            for (const auto& sc : r.service_checks)
-                std::printf("  %-30s  %-8s  %s\n", sc.name.c_str(), status_name(sc.status), sc.message.c_str());
+            auto tag_labels = collectors::labels_from_tags(r.tags);
+            for (const auto& sc : r.service_checks) {
+                std::string tags = join(collectors::tags_from_labels(collectors::merged_labels(sc.labels, tag_labels)));
+                std::printf("  %-30s  %-8s  %s%s%s\n", sc.name.c_str(), status_name(sc.status), sc.message.c_str(),
+                            tags.empty() ? "" : sc.message.empty() ? "[" : " [", tags.empty() ? "" : (tags + "]").c_str());
+            }
         }
         std::printf("\n");
     }
@@ -91,7 +95,11 @@ void print_json(const std::vector<collectors::InstanceReport>& reports, const st
                                     {"tags", collectors::tags_from_labels(collectors::merged_labels(m.labels, tag_labels))}});
         i["service_checks"] = nlohmann::json::array();
         for (const auto& sc : r.service_checks)
-            i["service_checks"].push_back({{"name", sc.name}, {"status", status_name(sc.status)}, {"message", sc.message}});
+            i["service_checks"].push_back({{"name", sc.name},
+                                           {"status", status_name(sc.status)},
+                                           {"message", sc.message},
+                                           {"tags", collectors::tags_from_labels(
+                                                        collectors::merged_labels(sc.labels, tag_labels))}});
         out["instances"].push_back(std::move(i));
     }
     out["config_errors"] = nlohmann::json::array();
