@@ -47,9 +47,9 @@
  * window and still blocked after it is timed when it returns, however late.
  * A stamp records its syscall number and sys_exit takes only a stamp of its
  * own number, then clears it: a stamp whose exit reports another number
- * (rt_sigreturn exits as -1) is dropped by the thread's next timed exit that
- * looks the slot up, or replaced by its next stamp, and can never time a call
- * of another number.
+ * (one whose exit was never seen) is dropped by the thread's next timed exit
+ * that looks the slot up, or replaced by its next stamp, and can never time a
+ * call of another number.
  * exit and exit_group, which never reach sys_exit, are then counted when
  * their thread exits (5.11+ build on 5.15+ kernels, which have
  * bpf_task_pt_regs; elsewhere userspace keeps sys_enter attached).
@@ -127,9 +127,11 @@ const volatile bool exits_at_task_exit = false;
 #if defined(__TARGET_ARCH_x86)
 #define NR_EXIT 60
 #define NR_EXIT_GROUP 231
+#define NR_RT_SIGRETURN 15
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_EXIT 93
 #define NR_EXIT_GROUP 94
+#define NR_RT_SIGRETURN 139
 #endif
 
 struct {
@@ -261,13 +263,19 @@ static __always_inline struct syscall_inflight *inflight_slot_or_create(void)
 #endif
 }
 
+/* The number of the syscall a thread is in, from its saved registers. One
+ * exit reports -1: rt_sigreturn restores the registers the signal interrupted
+ * and sets the number to -1 there (so that no syscall is restarted), and so
+ * exits as -1; counted as rt_sigreturn (instead of `other`) and timed with its
+ * own stamp. (A ptrace tracer that skips a call by setting -1 is counted so too.) */
 static __always_inline __u32 syscall_nr_of(struct pt_regs *regs)
 {
 #if defined(__TARGET_ARCH_x86)
-	return (__u32)KREAD(regs, orig_ax);
+	__u32 nr = (__u32)KREAD(regs, orig_ax);
 #else
-	return (__u32)KREAD(regs, syscallno);
+	__u32 nr = (__u32)KREAD(regs, syscallno);
 #endif
+	return nr == (__u32)-1 ? NR_RT_SIGRETURN : nr;
 }
 
 static __always_inline bool is_timed(struct syscall_cpu_cache *c, __u32 nr)

@@ -607,6 +607,25 @@ TEST_P(SyscallProbeTest, CountOnlyModeCountsWithoutLatency) {
     EXPECT_LE(c.errors, 105u);
 }
 
+// A signal handler returns through rt_sigreturn, whose exit reports syscall
+// -1: each is counted as rt_sigreturn, none as `other`, with latency on or off.
+TEST_P(SyscallProbeTest, SignalHandlerReturnsAreCountedAsRtSigreturn) {
+    for (bool latency : {false, true}) {
+        auto probe = open(latency);
+        TestCgroup cg(latency ? "sigreturn-timed" : "sigreturn");
+        constexpr int N = 300;
+        run_in(cg, [] {
+            signal(SIGUSR1, [](int) {});
+            pid_t self = pid_t(syscall(SYS_getpid));
+            for (int i = 0; i < N; ++i) kill(self, SIGUSR1);
+        });
+        auto all = read_once(*probe, cg.id(*mount_));
+        EXPECT_GE(all[SYS_rt_sigreturn].count, uint64_t(N)) << "latency " << latency;
+        EXPECT_LE(all[SYS_rt_sigreturn].count, uint64_t(N + 5)) << "latency " << latency;
+        EXPECT_EQ(all[SYSCALL_NR_OTHER].count, 0u) << "latency " << latency;
+    }
+}
+
 TEST_P(SyscallProbeTest, TimesOnlyTheSyscallsItIsAskedToAndCountsAll) {
     auto probe = open(true, std::vector<uint32_t>{SYS_nanosleep});
     TestCgroup cg("timed");
@@ -632,9 +651,10 @@ TEST_P(SyscallProbeTest, TimesOnlyTheSyscallsItIsAskedToAndCountsAll) {
 
 // With latency windows, sys_exit runs while sys_enter is detached and must
 // only use a stamp of the very syscall that is returning. rt_sigreturn is
-// stamped on entry but exits as syscall -1, so its stamp outlives it; a
-// getppid entered after the window closed must not be timed with it (it would
-// read as the whole time since the signal).
+// stamped on entry and exits as syscall -1, which sys_exit takes as
+// rt_sigreturn's own exit: its stamp times it and goes; a getppid entered
+// after the window closed must not be timed with it (it would read as the
+// whole time since the signal).
 TEST_P(SyscallProbeTest, AStampLeftFromAWindowNeverTimesALaterCall) {
     auto probe = open(true, std::vector<uint32_t>{SYS_getpid, SYS_getppid, SYS_rt_sigreturn}, 1,
                       /*window_ms=*/1000, /*period_ms=*/600000);
@@ -653,13 +673,18 @@ TEST_P(SyscallProbeTest, AStampLeftFromAWindowNeverTimesALaterCall) {
     EXPECT_EQ(probe->latency_windows(), 1u);
     std::vector<probes::SyscallReading> r;
     probe->read(r);
-    probes::SyscallTotals pid, ppid, exit_group;
+    probes::SyscallTotals pid, ppid, exit_group, sigreturn;
     for (const auto& e : r) {
         if (e.cgroup_id != cg.id(*mount_)) continue;
         if (e.nr == SYS_getpid) pid = e.totals;
         if (e.nr == SYS_getppid) ppid = e.totals;
         if (e.nr == SYS_exit_group) exit_group = e.totals;
+        if (e.nr == SYS_rt_sigreturn) sigreturn = e.totals;
     }
+    EXPECT_EQ(sigreturn.count, 1u);
+    uint64_t sigreturn_slots = 0;
+    for (auto v : sigreturn.slots) sigreturn_slots += v;
+    EXPECT_EQ(sigreturn_slots, 1u) << "the handler's return, in the window, timed by its own stamp";
     EXPECT_EQ(exit_group.count, 1u) << "the child's _exit, made while sys_enter was detached, is counted";
     uint64_t pid_slots = 0, ppid_slots = 0;
     for (auto v : pid.slots) pid_slots += v;
