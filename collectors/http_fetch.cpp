@@ -8,9 +8,6 @@
 namespace tracer::collectors {
 namespace {
 
-struct CurlFree {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
 struct SlistFree {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -42,16 +39,30 @@ std::optional<int64_t> parse_expire(const std::string& value) {
 }  // namespace
 
 HttpResponse http_fetch(const HttpRequest& request) {
+    HttpClient once;
+    return once.fetch(request);
+}
+
+HttpClient::HttpClient() {
     static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     (void)initialised;
-    std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
-    if (!curl) throw std::runtime_error(request.url + ": cannot create an HTTP client");
+}
+
+HttpClient::~HttpClient() {
+    if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+HttpResponse HttpClient::fetch(const HttpRequest& request) {
+    if (curl_)
+        curl_easy_reset(static_cast<CURL*>(curl_));  // every option back to its default; the connection stays
+    else if (!(curl_ = curl_easy_init()))
+        throw std::runtime_error(request.url + ": cannot create an HTTP client");
     HttpResponse response;
     Sink sink{&response.body, request.max_body_bytes};
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - std::chrono::steady_clock::now())
                   .count();
     if (ms < 1) ms = 1;
-    CURL* c = curl.get();
+    CURL* c = static_cast<CURL*>(curl_);
     curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(ms));

@@ -35,6 +35,28 @@ struct HttpResponse {
 
 // Throws std::runtime_error "<url>: <what went wrong>" when no response came
 // (refused, timed out, TLS failure, body too large). HTTP error statuses are responses.
+// A connection of its own, closed after the answer (http_check: its response
+// time and certificate are those of a new connection, as a user's first visit).
 HttpResponse http_fetch(const HttpRequest& request);
+
+// The requests of one check, one after another: the connection of the last
+// answer is kept (HTTP keep-alive) and the next request goes over it, so a
+// status page read every interval costs the server one request, not a
+// connection and a request. A connection the server closed meanwhile (its
+// keep-alive timeout, a restart) is noticed and replaced by libcurl, the
+// request made again on a new one. Not thread-safe: the runner never runs a
+// check twice at once.
+class HttpClient {
+public:
+    HttpClient();
+    ~HttpClient();
+    HttpClient(const HttpClient&) = delete;
+    HttpClient& operator=(const HttpClient&) = delete;
+    // As http_fetch.
+    HttpResponse fetch(const HttpRequest& request);
+
+private:
+    void* curl_ = nullptr;  // CURL*
+};
 
 }  // namespace tracer::collectors

@@ -1,5 +1,5 @@
 // A status page (apache's server-status, haproxy's CSV, php-fpm's status and
-// ping) read with http_fetch: the body of a 2xx answer, or an exception whose
+// ping) read with an HttpClient: the body of a 2xx answer, or an exception whose
 // message is the reason a user can act on.
 #pragma once
 
@@ -11,6 +11,7 @@ namespace tracer::collectors {
 
 // Throws std::runtime_error "<url>: HTTP <status>" for a non-2xx answer, or
 // http_fetch's "<url>: <reason>" when none came (refused, timed out, ...).
-std::string fetch_status_page(const HttpRequest& request);
+// Over `client`'s kept connection (see HttpClient).
+std::string fetch_status_page(HttpClient& client, const HttpRequest& request);
 
 }  // namespace tracer::collectors

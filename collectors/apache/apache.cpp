@@ -63,7 +63,7 @@ public:
     void run(CheckRun& out) override {
         std::string page;
         try {
-            page = fetch_status_page({.url = options_.url,
+            page = fetch_status_page(http_, {.url = options_.url,
                   .username = options_.user, .password = options_.password,
                   .deadline = out.deadline(), .tls_verify = options_.tls_verify});
         } catch (const std::exception& e) {
@@ -116,6 +116,7 @@ public:
 
 private:
     ApacheOptions options_;
+    HttpClient http_;  // the server-status connection, kept between runs
 };
 
 std::unique_ptr<Check> make_apache_check(const InstanceConfig& config) {

@@ -160,7 +160,7 @@ public:
         try {
             std::string text;
             if (options_.url.rfind("http", 0) == 0)
-                text = fetch_status_page({.url = options_.url,
+                text = fetch_status_page(http_, {.url = options_.url,
                       .username = options_.user, .password = options_.password,
                       .deadline = out.deadline(), .tls_verify = options_.tls_verify});
             else
@@ -250,6 +250,7 @@ private:
     }
 
     HaproxyOptions options_;
+    HttpClient http_;  // the stats page's connection, kept between runs
 };
 
 std::unique_ptr<Check> make_haproxy_check(const InstanceConfig& config) {

@@ -48,7 +48,7 @@ public:
         req.password = password_;
         req.deadline = out.deadline();
         req.tls_verify = tls_verify_;
-        auto res = http_fetch(req);
+        auto res = http_.fetch(req);
         if (res.status != 200)
             throw std::runtime_error(url_ + ": HTTP " + std::to_string(res.status) + " (is stub_status on at this location?)");
         // Active connections: 2
@@ -80,6 +80,7 @@ private:
     std::string url_, username_, password_;
     bool tls_verify_;
     metrics::Labels tags_;
+    HttpClient http_;  // the stub_status connection, kept between runs
 };
 
 }  // namespace

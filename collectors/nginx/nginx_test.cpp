@@ -40,6 +40,32 @@ TEST(NginxPlugin, FiveRequestsRaiseRequestsByFive) {
     EXPECT_EQ(service_check_of(r, "nginx.can_connect"), CheckStatus::Ok);
 }
 
+// One connection for every run: nginx accepts the first run's and no other
+// (its accepts counter is on the page each run reads); after a restart, which
+// closes it, the next run connects again and succeeds.
+TEST(NginxPlugin, RunsKeepTheirConnectionAndReconnectAfterARestart) {
+    fixtures::NginxServer nginx;
+    if (auto why = nginx.skip_reason("nginx-light"); !why.empty()) GTEST_SKIP() << why;
+    ASSERT_TRUE(nginx.start()) << nginx.output();
+    PluginUnderTest plugin("nginx", "instances:\n  - nginx_status_url: " + nginx.url("/nginx_status") + "\n");
+    auto first = plugin.run();
+    ASSERT_EQ(first.last_error, "");
+    const double accepted = metric_of(first, "nginx.connections.accepted_count");
+    for (int i = 0; i < 3; ++i) {
+        auto r = plugin.run();
+        ASSERT_EQ(r.last_error, "");
+        EXPECT_EQ(metric_of(r, "nginx.connections.accepted_count"), accepted) << "run " << i + 2 << " connected anew";
+    }
+    nginx.stop();
+    ASSERT_TRUE(nginx.start()) << nginx.output();
+    auto after = plugin.run();
+    EXPECT_EQ(after.last_error, "");
+    EXPECT_EQ(service_check_of(after, "nginx.can_connect"), CheckStatus::Ok);
+    // the new nginx counts what the first one had after the first run: the
+    // fixture's readiness probe and the check's one connection
+    EXPECT_EQ(metric_of(after, "nginx.connections.accepted_count"), accepted);
+}
+
 TEST(NginxPlugin, NotAStatusPageOrStoppedServerIsCritical) {
     fixtures::NginxServer nginx;
     if (auto why = nginx.skip_reason("nginx-light"); !why.empty()) GTEST_SKIP() << why;

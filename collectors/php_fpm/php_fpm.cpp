@@ -53,7 +53,7 @@ public:
         }
         nlohmann::json status;
         try {
-            auto body = fetch_status_page({.url = options_.status_url,
+            auto body = fetch_status_page(http_, {.url = options_.status_url,
                   .username = options_.user, .password = options_.password,
                   .deadline = out.deadline(), .tls_verify = options_.tls_verify});
             status = nlohmann::json::parse(body, nullptr, false);
@@ -78,9 +78,9 @@ public:
 
 private:
     // "" when the ping page answered with the expected reply; else why not.
-    std::string ping(CheckRun& out) const {
+    std::string ping(CheckRun& out) {
         try {
-            auto body = fetch_status_page({.url = options_.ping_url,
+            auto body = fetch_status_page(http_, {.url = options_.ping_url,
                   .username = options_.user, .password = options_.password,
                   .deadline = out.deadline(), .tls_verify = options_.tls_verify});
             if (body.find(options_.ping_reply) == std::string::npos)
@@ -93,6 +93,7 @@ private:
     }
 
     PhpFpmOptions options_;
+    HttpClient http_;  // status and ping, over one connection kept between runs
 };
 
 std::unique_ptr<Check> make_php_fpm_check(const InstanceConfig& config) {

@@ -53,7 +53,7 @@ public:
         req.password = password_;
         req.deadline = out.deadline();
         req.tls_verify = tls_verify_;
-        auto res = http_fetch(req);
+        auto res = http_.fetch(req);
         if (res.status != 200) throw std::runtime_error(url_ + ": HTTP " + std::to_string(res.status));
         auto parsed = parse_prometheus_text(res.body);
         size_t series = 0, dropped = 0;
@@ -133,6 +133,7 @@ private:
     std::string username_, password_;
     bool tls_verify_;
     size_t max_series_;
+    HttpClient http_;  // the endpoint's connection, kept between scrapes (as Prometheus keeps it)
     std::map<std::string, std::string> renames_;
 };
 
