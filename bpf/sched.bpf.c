@@ -8,7 +8,8 @@
  * per-CPU hash keyed by cgroup: see the end of this comment); userspace reads
  * deltas once per interval. Nothing goes through a ring buffer.
  *
- *  - sched_switch(prev -> next): prev is charged its time on CPU and one
+ *  - sched_switch(prev -> next): prev is charged its time on CPU (and, by
+ *    tracer_sched_flush before each reading, the thread still running) and one
  *    voluntary (it blocked) or involuntary (it stays runnable: preempted or
  *    yielded) switch.
  *  - run-queue latency, two ways (userspace picks, `runq_from_sched_info`):

@@ -64,8 +64,9 @@ void print_table(const std::vector<collectors::InstanceReport>& reports) {
             auto tag_labels = collectors::labels_from_tags(r.tags);
             for (const auto& sc : r.service_checks) {
                 std::string tags = join(collectors::tags_from_labels(collectors::merged_labels(sc.labels, tag_labels)));
-                std::printf("  %-30s  %-8s  %s%s%s\n", sc.name.c_str(), status_name(sc.status), sc.message.c_str(),
-                            tags.empty() ? "" : sc.message.empty() ? "[" : " [", tags.empty() ? "" : (tags + "]").c_str());
+                if (!tags.empty()) tags = (sc.message.empty() ? "[" : " [") + tags + "]";
+                std::printf("  %-30s  %-8s  %s%s\n", sc.name.c_str(), status_name(sc.status), sc.message.c_str(),
+                            tags.c_str());
             }
         }
         std::printf("\n");

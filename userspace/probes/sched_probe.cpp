@@ -53,7 +53,9 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     // the 5.11+ build's calls helpers that kernels gave those programs later
     // than tp_btf ones: left out where they are missing, and read() charges
     // running threads at their switch-out, as before.
-    auto raw_tp_has = [](bpf_func_id f) { return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, f, nullptr) == 1; };
+    auto raw_tp_has = [](bpf_func_id f) {
+        return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, f, nullptr) == 1;
+    };
     const bool flush = !std::is_same_v<Skeleton, sched_modern_bpf> ||
                        (raw_tp_has(BPF_FUNC_get_current_task_btf) && raw_tp_has(BPF_FUNC_task_storage_get));
     bpf_program__set_autoload(skel->progs.tracer_sched_flush, flush);
@@ -83,8 +85,8 @@ void SchedProbe::load(const SchedProbeOptions& o) {
     drops_fd_ = bpf_map__fd(skel->maps.sched_drops);
     flush_fd_ = flush ? bpf_program__fd(skel->progs.tracer_sched_flush) : -1;
     if (!flush)
-        LOG_INFO("sched: this kernel does not let raw tracepoint programs read task storage: a running thread's "
-                 "time on CPU shows when it is switched out");
+        LOG_INFO("sched: this kernel does not give raw tracepoint programs the task helpers the flush of running "
+                 "threads calls: a running thread's time on CPU shows when it is switched out");
     skel_ = std::move(owner);
 }
 
@@ -126,11 +128,12 @@ void SchedProbe::flush_running() {
         if (bpf_prog_test_run_opts(flush_fd_, &run) == 0) continue;
         int err = errno;
         if (err == ENXIO) continue;  // an offline CPU: nothing runs there
-        // Before 5.10 raw tracepoint programs cannot be run on a given CPU:
-        // running threads are then charged when they are switched out.
+        // Before 5.10 raw tracepoint programs cannot be run on a given CPU
+        // (ENOTSUPP, 524, which strerror does not know): running threads are
+        // then charged when they are switched out.
         LOG_INFO("sched: cannot run the flush of running threads on CPU %d (%s): a thread's time on CPU "
                  "shows when it is switched out",
-                 cpu, std::strerror(err));
+                 cpu, err == 524 ? "not supported: Linux 5.10+ runs a program on a given CPU" : std::strerror(err));
         flush_fd_ = -1;
         return;
     }
