@@ -206,9 +206,9 @@ public:
 
 private:
     // Datadog's haproxy.backend_up, for every row whose status it maps: up and
-    // maint OK, down CRITICAL, no check UNKNOWN (frontends are OPEN: none).
-    // Tagged with the service and, for a backend's rows, the server (`BACKEND`
-    // for the backend itself). Frontend rows carry no `backend` tag.
+    // maint OK, down CRITICAL, no check UNKNOWN. Only a backend's rows have
+    // those (frontends and their listeners are OPEN): tagged with the service
+    // and the server, `BACKEND` for the backend itself.
     static void report_backend_up(CheckRun& out, const std::map<std::string, std::string>& f,
                                   const std::string& status) {
         CheckStatus s;
@@ -222,15 +222,11 @@ private:
             return;
         const std::string& service = f.at("pxname");
         const std::string& server = f.at("svname");
-        metrics::Labels labels{{"haproxy_service", service}};
-        if (server != "FRONTEND") labels.push_back({"backend", server});
         std::string message;
-        if (s != CheckStatus::Ok) message = "haproxy reported " + service + ":" + server + " " + status_word(s);
-        out.service_check("haproxy.backend_up", s, message, std::move(labels));
-    }
-
-    static const char* status_word(CheckStatus s) {
-        return s == CheckStatus::Critical ? "DOWN" : s == CheckStatus::Unknown ? "UNKNOWN (no check)" : "UP";
+        if (s != CheckStatus::Ok)
+            message = "haproxy reported " + service + ":" + server + " " +
+                      (s == CheckStatus::Critical ? "DOWN" : "UNKNOWN (no check)");
+        out.service_check("haproxy.backend_up", s, message, {{"haproxy_service", service}, {"backend", server}});
     }
 
     void report_row(CheckRun& out, const std::map<std::string, std::string>& f, const std::string& side,
