@@ -41,6 +41,7 @@ struct Counters {
     std::vector<uint64_t> runq = {0, 0, 0, 0, 0};
     std::vector<uint64_t> read_latency = {0, 0, 0, 0, 0};
     double read_seconds = 0, write_seconds = 0;
+    metrics::Labels more = {};  // pod, namespace, kube_container...
 };
 
 TimedSnapshot snapshot(const std::vector<Counters>& cgroups, double t, uint64_t seq) {
@@ -53,6 +54,7 @@ TimedSnapshot snapshot(const std::vector<Counters>& cgroups, double t, uint64_t 
     metrics::Family rq{"tracer.runqueue.latency", "seconds", "", metrics::MetricType::Histogram, {}};
     for (const auto& c : cgroups) {
         auto l = cgroup_labels(c.cgroup, c.id, c.name, c.image);
+        l.insert(l.end(), c.more.begin(), c.more.end());
         sc.samples.push_back({with(l, "syscall", "read"), c.syscalls / 2, {}});
         sc.samples.push_back({with(l, "syscall", "write"), c.syscalls / 2, {}});
         err.samples.push_back({with(l, "syscall", "read"), c.errors, {}});
@@ -251,6 +253,46 @@ TEST(TopViewModel, FilterMatchesNameIdImageAndCgroupIgnoringCase) {
     EXPECT_EQ(names(), "db;");
     o.filter = "nothing-like-it";
     EXPECT_EQ(names(), "");
+}
+
+// Two pods' containers often share a name (app, istio-proxy): a Kubernetes
+// container is named by its pod and its container, the pod's sandbox
+// <pod>/POD, and the filter finds them by pod and namespace too.
+TEST(TopViewModel, KubernetesContainersAreNamedByPodAndContainer) {
+    auto kube = [](const std::string& pod, const std::string& ns, const std::string& container) {
+        metrics::Labels l{{"pod", pod}, {"namespace", ns}};
+        if (!container.empty()) l.push_back({"kube_container", container});
+        return l;
+    };
+    const std::string pod_a = "/kubepods/besteffort/pod0f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f/";
+    const std::string pod_b = "/kubepods/burstable/pod1f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f/";
+    Counters a{pod_a + "aaa", "aaa", "app", "registry/web:1"}, b{pod_b + "bbb", "bbb", "app", "registry/api:2"};
+    Counters sandbox{pod_a + "ccc", "ccc", "web-7d9f"}, docker{"/docker/ddd", "ddd", "plain"};
+    a.more = kube("web-7d9f", "shop", "app");
+    b.more = kube("api-5c6b", "billing", "app");
+    sandbox.more = kube("web-7d9f", "shop", "");  // (the sandbox's container_name is its pod's)
+    ViewModel m;
+    m.update(snapshot({a, b, sandbox, docker}, 0, 1));
+    ViewOptions o;
+    auto names = [&] {
+        std::string out;
+        for (const auto& r : m.rows(o)) out += r.name + ";";
+        return out;
+    };
+    EXPECT_EQ(names(), "api-5c6b/app;plain;web-7d9f/POD;web-7d9f/app;");
+    auto rows = m.rows(o);
+    ASSERT_NE(find(rows, "aaa"), nullptr);
+    EXPECT_EQ(find(rows, "aaa")->pod, "web-7d9f");
+    EXPECT_EQ(find(rows, "aaa")->kube_namespace, "shop");
+    EXPECT_EQ(find(rows, "aaa")->image, "registry/web:1");
+    EXPECT_EQ(find(rows, "ddd")->pod, "");
+    o.filter = "BILLING";
+    EXPECT_EQ(names(), "api-5c6b/app;");
+    o.filter = "web-7d9f";
+    EXPECT_EQ(names(), "web-7d9f/POD;web-7d9f/app;");
+    o.filter = "";
+    o.all_cgroups = true;
+    EXPECT_EQ(m.row(pod_b + "bbb", true)->name, "api-5c6b/app (" + pod_b + "bbb)");
 }
 
 TEST(TopViewModel, CgroupReaderFillsMemoryAndPids) {

@@ -53,6 +53,8 @@ nlohmann::json batch_json(const TopSession& s, const ViewOptions& view) {
         rows.push_back({{"key", r.key},
                         {"name", r.name},
                         {"image", r.image},
+                        {"pod", r.pod},
+                        {"namespace", r.kube_namespace},
                         {"container", r.is_container},
                         {"cgroups", r.cgroups},
                         {"cpu_percent", rate(r.cpu_percent)},

@@ -364,7 +364,9 @@ private:
         bool rates = s_.model().has_rates();
         std::string cg;
         for (const auto& c : r->cgroups) cg += (cg.empty() ? "" : " ") + c;
-        out.push_back({r->name + (r->image.empty() ? "" : "  image " + r->image) + "  cgroup " + cg, kHeader, false});
+        out.push_back({r->name + (r->kube_namespace.empty() ? "" : "  namespace " + r->kube_namespace) +
+                           (r->image.empty() ? "" : "  image " + r->image) + "  cgroup " + cg,
+                       kHeader, false});
         out.push_back({"cpu " + percent(r->cpu_percent) + "%  syscalls/s " + human_count(r->usage.syscalls_per_s) +
                            "  errors/s " + human_count(r->usage.syscall_errors_per_s) + "  execs/s " +
                            human_count(r->usage.execs_per_s) + "  conns opened/s " +
@@ -459,7 +461,7 @@ private:
             "tracer top: what the kernel sees, per container",
             "",
             "  q            quit                      ?  this help",
-            "  /            filter rows (name, id, image, cgroup); Esc clears",
+            "  /            filter rows (name, id, image, pod, namespace, cgroup); Esc clears",
             "  space        pause / resume refreshing",
             "  a            containers only / every cgroup",
             "  Up/Down j/k  select a row              Enter  details of the row",

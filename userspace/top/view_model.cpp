@@ -132,6 +132,9 @@ bool ViewModel::update(TimedSnapshot snap) {
                 e.container_id = label(s, "container_id");
                 e.container_name = label(s, "container_name");
                 e.image = label(s, "image");
+                e.pod = label(s, "pod");
+                e.kube_namespace = label(s, "namespace");
+                e.kube_container = label(s, "kube_container");
             }
             auto& u = e.usage;
             const metrics::Sample* prev = nullptr;
@@ -198,12 +201,19 @@ bool ViewModel::update(TimedSnapshot snap) {
     return true;
 }
 
-Row ViewModel::make_row(const std::string& key, const std::string& name, const std::string& image,
-                        std::vector<std::string> cgroups, bool container, const Usage& u) const {
+std::string ViewModel::display_name(const CgroupEntry& e) {
+    if (!e.pod.empty()) return e.pod + "/" + (e.kube_container.empty() ? "POD" : e.kube_container);
+    return e.container_name.empty() ? e.container_id : e.container_name;
+}
+
+Row ViewModel::make_row(const std::string& key, const CgroupEntry& names, std::vector<std::string> cgroups,
+                        bool container, const Usage& u) const {
     Row r;
     r.key = key;
-    r.name = name;
-    r.image = image;
+    r.name = display_name(names);
+    r.image = names.image;
+    r.pod = names.pod;
+    r.kube_namespace = names.kube_namespace;
     r.is_container = container;
     r.usage = u;
     r.cpu_percent = u.cpu_seconds_per_s * 100;
@@ -226,13 +236,14 @@ std::vector<Row> ViewModel::rows(const ViewOptions& options) const {
     std::vector<Row> out;
     if (options.all_cgroups) {
         for (const auto& [path, e] : cgroups_) {
-            std::string name = e.container_name.empty() ? path : e.container_name + " (" + path + ")";
-            Row r = make_row(path, name, e.image, {path}, !e.container_id.empty(), e.usage);
+            Row r = make_row(path, e, {path}, !e.container_id.empty(), e.usage);
+            if (!e.container_id.empty()) r.name += " (" + path + ")";
+            else r.name = path;
             if (row_matches(r, options.filter)) out.push_back(std::move(r));
         }
     } else {
         struct Group {
-            std::string name, image;
+            const CgroupEntry* names = nullptr;  // its first cgroup's
             std::vector<std::string> cgroups;
             Usage usage;
         };
@@ -240,13 +251,12 @@ std::vector<Row> ViewModel::rows(const ViewOptions& options) const {
         for (const auto& [path, e] : cgroups_) {
             if (e.container_id.empty()) continue;
             auto& g = groups[e.container_id];
-            if (g.name.empty()) g.name = e.container_name.empty() ? e.container_id : e.container_name;
-            if (g.image.empty()) g.image = e.image;
+            if (!g.names) g.names = &e;
             g.cgroups.push_back(path);
             g.usage.add(e.usage);
         }
         for (auto& [id, g] : groups) {
-            Row r = make_row(id, g.name, g.image, std::move(g.cgroups), true, g.usage);
+            Row r = make_row(id, *g.names, std::move(g.cgroups), true, g.usage);
             if (row_matches(r, options.filter)) out.push_back(std::move(r));
         }
     }
@@ -283,7 +293,9 @@ bool row_matches(const Row& row, const std::string& filter) {
                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
                }) != hay.end();
     };
-    if (contains(row.name) || contains(row.key) || contains(row.image)) return true;
+    if (contains(row.name) || contains(row.key) || contains(row.image) || contains(row.pod) ||
+        contains(row.kube_namespace))
+        return true;
     return std::any_of(row.cgroups.begin(), row.cgroups.end(), contains);
 }
 

@@ -80,8 +80,9 @@ const std::vector<ColumnInfo>& columns();
 
 struct Row {
     std::string key;    // the container id, or the cgroup path
-    std::string name;   // container name (else id), or cgroup path
+    std::string name;   // container name (else id), or cgroup path; Kubernetes: pod/container
     std::string image;
+    std::string pod, kube_namespace;  // Kubernetes containers only
     std::vector<std::string> cgroups;  // the cgroups it sums
     bool is_container = false;
     Usage usage;
@@ -94,7 +95,7 @@ struct Row {
 
 struct ViewOptions {
     bool all_cgroups = false;   // one row per cgroup, not per container
-    std::string filter;         // case-insensitive substring of name, id, image or cgroup
+    std::string filter;         // case-insensitive substring of name, id, image, pod, namespace or cgroup
     Column sort = Column::Cpu;
     bool reverse = false;       // flip the column's natural order
 };
@@ -122,17 +123,22 @@ public:
     double total_of(const std::string& family) const;
 
 private:
-    Row make_row(const std::string& key, const std::string& name, const std::string& image,
-                 std::vector<std::string> cgroups, bool container, const Usage& u) const;
+    struct CgroupEntry {
+        std::string container_id, container_name, image, pod, kube_namespace, kube_container;
+        Usage usage;
+    };
+    // What a row is called: a Kubernetes container by its pod and container
+    // names (the containers of different pods share names: app, istio-proxy),
+    // its pod's sandbox <pod>/POD (Kubernetes' own name for it); any other
+    // container by its name, else its id.
+    static std::string display_name(const CgroupEntry& e);
+    Row make_row(const std::string& key, const CgroupEntry& names, std::vector<std::string> cgroups, bool container,
+                 const Usage& u) const;
 
     CgroupReader reader_;
     TimedSnapshot current_;
     bool has_current_ = false, has_previous_ = false;
     double elapsed_ = 0;
-    struct CgroupEntry {
-        std::string container_id, container_name, image;
-        Usage usage;
-    };
     std::map<std::string, CgroupEntry> cgroups_;  // by cgroup path
 };
 
