@@ -1,12 +1,14 @@
 // Containers named on /metrics, against a real dockerd started by the test
 // (tests/support/docker_engine.h): one engine for the whole suite, a fresh
 // `tracer run` per test. Skipped with the reason when docker.io is absent.
+#include "containerd_runtime.h"
 #include "docker_engine.h"
 #include "fixtures.h"
 #include "podman_service.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -77,45 +79,15 @@ std::vector<Series> find(const std::vector<Series>& page, const std::string& nam
     return out;
 }
 
-class DockerContainers : public tracer::fixtures::DockerEngineSuite {
+// A `tracer run` under test and its /metrics page, for either runtime's suite.
+template <class Base>
+class Scraping : public Base {
 protected:
-    void SetUp() override {
-        DockerEngineSuite::SetUp();
-        if (IsSkipped() || HasFatalFailure()) return;
-        socket_ = engine_->socket();
-    }
-    void TearDown() override {
+    void stop_tracer() {
         if (tracer_) {
             tracer_->signal(SIGTERM);
             tracer_->wait_for(10s);
         }
-        DockerEngineSuite::TearDown();
-        if (!config_.empty()) unlink(config_.c_str());
-    }
-
-    // `host_root`: run tracer in a mount namespace of its own where the host's
-    // / is bound at `host_root` and its own /sys/fs/cgroup and the engine's
-    // directory are empty tmpfs: only --host-root reaches cgroupfs and the socket.
-    void start_tracer(double interval = 1, const std::string& host_root = "", const std::string& more_config = "") {
-        config_ = "/tmp/tracer-docker-test-" + std::to_string(getpid()) + ".yaml";
-        std::ofstream(config_) << "docker_socket: \"" << socket_ << "\"\n"
-                               << "container_labels_as_tags:\n  team: team\n"
-                               << more_config;
-        port_ = tracer::fixtures::free_tcp_port();
-        std::vector<std::string> argv{TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval),
-                                      "--metrics-addr", "127.0.0.1:" + std::to_string(port_)};
-        if (!host_root.empty()) {
-            std::string engine_dir = engine_->socket().substr(0, engine_->socket().rfind('/'));
-            std::string cmd = "mkdir -p " + host_root + " && mount --rbind / " + host_root +
-                              " && mount -t tmpfs none /sys/fs/cgroup && mount -t tmpfs none " + engine_dir +
-                              " && exec";
-            for (const auto& a : argv) cmd += " '" + a + "'";
-            cmd += " --host-root " + host_root;
-            argv = {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd};
-        }
-        tracer_ = std::make_unique<Subprocess>(argv);
-        // Up when /metrics answers with the first collection's families.
-        wait_for("tracer_build_info", {});
     }
 
     std::vector<Series> scrape() {
@@ -149,9 +121,49 @@ protected:
     }
 
     std::unique_ptr<Subprocess> tracer_;
+    uint16_t port_ = 0;
+};
+
+class DockerContainers : public Scraping<tracer::fixtures::DockerEngineSuite> {
+protected:
+    void SetUp() override {
+        DockerEngineSuite::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        socket_ = engine_->socket();
+    }
+    void TearDown() override {
+        stop_tracer();
+        DockerEngineSuite::TearDown();
+        if (!config_.empty()) unlink(config_.c_str());
+    }
+
+    // `host_root`: run tracer in a mount namespace of its own where the host's
+    // / is bound at `host_root` and its own /sys/fs/cgroup and the engine's
+    // directory are empty tmpfs: only --host-root reaches cgroupfs and the socket.
+    void start_tracer(double interval = 1, const std::string& host_root = "", const std::string& more_config = "") {
+        config_ = "/tmp/tracer-docker-test-" + std::to_string(getpid()) + ".yaml";
+        std::ofstream(config_) << "docker_socket: \"" << socket_ << "\"\n"
+                               << "container_labels_as_tags:\n  team: team\n"
+                               << more_config;
+        port_ = tracer::fixtures::free_tcp_port();
+        std::vector<std::string> argv{TRACER_BINARY, "run", "-c", config_, "--interval", std::to_string(interval),
+                                      "--metrics-addr", "127.0.0.1:" + std::to_string(port_)};
+        if (!host_root.empty()) {
+            std::string engine_dir = engine_->socket().substr(0, engine_->socket().rfind('/'));
+            std::string cmd = "mkdir -p " + host_root + " && mount --rbind / " + host_root +
+                              " && mount -t tmpfs none /sys/fs/cgroup && mount -t tmpfs none " + engine_dir +
+                              " && exec";
+            for (const auto& a : argv) cmd += " '" + a + "'";
+            cmd += " --host-root " + host_root;
+            argv = {"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd};
+        }
+        tracer_ = std::make_unique<Subprocess>(argv);
+        // Up when /metrics answers with the first collection's families.
+        wait_for("tracer_build_info", {});
+    }
+
     std::string config_;
     std::string socket_;  // the API socket tracer follows
-    uint16_t port_ = 0;
 };
 
 // 5000 one-byte writes, then dd's two summary lines. A container started while
@@ -433,6 +445,134 @@ TEST_F(PodmanContainers, PodmanContainersAreNamedThroughItsDockerCompatibleApi) 
     ASSERT_TRUE(s);
     EXPECT_EQ(s->labels["cgroup"], "/libpod_parent/libpod-" + id);
     EXPECT_LE(s->value, 5100);
+}
+
+// Kubernetes containers of a real containerd, named from their OCI bundles
+// (no Docker, no kubelet): the agent runs as a DaemonSet would, with the
+// node's /proc, /sys and /run under --host-root.
+class ContainerdPods : public Scraping<::testing::Test> {
+protected:
+    static void SetUpTestSuite() {
+        skip_ = tracer::fixtures::root_skip_reason();
+        if (skip_.empty()) skip_ = tracer::fixtures::ContainerdRuntime::skip_reason();
+        if (!skip_.empty()) return;
+        try {
+            runtime_ = std::make_unique<tracer::fixtures::ContainerdRuntime>();
+        } catch (const std::exception& e) {
+            error_ = e.what();
+        }
+    }
+    static void TearDownTestSuite() { runtime_.reset(); }
+    void SetUp() override {
+        if (!skip_.empty()) GTEST_SKIP() << skip_;
+        ASSERT_TRUE(runtime_) << "containerd did not start: " << error_;
+    }
+    void TearDown() override {
+        stop_tracer();
+        if (!config_.empty()) unlink(config_.c_str());
+    }
+
+    // In a mount namespace of its own, the host's /proc and /sys bound below
+    // the runtime's host root, whose run/containerd holds the bundles.
+    void start_tracer() {
+        const std::string root = runtime_->host_root();
+        std::filesystem::create_directories(root + "/proc");
+        std::filesystem::create_directories(root + "/sys");
+        config_ = "/tmp/tracer-containerd-test-" + std::to_string(getpid()) + ".yaml";
+        api_ = "/tmp/tracer-containerd-api-" + std::to_string(getpid()) + ".sock";
+        std::ofstream(config_) << "docker_socket: \"\"\napi_socket: \"" << api_ << "\"\n";
+        port_ = tracer::fixtures::free_tcp_port();
+        std::string cmd = "mount --rbind /proc " + root + "/proc && mount --rbind /sys " + root + "/sys && exec";
+        for (const std::string& a : {std::string(TRACER_BINARY), std::string("run"), std::string("-c"), config_,
+                                     std::string("--interval"), std::string("1"), std::string("--metrics-addr"),
+                                     "127.0.0.1:" + std::to_string(port_), std::string("--host-root"), root})
+            cmd += " '" + a + "'";
+        tracer_ = std::make_unique<Subprocess>(
+            std::vector<std::string>{"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd});
+        wait_for("tracer_build_info", {});
+    }
+
+    std::string config_, api_;
+    static inline std::string skip_, error_;
+    static inline std::unique_ptr<tracer::fixtures::ContainerdRuntime> runtime_;
+};
+
+TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsAndInTracerTop) {
+    using Runtime = tracer::fixtures::ContainerdRuntime;
+    // Two pods whose containers are both called "app", as different pods'
+    // often are; one pod's sandbox. Started before the agent: it must find them.
+    const auto web = Runtime::make_pod("web-7d9f", "shop"), api = Runtime::make_pod("api-5c6b", "billing");
+    const std::string sandbox = runtime_->run(web, "", "", "exec sleep 100000");
+    const std::string web_app = runtime_->run(web, "app", "registry.example/web:1.2",
+                                              "while :; do echo x >/dev/null; done");
+    ASSERT_EQ(sandbox.size(), 64u);
+    ASSERT_EQ(web_app.size(), 64u);
+    start_tracer();
+    // And one started while the agent runs: named from its bundle as it appears.
+    const std::string api_app = runtime_->run(api, "app", "registry.example/api:2",
+                                              "while :; do echo x >/dev/null; sleep 0.05; done");
+    ASSERT_EQ(api_app.size(), 64u);
+
+    auto web_writes = wait_for("tracer_syscalls_total",
+                               {{"cgroup", Runtime::pod_cgroup(web) + "/" + web_app},
+                                {"container_id", web_app.substr(0, 12)},
+                                {"container_name", "app"},
+                                {"image", "registry.example/web:1.2"},
+                                {"pod", "web-7d9f"},
+                                {"namespace", "shop"},
+                                {"kube_container", "app"},
+                                {"syscall", "write"}},
+                               1000);
+    ASSERT_TRUE(web_writes);
+    auto api_writes = wait_for("tracer_syscalls_total",
+                               {{"container_id", api_app.substr(0, 12)},
+                                {"image", "registry.example/api:2"},
+                                {"pod", "api-5c6b"},
+                                {"namespace", "billing"},
+                                {"kube_container", "app"},
+                                {"syscall", "write"}},
+                               10);
+    ASSERT_TRUE(api_writes);
+    // The sandbox, idle since the agent started: listed, named after its pod.
+    auto info = wait_for("tracer_container_info", {{"container_id", sandbox.substr(0, 12)},
+                                                   {"cgroup", Runtime::pod_cgroup(web) + "/" + sandbox},
+                                                   {"container_name", "web-7d9f"},
+                                                   {"pod", "web-7d9f"},
+                                                   {"namespace", "shop"}});
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->labels.count("kube_container"), 0u);
+
+    // tracer top tells the two "app"s apart.
+    Subprocess top({TRACER_BINARY, "top", "--batch", "--iterations", "2", "--delay", "1", "--format", "json",
+                    "--socket", api_});
+    ASSERT_EQ(top.wait_for(30s), 0) << top.output();
+    std::string out = top.output();
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    const auto last = nlohmann::json::parse(out.substr(out.rfind('\n') + 1), nullptr, false);  // (the last refresh)
+    ASSERT_TRUE(last.is_object() && last.contains("rows")) << out;
+    auto names = [&](const std::string& id, const std::string& pod, const std::string& ns, const std::string& name) {
+        for (const auto& row : last["rows"])
+            if (row.value("key", "") == id.substr(0, 12)) {
+                EXPECT_EQ(row.value("name", ""), name);
+                EXPECT_EQ(row.value("pod", ""), pod);
+                EXPECT_EQ(row.value("namespace", ""), ns);
+                return;
+            }
+        ADD_FAILURE() << id << " (" << name << ") is not a row of " << last.dump();
+    };
+    names(web_app, "web-7d9f", "shop", "web-7d9f/app");
+    names(api_app, "api-5c6b", "billing", "api-5c6b/app");
+    names(sandbox, "web-7d9f", "shop", "web-7d9f/POD");
+
+    // A deleted container leaves the list with its cgroup.
+    runtime_->remove(api_app);
+    auto end = std::chrono::steady_clock::now() + 20s;
+    while (!find(scrape(), "tracer_container_info", {{"container_id", api_app.substr(0, 12)}}).empty() &&
+           std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(200ms);
+    auto page = scrape();
+    EXPECT_TRUE(find(page, "tracer_container_info", {{"container_id", api_app.substr(0, 12)}}).empty());
+    EXPECT_EQ(find(page, "tracer_container_info", {{"container_id", web_app.substr(0, 12)}}).size(), 1u);
 }
 
 }  // namespace
