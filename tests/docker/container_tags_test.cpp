@@ -501,7 +501,8 @@ TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsA
     using Runtime = tracer::fixtures::ContainerdRuntime;
     // Two pods whose containers are both called "app", as different pods'
     // often are; one pod's sandbox. Started before the agent: it must find them.
-    const auto web = Runtime::make_pod("web-7d9f", "shop"), api = Runtime::make_pod("api-5c6b", "billing");
+    // The second pod's cgroups are named as the kubelet's systemd driver names them.
+    const auto web = Runtime::make_pod("web-7d9f", "shop"), api = Runtime::make_pod("api-5c6b", "billing", true);
     const std::string sandbox = runtime_->run(web, "", "", "exec sleep 100000");
     const std::string web_app = runtime_->run(web, "app", "registry.example/web:1.2",
                                               "while :; do echo x >/dev/null; done");
@@ -514,7 +515,7 @@ TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsA
     ASSERT_EQ(api_app.size(), 64u);
 
     auto web_writes = wait_for("tracer_syscalls_total",
-                               {{"cgroup", Runtime::pod_cgroup(web) + "/" + web_app},
+                               {{"cgroup", Runtime::container_cgroup(web, web_app)},
                                 {"container_id", web_app.substr(0, 12)},
                                 {"container_name", "app"},
                                 {"image", "registry.example/web:1.2"},
@@ -525,7 +526,9 @@ TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsA
                                1000);
     ASSERT_TRUE(web_writes);
     auto api_writes = wait_for("tracer_syscalls_total",
-                               {{"container_id", api_app.substr(0, 12)},
+                               {{"cgroup", Runtime::container_cgroup(api, api_app)},
+                                {"container_id", api_app.substr(0, 12)},
+                                {"container_name", "app"},
                                 {"image", "registry.example/api:2"},
                                 {"pod", "api-5c6b"},
                                 {"namespace", "billing"},
@@ -535,7 +538,7 @@ TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsA
     ASSERT_TRUE(api_writes);
     // The sandbox, idle since the agent started: listed, named after its pod.
     auto info = wait_for("tracer_container_info", {{"container_id", sandbox.substr(0, 12)},
-                                                   {"cgroup", Runtime::pod_cgroup(web) + "/" + sandbox},
+                                                   {"cgroup", Runtime::container_cgroup(web, sandbox)},
                                                    {"container_name", "web-7d9f"},
                                                    {"pod", "web-7d9f"},
                                                    {"namespace", "shop"}});

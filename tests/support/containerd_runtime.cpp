@@ -78,12 +78,21 @@ ContainerdRuntime::~ContainerdRuntime() {
     unmount_and_remove(dir_);
 }
 
-ContainerdRuntime::Pod ContainerdRuntime::make_pod(const std::string& name, const std::string& ns) {
+ContainerdRuntime::Pod ContainerdRuntime::make_pod(const std::string& name, const std::string& ns, bool systemd) {
     return {random_hex(8) + "-" + random_hex(4) + "-" + random_hex(4) + "-" + random_hex(4) + "-" + random_hex(12),
-            name, ns};
+            name, ns, systemd};
 }
 
-std::string ContainerdRuntime::pod_cgroup(const Pod& pod) { return "/kubepods/besteffort/pod" + pod.uid; }
+std::string ContainerdRuntime::pod_cgroup(const Pod& pod) {
+    if (!pod.systemd) return "/kubepods/besteffort/pod" + pod.uid;
+    std::string uid = pod.uid;
+    std::replace(uid.begin(), uid.end(), '-', '_');  // (systemd's unit-name escaping of the UID)
+    return "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + uid + ".slice";
+}
+
+std::string ContainerdRuntime::container_cgroup(const Pod& pod, const std::string& id) {
+    return pod_cgroup(pod) + (pod.systemd ? "/cri-containerd-" + id + ".scope" : "/" + id);
+}
 
 std::string ContainerdRuntime::run(const Pod& pod, const std::string& container, const std::string& image,
                                    const std::string& script) {
@@ -91,7 +100,7 @@ std::string ContainerdRuntime::run(const Pod& pod, const std::string& container,
     const bool sandbox = container.empty();
     if (std::find(pod_cgroups_.begin(), pod_cgroups_.end(), pod_cgroup(pod)) == pod_cgroups_.end())
         pod_cgroups_.push_back(pod_cgroup(pod));
-    std::vector<std::string> args{"run", "-d", "--rootfs", "--cgroup", pod_cgroup(pod) + "/" + id};
+    std::vector<std::string> args{"run", "-d", "--rootfs", "--cgroup", container_cgroup(pod, id)};
     auto annotate = [&](const std::string& key, const std::string& value) {
         args.insert(args.end(), {"--annotation", "io.kubernetes.cri." + key + "=" + value});
     };

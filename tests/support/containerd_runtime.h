@@ -31,10 +31,14 @@ public:
 
     struct Pod {
         std::string uid, name, ns;  // uid: a pod UID's shape (8-4-4-4-12 hex)
+        bool systemd = false;       // cgroups named as the kubelet's systemd driver names them
     };
-    static Pod make_pod(const std::string& name, const std::string& ns);
-    // The pod's cgroup path, e.g. /kubepods/besteffort/pod<uid>.
+    static Pod make_pod(const std::string& name, const std::string& ns, bool systemd = false);
+    // The pod's cgroup path: /kubepods/besteffort/pod<uid>, or with systemd
+    // /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid, _ for ->.slice
     static std::string pod_cgroup(const Pod& pod);
+    // A container's: <pod>/<id>, or <pod>/cri-containerd-<id>.scope
+    static std::string container_cgroup(const Pod& pod, const std::string& id);
 
     // Starts a container of `pod` running `script` in busybox's sh, detached;
     // `container` "" starts the pod's sandbox instead. Returns its 64-hex id;
