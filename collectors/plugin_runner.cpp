@@ -383,7 +383,14 @@ std::vector<metrics::SourceStatus> PluginRunner::status() const {
     std::vector<metrics::SourceStatus> out;
     for (const auto& inst : shared_->instances) {
         const auto& r = inst->report;
-        bool up = r.completed && r.last_error.empty() && r.worst() != CheckStatus::Critical;
+        // Down: the instance cannot collect (an error, or its own check, can_connect
+        // or process.up, critical). Its other checks judge what it monitors (a
+        // backend server down, a certificate expiring), not the agent: named in
+        // the detail, they leave it up.
+        bool own_critical = std::any_of(r.service_checks.begin(), r.service_checks.end(), [&](const auto& sc) {
+            return sc.name == inst->status_check && sc.status == CheckStatus::Critical;
+        });
+        bool up = r.completed && r.last_error.empty() && !own_critical;
         std::string detail;
         if (!r.completed)
             detail = "not run yet";

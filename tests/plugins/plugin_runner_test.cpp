@@ -211,6 +211,12 @@ TEST(PluginRunner, ServiceChecksOfOneNameAreToldApartByTheirLabels) {
     EXPECT_EQ(sample(s, "tracer.plugin.check_status",
                      {{"check", "lb.can_connect"}, {"instance", "lb[0]"}, {"plugin", "lb"}}),
               0);
+    // A backend down is what the instance monitors, not a fault of the agent:
+    // its part of the plugins source stays up and names it.
+    auto status = runner.status();
+    ASSERT_EQ(status.size(), 1u);
+    EXPECT_TRUE(status[0].up);
+    EXPECT_EQ(status[0].detail, "lb.backend_up: b is down");
 }
 
 TEST(PluginRunner, HungCheckIsAbandonedCountedAndNeverDelaysFlushOrOthers) {
