@@ -472,23 +472,26 @@ protected:
         if (!config_.empty()) unlink(config_.c_str());
     }
 
-    // In a mount namespace of its own, the host's /proc and /sys bound below
-    // the runtime's host root, whose run/containerd holds the bundles.
-    void start_tracer() {
+    // `argv` in a mount namespace of its own, the host's /proc and /sys bound
+    // below the runtime's host root, whose run/containerd holds the bundles.
+    std::unique_ptr<Subprocess> in_host_root(std::vector<std::string> argv) {
         const std::string root = runtime_->host_root();
         std::filesystem::create_directories(root + "/proc");
         std::filesystem::create_directories(root + "/sys");
+        argv.insert(argv.end(), {"--host-root", root});
+        std::string cmd = "mount --rbind /proc " + root + "/proc && mount --rbind /sys " + root + "/sys && exec";
+        for (const auto& a : argv) cmd += " '" + a + "'";
+        return std::make_unique<Subprocess>(
+            std::vector<std::string>{"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd});
+    }
+
+    void start_tracer() {
         config_ = "/tmp/tracer-containerd-test-" + std::to_string(getpid()) + ".yaml";
         api_ = "/tmp/tracer-containerd-api-" + std::to_string(getpid()) + ".sock";
         std::ofstream(config_) << "docker_socket: \"\"\napi_socket: \"" << api_ << "\"\n";
         port_ = tracer::fixtures::free_tcp_port();
-        std::string cmd = "mount --rbind /proc " + root + "/proc && mount --rbind /sys " + root + "/sys && exec";
-        for (const std::string& a : {std::string(TRACER_BINARY), std::string("run"), std::string("-c"), config_,
-                                     std::string("--interval"), std::string("1"), std::string("--metrics-addr"),
-                                     "127.0.0.1:" + std::to_string(port_), std::string("--host-root"), root})
-            cmd += " '" + a + "'";
-        tracer_ = std::make_unique<Subprocess>(
-            std::vector<std::string>{"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", cmd});
+        tracer_ = in_host_root({TRACER_BINARY, "run", "-c", config_, "--interval", "1", "--metrics-addr",
+                                "127.0.0.1:" + std::to_string(port_)});
         wait_for("tracer_build_info", {});
     }
 
@@ -511,7 +514,7 @@ TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsA
     start_tracer();
     // And one started while the agent runs: named from its bundle as it appears.
     const std::string api_app = runtime_->run(api, "app", "registry.example/api:2",
-                                              "while :; do echo x >/dev/null; sleep 0.05; done");
+                                              "while :; do echo x >/dev/null; /bin/sleep 0.05; done");
     ASSERT_EQ(api_app.size(), 64u);
 
     auto web_writes = wait_for("tracer_syscalls_total",
@@ -566,6 +569,17 @@ TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsA
     names(web_app, "web-7d9f", "shop", "web-7d9f/app");
     names(api_app, "api-5c6b", "billing", "api-5c6b/app");
     names(sandbox, "web-7d9f", "shop", "web-7d9f/POD");
+
+    // tracer trace picks one pod's container by that name: api-5c6b/app's
+    // execs of sleep, none of web-7d9f/app (which execs nothing).
+    auto trace = in_host_root({TRACER_BINARY, "trace", "--events", "exec", "--format", "json", "--container",
+                               "api-5c6b/app"});
+    EXPECT_TRUE(tracer::fixtures::wait_output(*trace, "\"container\":\"api-5c6b/app\",\"filename\":\"/bin/sleep\"",
+                                              30s))
+        << trace->output();
+    trace->signal(SIGINT);
+    EXPECT_EQ(trace->wait_for(10s), 0) << trace->output();
+    EXPECT_EQ(trace->output().find("web-7d9f"), std::string::npos) << trace->output();
 
     // A deleted container leaves the list with its cgroup.
     runtime_->remove(api_app);

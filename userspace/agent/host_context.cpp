@@ -75,8 +75,9 @@ std::string HostContext::cgroup2_root() const {
 std::optional<std::string> HostContext::container_name(const std::string& cgroup_path) const {
     auto tags = tagger_->tags_for_path(cgroup_path);
     if (!tags.known) return std::nullopt;
-    // tag 2 is container_name (containers/container_tagger.h)
-    return tags.labels.size() > 2 ? tags.labels[2].value : "";
+    // tags 2, 4 and 6: container_name, pod, kube_container (containers/container_tagger.h)
+    if (tags.labels.size() < 7) return "";
+    return containers::container_display_name(tags.labels[2].value, tags.labels[4].value, tags.labels[6].value);
 }
 
 std::shared_ptr<const collectors::HostServices> HostContext::plugin_services() const {

@@ -49,9 +49,10 @@ public:
     containers::MetadataCache& metadata() { return *metadata_; }
     const containers::ContainerTagger& tagger() const { return *tagger_; }
 
-    // The container name of a cgroup path, from the cache: "" for a cgroup
-    // that is no container; nullopt for a container whose metadata has not
-    // arrived yet (it is then queued for the providers; never waits).
+    // The container name of a cgroup path, from the cache (a Kubernetes
+    // container's <pod>/<container>: containers::container_display_name): ""
+    // for a cgroup that is no container; nullopt for a container whose
+    // metadata has not arrived yet (it is then queued for the providers; never waits).
     std::optional<std::string> container_name(const std::string& cgroup_path) const;
 
     // For integration plugins (collectors/host_services.h): the host root, the

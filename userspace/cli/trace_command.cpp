@@ -148,7 +148,8 @@ CLI::App* add_trace_command(CLI::App& app, TraceFlags& f) {
         ->check(CLI::IsMember({"exec", "fork", "exit", "oom", "tcp"}));
     trace->add_option("--cgroup", f.cgroup, "Only events of this cgroup path and the cgroups below it");
     trace->add_option("--container", f.container,
-                      "Only events of this container (name, or an id prefix of 4+ hex digits)");
+                      "Only events of this container (its name, a Kubernetes one's <pod>/<container>, "
+                      "or an id prefix of 4+ hex digits)");
     trace->add_option("--docker-socket", f.docker_socket, "Docker Engine API socket that names containers")
         ->capture_default_str();
     trace->add_option("--host-root", f.host_root,

@@ -7,6 +7,11 @@
 
 namespace tracer::containers {
 
+std::string container_display_name(std::string_view name, std::string_view pod, std::string_view kube_container) {
+    if (pod.empty()) return std::string(name);
+    return std::string(pod) + "/" + std::string(kube_container.empty() ? std::string_view("POD") : kube_container);
+}
+
 ContainerTagger::ContainerTagger(MetadataCache& cache, ContainerTaggerOptions options)
     : cache_(cache), options_(std::move(options)) {
     names_ = {"cgroup", "container_id", "container_name", "image", "pod", "namespace", "kube_container"};

@@ -28,6 +28,12 @@
 
 namespace tracer::containers {
 
+// What people call a container, from its tags: a Kubernetes container
+// <pod>/<container> (the containers of different pods share names: app,
+// istio-proxy), its pod's sandbox <pod>/POD (Kubernetes' own name for it);
+// any other container its name.
+std::string container_display_name(std::string_view name, std::string_view pod, std::string_view kube_container);
+
 struct ContainerTaggerOptions {
     std::vector<std::pair<std::string, std::string>> labels_as_tags;  // container label -> tag name
     std::vector<std::string> include;  // "name:<regex>" / "image:<regex>"

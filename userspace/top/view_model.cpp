@@ -1,5 +1,7 @@
 #include "top/view_model.h"
 
+#include "containers/container_tagger.h"
+
 #include <algorithm>
 #include <cctype>
 #include <unordered_map>
@@ -202,8 +204,8 @@ bool ViewModel::update(TimedSnapshot snap) {
 }
 
 std::string ViewModel::display_name(const CgroupEntry& e) {
-    if (!e.pod.empty()) return e.pod + "/" + (e.kube_container.empty() ? "POD" : e.kube_container);
-    return e.container_name.empty() ? e.container_id : e.container_name;
+    std::string name = containers::container_display_name(e.container_name, e.pod, e.kube_container);
+    return name.empty() ? e.container_id : name;
 }
 
 Row ViewModel::make_row(const std::string& key, const CgroupEntry& names, std::vector<std::string> cgroups,

@@ -127,10 +127,8 @@ private:
         std::string container_id, container_name, image, pod, kube_namespace, kube_container;
         Usage usage;
     };
-    // What a row is called: a Kubernetes container by its pod and container
-    // names (the containers of different pods share names: app, istio-proxy),
-    // its pod's sandbox <pod>/POD (Kubernetes' own name for it); any other
-    // container by its name, else its id.
+    // What a row is called: containers::container_display_name (a Kubernetes
+    // container <pod>/<container>), else the container's id.
     static std::string display_name(const CgroupEntry& e);
     Row make_row(const std::string& key, const CgroupEntry& names, std::vector<std::string> cgroups, bool container,
                  const Usage& u) const;
