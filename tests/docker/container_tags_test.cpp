@@ -500,7 +500,7 @@ protected:
     static inline std::unique_ptr<tracer::fixtures::ContainerdRuntime> runtime_;
 };
 
-TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsAndInTracerTop) {
+TEST_F(ContainerdPods, PodContainersAreNamedByPodNamespaceAndContainerOnMetricsInTopAndInTrace) {
     using Runtime = tracer::fixtures::ContainerdRuntime;
     // Two pods whose containers are both called "app", as different pods'
     // often are; one pod's sandbox. Started before the agent: it must find them.
