@@ -258,6 +258,49 @@ TEST(TracerTop, BatchReadsTheAgentAndShowsACgroupsSyscalls) {
     EXPECT_NE(out.find(busy.path.substr(0, 31)), std::string::npos) << out;
 }
 
+// A cgroup whose CFS quota holds a busy loop to a tenth of a CPU: its row
+// gives the limit and that the quota ran out in (nearly) every period; an
+// unlimited busy cgroup has neither.
+TEST(TracerTop, AQuotaLimitedCgroupShowsItsLimitAndHowOftenItIsThrottled) {
+    if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    TestCgroup limited("top-throttled");
+    if (!tracer::fixtures::limit_cpu(limited, 10000, 100000)) GTEST_SKIP() << "no cpu controller for the test cgroup";
+    HeldChild burner([] {
+        for (volatile uint64_t i = 0;; i = i + 1) {
+        }
+    });
+    limited.add(burner.pid());
+    burner.release();
+    const std::string path = limited.path(*tracer::fixtures::auto_keying_mount());
+    BusyCgroup unlimited("top-unthrottled");
+    ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\n");
+    std::string out;
+    const int rc = run({TRACER_BINARY, "top", "--batch", "--iterations", "3", "--format", "json", "--all", "-d", "1",
+                        "--socket", agent.socket()},
+                       out);
+    kill(burner.pid(), SIGKILL);
+    burner.wait();
+    ASSERT_EQ(rc, 0) << out;
+    auto refreshes = json_lines(out);
+    ASSERT_EQ(refreshes.size(), 3u) << out;
+    const json& last = refreshes.back();
+    const json* row = row_of(last, path);
+    ASSERT_NE(row, nullptr) << "no row for " << path << " in " << last.dump().substr(0, 2000);
+    EXPECT_DOUBLE_EQ((*row)["cpu_limit_cores"].get<double>(), 0.1) << row->dump();
+    ASSERT_TRUE((*row)["throttled_percent"].is_number()) << row->dump();
+    EXPECT_GE((*row)["throttled_percent"].get<double>(), 80) << row->dump();
+    EXPECT_GT((*row)["throttled_seconds_per_s"].get<double>(), 0.5) << row->dump();  // ~0.9: held back 90 ms of 100
+    EXPECT_LE((*row)["cpu_percent"].get<double>(), 15) << row->dump();
+    const json* free_row = row_of(last, unlimited.path);
+    ASSERT_NE(free_row, nullptr) << last.dump().substr(0, 2000);
+    EXPECT_TRUE((*free_row)["cpu_limit_cores"].is_null()) << free_row->dump();
+    EXPECT_TRUE((*free_row)["throttled_percent"].is_null()) << free_row->dump();
+
+    // The text form has the column.
+    ASSERT_EQ(run({TRACER_BINARY, "top", "--batch", "--all", "-d", "1", "--socket", agent.socket()}, out), 0) << out;
+    EXPECT_NE(out.find("THR%"), std::string::npos) << out;
+}
+
 TEST(LocalApi, KernelEventsOfACgroupReachV1Events) {
     if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
     ApiAgent agent(TRACER_BINARY, "docker_socket: \"\"\n");  // the fixture asks for exec and exit events

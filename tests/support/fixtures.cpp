@@ -182,6 +182,20 @@ const containers::CgroupMount* limit_memory(const TestCgroup& cg, uint64_t bytes
     return unified;
 }
 
+const containers::CgroupMount* limit_cpu(const TestCgroup& cg, uint64_t quota_us, uint64_t period_us) {
+    const auto& layout = host_layout();
+    if (const auto* cpu = layout.v1_controller("cpu")) {
+        const std::string dir = cg.dir(*cpu);
+        write_file(dir + "/cpu.cfs_period_us", std::to_string(period_us));
+        write_file(dir + "/cpu.cfs_quota_us", std::to_string(quota_us));
+        return cpu;
+    }
+    const auto* unified = layout.unified();
+    if (!unified || access((cg.dir(*unified) + "/cpu.max").c_str(), W_OK) != 0) return nullptr;
+    write_file(cg.dir(*unified) + "/cpu.max", std::to_string(quota_us) + " " + std::to_string(period_us));
+    return unified;
+}
+
 void touch_memory_and_exit(size_t bytes) {
     void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) _exit(2);

@@ -77,6 +77,10 @@ private:
 // cgroup2's memory.max. Returns the hierarchy limited; null when the test
 // cgroup has neither. Throws when a limit cannot be written.
 const containers::CgroupMount* limit_memory(const TestCgroup& cg, uint64_t bytes);
+// Gives `cg` a CFS quota of `quota_us` per `period_us`: the v1 cpu
+// controller's cpu.cfs_quota_us, else cgroup2's cpu.max. Returns the
+// hierarchy limited; null when the test cgroup has neither.
+const containers::CgroupMount* limit_cpu(const TestCgroup& cg, uint64_t quota_us, uint64_t period_us);
 // A child's work: touches `bytes` of fresh anonymous memory page by page (in
 // a cgroup limited below that, the kernel OOM-kills it); _exit(2) when the
 // mapping fails, _exit(0) when it is all touched.

@@ -1,11 +1,16 @@
 // tracer top's view model: rates from two snapshots, container rows,
-// percentiles from histogram buckets, sorting and filtering.
+// percentiles from histogram buckets, sorting and filtering; the cgroup
+// files it reads beside the snapshots.
 #include "api/snapshot_json.h"
+#include "top/cgroup_files.h"
 #include "top/view_model.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 using namespace tracer;
 using namespace tracer::top;
@@ -308,6 +313,83 @@ TEST(TopViewModel, CgroupReaderFillsMemoryAndPids) {
     EXPECT_EQ(rows[0].memory_bytes, 1024.0 * 1024);
     EXPECT_EQ(rows[0].pids, 3.0);
     EXPECT_EQ(asked, std::vector<std::string>{"/docker/abc"});
+}
+
+// Throttling is a rate between two snapshots' cumulative cpu.stat counters,
+// read once per snapshot however often the rows are drawn.
+TEST(TopViewModel, ThrottlingIsTheShareOfPeriodsThatRanOutOfQuotaSinceTheLastSnapshot) {
+    ViewModel m;
+    int reads = 0;
+    CpuThrottling counters{100, 10, 1.0};
+    m.set_cgroup_reader([&](const std::vector<std::string>&) {
+        ++reads;
+        CgroupFacts f;
+        f.cpu_limit = 0.5;
+        f.throttling = counters;
+        return f;
+    });
+    Counters a{"/docker/abc", "abc", "web"};
+    m.update(snapshot({a}, 0, 1));
+    auto first = m.rows({});
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].cpu_limit, 0.5);
+    EXPECT_TRUE(std::isnan(first[0].throttled_percent)) << "no rate before a second snapshot";
+    counters = {120, 25, 1.6};  // 20 periods, 15 of them throttled, 0.6 s held back over 2 s
+    m.update(snapshot({a}, 2, 2));
+    for (int i = 0; i < 3; ++i) {  // redraws of the same snapshot: the same figures, no new read
+        auto rows = m.rows({});
+        ASSERT_EQ(rows.size(), 1u);
+        EXPECT_DOUBLE_EQ(rows[0].throttled_percent, 75);
+        EXPECT_DOUBLE_EQ(rows[0].throttled_seconds_per_s, 0.3);
+    }
+    EXPECT_EQ(reads, 2);
+    ViewOptions o;
+    o.sort = Column::Throttled;
+    EXPECT_EQ(m.rows(o).size(), 1u);
+}
+
+// The cpu controller's files, as cgroup v1 and cgroup2 write them.
+TEST(TopCgroupFiles, CpuLimitAndThrottlingFromV1AndV2Files) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("tracer-top-cpu-" + std::to_string(::getpid()));
+    fs::create_directories(dir / "v1");
+    fs::create_directories(dir / "v2");
+    fs::create_directories(dir / "v1-unlimited");
+    fs::create_directories(dir / "v2-unlimited");
+    auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p) << text; };
+    write(dir / "v1/cpu.cfs_quota_us", "25000\n");
+    write(dir / "v1/cpu.cfs_period_us", "100000\n");
+    write(dir / "v1/cpu.stat", "nr_periods 40\nnr_throttled 30\nthrottled_time 2500000000\nnr_bursts 0\nburst_time 0\n");
+    write(dir / "v2/cpu.max", "150000 100000\n");
+    write(dir / "v2/cpu.stat", "usage_usec 9\nuser_usec 5\nsystem_usec 4\nnr_periods 8\nnr_throttled 2\n"
+                              "throttled_usec 1500\nnr_bursts 0\nburst_usec 0\n");
+    write(dir / "v1-unlimited/cpu.cfs_quota_us", "-1\n");
+    write(dir / "v1-unlimited/cpu.cfs_period_us", "100000\n");
+    write(dir / "v2-unlimited/cpu.max", "max 100000\n");
+    EXPECT_EQ(cpu_limit_of((dir / "v1").string()), 0.25);
+    EXPECT_EQ(cpu_limit_of((dir / "v2").string()), 1.5);
+    EXPECT_EQ(cpu_limit_of((dir / "v1-unlimited").string()), std::nullopt);
+    EXPECT_EQ(cpu_limit_of((dir / "v2-unlimited").string()), std::nullopt);
+    EXPECT_EQ(cpu_limit_of((dir / "absent").string()), std::nullopt);
+    auto v1 = cpu_throttling_of((dir / "v1").string());
+    ASSERT_TRUE(v1);
+    EXPECT_EQ(v1->periods, 40);
+    EXPECT_EQ(v1->throttled_periods, 30);
+    EXPECT_DOUBLE_EQ(v1->throttled_seconds, 2.5);
+    auto v2 = cpu_throttling_of((dir / "v2").string());
+    ASSERT_TRUE(v2);
+    EXPECT_EQ(v2->periods, 8);
+    EXPECT_EQ(v2->throttled_periods, 2);
+    EXPECT_DOUBLE_EQ(v2->throttled_seconds, 0.0015);
+    EXPECT_FALSE(cpu_throttling_of((dir / "absent").string()));
+    // A container of two outermost cgroups is limited by their sum, and only if both are.
+    CgroupFiles files(dir.string(), "/proc", containers::CgroupMount{dir.string(), "/", false, {"cpu"}});
+    auto both = files.facts({"/v1", "/v2"});
+    EXPECT_EQ(both.cpu_limit, 1.75);
+    ASSERT_TRUE(both.throttling);
+    EXPECT_EQ(both.throttling->periods, 48);
+    EXPECT_FALSE(files.facts({"/v1", "/v2-unlimited"}).cpu_limit);
+    fs::remove_all(dir);
 }
 
 TEST(SnapshotJson, RoundTripsEveryType) {

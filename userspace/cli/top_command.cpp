@@ -158,6 +158,7 @@ int top_command(const TopFlags& f) {
             if (standalone) quiet.emplace(std::filesystem::path(socket).parent_path() / "agent.log");
             top::ScreenOptions o;
             o.refresh_seconds = f.delay;
+            o.all_cgroups = f.all_cgroups;
             o.should_stop = [&] { return took_stop_signal(signals) || agent_gone(); };
             rc = top::run_screen(session, o);
         }

@@ -24,15 +24,17 @@ std::string header_line(const TopSession& s) {
 std::string batch_text(const TopSession& s, const ViewOptions& view) {
     std::string out = header_line(s) + "\n";
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%-32s %7s %8s %8s %8s %8s %-14s %8s %8s %7s %6s %8s %6s\n", "NAME", "CPU%", "RQ-P99",
-                  "CSW/s", "SYSC/s", "ERR/s", "TOP-SYSCALL", "RX/s", "TX/s", "RETR/s", "CONN", "MEM", "PIDS");
+    std::snprintf(buf, sizeof buf, "%-32s %7s %6s %8s %8s %8s %8s %-14s %8s %8s %7s %6s %8s %6s\n", "NAME", "CPU%",
+                  "THR%", "RQ-P99", "CSW/s", "SYSC/s", "ERR/s", "TOP-SYSCALL", "RX/s", "TX/s", "RETR/s", "CONN", "MEM",
+                  "PIDS");
     out += buf;
     bool rates = s.model().has_rates();
     auto rate = [&](double v) { return rates ? human_count(v) : std::string("-"); };
     for (const auto& r : s.model().rows(view)) {
         std::string name = r.name.size() > 32 ? r.name.substr(0, 31) + "~" : r.name;
-        std::snprintf(buf, sizeof buf, "%-32s %7s %8s %8s %8s %8s %-14s %8s %8s %7s %6s %8s %6s\n", name.c_str(),
-                      rates ? percent(r.cpu_percent).c_str() : "-", human_seconds(r.runq_p99_seconds).c_str(),
+        std::snprintf(buf, sizeof buf, "%-32s %7s %6s %8s %8s %8s %8s %-14s %8s %8s %7s %6s %8s %6s\n", name.c_str(),
+                      rates ? percent(r.cpu_percent).c_str() : "-", percent(r.throttled_percent).c_str(),
+                      human_seconds(r.runq_p99_seconds).c_str(),
                       rate(r.usage.context_switches_per_s).c_str(), rate(r.usage.syscalls_per_s).c_str(),
                       rate(r.usage.syscall_errors_per_s).c_str(), r.top_syscall.empty() ? "-" : r.top_syscall.c_str(),
                       rates ? human_bytes(r.usage.rx_bytes_per_s).c_str() : "-",
@@ -58,6 +60,9 @@ nlohmann::json batch_json(const TopSession& s, const ViewOptions& view) {
                         {"container", r.is_container},
                         {"cgroups", r.cgroups},
                         {"cpu_percent", rate(r.cpu_percent)},
+                        {"cpu_limit_cores", optional_number(r.cpu_limit)},
+                        {"throttled_percent", number_or_null(r.throttled_percent)},
+                        {"throttled_seconds_per_s", number_or_null(r.throttled_seconds_per_s)},
                         {"runqueue_p99_seconds", number_or_null(r.runq_p99_seconds)},
                         {"context_switches_per_s", rate(r.usage.context_switches_per_s)},
                         {"syscalls_per_s", rate(r.usage.syscalls_per_s)},

@@ -1,5 +1,7 @@
 #include "top/cgroup_files.h"
 
+#include "containers/cgroup_layout.h"
+
 #include <dirent.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +46,49 @@ void collect_pids(const std::string& dir, const std::string& relative,
 
 }  // namespace
 
+std::optional<double> cpu_limit_of(const std::string& dir) {
+    std::ifstream max(dir + "/cpu.max");  // cgroup2: "<quota> <period>" or "max <period>"
+    std::string quota;
+    double period = 0;
+    if (max >> quota >> period) {
+        if (quota == "max" || period <= 0) return std::nullopt;
+        try {
+            return std::stod(quota) / period;
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    auto q = read_number(dir + "/cpu.cfs_quota_us"), p = read_number(dir + "/cpu.cfs_period_us");  // v1: -1 unlimited
+    if (!q || !p || *q <= 0 || *p <= 0) return std::nullopt;
+    return *q / *p;
+}
+
+std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir) {
+    std::ifstream stat(dir + "/cpu.stat");
+    CpuThrottling t;
+    bool any = false;
+    std::string key;
+    double value = 0;
+    while (stat >> key >> value) {
+        if (key == "nr_periods") t.periods = value, any = true;
+        else if (key == "nr_throttled") t.throttled_periods = value;
+        else if (key == "throttled_usec") t.throttled_seconds = value / 1e6;
+        else if (key == "throttled_time") t.throttled_seconds = value / 1e9;
+    }
+    if (!any) return std::nullopt;
+    return t;
+}
+
+std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo) {
+    try {
+        auto layout = containers::read_cgroup_layout(mountinfo);
+        if (const auto* v1 = layout.v1_controller("cpu")) return *v1;
+        if (const auto* v2 = layout.unified()) return *v2;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
 std::vector<std::string> outermost(std::vector<std::string> cgroups) {
     std::sort(cgroups.begin(), cgroups.end());
     std::vector<std::string> out;
@@ -57,8 +102,31 @@ std::vector<std::string> outermost(std::vector<std::string> cgroups) {
     return out;
 }
 
-CgroupFiles::CgroupFiles(std::string mount_point, std::string proc_root)
-    : mount_point_(std::move(mount_point)), proc_root_(std::move(proc_root)) {}
+CgroupFiles::CgroupFiles(std::string mount_point, std::string proc_root, std::optional<containers::CgroupMount> cpu)
+    : mount_point_(std::move(mount_point)), proc_root_(std::move(proc_root)), cpu_(std::move(cpu)) {}
+
+std::string CgroupFiles::cpu_dir_of(const std::string& cgroup) const {
+    const std::string same = cpu_->mount_point + (cgroup == "/" ? "" : cgroup);
+    if (::access(same.c_str(), F_OK) == 0) return same;
+    std::ifstream procs(mount_point_ + (cgroup == "/" ? "" : cgroup) + "/cgroup.procs");
+    long pid = 0;
+    if (!(procs >> pid)) return "";
+    // /proc/<pid>/cgroup: "<id>:<controllers>:<path>", cgroup2's "0::<path>"
+    std::ifstream lines(proc_root_ + "/" + std::to_string(pid) + "/cgroup");
+    for (std::string line; std::getline(lines, line);) {
+        auto first = line.find(':'), second = line.find(':', first + 1);
+        if (first == std::string::npos || second == std::string::npos) continue;
+        std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
+        bool match = cpu_->v2 ? controllers == ",," : controllers.find(",cpu,") != std::string::npos;
+        if (!match) continue;
+        std::string path = line.substr(second + 1);
+        // (a mount of a sub-tree: paths below its root only)
+        if (cpu_->root != "/" && path.rfind(cpu_->root, 0) != 0) return "";
+        if (cpu_->root != "/") path = path.substr(cpu_->root.size());
+        return cpu_->mount_point + (path == "/" ? "" : path);
+    }
+    return "";
+}
 
 CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
     CgroupFacts f;
@@ -72,6 +140,27 @@ CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
     }
     auto pids = pids_of(cgroups);
     if (!cgroups.empty() && ::access(mount_point_.c_str(), R_OK) == 0) f.pids = double(pids.size());
+    if (!cpu_) return f;
+    // Limited only if each outermost cgroup is (one unlimited part: the whole is).
+    double limit = 0;
+    CpuThrottling throttling;
+    bool limited = false;
+    for (const auto& c : outermost(cgroups)) {
+        std::string dir = cpu_dir_of(c);
+        if (dir.empty()) return f;
+        auto l = cpu_limit_of(dir);
+        auto t = cpu_throttling_of(dir);
+        if (!l || !t) return f;
+        limited = true;
+        limit += *l;
+        throttling.periods += t->periods;
+        throttling.throttled_periods += t->throttled_periods;
+        throttling.throttled_seconds += t->throttled_seconds;
+    }
+    if (limited) {
+        f.cpu_limit = limit;
+        f.throttling = throttling;
+    }
     return f;
 }
 

@@ -1,13 +1,16 @@
 // What `tracer top` reads from the host itself rather than from the agent:
-// a cgroup's memory use and pids (the cgroup's files), and the processes in
-// it with their CPU use (cgroup.procs, /proc/<pid>/comm and stat).
+// a cgroup's memory use and pids (the cgroup's files), its CPU limit and how
+// often the limit held it back (the cpu controller's files), and the
+// processes in it with their CPU use (cgroup.procs, /proc/<pid>/comm and stat).
 #pragma once
 
+#include "containers/cgroup_layout.h"
 #include "top/view_model.h"
 
 #include <sys/types.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,11 +26,15 @@ struct ProcessRow {
 class CgroupFiles {
 public:
     // `mount_point`: where the hierarchy the agent keys on is mounted (cgroup
-    // paths are relative to it); `proc_root`: /proc, or <host root>/proc.
-    CgroupFiles(std::string mount_point, std::string proc_root = "/proc");
+    // paths are relative to it); `proc_root`: /proc, or <host root>/proc;
+    // `cpu`: the cpu controller's hierarchy (v1, or cgroup2), if any.
+    CgroupFiles(std::string mount_point, std::string proc_root = "/proc",
+                std::optional<containers::CgroupMount> cpu = std::nullopt);
 
     // Memory use and process count of these cgroups (each once: a cgroup
-    // nested in another of the list is already counted by its parent).
+    // nested in another of the list is already counted by its parent), their
+    // CPU limit (the sum of the outermost ones' CFS quotas, when each has
+    // one) and its throttling counters.
     CgroupFacts facts(const std::vector<std::string>& cgroups) const;
 
     // The processes of these cgroups and their sub-cgroups, busiest first.
@@ -38,7 +45,13 @@ public:
 private:
     std::vector<std::pair<pid_t, std::string>> pids_of(const std::vector<std::string>& cgroups) const;
 
+    // A cgroup's directory in the cpu hierarchy: the same path there (as
+    // container runtimes and systemd lay them out), else the path one of its
+    // processes has there; "" when neither.
+    std::string cpu_dir_of(const std::string& cgroup) const;
+
     std::string mount_point_, proc_root_;
+    std::optional<containers::CgroupMount> cpu_;
     struct Ticks {
         unsigned long long ticks = 0;
         double at = 0;
@@ -48,5 +61,15 @@ private:
 
 // The cgroups of the list that are not inside another one of it.
 std::vector<std::string> outermost(std::vector<std::string> cgroups);
+
+// One cgroup directory's CFS quota in CPUs (v1 cpu.cfs_quota_us and
+// cpu.cfs_period_us, or cgroup2's cpu.max); none when unlimited or unreadable.
+std::optional<double> cpu_limit_of(const std::string& dir);
+// Its cpu.stat throttling counters (v1 throttled_time in ns, cgroup2 throttled_usec).
+std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir);
+
+// Where the cpu controller is mounted: its v1 hierarchy, else cgroup2 (read
+// from `mountinfo`); none when neither is.
+std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo);
 
 }  // namespace tracer::top

@@ -96,7 +96,8 @@ std::vector<Cell> layout(int cols, size_t& name_width) {
     // Most useful first; shown in the table's own order.
     static const Column priority[] = {Column::Cpu,    Column::Syscalls, Column::RunqP99, Column::Errors,
                                       Column::CtxSw,  Column::Memory,   Column::Pids,    Column::NetRx,
-                                      Column::NetTx,  Column::TopSyscall, Column::Retrans, Column::Conns};
+                                      Column::NetTx,  Column::TopSyscall, Column::Retrans, Column::Conns,
+                                      Column::Throttled};
     // 8: six characters of value, a sort mark on the title, a space between.
     auto width_of = [](Column c) -> size_t { return c == Column::TopSyscall ? 14 : 8; };
     const size_t min_name = 18;
@@ -120,6 +121,7 @@ std::string cell_text(const Row& r, Column c, bool rates) {
     switch (c) {
     case Column::Name: return r.name;
     case Column::Cpu: return rates ? percent(r.cpu_percent) : "-";
+    case Column::Throttled: return percent(r.throttled_percent);
     case Column::RunqP99: return human_seconds(r.runq_p99_seconds);
     case Column::CtxSw: return rate(r.usage.context_switches_per_s);
     case Column::Syscalls: return rate(r.usage.syscalls_per_s);
@@ -133,6 +135,18 @@ std::string cell_text(const Row& r, Column c, bool rates) {
     case Column::Pids: return r.pids ? human_count(*r.pids) : "-";
     }
     return "";
+}
+
+// The detail view's line on the CPU limit and throttling ("" without a limit).
+std::string cpu_limit_text(const Row& r) {
+    if (!r.cpu_limit) return "";
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%.2f", *r.cpu_limit);
+    std::string out = "cpu limit " + std::string(limit) + " CPUs (CFS quota): ran out in " +
+                      percent(r.throttled_percent) + "% of its periods";
+    if (!std::isnan(r.throttled_seconds_per_s))
+        out += ", tasks throttled " + human_seconds(r.throttled_seconds_per_s) + "/s (summed over CPUs)";
+    return out;
 }
 
 std::string format_time(int64_t unix_ms) {
@@ -168,7 +182,9 @@ std::string cell_string(const Cell& c, const std::string& text, const Row* row) 
 
 class Screen {
 public:
-    Screen(TopSession& session, const ScreenOptions& options) : s_(session), opt_(options) {}
+    Screen(TopSession& session, const ScreenOptions& options) : s_(session), opt_(options) {
+        view_.all_cgroups = options.all_cgroups;
+    }
 
     int run() {
         CursesTerminal term;
@@ -373,6 +389,7 @@ private:
                            human_count(r->usage.connections_opened_per_s) + "  resets/s " + human_count(r->usage.resets_per_s) +
                            "  mem " + human_bytes(r->memory_bytes),
                        Pair(0), false});
+        if (auto limit = cpu_limit_text(*r); !limit.empty()) out.push_back({limit, Pair(0), false});
         out.push_back({"", Pair(0), false});
         out.push_back({pad("SYSCALL", 18, false) + pad("CALLS/s", 10, true) + pad("ERR/s", 10, true) + pad("P50", 9, true) +
                            pad("P99", 9, true) + pad("MAX", 9, true) + pad("TIME/s", 9, true),

@@ -10,6 +10,7 @@ namespace tracer::top {
 
 struct ScreenOptions {
     double refresh_seconds = 2;
+    bool all_cgroups = false;  // start with one row per cgroup (`a` toggles)
     // Polled between keys: true ends the session (the standalone agent stopped).
     std::function<bool()> should_stop;
 };

@@ -96,6 +96,7 @@ const std::vector<ColumnInfo>& columns() {
     static const std::vector<ColumnInfo> all = {
         {Column::Name, "NAME", 'n', "name"},
         {Column::Cpu, "CPU%", 'c', "cpu_percent"},
+        {Column::Throttled, "THR%", 'T', "throttled_percent"},
         {Column::RunqP99, "RQ-P99", 'l', "runqueue_p99_seconds"},
         {Column::CtxSw, "CSW/s", 'w', "context_switches_per_s"},
         {Column::Syscalls, "SYSC/s", 's', "syscalls_per_s"},
@@ -197,6 +198,8 @@ bool ViewModel::update(TimedSnapshot snap) {
         }
     }
     cgroups_ = std::move(cgroups);
+    previous_facts_ = std::move(facts_);
+    facts_.clear();
     current_ = std::move(snap);
     has_previous_ = rates;
     has_current_ = true;
@@ -226,9 +229,20 @@ Row ViewModel::make_row(const std::string& key, const CgroupEntry& names, std::v
             r.top_syscall_seconds_per_s = s.seconds_per_s;
         }
     if (reader_) {
-        auto facts = reader_(cgroups);
+        auto it = facts_.find(cgroups);
+        if (it == facts_.end()) it = facts_.emplace(cgroups, reader_(cgroups)).first;
+        const CgroupFacts& facts = it->second;
         r.memory_bytes = facts.memory_bytes;
         r.pids = facts.pids;
+        r.cpu_limit = facts.cpu_limit;
+        auto before = previous_facts_.find(cgroups);
+        if (facts.throttling && before != previous_facts_.end() && before->second.throttling && elapsed_ > 1e-3) {
+            const CpuThrottling &now = *facts.throttling, &was = *before->second.throttling;
+            const double periods = now.periods - was.periods;
+            if (periods > 0) r.throttled_percent = non_negative(now.throttled_periods - was.throttled_periods) / periods * 100;
+            if (now.throttled_seconds >= was.throttled_seconds)
+                r.throttled_seconds_per_s = (now.throttled_seconds - was.throttled_seconds) / elapsed_;
+        }
     }
     r.cgroups = std::move(cgroups);
     return r;
@@ -317,6 +331,7 @@ void sort_rows(std::vector<Row>& rows, Column column, bool reverse) {
         case Column::Conns: return r.usage.open_connections;
         case Column::Memory: return r.memory_bytes.value_or(NAN);
         case Column::Pids: return r.pids.value_or(NAN);
+        case Column::Throttled: return r.throttled_percent;
         case Column::Name: break;
         }
         return NAN;

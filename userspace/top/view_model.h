@@ -60,15 +60,24 @@ struct Usage {
     void add(const Usage& other);
 };
 
+// The CFS bandwidth counters of cpu.stat, cumulative.
+struct CpuThrottling {
+    double periods = 0;            // enforcement periods in which the cgroup ran
+    double throttled_periods = 0;  // ... that ended with its quota used up
+    double throttled_seconds = 0;  // time its tasks were held back by the quota
+};
+
 // What the view reads from the cgroup files themselves (not in the snapshot).
 struct CgroupFacts {
     std::optional<double> memory_bytes;
     std::optional<double> pids;
+    std::optional<double> cpu_limit;          // CPUs the CFS quota allows (quota / period); none: unlimited
+    std::optional<CpuThrottling> throttling;  // with a quota only
 };
 using CgroupReader = std::function<CgroupFacts(const std::vector<std::string>& cgroup_paths)>;
 
 enum class Column {
-    Name, Cpu, RunqP99, CtxSw, Syscalls, Errors, TopSyscall, NetRx, NetTx, Retrans, Conns, Memory, Pids
+    Name, Cpu, Throttled, RunqP99, CtxSw, Syscalls, Errors, TopSyscall, NetRx, NetTx, Retrans, Conns, Memory, Pids
 };
 struct ColumnInfo {
     Column column;
@@ -91,6 +100,9 @@ struct Row {
     std::string top_syscall;          // by time spent in it ("" = none timed)
     double top_syscall_seconds_per_s = 0;
     std::optional<double> memory_bytes, pids;
+    std::optional<double> cpu_limit;   // CPUs, from the CFS quota (none: unlimited)
+    double throttled_percent = NAN;    // of the quota's periods since the last refresh, those it ran out in
+    double throttled_seconds_per_s = NAN;
 };
 
 struct ViewOptions {
@@ -134,6 +146,9 @@ private:
                  const Usage& u) const;
 
     CgroupReader reader_;
+    // The reader's facts per list of cgroups, read at most once per snapshot:
+    // this one's, and the one's before (the base of the throttling rates).
+    mutable std::map<std::vector<std::string>, CgroupFacts> facts_, previous_facts_;
     TimedSnapshot current_;
     bool has_current_ = false, has_previous_ = false;
     double elapsed_ = 0;
