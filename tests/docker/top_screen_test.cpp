@@ -286,6 +286,14 @@ TEST_F(TopScreen, ContainersSortFilterDrillDownResizeAndQuit) {
     std::getline(std::ifstream(exit_file) >> std::ws, code);
     EXPECT_EQ(code, "EXIT=0");
 
+    // `-a` starts with every cgroup: the named cgroup without a key pressed.
+    tmux.type(std::string(TRACER_BINARY) + " top -a -d 1 --socket " + agent.socket());
+    tmux.key("Enter");
+    screen = tmux.wait_screen([&](const std::string& s) { return row_with(table_of(s), leaf) != nullptr; });
+    EXPECT_NE(row_with(table_of(screen), leaf), nullptr) << screen;
+    EXPECT_NE(screen.find(" cgroups"), std::string::npos) << screen;
+    tmux.type("q");
+
     kill(busy.pid(), SIGKILL);
     busy.wait();
     engine_->try_docker({"rm", "-f", name});
