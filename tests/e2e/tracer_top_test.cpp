@@ -259,12 +259,13 @@ TEST(TracerTop, BatchReadsTheAgentAndShowsACgroupsSyscalls) {
 }
 
 // A cgroup whose CFS quota holds a busy loop to a tenth of a CPU: its row
-// gives the limit and that the quota ran out in (nearly) every period; an
-// unlimited busy cgroup has neither.
-TEST(TracerTop, AQuotaLimitedCgroupShowsItsLimitAndHowOftenItIsThrottled) {
+// gives the limit and that the quota ran out in (nearly) every period, and its
+// memory limit; an unlimited busy cgroup has none of them.
+TEST(TracerTop, ALimitedCgroupShowsItsLimitsAndHowOftenItIsThrottled) {
     if (auto why = tracer::fixtures::root_skip_reason(); !why.empty()) GTEST_SKIP() << why;
     TestCgroup limited("top-throttled");
     if (!tracer::fixtures::limit_cpu(limited, 10000, 100000)) GTEST_SKIP() << "no cpu controller for the test cgroup";
+    const bool memory_limited = tracer::fixtures::limit_memory(limited, 256ull << 20) != nullptr;
     HeldChild burner([] {
         for (volatile uint64_t i = 0;; i = i + 1) {
         }
@@ -291,10 +292,13 @@ TEST(TracerTop, AQuotaLimitedCgroupShowsItsLimitAndHowOftenItIsThrottled) {
     EXPECT_GE((*row)["throttled_percent"].get<double>(), 80) << row->dump();
     EXPECT_GT((*row)["throttled_seconds_per_s"].get<double>(), 0.5) << row->dump();  // ~0.9: held back 90 ms of 100
     EXPECT_LE((*row)["cpu_percent"].get<double>(), 15) << row->dump();
+    if (memory_limited && (*row)["memory_bytes"].is_number())  // (when the keyed hierarchy has memory files)
+        EXPECT_EQ((*row)["memory_limit_bytes"], double(256ull << 20)) << row->dump();
     const json* free_row = row_of(last, unlimited.path);
     ASSERT_NE(free_row, nullptr) << last.dump().substr(0, 2000);
     EXPECT_TRUE((*free_row)["cpu_limit_cores"].is_null()) << free_row->dump();
     EXPECT_TRUE((*free_row)["throttled_percent"].is_null()) << free_row->dump();
+    EXPECT_TRUE((*free_row)["memory_limit_bytes"].is_null()) << free_row->dump();
 
     // The text form has the column.
     ASSERT_EQ(run({TRACER_BINARY, "top", "--batch", "--all", "-d", "1", "--socket", agent.socket()}, out), 0) << out;

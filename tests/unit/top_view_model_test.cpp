@@ -348,8 +348,8 @@ TEST(TopViewModel, ThrottlingIsTheShareOfPeriodsThatRanOutOfQuotaSinceTheLastSna
     EXPECT_EQ(m.rows(o).size(), 1u);
 }
 
-// The cpu controller's files, as cgroup v1 and cgroup2 write them.
-TEST(TopCgroupFiles, CpuLimitAndThrottlingFromV1AndV2Files) {
+// The cpu and memory controllers' files, as cgroup v1 and cgroup2 write them.
+TEST(TopCgroupFiles, CpuAndMemoryLimitsAndThrottlingFromV1AndV2Files) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("tracer-top-cpu-" + std::to_string(::getpid()));
     fs::create_directories(dir / "v1");
@@ -366,6 +366,12 @@ TEST(TopCgroupFiles, CpuLimitAndThrottlingFromV1AndV2Files) {
     write(dir / "v1-unlimited/cpu.cfs_quota_us", "-1\n");
     write(dir / "v1-unlimited/cpu.cfs_period_us", "100000\n");
     write(dir / "v2-unlimited/cpu.max", "max 100000\n");
+    write(dir / "v1/memory.usage_in_bytes", "1048576\n");
+    write(dir / "v1/memory.limit_in_bytes", "268435456\n");
+    write(dir / "v2/memory.current", "2097152\n");
+    write(dir / "v2/memory.max", "536870912\n");
+    write(dir / "v1-unlimited/memory.limit_in_bytes", "9223372036854771712\n");
+    write(dir / "v2-unlimited/memory.max", "max\n");
     EXPECT_EQ(cpu_limit_of((dir / "v1").string()), 0.25);
     EXPECT_EQ(cpu_limit_of((dir / "v2").string()), 1.5);
     EXPECT_EQ(cpu_limit_of((dir / "v1-unlimited").string()), std::nullopt);
@@ -382,13 +388,20 @@ TEST(TopCgroupFiles, CpuLimitAndThrottlingFromV1AndV2Files) {
     EXPECT_EQ(v2->throttled_periods, 2);
     EXPECT_DOUBLE_EQ(v2->throttled_seconds, 0.0015);
     EXPECT_FALSE(cpu_throttling_of((dir / "absent").string()));
+    EXPECT_EQ(memory_limit_of((dir / "v1").string()), 268435456.0);
+    EXPECT_EQ(memory_limit_of((dir / "v2").string()), 536870912.0);
+    EXPECT_EQ(memory_limit_of((dir / "v1-unlimited").string()), std::nullopt);
+    EXPECT_EQ(memory_limit_of((dir / "v2-unlimited").string()), std::nullopt);
     // A container of two outermost cgroups is limited by their sum, and only if both are.
     CgroupFiles files(dir.string(), "/proc", containers::CgroupMount{dir.string(), "/", false, {"cpu"}});
     auto both = files.facts({"/v1", "/v2"});
     EXPECT_EQ(both.cpu_limit, 1.75);
+    EXPECT_EQ(both.memory_bytes, 3145728.0);
+    EXPECT_EQ(both.memory_limit, 805306368.0);
     ASSERT_TRUE(both.throttling);
     EXPECT_EQ(both.throttling->periods, 48);
     EXPECT_FALSE(files.facts({"/v1", "/v2-unlimited"}).cpu_limit);
+    EXPECT_FALSE(files.facts({"/v1", "/v2-unlimited"}).memory_limit);
     fs::remove_all(dir);
 }
 

@@ -73,6 +73,7 @@ nlohmann::json batch_json(const TopSession& s, const ViewOptions& view) {
                         {"tcp_retransmits_per_s", rate(r.usage.retransmits_per_s)},
                         {"open_connections", r.usage.open_connections},
                         {"memory_bytes", optional_number(r.memory_bytes)},
+                        {"memory_limit_bytes", optional_number(r.memory_limit)},
                         {"pids", optional_number(r.pids)}});
     }
     return {{"time_unix_ms", std::chrono::duration_cast<std::chrono::milliseconds>(

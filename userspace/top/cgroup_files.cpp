@@ -63,6 +63,23 @@ std::optional<double> cpu_limit_of(const std::string& dir) {
     return *q / *p;
 }
 
+std::optional<double> memory_limit_of(const std::string& dir) {
+    std::ifstream max(dir + "/memory.max");  // cgroup2: bytes or "max"
+    std::string v2;
+    if (max >> v2) {
+        if (v2 == "max") return std::nullopt;
+        try {
+            return std::stod(v2);
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    // v1 writes "no limit" as the largest page count in bytes (~2^63)
+    auto v1 = read_number(dir + "/memory.limit_in_bytes");
+    if (!v1 || *v1 >= 0x1p62) return std::nullopt;
+    return v1;
+}
+
 std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir) {
     std::ifstream stat(dir + "/cpu.stat");
     CpuThrottling t;
@@ -131,13 +148,19 @@ std::string CgroupFiles::cpu_dir_of(const std::string& cgroup) const {
 CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
     CgroupFacts f;
     if (mount_point_.empty()) return f;
+    bool each_limited = true;
+    double memory_limit = 0;
     for (const auto& c : outermost(cgroups)) {
         std::string dir = mount_point_ + (c == "/" ? "" : c);
         // v1 memory controller, else cgroup v2's memory.current (if the controller is on).
         auto mem = read_number(dir + "/memory.usage_in_bytes");
         if (!mem) mem = read_number(dir + "/memory.current");
         if (mem) f.memory_bytes = f.memory_bytes.value_or(0) + *mem;
+        auto limit = memory_limit_of(dir);
+        each_limited = each_limited && limit;
+        if (limit) memory_limit += *limit;
     }
+    if (each_limited && f.memory_bytes) f.memory_limit = memory_limit;
     auto pids = pids_of(cgroups);
     if (!cgroups.empty() && ::access(mount_point_.c_str(), R_OK) == 0) f.pids = double(pids.size());
     if (!cpu_) return f;

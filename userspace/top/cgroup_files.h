@@ -33,6 +33,7 @@ public:
 
     // Memory use and process count of these cgroups (each once: a cgroup
     // nested in another of the list is already counted by its parent), their
+    // memory limit (the sum of the outermost ones', when each has one), their
     // CPU limit (the sum of the outermost ones' CFS quotas, when each has
     // one) and its throttling counters.
     CgroupFacts facts(const std::vector<std::string>& cgroups) const;
@@ -65,6 +66,9 @@ std::vector<std::string> outermost(std::vector<std::string> cgroups);
 // One cgroup directory's CFS quota in CPUs (v1 cpu.cfs_quota_us and
 // cpu.cfs_period_us, or cgroup2's cpu.max); none when unlimited or unreadable.
 std::optional<double> cpu_limit_of(const std::string& dir);
+// One cgroup directory's memory limit in bytes (v1 memory.limit_in_bytes,
+// or cgroup2's memory.max); none when unlimited or unreadable.
+std::optional<double> memory_limit_of(const std::string& dir);
 // Its cpu.stat throttling counters (v1 throttled_time in ns, cgroup2 throttled_usec).
 std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir);
 

@@ -387,7 +387,11 @@ private:
                            "  errors/s " + human_count(r->usage.syscall_errors_per_s) + "  execs/s " +
                            human_count(r->usage.execs_per_s) + "  conns opened/s " +
                            human_count(r->usage.connections_opened_per_s) + "  resets/s " + human_count(r->usage.resets_per_s) +
-                           "  mem " + human_bytes(r->memory_bytes),
+                           "  mem " + human_bytes(r->memory_bytes) +
+                           (r->memory_limit && r->memory_bytes && *r->memory_limit > 0
+                                ? " of a " + human_bytes(*r->memory_limit) + " limit (" +
+                                      percent(*r->memory_bytes / *r->memory_limit * 100) + "%)"
+                                : ""),
                        Pair(0), false});
         if (auto limit = cpu_limit_text(*r); !limit.empty()) out.push_back({limit, Pair(0), false});
         out.push_back({"", Pair(0), false});

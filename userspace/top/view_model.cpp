@@ -233,6 +233,7 @@ Row ViewModel::make_row(const std::string& key, const CgroupEntry& names, std::v
         if (it == facts_.end()) it = facts_.emplace(cgroups, reader_(cgroups)).first;
         const CgroupFacts& facts = it->second;
         r.memory_bytes = facts.memory_bytes;
+        r.memory_limit = facts.memory_limit;
         r.pids = facts.pids;
         r.cpu_limit = facts.cpu_limit;
         auto before = previous_facts_.find(cgroups);

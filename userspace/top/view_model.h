@@ -71,6 +71,7 @@ struct CpuThrottling {
 struct CgroupFacts {
     std::optional<double> memory_bytes;
     std::optional<double> pids;
+    std::optional<double> memory_limit;       // bytes; none: unlimited
     std::optional<double> cpu_limit;          // CPUs the CFS quota allows (quota / period); none: unlimited
     std::optional<CpuThrottling> throttling;  // with a quota only
 };
@@ -100,6 +101,7 @@ struct Row {
     std::string top_syscall;          // by time spent in it ("" = none timed)
     double top_syscall_seconds_per_s = 0;
     std::optional<double> memory_bytes, pids;
+    std::optional<double> memory_limit;  // bytes (none: unlimited)
     std::optional<double> cpu_limit;   // CPUs, from the CFS quota (none: unlimited)
     double throttled_percent = NAN;    // of the quota's periods since the last refresh, those it ran out in
     double throttled_seconds_per_s = NAN;
