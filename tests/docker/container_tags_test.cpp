@@ -393,12 +393,36 @@ TEST_F(DockerContainers, ContainerPluginSeriesCarryTheAgentsContainerTags) {
 
 TEST_F(DockerContainers, HostRootReachesCgroupfsAndTheSocketOfTheHost) {
     std::string host_root = "/tmp/tracer-hostroot-" + std::to_string(getpid());
-    start_tracer(1, host_root);
-    run_container("tracer-e2e-9", {"--label", "team=core"}, kWrites + "; exec sleep 1000");
+    const std::string api = "/tmp/tracer-hostroot-api-" + std::to_string(getpid()) + ".sock";
+    start_tracer(1, host_root, "api_socket: \"" + api + "\"\n");
+    std::string id = run_container("tracer-e2e-9", {"--label", "team=core"}, kWrites + "; exec sleep 1000");
     auto s = wait_for("tracer_syscalls_total",
                       {{"container_name", "tracer-e2e-9"}, {"team", "core"}, {"syscall", "write"}}, 5000);
     EXPECT_TRUE(s);
     EXPECT_NE(tracer_->output().find(host_root + "/sys/fs/cgroup"), std::string::npos) << tracer_->output();
+
+    // tracer top on the host, and in the agent's own mount namespace (as
+    // `kubectl exec` into its pod would run it, where the host's cgroupfs is
+    // under the host root only): the container's memory and pids either way.
+    for (bool inside : {false, true}) {
+        std::vector<std::string> argv{TRACER_BINARY, "top", "--batch", "--iterations", "1", "--format", "json",
+                                      "--socket", api};
+        if (inside)
+            argv.insert(argv.begin(), {"/usr/bin/nsenter", "-t", std::to_string(tracer_->pid()), "-m", "--"});
+        Subprocess top(argv);
+        ASSERT_EQ(top.wait_for(30s), 0) << top.output();
+        const auto refresh = nlohmann::json::parse(top.output(), nullptr, false);
+        ASSERT_TRUE(refresh.is_object()) << top.output();
+        bool found = false;
+        for (const auto& row : refresh["rows"])
+            if (row.value("key", "") == id.substr(0, 12)) {
+                found = true;
+                EXPECT_TRUE(row["memory_bytes"].is_number()) << (inside ? "inside: " : "host: ") << row.dump();
+                EXPECT_TRUE(row["pids"].is_number() && row["pids"].get<double>() >= 1)
+                    << (inside ? "inside: " : "host: ") << row.dump();
+            }
+        EXPECT_TRUE(found) << top.output();
+    }
     tracer_->signal(SIGTERM);
     tracer_->wait_for(10s);
     tracer_.reset();  // its mount namespace goes with it

@@ -3,6 +3,8 @@
 #include "api/snapshot_json.h"
 #include "top/cgroup_files.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 
@@ -47,9 +49,17 @@ AgentFacts agent_facts(const json& status) {
     if (host_root == "/") host_root.clear();
     if (auto c = status.find("cgroup"); c != status.end()) {
         f.cgroup_mount = c->value("mount_point", "");
-        // An agent in a container sees the host under host_root; here it is at /.
-        if (!host_root.empty() && f.cgroup_mount.rfind(host_root, 0) == 0)
-            f.cgroup_mount = f.cgroup_mount.substr(host_root.size());
+        // An agent in a container sees the host under host_root. tracer top
+        // runs on the host, where the host is at /, or in the agent's own
+        // container (kubectl exec), where the agent's paths hold as they are.
+        if (!host_root.empty() && f.cgroup_mount.rfind(host_root, 0) == 0) {
+            if (::access(f.cgroup_mount.c_str(), F_OK) == 0) {
+                f.host_prefix = host_root;
+                f.proc_root = host_root + "/proc";
+            } else {
+                f.cgroup_mount = f.cgroup_mount.substr(host_root.size());
+            }
+        }
     }
     if (auto e = status.find("api_events"); e != status.end() && e->is_array())
         f.api_events = e->get<std::vector<std::string>>();

@@ -24,6 +24,7 @@ struct AgentFacts {
     size_t probes_attached = 0, probes_failed = 0;
     std::string cgroup_mount;       // the keyed hierarchy, as seen from here
     std::string proc_root = "/proc";
+    std::string host_prefix;        // where the host's / is, as seen from here ("" = /)
     std::vector<std::string> api_events;
     double interval_seconds = 0;
     double drops = 0;               // ring buffer drops + failed map updates

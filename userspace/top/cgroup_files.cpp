@@ -96,9 +96,9 @@ std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir) {
     return t;
 }
 
-std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo) {
+std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo, const std::string& under) {
     try {
-        auto layout = containers::read_cgroup_layout(mountinfo);
+        auto layout = containers::read_cgroup_layout(mountinfo, under);
         if (const auto* v1 = layout.v1_controller("cpu")) return *v1;
         if (const auto* v2 = layout.unified()) return *v2;
     } catch (const std::exception&) {

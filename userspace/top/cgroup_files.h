@@ -73,7 +73,9 @@ std::optional<double> memory_limit_of(const std::string& dir);
 std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir);
 
 // Where the cpu controller is mounted: its v1 hierarchy, else cgroup2 (read
-// from `mountinfo`); none when neither is.
-std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo);
+// from `mountinfo`, mounts under `under` only: the host's under a host root);
+// none when neither is.
+std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo,
+                                                            const std::string& under = "");
 
 }  // namespace tracer::top

@@ -14,7 +14,8 @@ void TopSession::connect() {
     facts_ = agent_facts(client_.get("/v1/status"));
     files_ = std::make_unique<CgroupFiles>(facts_.cgroup_mount, facts_.proc_root,
                                            facts_.cgroup_mount.empty() ? std::nullopt
-                                                                       : cpu_controller_mount("/proc/self/mountinfo"));
+                                                                       : cpu_controller_mount("/proc/self/mountinfo",
+                                                                                              facts_.host_prefix));
     model_.set_cgroup_reader([files = files_.get()](const std::vector<std::string>& cgroups) { return files->facts(cgroups); });
 }
 
