@@ -1,5 +1,7 @@
 #include "top/cgroup_files.h"
 
+#include "collectors/container/cgroup_stats.h"
+#include "collectors/file_text.h"
 #include "containers/cgroup_layout.h"
 
 #include <dirent.h>
@@ -64,36 +66,24 @@ std::optional<double> cpu_limit_of(const std::string& dir) {
 }
 
 std::optional<double> memory_limit_of(const std::string& dir) {
-    std::ifstream max(dir + "/memory.max");  // cgroup2: bytes or "max"
-    std::string v2;
-    if (max >> v2) {
-        if (v2 == "max") return std::nullopt;
-        try {
-            return std::stod(v2);
-        } catch (const std::exception&) {
-            return std::nullopt;
-        }
-    }
-    // v1 writes "no limit" as the largest page count in bytes (~2^63)
-    auto v1 = read_number(dir + "/memory.limit_in_bytes");
-    if (!v1 || *v1 >= 0x1p62) return std::nullopt;
-    return v1;
+    // (the container plugin's parsing: "max", and v1's "no limit" near 2^63, are none)
+    std::vector<std::string> unused;
+    for (const char* file : {"/memory.max", "/memory.limit_in_bytes"})  // cgroup2, v1
+        if (auto text = collectors::read_file_text(dir + file); !text.empty())
+            return collectors::parse_limit(text, dir + file, unused);
+    return std::nullopt;
 }
 
 std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir) {
-    std::ifstream stat(dir + "/cpu.stat");
-    CpuThrottling t;
-    bool any = false;
-    std::string key;
-    double value = 0;
-    while (stat >> key >> value) {
-        if (key == "nr_periods") t.periods = value, any = true;
-        else if (key == "nr_throttled") t.throttled_periods = value;
-        else if (key == "throttled_usec") t.throttled_seconds = value / 1e6;
-        else if (key == "throttled_time") t.throttled_seconds = value / 1e9;
-    }
-    if (!any) return std::nullopt;
-    return t;
+    std::vector<std::string> unused;
+    auto stat = collectors::parse_key_values(collectors::read_file_text(dir + "/cpu.stat"), dir + "/cpu.stat", unused);
+    auto at = [&](const char* key) {
+        auto it = stat.find(key);
+        return it == stat.end() ? 0.0 : it->second;
+    };
+    if (!stat.count("nr_periods")) return std::nullopt;
+    return CpuThrottling{at("nr_periods"), at("nr_throttled"),
+                         stat.count("throttled_usec") ? at("throttled_usec") / 1e6 : at("throttled_time") / 1e9};
 }
 
 std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo, const std::string& under) {
