@@ -132,6 +132,25 @@ public:
         }
     }
 
+    void pressure(CgroupStats& s) {
+        const auto* m = files_.unified();
+        if (!m || !open(*m)) return;
+        auto totals = [&](const char* file) -> std::map<std::string, double> {
+            auto text = read(file);
+            return text ? parse_pressure(*text, dir_ + "/" + file, problems_) : std::map<std::string, double>{};
+        };
+        auto ns = [](const std::map<std::string, double>& t, const char* kind) -> std::optional<double> {
+            auto v = value_of(t, kind);
+            return v ? std::optional<double>(*v * 1000) : std::nullopt;
+        };
+        auto cpu = totals("cpu.pressure"), memory = totals("memory.pressure"), io = totals("io.pressure");
+        s.cpu_partial_stall_ns = ns(cpu, "some");
+        s.memory_partial_stall_ns = ns(memory, "some");
+        s.memory_full_stall_ns = ns(memory, "full");
+        s.io_partial_stall_ns = ns(io, "some");
+        s.io_full_stall_ns = ns(io, "full");
+    }
+
     void pids(CgroupStats& s) {
         const auto* m = files_.mount_of("pids");
         if (!m || !open(*m)) return;
@@ -220,6 +239,22 @@ std::map<std::string, double> parse_blkio(const std::string& text, const std::st
     return out;
 }
 
+std::map<std::string, double> parse_pressure(const std::string& text, const std::string& path,
+                                             std::vector<std::string>& problems) {
+    std::map<std::string, double> out;
+    for_each_line(text, path, problems, [&](const std::vector<std::string>& w) {
+        if (w[0] != "some" && w[0] != "full") return false;
+        for (size_t i = 1; i < w.size(); ++i)
+            if (w[i].compare(0, 6, "total=") == 0)
+                if (auto v = number(std::string_view(w[i]).substr(6))) {
+                    out[w[0]] = *v;
+                    return true;
+                }
+        return false;
+    });
+    return out;
+}
+
 std::optional<double> parse_limit(const std::string& text, const std::string& path, std::vector<std::string>& problems) {
     auto w = words(text);
     if (w.size() == 1 && w[0] == "max") return std::nullopt;
@@ -254,6 +289,7 @@ CgroupStats read_cgroup_stats(const CgroupFiles& files, const std::string& cgrou
     reader.cpu(s);
     reader.io(s);
     reader.pids(s);
+    reader.pressure(s);
     return s;
 }
 

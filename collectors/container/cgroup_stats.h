@@ -24,6 +24,10 @@ struct CgroupStats {
     std::optional<double> io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
     // pids
     std::optional<double> pids, pids_limit;
+    // pressure stall information (cgroup v2 only), cumulative nanoseconds:
+    // partial = some of the tasks stalled on the resource, full = all of them
+    std::optional<double> cpu_partial_stall_ns, memory_partial_stall_ns, memory_full_stall_ns, io_partial_stall_ns,
+        io_full_stall_ns;
 };
 
 // `<key> <number>` lines (memory.stat, cpu.stat, memory.events, memory.oom_control).
@@ -36,6 +40,11 @@ std::map<std::string, double> parse_io_stat(const std::string& text, const std::
 // "Read" and "Write" summed over devices (the trailing `Total` line is not a device).
 std::map<std::string, double> parse_blkio(const std::string& text, const std::string& path,
                                           std::vector<std::string>& problems);
+// A cgroup v2 pressure file (cpu.pressure, memory.pressure, io.pressure):
+// `some avg10=.. avg60=.. avg300=.. total=<us>` and the same for `full`; the
+// totals, in microseconds, by "some" and "full".
+std::map<std::string, double> parse_pressure(const std::string& text, const std::string& path,
+                                             std::vector<std::string>& problems);
 // A limit file (memory.max, memory.limit_in_bytes, pids.max): nullopt for
 // "max" and for v1's "no limit" value (close to 2^63).
 std::optional<double> parse_limit(const std::string& text, const std::string& path, std::vector<std::string>& problems);
@@ -47,6 +56,8 @@ public:
     // The hierarchy holding `controller` ("memory", "cpu", "blkio", "pids"):
     // its v1 mount, else the unified one; nullptr when neither is mounted.
     const containers::CgroupMount* mount_of(const std::string& controller) const;
+    // The unified (v2) hierarchy, where pressure files are; nullptr when not mounted.
+    const containers::CgroupMount* unified() const { return layout_.unified(); }
     // The directory of `cgroup_path` (relative to the hierarchy root) in `mount`;
     // "" when the mount does not show that part of the hierarchy.
     static std::string directory(const containers::CgroupMount& mount, const std::string& cgroup_path);

@@ -135,6 +135,11 @@ private:
         rate("container.cpu.periods", s.cpu_periods, "");
         rate("container.cpu.throttled.periods", s.cpu_throttled_periods, "");
         rate("container.cpu.throttled", s.cpu_throttled_ns, "nanoseconds");
+        rate("container.cpu.partial_stall", s.cpu_partial_stall_ns, "nanoseconds");
+        rate("container.memory.partial_stall", s.memory_partial_stall_ns, "nanoseconds");
+        rate("container.memory.full_stall", s.memory_full_stall_ns, "nanoseconds");
+        rate("container.io.partial_stall", s.io_partial_stall_ns, "nanoseconds");
+        rate("container.io.full_stall", s.io_full_stall_ns, "nanoseconds");
         rate("container.io.read", s.io_read_bytes, "bytes");
         rate("container.io.write", s.io_write_bytes, "bytes");
         rate("container.io.read.operations", s.io_read_ops, "");

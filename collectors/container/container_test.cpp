@@ -202,6 +202,12 @@ TEST_F(ContainerPluginFiles, CgroupV2FilesAndAMalformedLine) {
           "253:1 rbytes=100 wbytes=200 rios=10 wios=20 dbytes=0 dios=0\n");
     write("/unified" + web + "/pids.current", "7\n");
     write("/unified" + web + "/pids.max", "max\n");
+    write("/unified" + web + "/cpu.pressure",
+          "some avg10=1.50 avg60=0.40 avg300=0.10 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+    write("/unified" + web + "/memory.pressure",
+          "some avg10=0.00 avg60=0.00 avg300=0.00 total=2000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=500\n");
+    write("/unified" + web + "/io.pressure",
+          "some avg10=0.00 avg60=0.00 avg300=0.00 total=30\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=20\n");
 
     auto r = run(layout);
     expect(r, kWeb, {
@@ -222,6 +228,11 @@ TEST_F(ContainerPluginFiles, CgroupV2FilesAndAMalformedLine) {
         {"container.io.write.operations", 22},
         {"container.pid.thread_count", 7},
         {"container.pid.thread_limit", std::nullopt},
+        {"container.cpu.partial_stall", 123456000},  // (us to ns)
+        {"container.memory.partial_stall", 2000000},
+        {"container.memory.full_stall", 500000},
+        {"container.io.partial_stall", 30000},
+        {"container.io.full_stall", 20000},
     });
 
     ASSERT_EQ(r.service_checks.size(), 1u);
@@ -292,6 +303,12 @@ TEST(ContainerPlugin, ParsersNameTheBadLine) {
     auto io = parse_io_stat("8:0 rbytes=1 wbytes=2\n8:16 rbytes=5 wbytes=x\n", "/x/io.stat", problems);
     EXPECT_EQ(io, (std::map<std::string, double>{{"rbytes", 1}, {"wbytes", 2}}));  // not half a line
     EXPECT_EQ(problems.size(), 1u);
+    problems.clear();
+    auto psi = parse_pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=42\nfull avg10=0.00 total=x\n",
+                              "/x/io.pressure", problems);
+    EXPECT_EQ(psi, (std::map<std::string, double>{{"some", 42}}));
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0], "/x/io.pressure:2: malformed line 'full avg10=0.00 total=x'");
 }
 
 TEST(ContainerPlugin, ABadRegexIsAConfigErrorNamingTheKey) {
