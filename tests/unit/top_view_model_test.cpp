@@ -315,17 +315,20 @@ TEST(TopViewModel, CgroupReaderFillsMemoryAndPids) {
     EXPECT_EQ(asked, std::vector<std::string>{"/docker/abc"});
 }
 
-// Throttling is a rate between two snapshots' cumulative cpu.stat counters,
-// read once per snapshot however often the rows are drawn.
-TEST(TopViewModel, ThrottlingIsTheShareOfPeriodsThatRanOutOfQuotaSinceTheLastSnapshot) {
+// Throttling (the share of periods that ran out of quota) and stalls are
+// rates between two snapshots' cumulative counters, read once per snapshot
+// however often the rows are drawn.
+TEST(TopViewModel, ThrottlingAndStallsAreRatesBetweenTwoSnapshotsCounters) {
     ViewModel m;
     int reads = 0;
     CpuThrottling counters{100, 10, 1.0};
+    Pressure stalls{10, 1, 0.5, 2, 0};
     m.set_cgroup_reader([&](const std::vector<std::string>&) {
         ++reads;
         CgroupFacts f;
         f.cpu_limit = 0.5;
         f.throttling = counters;
+        f.pressure = stalls;
         return f;
     });
     Counters a{"/docker/abc", "abc", "web"};
@@ -335,12 +338,17 @@ TEST(TopViewModel, ThrottlingIsTheShareOfPeriodsThatRanOutOfQuotaSinceTheLastSna
     EXPECT_EQ(first[0].cpu_limit, 0.5);
     EXPECT_TRUE(std::isnan(first[0].throttled_percent)) << "no rate before a second snapshot";
     counters = {120, 25, 1.6};  // 20 periods, 15 of them throttled, 0.6 s held back over 2 s
+    stalls = {11.8, 1.2, 0.5, 2, 0};  // cpu: 1.8 s of 2 stalled; memory 0.2 s
     m.update(snapshot({a}, 2, 2));
     for (int i = 0; i < 3; ++i) {  // redraws of the same snapshot: the same figures, no new read
         auto rows = m.rows({});
         ASSERT_EQ(rows.size(), 1u);
         EXPECT_DOUBLE_EQ(rows[0].throttled_percent, 75);
         EXPECT_DOUBLE_EQ(rows[0].throttled_seconds_per_s, 0.3);
+        ASSERT_TRUE(rows[0].pressure);
+        EXPECT_NEAR(rows[0].pressure->cpu_some, 0.9, 1e-9);
+        EXPECT_NEAR(rows[0].pressure->memory_some, 0.1, 1e-9);
+        EXPECT_EQ(rows[0].pressure->memory_full, 0);
     }
     EXPECT_EQ(reads, 2);
     ViewOptions o;
@@ -348,8 +356,8 @@ TEST(TopViewModel, ThrottlingIsTheShareOfPeriodsThatRanOutOfQuotaSinceTheLastSna
     EXPECT_EQ(m.rows(o).size(), 1u);
 }
 
-// The cpu and memory controllers' files, as cgroup v1 and cgroup2 write them.
-TEST(TopCgroupFiles, CpuAndMemoryLimitsAndThrottlingFromV1AndV2Files) {
+// The cpu and memory controllers' files and cgroup2's pressure files, as the kernel writes them.
+TEST(TopCgroupFiles, LimitsThrottlingAndStallsFromV1AndV2Files) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("tracer-top-cpu-" + std::to_string(::getpid()));
     fs::create_directories(dir / "v1");
@@ -372,6 +380,10 @@ TEST(TopCgroupFiles, CpuAndMemoryLimitsAndThrottlingFromV1AndV2Files) {
     write(dir / "v2/memory.max", "536870912\n");
     write(dir / "v1-unlimited/memory.limit_in_bytes", "9223372036854771712\n");
     write(dir / "v2-unlimited/memory.max", "max\n");
+    write(dir / "v2/cpu.pressure", "some avg10=9.00 avg60=1.00 avg300=0.20 total=2500000\n"
+                                   "full avg10=0.00 avg60=0.00 avg300=0.00 total=100\n");
+    write(dir / "v2/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=300000\n"
+                                      "full avg10=0.00 avg60=0.00 avg300=0.00 total=100000\n");
     EXPECT_EQ(cpu_limit_of((dir / "v1").string()), 0.25);
     EXPECT_EQ(cpu_limit_of((dir / "v2").string()), 1.5);
     EXPECT_EQ(cpu_limit_of((dir / "v1-unlimited").string()), std::nullopt);
@@ -388,18 +400,28 @@ TEST(TopCgroupFiles, CpuAndMemoryLimitsAndThrottlingFromV1AndV2Files) {
     EXPECT_EQ(v2->throttled_periods, 2);
     EXPECT_DOUBLE_EQ(v2->throttled_seconds, 0.0015);
     EXPECT_FALSE(cpu_throttling_of((dir / "absent").string()));
+    auto psi = pressure_of((dir / "v2").string());
+    ASSERT_TRUE(psi);
+    EXPECT_DOUBLE_EQ(psi->cpu_some, 2.5);
+    EXPECT_DOUBLE_EQ(psi->memory_some, 0.3);
+    EXPECT_DOUBLE_EQ(psi->memory_full, 0.1);
+    EXPECT_EQ(psi->io_some, 0);  // (no io.pressure)
+    EXPECT_FALSE(pressure_of((dir / "v1").string()));
     EXPECT_EQ(memory_limit_of((dir / "v1").string()), 268435456.0);
     EXPECT_EQ(memory_limit_of((dir / "v2").string()), 536870912.0);
     EXPECT_EQ(memory_limit_of((dir / "v1-unlimited").string()), std::nullopt);
     EXPECT_EQ(memory_limit_of((dir / "v2-unlimited").string()), std::nullopt);
     // A container of two outermost cgroups is limited by their sum, and only if both are.
-    CgroupFiles files(dir.string(), "/proc", containers::CgroupMount{dir.string(), "/", false, {"cpu"}});
+    CgroupFiles files(dir.string(), "/proc", containers::CgroupMount{dir.string(), "/", false, {"cpu"}},
+                      containers::CgroupMount{dir.string(), "/", true, {}});
     auto both = files.facts({"/v1", "/v2"});
     EXPECT_EQ(both.cpu_limit, 1.75);
     EXPECT_EQ(both.memory_bytes, 3145728.0);
     EXPECT_EQ(both.memory_limit, 805306368.0);
     ASSERT_TRUE(both.throttling);
     EXPECT_EQ(both.throttling->periods, 48);
+    ASSERT_TRUE(both.pressure);  // (only /v2 has pressure files)
+    EXPECT_DOUBLE_EQ(both.pressure->cpu_some, 2.5);
     EXPECT_FALSE(files.facts({"/v1", "/v2-unlimited"}).cpu_limit);
     EXPECT_FALSE(files.facts({"/v1", "/v2-unlimited"}).memory_limit);
     fs::remove_all(dir);

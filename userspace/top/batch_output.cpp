@@ -12,6 +12,14 @@ namespace {
 nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
 nlohmann::json optional_number(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
+// The share of the interval stalled, in percent, or null without PSI.
+nlohmann::json pressure_json(const std::optional<Pressure>& p) {
+    if (!p) return nullptr;
+    return {{"cpu_some_percent", p->cpu_some * 100},       {"memory_some_percent", p->memory_some * 100},
+            {"memory_full_percent", p->memory_full * 100}, {"io_some_percent", p->io_some * 100},
+            {"io_full_percent", p->io_full * 100}};
+}
+
 std::string header_line(const TopSession& s) {
     const auto& f = s.facts();
     return "tracer top - " + s.hostname() + " - kernel " + f.kernel + " - tracer " + f.version + " - " +
@@ -63,6 +71,7 @@ nlohmann::json batch_json(const TopSession& s, const ViewOptions& view) {
                         {"cpu_limit_cores", optional_number(r.cpu_limit)},
                         {"throttled_percent", number_or_null(r.throttled_percent)},
                         {"throttled_seconds_per_s", number_or_null(r.throttled_seconds_per_s)},
+                        {"pressure", pressure_json(r.pressure)},
                         {"runqueue_p99_seconds", number_or_null(r.runq_p99_seconds)},
                         {"context_switches_per_s", rate(r.usage.context_switches_per_s)},
                         {"syscalls_per_s", rate(r.usage.syscalls_per_s)},

@@ -86,13 +86,32 @@ std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir) {
                          stat.count("throttled_usec") ? at("throttled_usec") / 1e6 : at("throttled_time") / 1e9};
 }
 
-std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo, const std::string& under) {
+std::optional<Pressure> pressure_of(const std::string& dir) {
+    std::vector<std::string> unused;
+    auto totals = [&](const char* file) {
+        return collectors::parse_pressure(collectors::read_file_text(dir + "/" + file), dir + "/" + file, unused);
+    };
+    auto cpu = totals("cpu.pressure"), memory = totals("memory.pressure"), io = totals("io.pressure");
+    if (cpu.empty() && memory.empty() && io.empty()) return std::nullopt;  // no PSI here
+    auto seconds = [](const std::map<std::string, double>& t, const char* kind) {
+        auto it = t.find(kind);
+        return it == t.end() ? 0.0 : it->second / 1e6;
+    };
+    return Pressure{seconds(cpu, "some"), seconds(memory, "some"), seconds(memory, "full"), seconds(io, "some"),
+                    seconds(io, "full")};
+}
+
+containers::CgroupLayout cgroup_layout_under(const std::string& mountinfo, const std::string& under) {
     try {
-        auto layout = containers::read_cgroup_layout(mountinfo, under);
-        if (const auto* v1 = layout.v1_controller("cpu")) return *v1;
-        if (const auto* v2 = layout.unified()) return *v2;
+        return containers::read_cgroup_layout(mountinfo, under);
     } catch (const std::exception&) {
+        return {};
     }
+}
+
+std::optional<containers::CgroupMount> cpu_controller_mount(const containers::CgroupLayout& layout) {
+    if (const auto* v1 = layout.v1_controller("cpu")) return *v1;
+    if (const auto* v2 = layout.unified()) return *v2;
     return std::nullopt;
 }
 
@@ -109,11 +128,13 @@ std::vector<std::string> outermost(std::vector<std::string> cgroups) {
     return out;
 }
 
-CgroupFiles::CgroupFiles(std::string mount_point, std::string proc_root, std::optional<containers::CgroupMount> cpu)
-    : mount_point_(std::move(mount_point)), proc_root_(std::move(proc_root)), cpu_(std::move(cpu)) {}
+CgroupFiles::CgroupFiles(std::string mount_point, std::string proc_root, std::optional<containers::CgroupMount> cpu,
+                         std::optional<containers::CgroupMount> unified)
+    : mount_point_(std::move(mount_point)), proc_root_(std::move(proc_root)), cpu_(std::move(cpu)),
+      unified_(std::move(unified)) {}
 
-std::string CgroupFiles::cpu_dir_of(const std::string& cgroup) const {
-    const std::string same = cpu_->mount_point + (cgroup == "/" ? "" : cgroup);
+std::string CgroupFiles::dir_of(const containers::CgroupMount& m, const std::string& cgroup) const {
+    const std::string same = m.mount_point + (cgroup == "/" ? "" : cgroup);
     if (::access(same.c_str(), F_OK) == 0) return same;
     std::ifstream procs(mount_point_ + (cgroup == "/" ? "" : cgroup) + "/cgroup.procs");
     long pid = 0;
@@ -124,13 +145,15 @@ std::string CgroupFiles::cpu_dir_of(const std::string& cgroup) const {
         auto first = line.find(':'), second = line.find(':', first + 1);
         if (first == std::string::npos || second == std::string::npos) continue;
         std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
-        bool match = cpu_->v2 ? controllers == ",," : controllers.find(",cpu,") != std::string::npos;
+        // (a v1 hierarchy: the line naming one of its controllers)
+        bool match = m.v2 ? controllers == ",," : !m.controllers.empty() &&
+                                                       controllers.find("," + m.controllers[0] + ",") != std::string::npos;
         if (!match) continue;
         std::string path = line.substr(second + 1);
         // (a mount of a sub-tree: paths below its root only)
-        if (cpu_->root != "/" && path.rfind(cpu_->root, 0) != 0) return "";
-        if (cpu_->root != "/") path = path.substr(cpu_->root.size());
-        return cpu_->mount_point + (path == "/" ? "" : path);
+        if (m.root != "/" && path.rfind(m.root, 0) != 0) return "";
+        if (m.root != "/") path = path.substr(m.root.size());
+        return m.mount_point + (path == "/" ? "" : path);
     }
     return "";
 }
@@ -153,13 +176,30 @@ CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
     if (each_limited && f.memory_bytes) f.memory_limit = memory_limit;
     auto pids = pids_of(cgroups);
     if (!cgroups.empty() && ::access(mount_point_.c_str(), R_OK) == 0) f.pids = double(pids.size());
+    if (unified_) {
+        // Stall times of the outermost cgroups, summed (one cgroup: exact).
+        Pressure total;
+        bool any = false;
+        for (const auto& c : outermost(cgroups)) {
+            std::string dir = dir_of(*unified_, c);
+            auto p = dir.empty() ? std::nullopt : pressure_of(dir);
+            if (!p) continue;
+            any = true;
+            total.cpu_some += p->cpu_some;
+            total.memory_some += p->memory_some;
+            total.memory_full += p->memory_full;
+            total.io_some += p->io_some;
+            total.io_full += p->io_full;
+        }
+        if (any) f.pressure = total;
+    }
     if (!cpu_) return f;
     // Limited only if each outermost cgroup is (one unlimited part: the whole is).
     double limit = 0;
     CpuThrottling throttling;
     bool limited = false;
     for (const auto& c : outermost(cgroups)) {
-        std::string dir = cpu_dir_of(c);
+        std::string dir = dir_of(*cpu_, c);
         if (dir.empty()) return f;
         auto l = cpu_limit_of(dir);
         auto t = cpu_throttling_of(dir);

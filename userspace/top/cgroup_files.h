@@ -27,15 +27,17 @@ class CgroupFiles {
 public:
     // `mount_point`: where the hierarchy the agent keys on is mounted (cgroup
     // paths are relative to it); `proc_root`: /proc, or <host root>/proc;
-    // `cpu`: the cpu controller's hierarchy (v1, or cgroup2), if any.
+    // `cpu`: the cpu controller's hierarchy (v1, or cgroup2), if any;
+    // `unified`: cgroup2's, if mounted (pressure stall information).
     CgroupFiles(std::string mount_point, std::string proc_root = "/proc",
-                std::optional<containers::CgroupMount> cpu = std::nullopt);
+                std::optional<containers::CgroupMount> cpu = std::nullopt,
+                std::optional<containers::CgroupMount> unified = std::nullopt);
 
     // Memory use and process count of these cgroups (each once: a cgroup
     // nested in another of the list is already counted by its parent), their
     // memory limit (the sum of the outermost ones', when each has one), their
     // CPU limit (the sum of the outermost ones' CFS quotas, when each has
-    // one) and its throttling counters.
+    // one) and its throttling counters, and their pressure stall totals.
     CgroupFacts facts(const std::vector<std::string>& cgroups) const;
 
     // The processes of these cgroups and their sub-cgroups, busiest first.
@@ -46,13 +48,13 @@ public:
 private:
     std::vector<std::pair<pid_t, std::string>> pids_of(const std::vector<std::string>& cgroups) const;
 
-    // A cgroup's directory in the cpu hierarchy: the same path there (as
+    // A cgroup's directory in the hierarchy `m`: the same path there (as
     // container runtimes and systemd lay them out), else the path one of its
     // processes has there; "" when neither.
-    std::string cpu_dir_of(const std::string& cgroup) const;
+    std::string dir_of(const containers::CgroupMount& m, const std::string& cgroup) const;
 
     std::string mount_point_, proc_root_;
-    std::optional<containers::CgroupMount> cpu_;
+    std::optional<containers::CgroupMount> cpu_, unified_;
     struct Ticks {
         unsigned long long ticks = 0;
         double at = 0;
@@ -72,10 +74,13 @@ std::optional<double> memory_limit_of(const std::string& dir);
 // Its cpu.stat throttling counters (v1 throttled_time in ns, cgroup2 throttled_usec).
 std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir);
 
-// Where the cpu controller is mounted: its v1 hierarchy, else cgroup2 (read
-// from `mountinfo`, mounts under `under` only: the host's under a host root);
-// none when neither is.
-std::optional<containers::CgroupMount> cpu_controller_mount(const std::string& mountinfo,
-                                                            const std::string& under = "");
+// Reads cgroup v2's pressure files in `dir`: the cumulative stall times.
+std::optional<Pressure> pressure_of(const std::string& dir);
+
+// The cgroup mounts of `mountinfo` under `under` (the host's, under a host
+// root); empty when it cannot be read.
+containers::CgroupLayout cgroup_layout_under(const std::string& mountinfo, const std::string& under = "");
+// Where the cpu controller is: its v1 hierarchy, else cgroup2; none when neither is.
+std::optional<containers::CgroupMount> cpu_controller_mount(const containers::CgroupLayout& layout);
 
 }  // namespace tracer::top

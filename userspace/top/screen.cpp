@@ -394,6 +394,11 @@ private:
                                 : ""),
                        Pair(0), false});
         if (auto limit = cpu_limit_text(*r); !limit.empty()) out.push_back({limit, Pair(0), false});
+        if (const auto& p = r->pressure)
+            out.push_back({"stalled (PSI, share of the interval; some / all tasks): cpu " + percent(p->cpu_some * 100) +
+                               "%  memory " + percent(p->memory_some * 100) + "% / " + percent(p->memory_full * 100) +
+                               "%  io " + percent(p->io_some * 100) + "% / " + percent(p->io_full * 100) + "%",
+                           Pair(0), false});
         out.push_back({"", Pair(0), false});
         out.push_back({pad("SYSCALL", 18, false) + pad("CALLS/s", 10, true) + pad("ERR/s", 10, true) + pad("P50", 9, true) +
                            pad("P99", 9, true) + pad("MAX", 9, true) + pad("TIME/s", 9, true),

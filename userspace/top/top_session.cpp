@@ -12,10 +12,11 @@ TopSession::TopSession(api::LocalApiClient client, bool standalone)
 
 void TopSession::connect() {
     facts_ = agent_facts(client_.get("/v1/status"));
-    files_ = std::make_unique<CgroupFiles>(facts_.cgroup_mount, facts_.proc_root,
-                                           facts_.cgroup_mount.empty() ? std::nullopt
-                                                                       : cpu_controller_mount("/proc/self/mountinfo",
-                                                                                              facts_.host_prefix));
+    containers::CgroupLayout layout;
+    if (!facts_.cgroup_mount.empty()) layout = cgroup_layout_under("/proc/self/mountinfo", facts_.host_prefix);
+    std::optional<containers::CgroupMount> unified;
+    if (const auto* v2 = layout.unified()) unified = *v2;
+    files_ = std::make_unique<CgroupFiles>(facts_.cgroup_mount, facts_.proc_root, cpu_controller_mount(layout), unified);
     model_.set_cgroup_reader([files = files_.get()](const std::vector<std::string>& cgroups) { return files->facts(cgroups); });
 }
 

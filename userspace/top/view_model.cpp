@@ -244,6 +244,13 @@ Row ViewModel::make_row(const std::string& key, const CgroupEntry& names, std::v
             if (now.throttled_seconds >= was.throttled_seconds)
                 r.throttled_seconds_per_s = (now.throttled_seconds - was.throttled_seconds) / elapsed_;
         }
+        if (facts.pressure && before != previous_facts_.end() && before->second.pressure && elapsed_ > 1e-3) {
+            const Pressure &now = *facts.pressure, &was = *before->second.pressure;
+            auto share = [&](double a, double b) { return std::min(1.0, non_negative(a - b) / elapsed_); };
+            r.pressure = Pressure{share(now.cpu_some, was.cpu_some), share(now.memory_some, was.memory_some),
+                                  share(now.memory_full, was.memory_full), share(now.io_some, was.io_some),
+                                  share(now.io_full, was.io_full)};
+        }
     }
     r.cgroups = std::move(cgroups);
     return r;

@@ -67,6 +67,13 @@ struct CpuThrottling {
     double throttled_seconds = 0;  // time its tasks were held back by the quota
 };
 
+// Pressure stall information (cgroup v2's *.pressure), seconds: cumulative
+// in CgroupFacts, per second (0-1) in a Row. some: time at least one of the
+// cgroup's tasks stalled on the resource; full: time all of them did.
+struct Pressure {
+    double cpu_some = 0, memory_some = 0, memory_full = 0, io_some = 0, io_full = 0;
+};
+
 // What the view reads from the cgroup files themselves (not in the snapshot).
 struct CgroupFacts {
     std::optional<double> memory_bytes;
@@ -74,6 +81,7 @@ struct CgroupFacts {
     std::optional<double> memory_limit;       // bytes; none: unlimited
     std::optional<double> cpu_limit;          // CPUs the CFS quota allows (quota / period); none: unlimited
     std::optional<CpuThrottling> throttling;  // with a quota only
+    std::optional<Pressure> pressure;         // cgroup v2 only
 };
 using CgroupReader = std::function<CgroupFacts(const std::vector<std::string>& cgroup_paths)>;
 
@@ -105,6 +113,7 @@ struct Row {
     std::optional<double> cpu_limit;   // CPUs, from the CFS quota (none: unlimited)
     double throttled_percent = NAN;    // of the quota's periods since the last refresh, those it ran out in
     double throttled_seconds_per_s = NAN;
+    std::optional<Pressure> pressure;  // share of time stalled since the last refresh
 };
 
 struct ViewOptions {
