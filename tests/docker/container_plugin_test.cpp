@@ -40,9 +40,11 @@ protected:
         if (!dir_.empty()) std::filesystem::remove_all(dir_);
     }
 
-    // `tracer check container --format json`: its metrics by name.
-    std::multimap<std::string, Point> check() {
-        std::string cmd = std::string("'") + TRACER_BINARY + "' check container --format json -c " +
+    // `tracer check container --format json`: its metrics by name
+    // (`rates`: with --check-rate, two runs a second apart).
+    std::multimap<std::string, Point> check(bool rates = false) {
+        std::string cmd = std::string("'") + TRACER_BINARY + "' check container --format json " +
+                          (rates ? "--check-rate " : "") + "-c " +
                           (dir_ / "tracer.yaml").string() + " --confd " + (dir_ / "conf.d").string() +
                           " 2>" + (dir_ / "stderr").string();
         Subprocess p({"/bin/sh", "-c", cmd});
@@ -141,6 +143,24 @@ TEST_F(ContainerPluginDocker, LimitsPidsMemoryNamesAndStateCounts) {
     auto per_image = of(metrics, "docker.containers.running", "image", engine_->image());
     ASSERT_TRUE(per_image);
     EXPECT_GE(per_image->value, 2);
+
+    // A busy loop held to a tenth of a CPU waits for its quota runnable: its
+    // tasks stall on CPU most of the time (PSI: where cgroup2 is mounted and
+    // the runtime puts the container there too).
+    std::string busy = name + "-busy";
+    std::string busy_id = run_container(busy, {"--cpus", "0.1"}, "while :; do :; done");
+    auto stalled = check(true);
+    const auto* unified = layout.unified();
+    if (unified && access("/proc/pressure/cpu", R_OK) == 0) {
+        auto throttled = of(stalled, "container.cpu.throttled", "container_name", busy);
+        ASSERT_TRUE(throttled) << "no container.cpu.throttled for " << busy;
+        if (access((unified->mount_point + throttled->tags["cgroup"] + "/cpu.pressure").c_str(), R_OK) == 0) {
+            auto stall = of(stalled, "container.cpu.partial_stall", "container_name", busy);
+            ASSERT_TRUE(stall) << "no container.cpu.partial_stall for " << busy;
+            EXPECT_GE(stall->value, 0.5e9) << "ns stalled per second";
+        }
+    }
+    engine_->docker({"rm", "-f", busy});
 
     engine_->docker({"stop", "--time", "0", other});
     metrics = check();
