@@ -267,8 +267,7 @@ TEST(TracerTop, ALimitedCgroupShowsItsLimitsAndHowOftenItIsThrottled) {
     if (!tracer::fixtures::limit_cpu(limited, 10000, 100000)) GTEST_SKIP() << "no cpu controller for the test cgroup";
     const bool memory_limited = tracer::fixtures::limit_memory(limited, 256ull << 20) != nullptr;
     HeldChild burner([] {
-        for (volatile uint64_t i = 0;; i = i + 1) {
-        }
+        for (;;) asm volatile("" ::: "memory");  // (a loop the compiler keeps)
     });
     limited.add(burner.pid());
     burner.release();
@@ -292,8 +291,9 @@ TEST(TracerTop, ALimitedCgroupShowsItsLimitsAndHowOftenItIsThrottled) {
     EXPECT_GE((*row)["throttled_percent"].get<double>(), 80) << row->dump();
     EXPECT_GT((*row)["throttled_seconds_per_s"].get<double>(), 0.5) << row->dump();  // ~0.9: held back 90 ms of 100
     EXPECT_LE((*row)["cpu_percent"].get<double>(), 15) << row->dump();
-    if (memory_limited && (*row)["memory_bytes"].is_number())  // (when the keyed hierarchy has memory files)
+    if (memory_limited && (*row)["memory_bytes"].is_number()) {  // (when the keyed hierarchy has memory files)
         EXPECT_EQ((*row)["memory_limit_bytes"], double(256ull << 20)) << row->dump();
+    }
     // Its tasks wait for the next quota runnable: a CPU stall in its cgroup2
     // node most of the time (PSI, where the kernel keeps it and cgroup2 is mounted).
     if (access("/proc/pressure/cpu", R_OK) == 0 && tracer::fixtures::host_layout().unified()) {
