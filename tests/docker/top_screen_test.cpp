@@ -192,12 +192,13 @@ TEST_F(TopScreen, ContainersSortFilterDrillDownResizeAndQuit) {
     EXPECT_NE(screen.find("agent " + agent.socket()), std::string::npos) << screen;
     EXPECT_EQ(row_with(t, leaf), nullptr) << "a plain cgroup in the container view:\n" << screen;
 
-    // `a`: every cgroup; the named cgroup shows up, busy too.
+    // `a`: every cgroup; the named cgroup shows up, busy too. (The whole frame:
+    // a capture may come while the terminal is still drawing it.)
     tmux.type("a");
     screen = tmux.wait_screen([&](const std::string& s) {
         Table tt = table_of(s);
         const std::string* r = row_with(tt, leaf);
-        return r && nonzero(cell(tt, *r, "SYSC/s"));
+        return r && nonzero(cell(tt, *r, "SYSC/s")) && tt.rows.size() >= 3;
     });
     t = table_of(screen);
     ASSERT_NE(row_with(t, leaf), nullptr) << screen;

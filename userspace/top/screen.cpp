@@ -338,8 +338,6 @@ private:
     }
 
     void draw_list() {
-        rows_ = s_.model().rows(view_);
-        if (!rows_.empty() && selected_ >= rows_.size()) selected_ = rows_.size() - 1;
         size_t name_width = 0;
         auto cells = layout(COLS, name_width);
         std::string head;
@@ -511,6 +509,10 @@ private:
     }
 
     void draw() {
+        if (mode_ == Mode::List) {  // (before the header, which counts them)
+            rows_ = s_.model().rows(view_);
+            if (!rows_.empty() && selected_ >= rows_.size()) selected_ = rows_.size() - 1;
+        }
         erase();
         header();
         if (mode_ == Mode::Help) draw_help();
