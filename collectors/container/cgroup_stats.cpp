@@ -135,20 +135,12 @@ public:
     void pressure(CgroupStats& s) {
         const auto* m = files_.unified();
         if (!m || !open(*m)) return;
-        auto totals = [&](const char* file) -> std::map<std::string, double> {
-            auto text = read(file);
-            return text ? parse_pressure(*text, dir_ + "/" + file, problems_) : std::map<std::string, double>{};
-        };
-        auto ns = [](const std::map<std::string, double>& t, const char* kind) -> std::optional<double> {
-            auto v = value_of(t, kind);
-            return v ? std::optional<double>(*v * 1000) : std::nullopt;
-        };
-        auto cpu = totals("cpu.pressure"), memory = totals("memory.pressure"), io = totals("io.pressure");
-        s.cpu_partial_stall_ns = ns(cpu, "some");
-        s.memory_partial_stall_ns = ns(memory, "some");
-        s.memory_full_stall_ns = ns(memory, "full");
-        s.io_partial_stall_ns = ns(io, "some");
-        s.io_full_stall_ns = ns(io, "full");
+        auto p = read_pressure_stalls(dir_, problems_);
+        s.cpu_partial_stall_ns = p.cpu_partial_ns;
+        s.memory_partial_stall_ns = p.memory_partial_ns;
+        s.memory_full_stall_ns = p.memory_full_ns;
+        s.io_partial_stall_ns = p.io_partial_ns;
+        s.io_full_stall_ns = p.io_full_ns;
     }
 
     void pids(CgroupStats& s) {
@@ -253,6 +245,20 @@ std::map<std::string, double> parse_pressure(const std::string& text, const std:
         return false;
     });
     return out;
+}
+
+PressureStalls read_pressure_stalls(const std::string& dir, std::vector<std::string>& problems) {
+    auto totals = [&](const char* file) {
+        const std::string path = dir + "/" + file;
+        auto text = read_file_text(path);  // ("" where the file is not there: no lines)
+        return parse_pressure(text, path, problems);
+    };
+    auto ns = [](const std::map<std::string, double>& t, const char* kind) -> std::optional<double> {
+        auto v = value_of(t, kind);
+        return v ? std::optional<double>(*v * 1000) : std::nullopt;
+    };
+    auto cpu = totals("cpu.pressure"), memory = totals("memory.pressure"), io = totals("io.pressure");
+    return {ns(cpu, "some"), ns(memory, "some"), ns(memory, "full"), ns(io, "some"), ns(io, "full")};
 }
 
 std::optional<double> parse_limit(const std::string& text, const std::string& path, std::vector<std::string>& problems) {

@@ -45,6 +45,12 @@ std::map<std::string, double> parse_blkio(const std::string& text, const std::st
 // totals, in microseconds, by "some" and "full".
 std::map<std::string, double> parse_pressure(const std::string& text, const std::string& path,
                                              std::vector<std::string>& problems);
+// The stall totals of the pressure files in one cgroup v2 directory,
+// cumulative nanoseconds; each empty where its file or line is missing.
+struct PressureStalls {
+    std::optional<double> cpu_partial_ns, memory_partial_ns, memory_full_ns, io_partial_ns, io_full_ns;
+};
+PressureStalls read_pressure_stalls(const std::string& dir, std::vector<std::string>& problems);
 // A limit file (memory.max, memory.limit_in_bytes, pids.max): nullopt for
 // "max" and for v1's "no limit" value (close to 2^63).
 std::optional<double> parse_limit(const std::string& text, const std::string& path, std::vector<std::string>& problems);

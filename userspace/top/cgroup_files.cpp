@@ -88,17 +88,12 @@ std::optional<CpuThrottling> cpu_throttling_of(const std::string& dir) {
 
 std::optional<Pressure> pressure_of(const std::string& dir) {
     std::vector<std::string> unused;
-    auto totals = [&](const char* file) {
-        return collectors::parse_pressure(collectors::read_file_text(dir + "/" + file), dir + "/" + file, unused);
-    };
-    auto cpu = totals("cpu.pressure"), memory = totals("memory.pressure"), io = totals("io.pressure");
-    if (cpu.empty() && memory.empty() && io.empty()) return std::nullopt;  // no PSI here
-    auto seconds = [](const std::map<std::string, double>& t, const char* kind) {
-        auto it = t.find(kind);
-        return it == t.end() ? 0.0 : it->second / 1e6;
-    };
-    return Pressure{seconds(cpu, "some"), seconds(memory, "some"), seconds(memory, "full"), seconds(io, "some"),
-                    seconds(io, "full")};
+    auto p = collectors::read_pressure_stalls(dir, unused);  // (the container plugin's reading)
+    if (!p.cpu_partial_ns && !p.memory_partial_ns && !p.memory_full_ns && !p.io_partial_ns && !p.io_full_ns)
+        return std::nullopt;  // no PSI here
+    auto seconds = [](const std::optional<double>& ns) { return ns.value_or(0) / 1e9; };
+    return Pressure{seconds(p.cpu_partial_ns), seconds(p.memory_partial_ns), seconds(p.memory_full_ns),
+                    seconds(p.io_partial_ns), seconds(p.io_full_ns)};
 }
 
 containers::CgroupLayout cgroup_layout_under(const std::string& mountinfo, const std::string& under) {
@@ -161,9 +156,10 @@ std::string CgroupFiles::dir_of(const containers::CgroupMount& m, const std::str
 CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
     CgroupFacts f;
     if (mount_point_.empty()) return f;
+    const auto outer = outermost(cgroups);
     bool each_limited = true;
     double memory_limit = 0;
-    for (const auto& c : outermost(cgroups)) {
+    for (const auto& c : outer) {
         std::string dir = mount_point_ + (c == "/" ? "" : c);
         // v1 memory controller, else cgroup v2's memory.current (if the controller is on).
         auto mem = read_number(dir + "/memory.usage_in_bytes");
@@ -180,7 +176,7 @@ CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
         // Stall times of the outermost cgroups, summed (one cgroup: exact).
         Pressure total;
         bool any = false;
-        for (const auto& c : outermost(cgroups)) {
+        for (const auto& c : outer) {
             std::string dir = dir_of(*unified_, c);
             auto p = dir.empty() ? std::nullopt : pressure_of(dir);
             if (!p) continue;
@@ -198,7 +194,7 @@ CgroupFacts CgroupFiles::facts(const std::vector<std::string>& cgroups) const {
     double limit = 0;
     CpuThrottling throttling;
     bool limited = false;
-    for (const auto& c : outermost(cgroups)) {
+    for (const auto& c : outer) {
         std::string dir = dir_of(*cpu_, c);
         if (dir.empty()) return f;
         auto l = cpu_limit_of(dir);
